@@ -1,0 +1,747 @@
+"""The `losslab` command line: parses options, calls the library, renders the result.
+
+This is the only module that imports typer. Every library error (``LossLabError``) becomes one
+line on stderr and exit code 1; usage errors are typer's (exit code 2).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from losslab import __version__
+from losslab.errors import LossLabError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="losslab",
+    help="A laboratory for loss functions and optimizers on real CSV data.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="Output: a table for people, json or csv.")
+]
+
+
+def _fail(message: str) -> None:
+    from losslab.render import stderr_console
+
+    stderr_console().print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+
+
+def command(fn: F) -> F:
+    """Run a command, turning a LossLabError into one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LossLabError as exc:
+            from rich.markup import escape
+
+            _fail(escape(str(exc)))
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"losslab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """A laboratory for loss functions and optimizers on real CSV data.
+
+    DATA arguments take a CSV path or a bundled dataset name (see `losslab datasets`).
+    """
+
+
+def _loss_names() -> str:
+    from losslab.losses import LOSSES
+
+    return ", ".join(LOSSES.names())
+
+
+# --------------------------------------------------------------------------- eval
+
+
+@app.command("eval")
+@command
+def eval_cmd(
+    data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
+    loss: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--loss",
+            "-l",
+            help=f"Loss to compute (repeatable), or 'all' for every loss that applies. "
+            f"Choices: {_loss_names()}.",
+        ),
+    ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Target column (repeat for kl-div's K probability columns). Default: a column "
+            "named y/target/label…, else the first."
+        ),
+    ] = None,
+    pred: Annotated[
+        list[str] | None,
+        typer.Option(help="Prediction column(s) (repeat for K class columns). Default: the rest."),
+    ] = None,
+    logits: Annotated[
+        bool, typer.Option("--logits", help="Predictions are logits/scores, not probabilities.")
+    ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Score a saved model (run directory or model.json) on DATA instead."),
+    ] = None,
+    delta: Annotated[float | None, typer.Option(help="Huber δ (default 1.0).")] = None,
+    quantile: Annotated[
+        float | None, typer.Option(help="Quantile τ in (0, 1) (default 0.5).")
+    ] = None,
+    epsilon: Annotated[
+        float | None, typer.Option(help="Epsilon-insensitive ε (default 0.1).")
+    ] = None,
+    gamma: Annotated[float | None, typer.Option(help="Focal γ (default 2).")] = None,
+    margin: Annotated[
+        float | None, typer.Option(help="Contrastive margin m (default 1.0).")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Compute losses of prediction columns against target columns in a CSV.
+
+    Probabilities are clipped to [eps, 1 - eps], eps = float64 machine epsilon, as scikit-learn
+    does. Also reports accuracy (classification) or R² (regression).
+    """
+    params = {
+        "delta": delta,
+        "quantile": quantile,
+        "epsilon": epsilon,
+        "gamma": gamma,
+        "margin": margin,
+    }
+    if model is not None:
+        from losslab.predict import evaluate_model
+
+        result = evaluate_model(
+            model, data, losses=loss or ["all"], target=target or [], params=params
+        )
+    else:
+        from losslab.evaluate import evaluate
+
+        result = evaluate(
+            data,
+            loss or ["all"],
+            target=target or [],
+            pred=pred or [],
+            logits=logits,
+            params=params,
+        )
+    from losslab import render
+
+    obj = result.to_dict()
+    rows = [(name, value) for name, value in {**result.losses, **result.metrics}.items()]
+
+    def tables() -> list[Any]:
+        where = f"{result.data}: {result.rows} rows, target {', '.join(result.target)}"
+        where += f", predictions {', '.join(result.pred)}" + (" (logits)" if result.logits else "")
+        loss_rows = [(name, value) for name, value in result.losses.items()]
+        metric_rows = [(name, value) for name, value in result.metrics.items()]
+        out = [render.table(where, ["loss", "value"], loss_rows, digits=8)]
+        if metric_rows:
+            out.append(render.table(None, ["metric", "value"], metric_rows, digits=6))
+        return out
+
+    render.emit(fmt.value, obj=obj, csv_header=["name", "value"], csv_rows=rows, render=tables)
+
+
+# --------------------------------------------------------------------------- listings
+
+
+@app.command("losses")
+@command
+def losses_cmd(fmt: FormatOpt = Format.table) -> None:
+    """List every loss: name, task, inputs, formula and parameters."""
+    from losslab import render
+    from losslab.losses import LOSSES
+
+    rows = []
+    for name, loss in LOSSES.items():
+        params = ", ".join(f"{k}={v:g}" for k, v in loss.params.items())
+        aliases = ", ".join(LOSSES.aliases_of(name))
+        logit = " (or logits)" if loss.supports_logits else ""
+        rows.append((name, aliases, loss.task, loss.inputs + logit, loss.formula, params))
+    header = ["name", "aliases", "task", "inputs", "formula", "parameters"]
+    obj = [dict(zip(header, row, strict=True)) for row in rows]
+    render.emit(
+        fmt.value,
+        obj=obj,
+        csv_header=header,
+        csv_rows=rows,
+        render=lambda: [render.table("Losses (value per row, then the mean)", header, rows)],
+    )
+
+
+@app.command("datasets")
+@command
+def datasets_cmd(fmt: FormatOpt = Format.table) -> None:
+    """List the bundled datasets: name, rows, features, target, task."""
+    from losslab import render
+    from losslab.data import DATASETS, dataset_shape
+
+    rows = []
+    for name, ds in DATASETS.items():
+        n_rows, n_cols = dataset_shape(ds)
+        features = None if ds.example else n_cols - 1
+        rows.append((name, n_rows, features, ds.target, ds.task, ds.description))
+    header = ["name", "rows", "features", "target", "task", "description"]
+    obj = [dict(zip(header, row, strict=True)) for row in rows]
+    render.emit(
+        fmt.value,
+        obj=obj,
+        csv_header=header,
+        csv_rows=rows,
+        render=lambda: [
+            render.table("Bundled datasets (use the name wherever DATA is asked)", header, rows)
+        ],
+    )
+
+
+# --------------------------------------------------------------------------- fit
+
+Opt = typer.Option
+
+
+def _fit_options_help() -> dict[str, str]:
+    from losslab.models import MODELS
+    from losslab.optimizers import OPTIMIZERS
+    from losslab.schedules import SCHEDULES
+
+    linear = dict(MODELS.get("linear").default_lrs)
+    opts = ", ".join(
+        f"{name} (lr {OPTIMIZERS.get(name).default_lr:g}"
+        + (f"; linear {linear[name]:g}" if name in linear else "")
+        + ")"
+        for name in OPTIMIZERS.names()
+    )
+    return {
+        "optimizer": f"Optimizer and its default --lr: {opts}.",
+        "schedule": f"Per-epoch lr schedule: {', '.join(SCHEDULES.names())}.",
+    }
+
+
+_HELP = _fit_options_help()
+
+Target = Annotated[str | None, Opt(help="Target column (default: the last column).")]
+Features = Annotated[
+    str | None, Opt(help="Comma-separated feature columns (default: all but the target).")
+]
+Model = Annotated[
+    str | None,
+    Opt(
+        help="linear, logistic or softmax (default: from the target: 2 values -> logistic, "
+        "3-100 integers/strings -> softmax, else linear)."
+    ),
+]
+Epochs = Annotated[int, Opt(help="Passes over the training rows.")]
+Seed = Annotated[int, Opt(help="Seed of the split and the shuffles (same seed, same numbers).")]
+TestSize = Annotated[float, Opt(help="Share of rows held out for testing, in [0, 1); 0 = none.")]
+Standardize = Annotated[
+    bool, Opt("--standardize/--no-standardize", help="Scale features by the training mean/std.")
+]
+L1 = Annotated[float, Opt(help="L1 penalty l1·‖W‖₁ (the intercept is never penalised).")]
+L2 = Annotated[float, Opt(help="L2 penalty (l2/2)·‖W‖².")]
+Momentum = Annotated[
+    float | None, Opt(help="Momentum μ (sgd, rmsprop; 0.9 for momentum/nesterov).")
+]
+Nesterov = Annotated[bool, Opt("--nesterov", help="Nesterov momentum (sgd/gd).")]
+Beta1 = Annotated[float | None, Opt(help="Adam β1 (0.9).")]
+Beta2 = Annotated[float | None, Opt(help="Adam β2 (0.999).")]
+Eps = Annotated[float | None, Opt(help="Denominator ε (adam 1e-8, rmsprop 1e-8, adagrad 1e-10).")]
+Amsgrad = Annotated[bool, Opt("--amsgrad", help="AMSGrad variant of adam/adamw.")]
+Alpha = Annotated[float | None, Opt(help="RMSprop smoothing α (0.99).")]
+WeightDecay = Annotated[float | None, Opt(help="AdamW decoupled weight decay (0.01).")]
+Schedule = Annotated[str, Opt(help=_HELP["schedule"])]
+Warmup = Annotated[int, Opt(help="Epochs of linear lr warm-up.")]
+StepSize = Annotated[int, Opt(help="Epochs between decays (step schedule).")]
+Decay = Annotated[float, Opt(help="Decay factor (step, exponential).")]
+PowerT = Annotated[float, Opt(help="Exponent of inverse-scaling: lr/(epoch+1)^power_t.")]
+MinLr = Annotated[float, Opt(help="Floor of the cosine schedule.")]
+ClipNorm = Annotated[float | None, Opt(help="Clip the gradient's global L2 norm to this.")]
+Patience = Annotated[
+    int | None, Opt(help="Stop after N epochs without improvement (test loss, else train).")
+]
+Tol = Annotated[float, Opt(help="Improvement that resets --patience.")]
+Delta = Annotated[float | None, Opt(help="Huber δ (1.0).")]
+Quantile = Annotated[float | None, Opt(help="Quantile τ (0.5).")]
+Epsilon = Annotated[float | None, Opt(help="Epsilon-insensitive ε (0.1).")]
+Gamma = Annotated[float | None, Opt(help="Focal γ (2).")]
+OutDir = Annotated[str | None, Opt("--out", help="Directory for the record (default: results/).")]
+NoSave = Annotated[bool, Opt("--no-save", help="Do not write a run record.")]
+
+
+def _hyper_settings(**values: Any) -> dict[str, Any]:
+    """Typer values -> FitConfig fields (flags off mean "the optimizer's default")."""
+    for flag in ("nesterov", "amsgrad"):
+        if values.get(flag) is False:
+            values[flag] = None
+    if values.get("features") is not None:
+        values["features"] = [c.strip() for c in values["features"].split(",") if c.strip()]
+    return values
+
+
+@app.command("fit")
+@command
+def fit_cmd(
+    data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
+    target: Target = None,
+    features: Features = None,
+    model: Model = None,
+    loss: Annotated[
+        str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
+    ] = None,
+    optimizer: Annotated[str, Opt(help=_HELP["optimizer"])] = "adam",
+    lr: Annotated[float | None, Opt(help="Learning rate (default: the optimizer's).")] = None,
+    epochs: Epochs = 100,
+    batch_size: Annotated[
+        int | None, Opt(help="Rows per step; 0 = full batch (default: gd 0, others 32).")
+    ] = None,
+    seed: Seed = 0,
+    test_size: TestSize = 0.2,
+    standardize: Standardize = True,
+    l1: L1 = 0.0,
+    l2: L2 = 0.0,
+    momentum: Momentum = None,
+    nesterov: Nesterov = False,
+    beta1: Beta1 = None,
+    beta2: Beta2 = None,
+    eps: Eps = None,
+    amsgrad: Amsgrad = False,
+    alpha: Alpha = None,
+    weight_decay: WeightDecay = None,
+    schedule: Schedule = "constant",
+    warmup: Warmup = 0,
+    step_size: StepSize = 10,
+    decay: Decay = 0.5,
+    power_t: PowerT = 0.5,
+    min_lr: MinLr = 0.0,
+    clip_norm: ClipNorm = None,
+    patience: Patience = None,
+    tol: Tol = 1e-4,
+    delta: Delta = None,
+    quantile: Quantile = None,
+    epsilon: Epsilon = None,
+    gamma: Gamma = None,
+    fmt: FormatOpt = Format.table,
+    out: OutDir = None,
+    no_save: NoSave = False,
+) -> None:
+    """Train a linear, logistic or softmax model on a CSV and report loss and accuracy/R².
+
+    The objective per batch is the mean loss + (l2/2)·‖W‖² + l1·‖W‖₁; updates follow torch.optim.
+    A record (config.json, history.csv, metrics.json, model.json) goes to results/ unless --no-save.
+    """
+    settings = _hyper_settings(
+        **{k: v for k, v in locals().items() if k not in ("data", "fmt", "out", "no_save")}
+    )
+    from losslab.training import fit
+
+    with _progress("training") as bar:
+        result = fit(data, progress=bar, save=not no_save, out=out, **settings)
+    _report_fit(result, fmt.value)
+    if result.status == "diverged":
+        _fail(render_escape(result.message or "diverged"))
+        raise typer.Exit(1)
+
+
+def render_escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+class _progress:
+    """A rich progress bar on stderr, hidden when stderr is not a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Any:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        from losslab.render import stderr_console
+
+        console = stderr_console()
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self.bar.__enter__()
+        return self
+
+    def __call__(self, done: int, total: int, value: float | None = None) -> None:
+        if self.task is None:
+            self.task = self.bar.add_task(self.label, total=total, info="")
+        info = f"loss {value:.6g}" if value is not None else ""
+        self.bar.update(self.task, completed=done, info=info)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
+
+
+def _report_fit(result: Any, fmt: str) -> None:
+    from losslab import render
+
+    train, test = result.metrics["train"], result.metrics["test"]
+    key = "accuracy" if "accuracy" in train else "r2"
+    rows = [
+        ("status", result.status),
+        ("epochs run", result.epochs_run),
+        ("train loss", train["loss"]),
+        (f"train {key}", train[key]),
+    ]
+    if test is not None:
+        rows += [("test loss", test["loss"]), (f"test {key}", test[key])]
+    rows += [("seconds", result.seconds)]
+
+    def tables() -> list[Any]:
+        cfg = result.config
+        title = (
+            f"{cfg['model']} · {cfg['loss']} · {cfg['optimizer']} lr {cfg['lr']:g} · "
+            f"batch {cfg['batch_size'] or 'full'} · {result.data.get('source', '')}"
+        )
+        curve = render.sparkline([h["train_loss"] for h in result.history])
+        caption = f"train loss {curve}" + (f"\nrecord: {result.record}" if result.record else "")
+        return [render.table(title, ["", "value"], rows, caption=caption)]
+
+    csv_rows = [(k, v) for k, v in rows]
+    render.emit(
+        fmt, obj=result.to_dict(), csv_header=["name", "value"], csv_rows=csv_rows, render=tables
+    )
+
+
+@app.command("predict")
+@command
+def predict_cmd(
+    model: Annotated[str, typer.Argument(help="Run directory or model.json.")],
+    data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
+) -> None:
+    """Write predictions (and class probabilities) of a saved model as CSV on stdout."""
+    import sys
+
+    from losslab.predict import predict_csv
+
+    sys.stdout.write(predict_csv(model, data))
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _split_list(values: list[str] | None, convert: Callable[[str], Any], flag: str) -> list[Any]:
+    """LIST options: comma-separated values or the flag repeated; 'default' keeps the default."""
+    if not values:
+        return [None]
+    out: list[Any] = []
+    for value in values:
+        parts = [p.strip() for p in value.split(",")]
+        if not any(parts):
+            raise LossLabError(f"{flag} got an empty list")
+        for part in parts:
+            if not part:
+                raise LossLabError(f"{flag} has an empty item in {value!r}")
+            if part.lower() == "default":
+                out.append(None)
+                continue
+            try:
+                out.append(convert(part))
+            except ValueError:
+                raise LossLabError(f"{flag}: {part!r} is not a valid value") from None
+    return list(dict.fromkeys(out))
+
+
+ListOpt = Annotated[list[str] | None, Opt()]
+
+
+@app.command("compare")
+@command
+def compare_cmd(
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            help="CSV file or bundled dataset name. Default: the study of breast-cancer with "
+            "--l2 0.01 (so that the optimum is finite and every gap is a number)."
+        ),
+    ] = None,
+    target: Target = None,
+    features: Features = None,
+    model: Model = None,
+    optimizer: Annotated[
+        list[str] | None,
+        Opt(
+            help="Optimizers (comma-separated or repeated). Default: gd, sgd, momentum, nesterov, "
+            "adagrad, rmsprop, adam, adamw."
+        ),
+    ] = None,
+    lr: Annotated[
+        list[str] | None, Opt(help="Learning rates (LIST; 'default' = each optimizer's own).")
+    ] = None,
+    loss: Annotated[list[str] | None, Opt(help="Losses (LIST; default: the model's).")] = None,
+    batch_size: Annotated[
+        list[str] | None, Opt(help="Batch sizes (LIST; 0 = full batch; default: gd 0, others 32).")
+    ] = None,
+    seeds: Annotated[int, Opt(help="Seeds 0..N-1 per configuration.")] = 3,
+    epochs: Epochs = 100,
+    jobs: Annotated[
+        int | None, Opt("--jobs", "-j", help="Worker processes (default: the number of cores).")
+    ] = None,
+    target_loss: Annotated[
+        float | None,
+        Opt(help="Train loss to reach for 'epochs to target' (default: the optimum + 1%)."),
+    ] = None,
+    plot: Annotated[
+        str | None, Opt(help="Also draw the loss curves to this PNG (needs losslab[plot]).")
+    ] = None,
+    test_size: TestSize = 0.2,
+    standardize: Standardize = True,
+    l1: L1 = 0.0,
+    l2: Annotated[
+        float | None, Opt(help="L2 penalty (l2/2)·‖W‖² (default 0; 0.01 in the bare study).")
+    ] = None,
+    momentum: Momentum = None,
+    nesterov: Nesterov = False,
+    beta1: Beta1 = None,
+    beta2: Beta2 = None,
+    eps: Eps = None,
+    amsgrad: Amsgrad = False,
+    alpha: Alpha = None,
+    weight_decay: WeightDecay = None,
+    schedule: Schedule = "constant",
+    warmup: Warmup = 0,
+    step_size: StepSize = 10,
+    decay: Decay = 0.5,
+    power_t: PowerT = 0.5,
+    min_lr: MinLr = 0.0,
+    clip_norm: ClipNorm = None,
+    patience: Patience = None,
+    tol: Tol = 1e-4,
+    delta: Delta = None,
+    quantile: Quantile = None,
+    epsilon: Epsilon = None,
+    gamma: Gamma = None,
+    fmt: FormatOpt = Format.table,
+    out: OutDir = None,
+    no_save: NoSave = False,
+) -> None:
+    """Compare optimizers × learning rates × losses × batch sizes over several seeds.
+
+    Every run is exactly `losslab fit` with the same settings. The table aggregates the seeds
+    (mean ± std), shows the gap to the exact optimum where the objective is smooth and convex
+    (mse, bce, cross-entropy, with or without --l2), and saves config.json, runs.csv, curves.csv
+    and summary.csv under results/ unless --no-save. A bare `losslab compare` runs a default study.
+    """
+    from losslab.compare import (
+        DEFAULT_DATA,
+        DEFAULT_L2,
+        DEFAULT_OPTIMIZERS,
+        Grid,
+        compare,
+        save_study,
+    )
+    from losslab.training import FitConfig
+
+    if data is None:
+        data, l2 = DEFAULT_DATA, DEFAULT_L2 if l2 is None else l2
+    l2 = 0.0 if l2 is None else l2
+    settings = _hyper_settings(
+        **{
+            k: v
+            for k, v in locals().items()
+            if k in {f for f in FitConfig.__dataclass_fields__}
+            and k not in ("optimizer", "lr", "loss", "batch_size")
+        }
+    )
+    base = FitConfig(**settings)
+    grid = Grid(
+        optimizers=_split_list(optimizer, str, "--optimizer")
+        if optimizer
+        else list(DEFAULT_OPTIMIZERS),
+        lrs=_split_list(lr, float, "--lr"),
+        losses=_split_list(loss, str, "--loss"),
+        batch_sizes=_split_list(batch_size, int, "--batch-size"),
+        seeds=seeds,
+    )
+    if plot is not None:
+        from losslab.plot import require_matplotlib
+
+        require_matplotlib()
+    with _progress("runs") as bar:
+        study = compare(base, grid, jobs=jobs, target_loss=target_loss, progress=bar)
+    if not no_save:
+        study.record = save_study(study, out)
+    if plot is not None:
+        from losslab.plot import plot_study
+
+        plot_study(study.summary, plot, title=_study_title(study), metric=study.metric)
+    _report_study(study, fmt.value, plot)
+    if study.partial:
+        _fail("interrupted: the remaining runs were cancelled; the study is marked partial")
+        raise typer.Exit(130)
+
+
+def _study_title(study: Any) -> str:
+    cfg = study.config
+    return f"{cfg['data']['source']} · {cfg['model']} · {len(study.runs)} runs"
+
+
+def _report_study(study: Any, fmt: str, plot: str | None) -> None:
+    from losslab import render
+
+    metric = study.metric
+    ref = study.reference or {}
+
+    def pm(row: dict[str, Any], name: str, digits: int = 4) -> str:
+        mean, std = row[f"{name}_mean"], row[f"{name}_std"]
+        if mean is None:
+            return "—"
+        return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+    def gap(row: dict[str, Any]) -> str:
+        if ref.get("objective") is None:
+            return "n/a"
+        mean = row["gap_mean"]
+        return "—" if mean is None else f"{mean:.2e}"
+
+    header = [
+        "optimizer",
+        "lr",
+        "loss",
+        "batch",
+        "train loss",
+        "test loss",
+        metric,
+        "gap",
+        "epochs→target",
+        "time s",
+        "diverged",
+        "train curve",
+    ]
+    rows = []
+    for row in study.summary:
+        ett = row["epochs_to_target"]
+        rows.append(
+            [
+                row["optimizer"],
+                row["lr"],
+                row["loss"],
+                "full" if not row["batch_size"] else row["batch_size"],
+                pm(row, "train_loss"),
+                pm(row, "test_loss"),
+                pm(row, metric, 3),
+                gap(row),
+                "—"
+                if ett is None
+                else f"{ett:g} ({row['reached_target']}/{row['seeds'] - row['diverged']})",
+                row["seconds_mean"],
+                f"{row['diverged']}/{row['seeds']}",
+                render.sparkline(row["curve"]),
+            ]
+        )
+
+    def tables() -> list[Any]:
+        if ref.get("objective") is not None:
+            note = (
+                f"reference optimum {ref['objective']:.10g} ({ref['method']}, "
+                f"{ref['iterations']} iterations); gap = final objective − optimum"
+            )
+        else:
+            note = f"no reference optimum: {ref.get('reason') or 'not computed'}"
+        target = study.target_loss
+        caption = note + (
+            f"\nepochs→target: first epoch with train objective ≤ {target:.6g}"
+            if target is not None
+            else ""
+        )
+        if study.record:
+            caption += f"\nsaved: {study.record}"
+        if plot:
+            caption += f"\nplot: {plot}"
+        if study.partial:
+            caption += "\nPARTIAL: interrupted before every run finished"
+        return [
+            render.table(
+                _study_title(study) + f" · {study.seconds:.1f} s",
+                header,
+                rows,
+                caption=caption,
+                highlight_row=0,
+                digits=4,
+            )
+        ]
+
+    runs_header = list(study.runs[0].keys())
+    render.emit(
+        fmt,
+        obj=study.to_dict(),
+        csv_header=runs_header,
+        csv_rows=([r[k] for k in runs_header] for r in study.runs),
+        render=tables,
+    )
+
+
+@app.command("plot")
+@command
+def plot_cmd(
+    result: Annotated[str, typer.Argument(help="A saved study or run directory under results/.")],
+    output: Annotated[
+        str | None, Opt("--output", "-o", help="PNG file (default: RESULT/curves.png).")
+    ] = None,
+) -> None:
+    """Draw the loss curves of a saved study (or run) to a PNG."""
+    from losslab.plot import plot_record
+
+    path = plot_record(result, output)
+    typer.echo(path)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,502 @@
+"""`losslab compare`: a grid of `fit` runs (optimizers × lrs × losses × batch sizes × seeds),
+aggregated over seeds, with the reference optimum and each configuration's optimality gap.
+
+Each run is exactly `losslab fit` with the same settings (``training.prepare`` + ``training.train``).
+Runs go to worker processes with ``jobs > 1``; results are ordered by their place in the grid, so
+the numbers do not depend on which worker finishes first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import signal
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from losslab.errors import ConfigError, LossLabError
+from losslab.losses import LOSSES
+from losslab.models import check_loss
+from losslab.optimizers import OPTIMIZERS
+from losslab.training import (
+    HYPER,
+    FitConfig,
+    FitResult,
+    Problem,
+    Split,
+    _Interrupt,
+    load_problem,
+    metric_name,
+    prepare,
+    train,
+)
+
+DEFAULT_DATA = "breast-cancer"  # the bare `losslab compare` study
+DEFAULT_L2 = 0.01  # its classes are separable: without a penalty there is no finite optimum
+DEFAULT_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+CONFIG_KEYS = ("optimizer", "lr", "loss", "batch_size")
+
+
+@dataclass
+class Grid:
+    """The lists a study varies; ``None`` in lrs/losses/batch_sizes means "the default"."""
+
+    optimizers: list[str]
+    lrs: list[float | None]
+    losses: list[str | None]
+    batch_sizes: list[int | None]
+    seeds: int
+
+    def configs(self, base: FitConfig) -> list[FitConfig]:
+        """Every run, in grid order: optimizer, lr, loss, batch size, then seed."""
+        runs = []
+        for opt, lr, loss, bs, seed in itertools.product(
+            self.optimizers, self.lrs, self.losses, self.batch_sizes, range(self.seeds)
+        ):
+            hyper = _hyper_for(opt, base)
+            runs.append(
+                replace(base, optimizer=opt, lr=lr, loss=loss, batch_size=bs, seed=seed, **hyper)
+            )
+        return runs
+
+
+def _hyper_for(optimizer: str, base: FitConfig) -> dict[str, Any]:
+    """Study-wide hyperparameters reach only the optimizers that use them."""
+    used = OPTIMIZERS.get(optimizer).hyper_defaults
+    return {k: (getattr(base, k) if k in used else None) for k in HYPER}
+
+
+def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
+    """Reject bad grid values before any run starts, one clear line each."""
+    if grid.seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {grid.seeds}")
+    for name, values in (
+        ("--optimizer", grid.optimizers),
+        ("--lr", grid.lrs),
+        ("--loss", grid.losses),
+        ("--batch-size", grid.batch_sizes),
+    ):
+        if not values:
+            raise ConfigError(f"{name} got an empty list")
+    for opt in grid.optimizers:
+        OPTIMIZERS.resolve(opt)
+    for lr in grid.lrs:
+        if lr is not None and not (lr > 0 and math.isfinite(lr)):
+            raise ConfigError(f"--lr must be > 0, got {lr:g}")
+    for bs in grid.batch_sizes:
+        if bs is not None and bs < 0:
+            raise ConfigError(f"--batch-size must be >= 0 (0 = full batch), got {bs}")
+    for loss in grid.losses:
+        if loss is not None:
+            check_loss(problem.model, LOSSES.resolve(loss))
+    for run in grid.configs(base)[: len(grid.optimizers)]:
+        run.validate()
+
+
+# --------------------------------------------------------------------------- running
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(base: FitConfig, problem: Problem | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what to cancel
+    _worker.clear()
+    _worker["problem"] = problem if problem is not None else load_problem(base)
+    _worker["splits"] = {}
+
+
+def _problem_for(config: FitConfig) -> Problem:
+    """The shared problem with this run's loss (the model is fixed for a study)."""
+    problem: Problem = _worker["problem"]
+    loss = LOSSES.get(config.loss) if config.loss else LOSSES.get(problem.model.default_loss())
+    return problem if loss is problem.loss else replace(problem, loss=loss)
+
+
+def _split_for(problem: Problem, config: FitConfig) -> Split:
+    key = config.seed
+    if key not in _worker["splits"]:
+        _worker["splits"][key] = prepare(config, problem)[1]
+    return _worker["splits"][key]
+
+
+def run_one(index: int, config: FitConfig, interrupt: _Interrupt | None = None) -> dict[str, Any]:
+    """One grid cell, as `losslab fit` would run it; returns a compact JSON-ready record."""
+    problem = _problem_for(config)
+    result = train(problem, _split_for(problem, config), config, interrupt=interrupt)
+    return {"index": index, **_run_record(result, problem)}
+
+
+def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
+    key = metric_name(problem)
+    train_m = result.metrics["train"] or {}
+    test_m = result.metrics["test"] or {}
+    return {
+        "status": result.status,
+        "epochs_run": result.epochs_run,
+        "seconds": result.seconds,
+        "config": result.config,
+        "train_loss": train_m.get("loss"),
+        "test_loss": test_m.get("loss"),
+        "objective": train_m.get("objective"),
+        key: test_m.get(key, train_m.get(key)) if test_m else train_m.get(key),
+        "curve": [
+            (h["train_loss"], h["test_loss"], h.get("objective"), h.get(key))
+            for h in result.history
+        ],
+    }
+
+
+def _pool_context():
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def run_grid(
+    runs: list[FitConfig],
+    base: FitConfig,
+    problem: Problem,
+    *,
+    jobs: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """(records in grid order, interrupted?). Ctrl-C keeps the finished runs."""
+    done: dict[int, dict[str, Any]] = {}
+    interrupted = False
+    total = len(runs)
+    if jobs <= 1 or total == 1:
+        _init_worker_in_process(problem)
+        interrupt = _Interrupt()
+        with interrupt.installed():
+            for i, config in enumerate(runs):
+                record = run_one(i, config, interrupt)
+                done[i] = record
+                if progress:
+                    progress(len(done), total)
+                if interrupt.requested:
+                    interrupted = True
+                    break
+        return [done[i] for i in sorted(done)], interrupted
+    pool = ProcessPoolExecutor(
+        max_workers=min(jobs, total),
+        mp_context=_pool_context(),
+        initializer=_init_worker,
+        initargs=(base, problem),
+    )
+    pending: set[Future] = set()
+    try:
+        pending = {pool.submit(run_one, i, config) for i, config in enumerate(runs)}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                record = future.result()
+                done[record["index"]] = record
+            if progress:
+                progress(len(done), total)
+    except KeyboardInterrupt:
+        interrupted = True
+        for future in pending:
+            future.cancel()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if interrupted:
+        for future in pending:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                record = future.result()
+                done[record["index"]] = record
+    return [done[i] for i in sorted(done)], interrupted
+
+
+def _init_worker_in_process(problem: Problem) -> None:
+    if _worker.get("problem") is not problem:
+        _worker.clear()
+        _worker["problem"] = problem
+        _worker["splits"] = {}
+
+
+# --------------------------------------------------------------------------- summarising
+
+
+@dataclass
+class Study:
+    runs: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    reference: dict[str, Any] | None
+    metric: str
+    partial: bool
+    config: dict[str, Any]
+    seconds: float
+    target_loss: float | None
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    record: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "partial": self.partial,
+            "seconds": self.seconds,
+            "metric": self.metric,
+            "target_loss": self.target_loss,
+            "reference": self.reference,
+            "config": self.config,
+            "summary": self.summary,
+            "runs": self.runs,
+            "record": self.record,
+        }
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    mean = math.fsum(values) / len(values)
+    std = statistics.pstdev(values) if len(values) > 1 else 0.0
+    return mean, std
+
+
+def _epochs_to(curve: list[tuple], target: float | None, use_objective: bool) -> int | None:
+    if target is None:
+        return None
+    for epoch, point in enumerate(curve, start=1):
+        value = point[2] if use_objective else point[0]
+        if value is not None and value <= target:
+            return epoch
+    return None
+
+
+def summarise(
+    records: list[dict[str, Any]],
+    *,
+    metric: str,
+    reference: dict[str, Any] | None,
+    target_loss: float | None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float | None]:
+    """(flat runs, per-configuration summary sorted by test loss, the target used)."""
+    optima = (reference or {}).get("per_seed") or []
+    use_objective = target_loss is None and bool(optima)
+    target = target_loss
+    if use_objective:
+        target = optima[0] + 0.01 * abs(optima[0])
+    runs = []
+    for rec in records:
+        cfg = rec["config"]
+        finished = rec["status"] != "diverged"
+        optimum = optima[cfg["seed"] % len(optima)] if optima else None
+        gap = rec["objective"] - optimum if finished and optimum is not None else None
+        run_target = optimum + 0.01 * abs(optimum) if use_objective else target
+        runs.append(
+            {
+                "run": rec["index"],
+                "optimizer": cfg["optimizer"],
+                "lr": cfg["lr"],
+                "loss": cfg["loss"],
+                "model": cfg["model"],
+                "batch_size": cfg["batch_size"],
+                "seed": cfg["seed"],
+                "train_loss": rec["train_loss"],
+                "test_loss": rec["test_loss"],
+                metric: rec.get(metric),
+                "objective": rec["objective"],
+                "epochs_run": rec["epochs_run"],
+                "epochs_to_target": _epochs_to(rec["curve"], run_target, use_objective),
+                "gap": gap,
+                "seconds": rec["seconds"],
+                "status": rec["status"],
+            }
+        )
+    groups: dict[tuple, list[int]] = {}
+    for i, run in enumerate(runs):
+        groups.setdefault(tuple(run[k] for k in CONFIG_KEYS), []).append(i)
+    summary = []
+    for key, members in groups.items():
+        ok = [i for i in members if runs[i]["status"] != "diverged"]
+        row: dict[str, Any] = dict(zip(CONFIG_KEYS, key, strict=True))
+        row["seeds"] = len(members)
+        row["diverged"] = len(members) - len(ok)
+        for name in ("train_loss", "test_loss", metric, "gap"):
+            vals = [runs[i][name] for i in ok if runs[i][name] is not None]
+            row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
+        reached = [
+            runs[i]["epochs_to_target"] for i in ok if runs[i]["epochs_to_target"] is not None
+        ]
+        row["epochs_to_target"] = statistics.median(reached) if reached else None
+        row["reached_target"] = len(reached)
+        row["seconds_mean"] = _mean_std([runs[i]["seconds"] for i in members])[0]
+        row["curve"] = _mean_curve([records[i]["curve"] for i in ok], 0)
+        row["test_curve"] = _mean_curve([records[i]["curve"] for i in ok], 1)
+        row["curve_min"], row["curve_max"] = _band([records[i]["curve"] for i in ok], 0)
+        summary.append(row)
+
+    def order(row: dict[str, Any]) -> tuple:
+        value = (
+            row["test_loss_mean"] if row["test_loss_mean"] is not None else row["train_loss_mean"]
+        )
+        return (value is None, value if value is not None else math.inf)
+
+    summary.sort(key=order)
+    return runs, summary, target
+
+
+def _mean_curve(curves: list[list[tuple]], slot: int) -> list[float | None]:
+    length = max((len(c) for c in curves), default=0)
+    out: list[float | None] = []
+    for e in range(length):
+        vals = [c[e][slot] for c in curves if e < len(c) and c[e][slot] is not None]
+        out.append(math.fsum(vals) / len(vals) if vals else None)
+    return out
+
+
+def _band(curves: list[list[tuple]], slot: int) -> tuple[list[float | None], list[float | None]]:
+    length = max((len(c) for c in curves), default=0)
+    lo: list[float | None] = []
+    hi: list[float | None] = []
+    for e in range(length):
+        vals = [c[e][slot] for c in curves if e < len(c) and c[e][slot] is not None]
+        lo.append(min(vals) if vals else None)
+        hi.append(max(vals) if vals else None)
+    return lo, hi
+
+
+def reference_for(
+    problem: Problem, base: FitConfig, losses: list[str | None], seeds: int
+) -> dict[str, Any]:
+    """The optimum of the study's objective on each seed's standardised training split.
+
+    Each seed draws its own train/test split, so each has its own optimum; without a split they
+    coincide. ``objective`` is seed 0's, ``per_seed`` all of them.
+    """
+    from losslab.reference import reference_optimum
+
+    names = {LOSSES.resolve(n) if n else problem.model.default_loss() for n in losses}
+    if len(names) > 1:
+        return {
+            "objective": None,
+            "method": "none",
+            "iterations": 0,
+            "per_seed": None,
+            "reason": "several losses in one study: no single optimum",
+        }
+    loss = names.pop()
+    per_seed: list[dict[str, Any]] = []
+    for seed in range(seeds if base.test_size > 0 else 1):
+        split = prepare(replace(base, seed=seed, loss=loss), problem)[1]
+        ref = reference_optimum(
+            problem.model.name,
+            loss,
+            split.X_train,
+            split.y_train,
+            n_classes=max(problem.n_outputs, 2),
+            l1=base.l1,
+            l2=base.l2,
+        )
+        per_seed.append(ref.to_dict())
+        if ref.objective is None:
+            break
+    first = per_seed[0]
+    values = [r["objective"] for r in per_seed]
+    return {**first, "per_seed": values if first["objective"] is not None else None}
+
+
+def compare(
+    base: FitConfig,
+    grid: Grid,
+    *,
+    jobs: int | None = None,
+    target_loss: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Study:
+    """Run the study and summarise it (no saving, no printing)."""
+    base.validate()
+    problem = load_problem(base)
+    validate_grid(grid, base, problem)
+    if target_loss is not None and not math.isfinite(target_loss):
+        raise ConfigError(f"--target-loss must be finite, got {target_loss}")
+    runs = grid.configs(base)
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+    start = time.perf_counter()
+    reference = reference_for(problem, base, grid.losses, grid.seeds)
+    records, interrupted = run_grid(runs, base, problem, jobs=jobs, progress=progress)
+    if not records:
+        raise LossLabError("interrupted before any run finished; nothing to report")
+    metric = metric_name(problem)
+    flat, summary, target = summarise(
+        records, metric=metric, reference=reference, target_loss=target_loss
+    )
+    config = {
+        "base": base.to_dict(),
+        "grid": {
+            "optimizers": grid.optimizers,
+            "lrs": grid.lrs,
+            "losses": grid.losses,
+            "batch_sizes": grid.batch_sizes,
+            "seeds": grid.seeds,
+        },
+        "model": problem.model.name,
+        "jobs": jobs,
+        "runs_planned": len(runs),
+        "data": {
+            "source": problem.table.label,
+            "path": str(problem.table.path.resolve()),
+            "sha256": problem.table.sha256,
+            "rows": problem.table.n_rows,
+        },
+    }
+    curves = [
+        {"run": rec["index"], "epoch": e, "train_loss": pt[0], "test_loss": pt[1], metric: pt[3]}
+        for rec in records
+        for e, pt in enumerate(rec["curve"], start=1)
+    ]
+    return Study(
+        runs=flat,
+        summary=summary,
+        reference=reference,
+        metric=metric,
+        partial=interrupted,
+        config=config,
+        seconds=time.perf_counter() - start,
+        target_loss=target,
+        curves=curves,
+    )
+
+
+def save_study(study: Study, out: str | None) -> str:
+    from losslab.records import versions, write_record
+    from losslab.render import to_csv, to_json
+
+    runs_header = list(study.runs[0].keys()) if study.runs else []
+    summary_rows = [
+        {k: v for k, v in row.items() if k not in ("curve", "test_curve", "curve_min", "curve_max")}
+        for row in study.summary
+    ]
+    summary_header = list(summary_rows[0].keys()) if summary_rows else []
+    curve_header = ["run", "epoch", "train_loss", "test_loss", study.metric]
+    config = {
+        **study.config,
+        "partial": study.partial,
+        "reference": study.reference,
+        "target_loss": study.target_loss,
+        "versions": versions(),
+        "command": "compare",
+    }
+    files = {
+        "config.json": to_json(config) + "\n",
+        "runs.csv": to_csv(runs_header, ([r[k] for k in runs_header] for r in study.runs)),
+        "curves.csv": to_csv(curve_header, ([c[k] for k in curve_header] for c in study.curves)),
+        "summary.csv": to_csv(
+            summary_header, ([r[k] for k in summary_header] for r in summary_rows)
+        ),
+        "summary.json": to_json(study.summary) + "\n",
+    }
+    src = study.config["data"]["source"]
+    name = f"compare-{src}-{study.config['model']}" + ("-partial" if study.partial else "")
+    return str(write_record(out, name, files))
+
+
+def default_grid() -> Grid:
+    return Grid(list(DEFAULT_OPTIMIZERS), [None], [None], [None], 3)

@@ -1,0 +1,154 @@
+"""Model kinds: how a target is encoded, how scores come out of X, and which losses fit.
+
+All three are affine maps ``S = X·W + b`` (W of shape features for linear/logistic, features × K
+for softmax); they differ in the target encoding, the loss family and how scores become
+predictions. Parameters start at zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from losslab.errors import ConfigError, DataError
+from losslab.registry import Registry
+
+MARGIN_LOSSES = ("hinge", "squared-hinge", "modified-huber")
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    name: str
+    losses: tuple[str, ...]  # compatible losses; the first is the default
+    description: str
+    multi_output: bool = False  # softmax: one score column per class
+    logits: bool = False  # the loss reads the scores as logits
+    # Default learning rates that differ from the optimizer's own. Regression targets are not
+    # scaled, and adaptive optimizers move each parameter by about lr per step, so they need a
+    # larger lr to bring the intercept to the target's mean within the default 100 epochs.
+    default_lrs: tuple[tuple[str, float], ...] = ()
+
+    def default_lr(self, optimizer: str, fallback: float) -> float:
+        return dict(self.default_lrs).get(optimizer, fallback)
+
+    def default_loss(self) -> str:
+        return self.losses[0]
+
+    def is_classifier(self, loss: str) -> bool:
+        return self.name != "linear" or loss in MARGIN_LOSSES
+
+    def init_params(self, n_features: int, n_classes: int) -> list[np.ndarray]:
+        """[coef, intercept], zeros, in the shapes the optimizer updates in place."""
+        if self.multi_output:
+            return [np.zeros((n_features, n_classes), order="F"), np.zeros(n_classes)]
+        return [np.zeros(n_features), np.zeros(1)]
+
+
+MODELS: Registry[ModelKind] = Registry("model")
+MODELS.add(
+    "linear",
+    ModelKind(
+        "linear",
+        ("mse", "mae", "huber", "log-cosh", "quantile", "epsilon-insensitive", *MARGIN_LOSSES),
+        "score = X·w + b; regression, or a linear SVM with a margin loss on a binary target",
+        default_lrs=(("adagrad", 5.0), ("adam", 0.3), ("adamw", 0.3), ("rmsprop", 0.3)),
+    ),
+)
+MODELS.add(
+    "logistic",
+    ModelKind("logistic", ("bce", "focal"), "p = sigmoid(X·w + b); binary target", logits=True),
+)
+MODELS.add(
+    "softmax",
+    ModelKind(
+        "softmax",
+        ("cross-entropy", "multiclass-hinge"),
+        "logits = X·W + b, W features × K; K classes in sorted order",
+        multi_output=True,
+        logits=True,
+    ),
+)
+
+
+def default_model(labels: np.ndarray) -> str:
+    """2 distinct values -> logistic; 3–100 distinct integers or strings -> softmax; else linear."""
+    distinct = np.unique(labels)
+    if distinct.size == 2:
+        return "logistic"
+    if 3 <= distinct.size <= 100:
+        if labels.dtype.kind in "iubUSOT":
+            return "softmax"
+        if labels.dtype.kind == "f" and np.all(distinct == np.round(distinct)):
+            return "softmax"
+    return "linear"
+
+
+def check_loss(model: ModelKind, loss: str) -> None:
+    if loss not in model.losses:
+        raise ConfigError(
+            f"loss {loss!r} does not fit a {model.name} model; compatible losses: "
+            f"{', '.join(model.losses)}"
+        )
+
+
+def encode_target(
+    model: ModelKind, loss: str, labels: np.ndarray, where: str
+) -> tuple[np.ndarray, list]:
+    """(y as float64, classes). Classes are sorted; y holds 0/1 or class indices for classifiers."""
+    if not model.is_classifier(loss):
+        if labels.dtype.kind not in "fiub":
+            raise DataError(
+                f"{where}: a linear model needs a numeric target; found {labels[0]!r} "
+                "(use --model logistic or softmax for labels)"
+            )
+        return labels.astype(np.float64), []
+    classes, y = np.unique(labels, return_inverse=True)
+    if classes.size < 2:
+        raise DataError(
+            f"{where}: the target has a single class ({classes[0]!r}); need two or more"
+        )
+    if model.name != "softmax" and classes.size != 2:
+        raise DataError(
+            f"{where}: a {model.name} model needs a binary target; found {classes.size} classes "
+            f"(use --model softmax)"
+        )
+    if model.name == "softmax" and classes.size > 1000:
+        raise DataError(f"{where}: {classes.size} classes is too many for a softmax model")
+    return y.astype(np.float64), [plain(c) for c in classes]
+
+
+def plain(value: object) -> object:
+    """numpy scalar -> python scalar for JSON."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def scores(X: np.ndarray, params: list[np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
+    """S = X·W + b, written into ``out`` when given."""
+    W, b = params
+    S = np.matmul(X, W, out=out)
+    S += b if W.ndim == 2 else b[0]
+    return S
+
+
+def predict_labels(model: ModelKind, loss: str, S: np.ndarray) -> np.ndarray:
+    """Encoded predictions (0/1 or class index) from scores."""
+    if model.multi_output:
+        return np.argmax(S, axis=1).astype(np.float64)
+    return (S > 0).astype(np.float64)
+
+
+def probabilities(model: ModelKind, S: np.ndarray) -> np.ndarray | None:
+    """Class probabilities for logistic (P(class 1)) and softmax models; None for linear."""
+    if model.name == "logistic":
+        return 0.5 * (1.0 + np.tanh(0.5 * S))
+    if model.multi_output:
+        shifted = S - S.max(axis=1, keepdims=True)
+        np.exp(shifted, out=shifted)
+        shifted /= shifted.sum(axis=1, keepdims=True)
+        return shifted
+    return None

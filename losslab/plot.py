@@ -1,0 +1,109 @@
+"""Loss-curve plots (PNG) of a study or a run; matplotlib is the optional extra ``losslab[plot]``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from losslab.errors import ConfigError, DataError
+
+WIDTH, HEIGHT, DPI = 10.0, 6.0, 100  # a 1000 × 600 pixel PNG
+
+
+def require_matplotlib() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise ConfigError("plotting needs matplotlib: pip install 'losslab[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _positive(values: list[float | None]) -> list[float]:
+    """Log axes cannot show 0 or gaps: NaN hides a point, tiny losses are floored."""
+    return [float("nan") if v is None else max(float(v), 1e-300) for v in values]
+
+
+def plot_study(
+    summary: list[dict[str, Any]], output: str | Path, *, title: str, metric: str = ""
+) -> Path:
+    """Mean train (solid) and test (dashed) loss per configuration, min–max band over seeds."""
+    plt = require_matplotlib()
+    output = Path(output)
+    if output.suffix.lower() != ".png":
+        raise ConfigError(f"--plot takes a .png file name, got {output.name!r}")
+    optimizers = list(dict.fromkeys(row["optimizer"] for row in summary))
+    cmap = plt.get_cmap("tab10" if len(optimizers) <= 10 else "tab20")
+    colour = {name: cmap(i % cmap.N) for i, name in enumerate(optimizers)}
+    varied = [k for k in ("lr", "loss", "batch_size") if len({row[k] for row in summary}) > 1]
+    fig, ax = plt.subplots(figsize=(WIDTH, HEIGHT), dpi=DPI)
+    try:
+        for row in summary:
+            curve = row.get("curve") or []
+            if not curve:
+                continue
+            epochs = list(range(1, len(curve) + 1))
+            label = row["optimizer"] + "".join(f" {k}={row[k]}" for k in varied)
+            c = colour[row["optimizer"]]
+            ax.plot(epochs, _positive(curve), color=c, lw=1.6, label=label)
+            lo, hi = row.get("curve_min") or [], row.get("curve_max") or []
+            if lo and hi:
+                ax.fill_between(epochs, _positive(lo), _positive(hi), color=c, alpha=0.15, lw=0)
+            test = row.get("test_curve") or []
+            if any(v is not None for v in test):
+                ax.plot(epochs, _positive(test), color=c, lw=1.0, ls="--")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (solid: train mean, band: min–max over seeds, dashed: test)")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize="small", ncol=2)
+        fig.tight_layout()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(output, dpi=DPI)
+    finally:
+        plt.close(fig)
+    return output
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _num(text: str | None) -> float | None:
+    return float(text) if text not in (None, "") else None
+
+
+def plot_record(result: str | Path, output: str | Path | None = None) -> Path:
+    """Plot a saved study (summary.json) or run (history.csv) directory."""
+    directory = Path(result)
+    if not directory.is_dir():
+        raise DataError(f"{result}: not a results directory")
+    output = Path(output) if output is not None else directory / "curves.png"
+    summary_file = directory / "summary.json"
+    history_file = directory / "history.csv"
+    if summary_file.is_file():
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        title = f"{config['data']['source']} · {config['model']} · study {directory.name}"
+        return plot_study(summary, output, title=title)
+    if history_file.is_file():
+        rows = _read_csv(history_file)
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        curve = [_num(r.get("train_loss")) for r in rows]
+        row = {
+            "optimizer": config.get("optimizer", "run"),
+            "lr": config.get("lr"),
+            "loss": config.get("loss"),
+            "batch_size": config.get("batch_size"),
+            "curve": curve,
+            "test_curve": [_num(r.get("test_loss")) for r in rows],
+        }
+        return plot_study([row], output, title=f"run {directory.name}")
+    raise DataError(f"{result}: holds neither summary.json (a study) nor history.csv (a run)")

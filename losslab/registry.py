@@ -1,0 +1,81 @@
+"""One registry per extension point: the key is the name a user types, prints and saves."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from losslab.errors import UnknownNameError
+
+T = TypeVar("T")
+
+
+def canonical(name: str) -> str:
+    """Fold a user-typed name to its kebab-case key: ``Log_Loss`` -> ``log-loss``."""
+    return name.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+class Registry(Generic[T]):
+    """Names (and aliases) mapped to entries, in registration order."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+
+    def add(self, name: str, entry: T, aliases: tuple[str, ...] = ()) -> T:
+        key = canonical(name)
+        if key in self._entries or key in self._aliases:
+            raise ValueError(f"{self.kind} {key!r} registered twice")
+        self._entries[key] = entry
+        for alias in aliases:
+            self._aliases[canonical(alias)] = key
+        return entry
+
+    def register(self, name: str, aliases: tuple[str, ...] = ()) -> Callable[[T], T]:
+        """Decorator form of :meth:`add`."""
+
+        def deco(entry: T) -> T:
+            return self.add(name, entry, aliases)
+
+        return deco
+
+    def resolve(self, name: str) -> str:
+        """The canonical name for ``name`` or an alias of it; UnknownNameError otherwise."""
+        key = canonical(name)
+        if key in self._entries:
+            return key
+        if key in self._aliases:
+            return self._aliases[key]
+        known = list(self._entries) + list(self._aliases)
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+        hint = f" Did you mean {self._aliases.get(close[0], close[0])!r}?" if close else ""
+        raise UnknownNameError(
+            f"unknown {self.kind} {name!r}; choose from: {', '.join(self._entries)}.{hint}"
+        )
+
+    def get(self, name: str) -> T:
+        return self._entries[self.resolve(name)]
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def aliases_of(self, name: str) -> list[str]:
+        key = self.resolve(name)
+        return [a for a, k in self._aliases.items() if k == key]
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        key = canonical(name)
+        return key in self._entries or key in self._aliases
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._entries.items())
+
+    def __len__(self) -> int:
+        return len(self._entries)
