@@ -168,13 +168,16 @@ def eval_cmd(
     rows = [(name, value) for name, value in {**result.losses, **result.metrics}.items()]
 
     def tables() -> list[Any]:
-        where = f"{result.data}: {result.rows} rows, target {', '.join(result.target)}"
-        where += f", predictions {', '.join(result.pred)}" + (" (logits)" if result.logits else "")
+        where = f"{result.data}: {result.rows} rows · target {', '.join(result.target)}"
+        where += f" · predictions {', '.join(result.pred)}" + (" (logits)" if result.logits else "")
         loss_rows = [(name, value) for name, value in result.losses.items()]
         metric_rows = [(name, value) for name, value in result.metrics.items()]
-        out = [render.table(where, ["loss", "value"], loss_rows, digits=8)]
+        out = [render.line(where), render.table(None, ["loss", "value"], loss_rows, digits=8)]
         if metric_rows:
             out.append(render.table(None, ["metric", "value"], metric_rows, digits=6))
+        if result.params:
+            params = ", ".join(f"{k} = {v:g}" for k, v in result.params.items())
+            out.append(render.line(f"parameters: {params}", None))
         return out
 
     render.emit(fmt.value, obj=obj, csv_header=["name", "value"], csv_rows=rows, render=tables)
@@ -205,6 +208,28 @@ def losses_cmd(fmt: FormatOpt = Format.table) -> None:
         csv_rows=rows,
         render=lambda: [render.table("Losses (value per row, then the mean)", header, rows)],
     )
+
+
+@app.command("optimizers")
+@command
+def optimizers_cmd(fmt: FormatOpt = Format.table) -> None:
+    """List every optimizer: default lr and batch size, hyperparameters, update rule."""
+    from losslab import render
+    from losslab.models import MODELS
+    from losslab.optimizers import OPTIMIZERS
+
+    linear = dict(MODELS.get("linear").default_lrs)
+    rows, obj = [], []
+    for name, spec in OPTIMIZERS.items():
+        info = spec.to_dict()
+        info["lr_linear"] = linear.get(name, spec.default_lr)
+        obj.append(info)
+        hyper = ", ".join(f"{k}={v}" for k, v in spec.hyper_defaults.items())
+        rows.append((name, f"{spec.default_lr:g}", f"{info['lr_linear']:g}",
+                     spec.default_batch_size or "full", hyper, spec.description))
+    header = ["name", "lr", "lr (linear)", "batch", "hyperparameters", "update (torch.optim rules)"]
+    render.emit(fmt.value, obj=obj, csv_header=header, csv_rows=rows,
+                render=lambda: [render.table("Optimizers (defaults)", header, rows, digits=4)])
 
 
 @app.command("datasets")
@@ -445,13 +470,15 @@ def _report_fit(result: Any, fmt: str) -> None:
 
     def tables() -> list[Any]:
         cfg = result.config
-        title = (
-            f"{cfg['model']} · {cfg['loss']} · {cfg['optimizer']} lr {cfg['lr']:g} · "
-            f"batch {cfg['batch_size'] or 'full'} · {result.data.get('source', '')}"
-        )
+        title = (f"{result.data.get('source', '')} · {cfg['model']} · {cfg['loss']} · "
+                 f"{cfg['optimizer']} lr {cfg['lr']:g} · batch {cfg['batch_size'] or 'full'} · "
+                 f"seed {cfg['seed']}")
         curve = render.sparkline([h["train_loss"] for h in result.history])
-        caption = f"train loss {curve}" + (f"\nrecord: {result.record}" if result.record else "")
-        return [render.table(title, ["", "value"], rows, caption=caption)]
+        out = [render.line(title), render.table(None, ["", "value"], rows)]
+        out.append(render.line(f"train loss by epoch {curve}", None))
+        if result.record:
+            out.append(render.line(f"record: {result.record}", None))
+        return out
 
     csv_rows = [(k, v) for k, v in rows]
     render.emit(
@@ -670,7 +697,7 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         rows.append(
             [
                 row["optimizer"],
-                row["lr"],
+                f"{row['lr']:g}",
                 row["loss"],
                 "full" if not row["batch_size"] else row["batch_size"],
                 pm(row, "train_loss"),
@@ -680,42 +707,38 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
                 "—"
                 if ett is None
                 else f"{ett:g} ({row['reached_target']}/{row['seeds'] - row['diverged']})",
-                row["seconds_mean"],
+                f"{row['seconds_mean']:.3f}",
                 f"{row['diverged']}/{row['seeds']}",
                 render.sparkline(row["curve"]),
             ]
         )
 
     def tables() -> list[Any]:
+        notes = []
+        per_seed = ref.get("per_seed") or []
         if ref.get("objective") is not None:
-            note = (
-                f"reference optimum {ref['objective']:.10g} ({ref['method']}, "
-                f"{ref['iterations']} iterations); gap = final objective − optimum"
+            where = "seed 0's training split" if len(per_seed) > 1 else "the training data"
+            notes.append(
+                f"gap = final objective − exact optimum ({ref['method']}, {ref['iterations']} "
+                f"iterations; {ref['objective']:.10g} on {where}"
+                + ("; each seed is measured against its own split's optimum)" if len(per_seed) > 1
+                   else ")")
             )
         else:
-            note = f"no reference optimum: {ref.get('reason') or 'not computed'}"
-        target = study.target_loss
-        caption = note + (
-            f"\nepochs→target: first epoch with train objective ≤ {target:.6g}"
-            if target is not None
-            else ""
-        )
+            notes.append(f"gap: no reference optimum: {ref.get('reason') or 'not computed'}")
+        if study.target_loss is not None:
+            what = ("train objective within 1% of the optimum" if study.config.get("target_default")
+                    else f"train loss ≤ {study.target_loss:.6g}")
+            notes.append(f"epochs→target: median first epoch with {what} (seeds that reached it)")
         if study.record:
-            caption += f"\nsaved: {study.record}"
+            notes.append(f"saved: {study.record}")
         if plot:
-            caption += f"\nplot: {plot}"
+            notes.append(f"plot: {plot}")
         if study.partial:
-            caption += "\nPARTIAL: interrupted before every run finished"
-        return [
-            render.table(
-                _study_title(study) + f" · {study.seconds:.1f} s",
-                header,
-                rows,
-                caption=caption,
-                highlight_row=0,
-                digits=4,
-            )
-        ]
+            notes.append("PARTIAL: interrupted before every run finished")
+        title = _study_title(study) + f" · {study.seconds:.1f} s · mean ± std over seeds"
+        table = render.table(None, header, rows, highlight_row=0, digits=4)
+        return [render.line(title), table, *(render.line(n, None) for n in notes)]
 
     runs_header = list(study.runs[0].keys())
     render.emit(

@@ -440,6 +440,7 @@ def compare(
         "model": problem.model.name,
         "jobs": jobs,
         "runs_planned": len(runs),
+        "target_default": target_loss is None,
         "data": {
             "source": problem.table.label,
             "path": str(problem.table.path.resolve()),

@@ -97,6 +97,10 @@ def _shape_problem(loss: Loss, target: list[str], pred: list[str]) -> str | None
     return None
 
 
+def _probabilities(out: np.ndarray) -> bool:
+    return bool(out.min() >= 0.0 and out.max() <= 1.0)
+
+
 def _takes_scores(loss: Loss) -> bool:
     """Whether a loss reads unbounded scores (logits or margins) as its predictions."""
     return loss.supports_logits or loss.task in ("margin", "multiclass")
@@ -133,8 +137,7 @@ def metrics_for(y: np.ndarray, out: np.ndarray, *, multi: bool, logits: bool) ->
         return {"accuracy": float(np.mean(np.argmax(out, axis=1) == y))}
     values = set(np.unique(y).tolist())
     if len(values) <= 2 and (values <= {0.0, 1.0} or values <= {-1.0, 1.0}):
-        probabilities = not logits and out.min() >= 0.0 and out.max() <= 1.0
-        predicted = out >= 0.5 if probabilities else out > 0.0
+        predicted = out >= 0.5 if not logits and _probabilities(out) else out > 0.0
         return {"accuracy": float(np.mean(predicted == (y > 0)))}
     total = float(np.sum((y - y.mean()) ** 2))
     residual = float(np.sum((y - out) ** 2))
@@ -200,6 +203,9 @@ def evaluate(
                 continue
             if logits and not _takes_scores(loss):
                 continue
+            if not logits and _probabilities(out) and loss.task in ("margin", "multiclass") \
+                    and not loss.supports_logits:
+                continue  # margin losses read scores; these columns hold probabilities
         kwargs = {k: v for k, v in given.items() if k in loss.params}
         use_logits = logits and loss.supports_logits
         try:

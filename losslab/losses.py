@@ -249,17 +249,12 @@ def _finite(y: np.ndarray, out: np.ndarray) -> None:
 
 def _probabilities(a: np.ndarray, part: str, *, target: bool = False, hint: str = "") -> None:
     """Values in [0, 1]; for a 2-D array also rows summing to 1 within SUM_TOL."""
-    noun = "target probabilit" if target else "probabilit"
-    _require(a, (a < 0) | (a > 1), part, f"{noun}ies must lie in [0, 1]", hint)
+    prefix = "target " if target else ""
+    _require(a, (a < 0) | (a > 1), part, f"{prefix}probabilities must lie in [0, 1]", hint)
     if a.ndim > 1:
         sums = a.sum(axis=1)
-        _require(
-            sums,
-            np.abs(sums - 1.0) > SUM_TOL,
-            part,
-            f"{noun}y rows must sum to 1 (within 1e-6)",
-            hint,
-        )
+        bad = np.abs(sums - 1.0) > SUM_TOL
+        _require(sums, bad, part, f"{prefix}probability rows must sum to 1 (within 1e-6)", hint)
 
 
 def _labels_in(y: np.ndarray, allowed: tuple[float, ...], text: str) -> None:
@@ -271,17 +266,21 @@ def _no_logits(name: str, logits: bool) -> None:
         raise ConfigError(f"{name} takes probabilities, not logits")
 
 
-def check_real(y: Any, out: Any, *, logits: bool = False) -> None:
-    """One finite target and one finite prediction per row."""
+def _real(y: Any, out: Any) -> tuple[np.ndarray, np.ndarray]:
     y, out = _f64(y), _f64(out)
     _shapes(y, out, columns=False, target_columns=False)
     _finite(y, out)
+    return y, out
+
+
+def check_real(y: Any, out: Any, *, logits: bool = False) -> None:
+    """One finite target and one finite prediction per row."""
+    _real(y, out)
 
 
 def check_binary(y: Any, out: Any, *, logits: bool = False) -> None:
     """y ∈ [0, 1] (soft labels allowed); p ∈ [0, 1] unless logits."""
-    check_real(y, out)
-    y, out = _f64(y), _f64(out)
+    y, out = _real(y, out)
     _require(y, (y < 0) | (y > 1), "target", "targets must lie in [0, 1]")
     if not logits:
         _probabilities(out, "prediction", hint=LOGITS_HINT)
@@ -289,8 +288,7 @@ def check_binary(y: Any, out: Any, *, logits: bool = False) -> None:
 
 def check_focal(y: Any, out: Any, *, logits: bool = False) -> None:
     """y ∈ {0, 1}; p ∈ [0, 1] unless logits."""
-    check_real(y, out)
-    y, out = _f64(y), _f64(out)
+    y, out = _real(y, out)
     _labels_in(y, (0.0, 1.0), "0 or 1")
     if not logits:
         _probabilities(out, "prediction", hint=LOGITS_HINT)
@@ -298,8 +296,7 @@ def check_focal(y: Any, out: Any, *, logits: bool = False) -> None:
 
 def check_margin(y: Any, out: Any, *, logits: bool = False) -> None:
     """y all in {0, 1} or all in {−1, 1}; any finite score."""
-    check_real(y, out)
-    y = _f64(y)
+    y, _ = _real(y, out)
     _labels_in(y, (-1.0, 0.0, 1.0), "0/1 or -1/1")
     zero, minus = _first(y == 0), _first(y == -1)
     if zero is not None and minus is not None:
@@ -336,8 +333,7 @@ def check_distributions(y: Any, out: Any, *, logits: bool = False) -> None:
 
 def check_pair(y: Any, out: Any, *, logits: bool = False) -> None:
     """y ∈ {0, 1} (1 = similar pair), distance d ≥ 0."""
-    check_real(y, out)
-    y, out = _f64(y), _f64(out)
+    y, out = _real(y, out)
     _labels_in(y, (0.0, 1.0), "0 (dissimilar) or 1 (similar)")
     _require(out, out < 0, "prediction", "distances must be >= 0")
 

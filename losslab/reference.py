@@ -1,16 +1,16 @@
-"""The exact optimum of a study's training objective, for the optimality gap `losslab compare` shows.
+"""The exact optimum of a study's training objective, for the optimality gap of `losslab compare`.
 
     objective(W, b) = mean_i loss(x_i·W + b, y_i) + (l2/2)·‖W‖²      (b is never penalised)
 
-mse is solved in closed form: the intercept is eliminated by centring and the ridge normal equations
-(XcᵀXc + (n·l2/2)·I) w = Xcᵀyc are solved once, refined once from the residual (the corrected
-semi-normal equations, Björck, *Numerical Methods for Least Squares Problems*, §2.5), or handed to
-`np.linalg.lstsq` on the centred data when they are ill-conditioned. bce and cross-entropy are solved
-by Newton's method with an Armijo backtracking line search from zero (Boyd & Vandenberghe, *Convex
-Optimization*, §9.5). Everything else (a non-smooth or non-convex loss, an l1 penalty, an optimum
-that is not attained) gets no number but a one-line reason.
+mse is solved in closed form: the intercept is eliminated by centring, the ridge normal equations
+(XcᵀXc + (n·l2/2)·I) w = Xcᵀyc are solved and refined once from the data's own residual (the
+corrected semi-normal equations of Björck, *Numerical Methods for Least Squares Problems*), and
+`np.linalg.lstsq` on the centred data takes over when they are ill-conditioned. bce and
+cross-entropy are solved by Newton's method with an Armijo backtracking line search from zero (Boyd
+& Vandenberghe, *Convex Optimization*, §9.5). Everything else (a non-smooth or non-convex loss, an
+l1 penalty, an optimum that is not attained) gets no number but a one-line reason.
 
-Big inputs are read in row blocks, so memory stays bounded and X is never copied whole.
+Big inputs are read in row blocks, so memory stays bounded: only the lstsq fallback copies X.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def objective(
     *,
     l2: float = 0.0,
 ) -> float:
-    """mean_i loss(x_i·W + b, y_i) + (l2/2)·‖W‖² for any parameters (the intercept is not penalised).
+    """mean_i loss(x_i·W + b, y_i) + (l2/2)·‖W‖² at any parameters (the intercept is free).
 
     mse is (s − y)², not halved; bce is max(s,0) − s·y + log1p(e^−|s|); cross-entropy is
     logsumexp(S_i) − S_{i,y_i} with y the class index.
@@ -152,10 +152,10 @@ def reference_optimum(
     if len(y) == 0:
         return _none("no training rows: no reference optimum")
     with np.errstate(over="ignore", invalid="ignore"):
-        finite = np.isfinite(X.sum(axis=0)).all() and np.isfinite(y.sum())
-    if not finite:
+        xbar = X.mean(axis=0)  # one pass that also catches a NaN or an infinity anywhere in X
+    if not (np.isfinite(xbar).all() and np.isfinite(y).all()):
         return _none("the data hold non-finite values: no reference optimum")
-    return solver(X, y, n_classes, float(l2))
+    return solver(X, y, xbar, n_classes, float(l2))
 
 
 def _as_data(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -189,9 +189,9 @@ def _rows_per_block(width: int) -> int:
 # --------------------------------------------------------------------------- mse: closed form
 
 
-def _linear(X: np.ndarray, y: np.ndarray, n_classes: int, l2: float) -> Reference:
+def _linear(X: np.ndarray, y: np.ndarray, xbar: np.ndarray, n_classes: int, l2: float) -> Reference:
     n, p = X.shape
-    xbar, ybar = X.mean(axis=0), float(y.mean())
+    ybar = float(y.mean())
     if p == 0:
         w = np.zeros(0)
         return _linear_result(X, y, w, ybar, l2, "normal equations", 1)
@@ -481,7 +481,9 @@ def _trial(
     return value if math.isfinite(value) else math.inf
 
 
-def _logistic(X: np.ndarray, y: np.ndarray, n_classes: int, l2: float) -> Reference:
+def _logistic(
+    X: np.ndarray, y: np.ndarray, xbar: np.ndarray, n_classes: int, l2: float
+) -> Reference:
     bad = np.flatnonzero((y != 0) & (y != 1))
     if bad.size:
         row = int(bad[0])
@@ -495,7 +497,9 @@ def _logistic(X: np.ndarray, y: np.ndarray, n_classes: int, l2: float) -> Refere
     return _newton_result(_Logistic(X, y, l2), "logistic", "bce", X, y, l2)
 
 
-def _softmax(X: np.ndarray, y: np.ndarray, n_classes: int, l2: float) -> Reference:
+def _softmax(
+    X: np.ndarray, y: np.ndarray, xbar: np.ndarray, n_classes: int, l2: float
+) -> Reference:
     if n_classes < 2:
         raise ConfigError(f"n_classes must be >= 2, got {n_classes}")
     labels = _class_index(y, n_classes)
@@ -519,7 +523,8 @@ def _newton_result(
     return Reference(value, coef, intercept, "newton", iterations)
 
 
-_SOLVERS: dict[tuple[str, str], Callable[[np.ndarray, np.ndarray, int, float], Reference]] = {
+Solver = Callable[[np.ndarray, np.ndarray, np.ndarray, int, float], Reference]
+_SOLVERS: dict[tuple[str, str], Solver] = {
     ("linear", "mse"): _linear,
     ("logistic", "bce"): _logistic,
     ("softmax", "cross-entropy"): _softmax,

@@ -110,10 +110,19 @@ def table(
             isinstance(r[j], (int, float)) or r[j] is None for r in rows if j < len(r)
         )
         out.add_column(name, justify="right" if numeric else "left")
+    from rich.text import Text
+
     for i, row in enumerate(rows):
         style = "bold green" if i == highlight_row else None
-        out.add_row(*(fmt_number(v, digits) for v in row), style=style)
+        out.add_row(*(Text(fmt_number(v, digits)) for v in row), style=style)
     return out
+
+
+def line(text: str, style: str | None = "bold"):
+    """A heading or note printed as is (no markup, no wrapping into a narrow table's width)."""
+    from rich.text import Text
+
+    return Text(text, style=style or "")
 
 
 def emit(

@@ -79,11 +79,13 @@ def test_eval_textbook_values(cli, write_csv):
 def test_eval_all_on_bundled_examples(cli):
     out = cli.json("eval", "iris-probabilities")
     assert out["pred"] == ["setosa", "versicolor", "virginica"]
-    assert set(out["losses"]) == {"cross-entropy", "multiclass-hinge"}
+    assert set(out["losses"]) == {"cross-entropy"}  # multiclass-hinge reads scores
     assert 0.8 < out["metrics"]["accuracy"] <= 1.0
     out = cli.json("eval", "breast-cancer-probabilities", "--loss", "all")
-    assert {"bce", "focal", "mse", "hinge"} <= set(out["losses"])
-    assert "contrastive" not in out["losses"]
+    assert {"bce", "focal", "mse", "rmse"} <= set(out["losses"])
+    assert not {"contrastive", "hinge", "kl-div"} & set(out["losses"])
+    out = cli.json("eval", "breast-cancer-probabilities", "--loss", "all", "--logits")
+    assert {"bce", "focal", "hinge", "squared-hinge", "modified-huber"} == set(out["losses"])
     out = cli.json("eval", "diabetes-predictions")
     assert {"mse", "rmse", "huber", "log-cosh"} <= set(out["losses"])
     assert "bce" not in out["losses"]

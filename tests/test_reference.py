@@ -200,7 +200,7 @@ def test_row_blocks_do_not_change_the_answer(monkeypatch):
     ]
     whole = [reference_optimum(m, LOSS[m], X, y, n_classes=4, l2=0.01) for m, (X, y) in cases]
     monkeypatch.setattr(ref, "_BLOCK", 1)  # 64-row blocks
-    for (m, (X, y)), one in zip(cases, whole):
+    for (m, (X, y)), one in zip(cases, whole, strict=True):
         blocked = reference_optimum(m, LOSS[m], X, y, n_classes=4, l2=0.01)
         assert blocked.objective == pytest.approx(one.objective, rel=1e-13)
         np.testing.assert_allclose(blocked.coef, one.coef, rtol=1e-7, atol=1e-9)
@@ -356,7 +356,7 @@ def test_invalid_input_raises():
     with pytest.raises(DomainError, match="row 2 has 2") as info:
         reference_optimum("logistic", "bce", X, np.array([0.0, 1.0, 2.0]))
     assert info.value.row == 2 and info.value.part == "target"
-    with pytest.raises(DomainError, match="0..2; row 0 has 3"):
+    with pytest.raises(DomainError, match=r"0\.\.2; row 0 has 3"):
         reference_optimum("softmax", "cross-entropy", X, np.array([3.0, 1.0, 0.0]), n_classes=3)
     with pytest.raises(DataError, match="shape"):
         reference_optimum("linear", "mse", X, np.ones(4))
