@@ -397,19 +397,22 @@ class _Softmax:
         return np.array(W), b - b.mean()
 
 
-def _direction(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+def _direction(H: np.ndarray, g: np.ndarray, definite: bool) -> np.ndarray:
     """The Newton step −H⁻¹g; on the range of H alone when H is (nearly) singular.
 
-    Scaling H to unit diagonal first makes the singularity test blind to the units of the features.
+    ``definite`` says H is positive definite in exact arithmetic (a penalty on W, the softmax gauge
+    pinned), so one LU solve will do; otherwise a Cholesky factorisation has to show it first.
+    Scaling H to unit diagonal makes the singularity test blind to the units of the features.
     """
     h = np.diag(H)
     scale = np.sqrt(np.where(h > 0, h, 1.0))
     Hs = H / scale[:, None] / scale[None, :]
     gs = g / scale
     try:
-        L = np.linalg.cholesky(Hs)
-        if np.min(np.diag(L)) ** 2 > 1e-12:
-            return -np.linalg.solve(Hs, gs) / scale
+        if definite or np.min(np.diag(np.linalg.cholesky(Hs))) ** 2 > 1e-12:
+            d = np.linalg.solve(Hs, -gs)
+            if np.all(np.isfinite(d)) and d @ gs < 0:
+                return d / scale
     except np.linalg.LinAlgError:
         pass
     lam, V = np.linalg.eigh(Hs)
@@ -435,7 +438,7 @@ def _newton(prob: _Logistic | _Softmax, l2: float) -> tuple[np.ndarray | None, i
     for it in range(1, MAX_ITER + 1):
         g, H = prob.derivatives(s, theta)
         d = np.zeros(prob.size)
-        d[free] = _direction(H[np.ix_(free, free)], g[free])
+        d[free] = _direction(H[np.ix_(free, free)], g[free], definite=l2 > 0)
         dec = -float(g @ d)
         if not dec > 0:  # the gradient is exactly zero
             return theta, it - 1, None

