@@ -1,7 +1,7 @@
 """losslab: a laboratory for loss functions and optimizers on real CSV data.
 
-``losslab.fit(...)``, ``losslab.evaluate(...)`` and ``losslab.compare(...)`` are the library forms of
-the commands; they are imported on first use so that ``import losslab`` stays light.
+``losslab.fit(...)``, ``losslab.evaluate(...)`` and ``losslab.compare(...)`` are the library forms
+of the commands; they are imported on first use so that ``import losslab`` stays light.
 """
 
 from __future__ import annotations

@@ -225,11 +225,24 @@ def optimizers_cmd(fmt: FormatOpt = Format.table) -> None:
         info["lr_linear"] = linear.get(name, spec.default_lr)
         obj.append(info)
         hyper = ", ".join(f"{k}={v}" for k, v in spec.hyper_defaults.items())
-        rows.append((name, f"{spec.default_lr:g}", f"{info['lr_linear']:g}",
-                     spec.default_batch_size or "full", hyper, spec.description))
+        rows.append(
+            (
+                name,
+                f"{spec.default_lr:g}",
+                f"{info['lr_linear']:g}",
+                spec.default_batch_size or "full",
+                hyper,
+                spec.description,
+            )
+        )
     header = ["name", "lr", "lr (linear)", "batch", "hyperparameters", "update (torch.optim rules)"]
-    render.emit(fmt.value, obj=obj, csv_header=header, csv_rows=rows,
-                render=lambda: [render.table("Optimizers (defaults)", header, rows, digits=4)])
+    render.emit(
+        fmt.value,
+        obj=obj,
+        csv_header=header,
+        csv_rows=rows,
+        render=lambda: [render.table("Optimizers (defaults)", header, rows, digits=4)],
+    )
 
 
 @app.command("datasets")
@@ -402,6 +415,9 @@ def fit_cmd(
     if result.status == "diverged":
         _fail(render_escape(result.message or "diverged"))
         raise typer.Exit(1)
+    if result.status == "interrupted":
+        _fail(f"interrupted at epoch {result.epochs_run}; the record holds what was done")
+        raise typer.Exit(130)
 
 
 def render_escape(text: str) -> str:
@@ -470,9 +486,11 @@ def _report_fit(result: Any, fmt: str) -> None:
 
     def tables() -> list[Any]:
         cfg = result.config
-        title = (f"{result.data.get('source', '')} · {cfg['model']} · {cfg['loss']} · "
-                 f"{cfg['optimizer']} lr {cfg['lr']:g} · batch {cfg['batch_size'] or 'full'} · "
-                 f"seed {cfg['seed']}")
+        title = (
+            f"{result.data.get('source', '')} · {cfg['model']} · {cfg['loss']} · "
+            f"{cfg['optimizer']} lr {cfg['lr']:g} · batch {cfg['batch_size'] or 'full'} · "
+            f"seed {cfg['seed']}"
+        )
         curve = render.sparkline([h["train_loss"] for h in result.history])
         out = [render.line(title), render.table(None, ["", "value"], rows)]
         out.append(render.line(f"train loss by epoch {curve}", None))
@@ -721,14 +739,20 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
             notes.append(
                 f"gap = final objective − exact optimum ({ref['method']}, {ref['iterations']} "
                 f"iterations; {ref['objective']:.10g} on {where}"
-                + ("; each seed is measured against its own split's optimum)" if len(per_seed) > 1
-                   else ")")
+                + (
+                    "; each seed is measured against its own split's optimum)"
+                    if len(per_seed) > 1
+                    else ")"
+                )
             )
         else:
             notes.append(f"gap: no reference optimum: {ref.get('reason') or 'not computed'}")
         if study.target_loss is not None:
-            what = ("train objective within 1% of the optimum" if study.config.get("target_default")
-                    else f"train loss ≤ {study.target_loss:.6g}")
+            what = (
+                "train objective within 1% of the optimum"
+                if study.config.get("target_default")
+                else f"train loss ≤ {study.target_loss:.6g}"
+            )
             notes.append(f"epochs→target: median first epoch with {what} (seeds that reached it)")
         if study.record:
             notes.append(f"saved: {study.record}")

@@ -1,7 +1,7 @@
 """`losslab compare`: a grid of `fit` runs (optimizers × lrs × losses × batch sizes × seeds),
 aggregated over seeds, with the reference optimum and each configuration's optimality gap.
 
-Each run is exactly `losslab fit` with the same settings (``training.prepare`` + ``training.train``).
+Each run is exactly `losslab fit` with the same settings (``prepare`` + ``train``).
 Runs go to worker processes with ``jobs > 1``; results are ordered by their place in the grid, so
 the numbers do not depend on which worker finishes first.
 """

@@ -203,8 +203,12 @@ def evaluate(
                 continue
             if logits and not _takes_scores(loss):
                 continue
-            if not logits and _probabilities(out) and loss.task in ("margin", "multiclass") \
-                    and not loss.supports_logits:
+            if (
+                not logits
+                and _probabilities(out)
+                and loss.task in ("margin", "multiclass")
+                and not loss.supports_logits
+            ):
                 continue  # margin losses read scores; these columns hold probabilities
         kwargs = {k: v for k, v in given.items() if k in loss.params}
         use_logits = logits and loss.supports_logits

@@ -1,4 +1,4 @@
-"""Loss-curve plots (PNG) of a study or a run; matplotlib is the optional extra ``losslab[plot]``."""
+"""Loss-curve plots (PNG) of a study or a run (matplotlib: ``losslab[plot]``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Using a saved model (``model.json``) on new data: `losslab predict` and `losslab eval --model`."""
+"""A saved model (``model.json``) on new data: `losslab predict` and `losslab eval --model`."""
 
 from __future__ import annotations
 

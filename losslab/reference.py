@@ -28,7 +28,7 @@ MAX_ITER = 100  # Newton iterations; well-posed problems need 5–20
 COND_MAX = (
     1e10  # above this (Jacobi-scaled) condition number the normal equations give way to lstsq
 )
-_BLOCK = 1 << 18  # floats per row block (2 MiB)
+_BLOCK = 1 << 20  # floats per row block (8 MiB)
 
 SEPARABLE = "the classes are separable: no finite optimum without --l2"
 _NOT_SMOOTH = ("mae", "quantile", "epsilon-insensitive", "hinge", "multiclass-hinge")
@@ -319,7 +319,7 @@ class _Softmax:
         self.step = _rows_per_block(q * n_classes)
         rows = min(self.step, n)
         self.outer = np.empty((rows, n_classes, q))
-        self.inner = np.empty((n_classes, rows, q))
+        self.inner = np.empty((rows, n_classes, q))
 
     def start(self) -> np.ndarray:
         return np.zeros((len(self.labels), self.K))
@@ -348,9 +348,9 @@ class _Softmax:
         Q[rows, top] = rest / total
         R = P.copy()
         R[rows, labels] = -Q[rows, labels]  # P − Y
-        root = np.sqrt(P * Q)
+        PQ = P * Q
         cross = np.zeros((self.size, self.size))
-        diag = np.zeros((K, q, q))
+        diag = np.zeros((q, K * q))
         G = np.zeros((q, K))
         for lo in range(0, n, self.step):
             Xb = X[lo : lo + self.step]
@@ -361,16 +361,18 @@ class _Softmax:
             A[:, :, p] = P[lo : lo + m]
             A = A.reshape(m, K * q)
             cross += A.T @ A
-            # Diagonal blocks Zᵀ diag(P_k(1 − P_k)) Z, from the accurate 1 − P_k.
-            B = self.inner[:, :m]
-            np.multiply(Xb[None, :, :], root[lo : lo + m].T[:, :, None], out=B[:, :, :p])
-            B[:, :, p] = root[lo : lo + m].T
-            diag += B.transpose(0, 2, 1) @ B
+            # The diagonal blocks Zᵀ diag(P_k(1 − P_k)) Z side by side, from the accurate 1 − P_k.
+            B = self.inner[:m]
+            np.multiply(Xb[:, None, :], PQ[lo : lo + m, :, None], out=B[:, :, :p])
+            B[:, :, p] = PQ[lo : lo + m]
+            B = B.reshape(m, K * q)
+            diag[:p] += Xb.T @ B
+            diag[p] += B.sum(axis=0)
             G[:p] += Xb.T @ R[lo : lo + m]
         G[p] = R.sum(axis=0)
         H = -cross
         for k in range(K):
-            H[k * q : (k + 1) * q, k * q : (k + 1) * q] = diag[k]
+            H[k * q : (k + 1) * q, k * q : (k + 1) * q] = diag[:, k * q : (k + 1) * q]
         H /= n
         g = G.T.ravel() / n
         g[self.penalised] += self.l2 * theta[self.penalised]
