@@ -190,26 +190,26 @@ def run_grid(
         initargs=(base, problem),
     )
     pending: set[Future] = set()
+    interrupt = _Interrupt()  # explicit: a SIGINT inherited as ignored must still stop us
     try:
-        pending = {pool.submit(run_one, i, config) for i, config in enumerate(runs)}
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                record = future.result()
-                done[record["index"]] = record
-            if progress:
-                progress(len(done), total)
-    except KeyboardInterrupt:
-        interrupted = True
-        for future in pending:
-            future.cancel()
+        with interrupt.installed():
+            pending = {pool.submit(run_one, i, config) for i, config in enumerate(runs)}
+            while pending and not interrupt.requested:
+                finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    record = future.result()
+                    done[record["index"]] = record
+                if progress and finished:
+                    progress(len(done), total)
+            interrupted = interrupt.requested
+            for future in pending:
+                future.cancel()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    if interrupted:
-        for future in pending:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                record = future.result()
-                done[record["index"]] = record
+    for future in pending:  # runs that were already under way finish during the shutdown
+        if future.done() and not future.cancelled() and future.exception() is None:
+            record = future.result()
+            done[record["index"]] = record
     return [done[i] for i in sorted(done)], interrupted
 
 

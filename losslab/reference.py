@@ -25,6 +25,7 @@ import numpy as np
 from losslab.errors import ConfigError, DataError, DomainError
 
 MAX_ITER = 100  # Newton iterations; well-posed problems need 5–20
+MAX_PARAMS = 4000  # the dense (Hessian or Gram) matrix is MAX_PARAMS² floats, 128 MB
 COND_MAX = (
     1e10  # above this (Jacobi-scaled) condition number the normal equations give way to lstsq
 )
@@ -155,6 +156,9 @@ def reference_optimum(
         xbar = X.mean(axis=0)  # one pass that also catches a NaN or an infinity anywhere in X
     if not (np.isfinite(xbar).all() and np.isfinite(y).all()):
         return _none("the data hold non-finite values: no reference optimum")
+    size = (X.shape[1] + 1) * (n_classes if model == "softmax" else 1)
+    if size > MAX_PARAMS:
+        return _none(f"{size} parameters are too many for an exact solve (limit {MAX_PARAMS})")
     return solver(X, y, xbar, n_classes, float(l2))
 
 
@@ -195,7 +199,7 @@ def _linear(X: np.ndarray, y: np.ndarray, xbar: np.ndarray, n_classes: int, l2: 
     if p == 0:
         w = np.zeros(0)
         return _linear_result(X, y, w, ybar, l2, "normal equations", 1)
-    ridge = 0.5 * n * l2
+    ridge = n * l2
     step = _rows_per_block(p)
     buf = np.empty((min(step, n), p))
     G, c = np.zeros((p, p)), np.zeros(p)

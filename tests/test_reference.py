@@ -18,18 +18,22 @@ DATA = Path(__file__).resolve().parent.parent / "datasets"
 LOSS = {"linear": "mse", "logistic": "bce", "softmax": "cross-entropy"}
 
 
+def standardise(X: np.ndarray) -> np.ndarray:
+    """Population std; a constant column is divided by 1."""
+    std = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+
 def bundled(name: str) -> tuple[np.ndarray, np.ndarray]:
     D = np.loadtxt(DATA / f"{name}.csv", skiprows=1, delimiter=",")
-    X, y = D[:, :-1], D[:, -1]
-    std = X.std(axis=0)
-    return (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0), y
+    return standardise(D[:, :-1]), D[:, -1]
 
 
 def synthetic(model: str, n: int = 300, p: int = 5, K: int = 3, seed: int = 0, shift: float = 0.0):
     """Correlated columns of mixed scales; targets drawn from the model, so classes overlap."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, p)) @ rng.normal(size=(p, p)) * rng.uniform(0.5, 3.0, p) + shift
-    Xs = (X - X.mean(axis=0)) / X.std(axis=0)
+    Xs = standardise(X)
     if model == "linear":
         return X, Xs @ rng.normal(size=p) + 3.0 + rng.normal(size=n)
     if model == "logistic":
@@ -225,6 +229,36 @@ def test_newton_matches_lbfgs_and_zeroes_the_gradient(model, K, l2):
     assert r.objective == pytest.approx(lbfgs(model, X, y, l2, K), rel=1e-8)
 
 
+def test_raw_columns_reach_the_optimum_of_the_standardised_problem():
+    """Without a penalty the optimum value does not depend on the columns' shift and scale; L-BFGS
+    on the standardised columns is the reference for columns of mean ~1e4·scale."""
+    X, y = synthetic("logistic", n=500, p=5, seed=3, shift=1e4)
+    X = X * np.array([1e-3, 1.0, 1e3, 1e5, 1.0])
+    r = reference_optimum("logistic", "bce", X, y)
+    assert r.objective == pytest.approx(lbfgs("logistic", standardise(X), y, 0.0), rel=1e-11)
+
+
+def test_two_class_softmax_is_logistic_regression():
+    X, y = synthetic("logistic", n=300, p=4, seed=8)
+    two = reference_optimum("softmax", "cross-entropy", X, y, n_classes=2)
+    one = reference_optimum("logistic", "bce", X, y)
+    assert two.objective == pytest.approx(one.objective, rel=1e-12)
+    np.testing.assert_allclose(two.coef[:, 1] - two.coef[:, 0], one.coef, rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("model", "y", "expected"),
+    [
+        ("linear", [0.0, 1.0, 1.0, 1.0], 0.1875),  # the variance
+        ("logistic", [0.0, 1.0, 1.0, 1.0], -(0.25 * np.log(0.25) + 0.75 * np.log(0.75))),
+        ("softmax", [0.0, 1.0, 2.0, 2.0], -(np.log(0.25) + np.log(0.5)) / 2),  # the entropy
+    ],
+)
+def test_no_columns_leave_the_intercept_alone(model, y, expected):
+    r = reference_optimum(model, LOSS[model], np.zeros((4, 0)), np.array(y), n_classes=3)
+    assert r.objective == pytest.approx(expected, rel=1e-13)
+
+
 @pytest.mark.parametrize("model", ["linear", "logistic", "softmax"])
 def test_finite_differences_of_objective_vanish_at_the_optimum(model):
     X, y = synthetic(model, n=120, p=3, K=3, seed=11)
@@ -344,6 +378,7 @@ def test_no_smooth_convex_problem_no_number(model, loss, l1, words):
         ("softmax", np.eye(3), np.array([0.0, 2.0, 2.0]), 3, "class 1 has no rows"),
         ("linear", np.array([[1.0], [np.nan]]), np.ones(2), 2, "non-finite"),
         ("logistic", np.ones((2, 1)), np.array([0.0, np.inf]), 2, "non-finite"),
+        ("softmax", np.ones((2, 999)), np.array([0.0, 1.0]), 5, "5000 parameters are too many"),
     ],
 )
 def test_degenerate_data_give_a_reason(model, X, y, K, words):
