@@ -16,7 +16,7 @@ Big inputs are read in row blocks, so memory stays bounded: only the lstsq fallb
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +26,8 @@ from losslab.errors import ConfigError, DataError, DomainError
 
 MAX_ITER = 100  # Newton iterations; well-posed problems need 5–20
 MAX_PARAMS = 4000  # the dense (Hessian or Gram) matrix is MAX_PARAMS² floats, 128 MB
-COND_MAX = (
-    1e10  # above this (Jacobi-scaled) condition number the normal equations give way to lstsq
-)
+# Above this condition number (of the Gram matrix scaled to unit diagonal) lstsq takes over.
+COND_MAX = 1e10
 _BLOCK = 1 << 20  # floats per row block (8 MiB)
 
 SEPARABLE = "the classes are separable: no finite optimum without --l2"
@@ -197,18 +196,20 @@ def _linear(X: np.ndarray, y: np.ndarray, xbar: np.ndarray, n_classes: int, l2: 
     n, p = X.shape
     ybar = float(y.mean())
     if p == 0:
-        w = np.zeros(0)
-        return _linear_result(X, y, w, ybar, l2, "normal equations", 1)
-    ridge = n * l2
-    step = _rows_per_block(p)
-    buf = np.empty((min(step, n), p))
-    G, c = np.zeros((p, p)), np.zeros(p)
-    # Centring block by block (not XᵀX − n·x̄x̄ᵀ) keeps the Gram matrix free of cancellation when the
-    # columns are far from zero mean, and never copies X whole.
-    for lo in range(0, n, step):
-        Xc = np.subtract(X[lo : lo + step], xbar, out=buf[: min(step, n - lo)])
-        G += Xc.T @ Xc
-        c += Xc.T @ (y[lo : lo + step] - ybar)
+        return _linear_result(X, y, np.zeros(0), ybar, l2, "normal equations", 1)
+    yc = y - ybar
+    # XᵀX − n·x̄x̄ᵀ is one BLAS call but loses about log10(x̄²/σ²) digits to cancellation; columns
+    # further than 10σ from zero are centred block by block instead (a copy of one block at a time).
+    G = X.T @ X - n * np.outer(xbar, xbar)
+    far = bool(np.any(xbar**2 > 100.0 * np.diag(G) / n))
+    if far:
+        A = np.zeros((p + 1, p + 1))
+        for Z in _centred_blocks(X, xbar, yc):
+            A += Z.T @ Z  # [Xc, yc]ᵀ[Xc, yc]: the Gram matrix and Xcᵀyc in one product
+        G, c = A[:p, :p].copy(), A[:p, p].copy()
+    else:
+        c = X.T @ yc - xbar * yc.sum()
+    ridge = 0.5 * n * l2
     G[np.diag_indices(p)] += ridge
     d = np.sqrt(np.diag(G))
     if not np.all(d > 0):  # a constant column and no ridge: rank-deficient
@@ -218,14 +219,29 @@ def _linear(X: np.ndarray, y: np.ndarray, xbar: np.ndarray, n_classes: int, l2: 
     if not lam[0] > lam[-1] / COND_MAX:
         return _linear_lstsq(X, y, xbar, ybar, l2)
     w = np.linalg.solve(Gs, c / d) / d
-    # One refinement from the residual of the data themselves: the error of the Gram route falls
-    # from cond(X)²·eps to about cond(X)·eps.
-    r = np.zeros(p)
-    for lo in range(0, n, step):
-        Xc = np.subtract(X[lo : lo + step], xbar, out=buf[: min(step, n - lo)])
-        r += Xc.T @ ((y[lo : lo + step] - ybar) - Xc @ w)
+    # One refinement from the data's own residual: the error of the Gram route falls from about
+    # cond(X)²·eps to cond(X)·eps.
+    if far:
+        r, v = np.zeros(p), np.append(-w, 1.0)
+        for Z in _centred_blocks(X, xbar, yc):
+            r += Z[:, :p].T @ (Z @ v)
+    else:
+        res = yc - (X @ w - float(xbar @ w))
+        r = X.T @ res - xbar * res.sum()
     w = w + np.linalg.solve(Gs, (r - ridge * w) / d) / d
     return _linear_result(X, y, w, ybar - float(xbar @ w), l2, "normal equations", 2)
+
+
+def _centred_blocks(X: np.ndarray, xbar: np.ndarray, yc: np.ndarray) -> Iterator[np.ndarray]:
+    """[X − x̄, yc], one row block at a time in one reused buffer."""
+    n, p = X.shape
+    step = _rows_per_block(p + 1)
+    buf = np.empty((min(step, n), p + 1))
+    for lo in range(0, n, step):
+        Z = buf[: min(step, n - lo)]
+        np.subtract(X[lo : lo + step], xbar, out=Z[:, :p])
+        Z[:, p] = yc[lo : lo + step]
+        yield Z
 
 
 def _linear_lstsq(
@@ -278,17 +294,17 @@ class _Logistic:
         # σ(s) − y and σ(s)(1 − σ(s)) written so that neither subtracts nearly equal numbers.
         r = np.where(s >= 0, (1.0 - y) - y * e, (1.0 - y) * e - y) / (1.0 + e)
         root = np.sqrt(e) / (1.0 + e)
-        H, g = np.zeros((p + 1, p + 1)), np.zeros(p + 1)
-        for lo in range(0, n, self.step):
+        H = np.zeros((p + 1, p + 1))
+        for lo in range(0, n, self.step):  # Xᵀ diag(σ(1−σ)) X, bordered by the intercept
             Xb = X[lo : lo + self.step]
             Z = self.buf[: len(Xb)]
             np.multiply(Xb, root[lo : lo + self.step, None], out=Z[:, :p])
             Z[:, p] = root[lo : lo + self.step]
-            H += Z.T @ Z  # one pass: Xᵀ diag(σ(1−σ)) X, bordered by the intercept
-            g[:p] += Xb.T @ r[lo : lo + self.step]
-        g[p] = r.sum()
+            H += Z.T @ Z
+        # One more pass rather than a small product per block: every BLAS call syncs its threads,
+        # which costs dearly on a busy machine.
+        g = np.append(X.T @ r, r.sum()) / n
         H /= n
-        g /= n
         g[:p] += self.l2 * theta[:p]
         H[self.penalised, self.penalised] += self.l2
         return g, H
@@ -355,7 +371,6 @@ class _Softmax:
         PQ = P * Q
         cross = np.zeros((self.size, self.size))
         diag = np.zeros((q, K * q))
-        G = np.zeros((q, K))
         for lo in range(0, n, self.step):
             Xb = X[lo : lo + self.step]
             m = len(Xb)
@@ -372,8 +387,7 @@ class _Softmax:
             B = B.reshape(m, K * q)
             diag[:p] += Xb.T @ B
             diag[p] += B.sum(axis=0)
-            G[:p] += Xb.T @ R[lo : lo + m]
-        G[p] = R.sum(axis=0)
+        G = np.vstack([X.T @ R, R.sum(axis=0)])
         H = -cross
         for k in range(K):
             H[k * q : (k + 1) * q, k * q : (k + 1) * q] = diag[:, k * q : (k + 1) * q]
@@ -446,7 +460,9 @@ def _newton(prob: _Logistic | _Softmax, l2: float) -> tuple[np.ndarray | None, i
         d = np.zeros(prob.size)
         d[free] = _direction(H[np.ix_(free, free)], g[free], definite=l2 > 0)
         dec = -float(g @ d)
-        if not dec > 0:  # the gradient is exactly zero
+        if not math.isfinite(dec):
+            return None, it, f"Newton's method broke down at iteration {it}"
+        if dec <= 0:  # a zero gradient (on the range of H)
             return theta, it - 1, None
         u = prob.logits(d)
         t, new = 1.0, _trial(prob, s, u, theta, d, 1.0)
@@ -532,8 +548,8 @@ def _newton_result(
     return Reference(value, coef, intercept, "newton", iterations)
 
 
-Solver = Callable[[np.ndarray, np.ndarray, np.ndarray, int, float], Reference]
-_SOLVERS: dict[tuple[str, str], Solver] = {
+_Solver = Callable[[np.ndarray, np.ndarray, np.ndarray, int, float], Reference]
+_SOLVERS: dict[tuple[str, str], _Solver] = {
     ("linear", "mse"): _linear,
     ("logistic", "bce"): _logistic,
     ("softmax", "cross-entropy"): _softmax,
