@@ -235,7 +235,7 @@ def optimizers_cmd(fmt: FormatOpt = Format.table) -> None:
                 spec.description,
             )
         )
-    header = ["name", "lr", "lr (linear)", "batch", "hyperparameters", "update (torch.optim rules)"]
+    header = ["name", "lr", "lr (linear regression)", "batch", "hyperparameters", "update (torch.optim rules)"]
     render.emit(
         fmt.value,
         obj=obj,
@@ -283,7 +283,7 @@ def _fit_options_help() -> dict[str, str]:
     linear = dict(MODELS.get("linear").default_lrs)
     opts = ", ".join(
         f"{name} (lr {OPTIMIZERS.get(name).default_lr:g}"
-        + (f"; linear {linear[name]:g}" if name in linear else "")
+        + (f"; linear regression {linear[name]:g}" if name in linear else "")
         + ")"
         for name in OPTIMIZERS.names()
     )

@@ -29,7 +29,10 @@ class ModelKind:
     # larger lr to bring the intercept to the target's mean within the default 100 epochs.
     default_lrs: tuple[tuple[str, float], ...] = ()
 
-    def default_lr(self, optimizer: str, fallback: float) -> float:
+    def default_lr(self, optimizer: str, fallback: float, loss: str = "") -> float:
+        """The default lr of ``optimizer`` for this model with ``loss`` (regression losses only)."""
+        if self.is_classifier(loss):
+            return fallback
         return dict(self.default_lrs).get(optimizer, fallback)
 
     def default_loss(self) -> str:
