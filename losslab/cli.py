@@ -235,7 +235,14 @@ def optimizers_cmd(fmt: FormatOpt = Format.table) -> None:
                 spec.description,
             )
         )
-    header = ["name", "lr", "lr (linear regression)", "batch", "hyperparameters", "update (torch.optim rules)"]
+    header = [
+        "name",
+        "lr",
+        "lr (linear regression)",
+        "batch",
+        "hyperparameters",
+        "update (torch.optim rules)",
+    ]
     render.emit(
         fmt.value,
         obj=obj,
@@ -343,8 +350,31 @@ OutDir = Annotated[str | None, Opt("--out", help="Directory for the record (defa
 NoSave = Annotated[bool, Opt("--no-save", help="Do not write a run record.")]
 
 
+class Shuffle(str, Enum):
+    epoch = "epoch"
+    once = "once"
+
+
+class Dtype(str, Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
+ShuffleOpt = Annotated[
+    Shuffle,
+    Opt(
+        help="Minibatches: reshuffle the rows every epoch, or shuffle them once and permute the "
+        "batch order each epoch (faster)."
+    ),
+]
+DtypeOpt = Annotated[
+    Dtype, Opt(help="Training precision; float32 halves the memory traffic (float64 is exact).")
+]
+
+
 def _hyper_settings(**values: Any) -> dict[str, Any]:
     """Typer values -> FitConfig fields (flags off mean "the optimizer's default")."""
+    values = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
     for flag in ("nesterov", "amsgrad"):
         if values.get(flag) is False:
             values[flag] = None
@@ -391,6 +421,8 @@ def fit_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    shuffle: ShuffleOpt = Shuffle.epoch,
+    dtype: DtypeOpt = Dtype.float64,
     delta: Delta = None,
     quantile: Quantile = None,
     epsilon: Epsilon = None,
@@ -608,6 +640,8 @@ def compare_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    shuffle: ShuffleOpt = Shuffle.epoch,
+    dtype: DtypeOpt = Dtype.float64,
     delta: Delta = None,
     quantile: Quantile = None,
     epsilon: Epsilon = None,

@@ -204,7 +204,27 @@ class Table:
         return values
 
     def matrix(self, columns: list[str]) -> np.ndarray:
-        """Columns as a finite float64 matrix of shape (rows, len(columns)), column-major."""
+        """Columns as a finite float64 matrix of shape (rows, len(columns)), column-major.
+
+        Read-only when it shares memory with the parsed frame.
+        """
+        for column in columns:
+            self.require(column)
+        series = [self.frame[c] for c in columns]
+        if all(s.dtype.kind in "fiub" for s in series):
+            # All numeric. pandas keeps same-typed columns as one block of shape (columns, rows),
+            # whose transpose is already the column-major matrix: no copy at all, then. Else one
+            # contiguous copy per column. Finiteness in one pass, by column sums: finite iff every
+            # value is, barring an overflow, which only sends us down the checking path below.
+            out = self.frame[columns].to_numpy(dtype=np.float64)
+            if not out.flags.f_contiguous:
+                out = np.empty((self.n_rows, len(columns)), order="F")
+                for j, s in enumerate(series):
+                    out[:, j] = s.to_numpy()
+            if np.isfinite(np.add.reduce(out, axis=0)).all():
+                self._numeric.clear()
+                out.flags.writeable = False
+                return out
         out = np.empty((self.n_rows, len(columns)), order="F")
         for j, column in enumerate(columns):
             out[:, j] = self.numeric(column)

@@ -30,6 +30,8 @@ from losslab.schedules import SCHEDULES, lr_schedule
 STATUSES = ("completed", "early_stopped", "diverged", "interrupted")
 HYPER = ("momentum", "nesterov", "beta1", "beta2", "eps", "amsgrad", "alpha", "weight_decay")
 LOSS_PARAMS = ("delta", "quantile", "epsilon", "gamma")
+SHUFFLES = ("epoch", "once")
+DTYPES = ("float64", "float32")
 DIVERGED_HINT = "lower --lr (or keep --standardize on, or add --clip-norm)"
 
 
@@ -72,6 +74,8 @@ class FitConfig:
     quantile: float | None = None
     epsilon: float | None = None
     gamma: float | None = None
+    shuffle: str = "epoch"  # minibatches: "epoch" reshuffles the rows, "once" the batch order
+    dtype: str = "float64"  # "float32" halves the memory traffic of every pass
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,11 +122,17 @@ class FitConfig:
             raise ConfigError(f"--tol must be >= 0, got {self.tol:g}")
         if self.seed < 0:
             raise ConfigError(f"--seed must be >= 0, got {self.seed}")
+        if self.shuffle not in SHUFFLES:
+            raise ConfigError(
+                f"--shuffle must be one of {', '.join(SHUFFLES)}, got {self.shuffle!r}"
+            )
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
 
 
 @dataclass
 class Problem:
-    """A table turned into a target, a feature matrix and a model/loss pairing (before splitting)."""
+    """A table turned into a target, a feature matrix and a model/loss pair (before splitting)."""
 
     table: Table
     target: str
@@ -332,6 +342,221 @@ def penalty(W: np.ndarray, l1: float, l2: float) -> float:
 ProgressFn = Callable[[int, int, float], None]
 
 
+# A fused pass walks the rows in chunks small enough that a chunk's few work vectors stay in the
+# core's cache from one ufunc to the next, and the work vectors are reused instead of allocated.
+# (Splitting the chunks between threads gains nothing here: the GIL hand-offs between ufuncs cost
+# as much as the second core gives.) An input of at most one chunk is one plain pass.
+_CHUNK = 1 << 15
+_local = threading.local()  # the work vectors, per thread
+
+
+def _chunked(n: int, work: Callable[[slice], Any]) -> list[Any]:
+    """``work`` on consecutive slices of at most _CHUNK rows covering ``range(n)``, in order."""
+    return [work(slice(lo, min(lo + _CHUNK, n))) for lo in range(0, n, _CHUNK)]
+
+
+def _scratch(name: str, like: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """A work vector of ``like``'s length (at most a chunk), reused across calls."""
+    key = (name, np.dtype(like.dtype if dtype is None else dtype))
+    work = _local.__dict__.setdefault("work", {})
+    buf = work.get(key)
+    if buf is None or buf.shape[0] < like.shape[0]:
+        buf = work[key] = np.empty(max(like.shape[0], _CHUNK), key[1])
+    return buf[: like.shape[0]]
+
+
+class _Objective:
+    """Mean loss, metric and gradient of one (model, loss) pair on a set of rows.
+
+    This generic one goes through the loss registry; :class:`_MSE`, :class:`_BCE` and
+    :class:`_CrossEntropy` are fused versions for the common pairs that give the registry's
+    numbers (bit for bit row by row; only the order of the final sum differs) in fewer passes
+    over memory and without temporaries.
+    """
+
+    def __init__(self, problem: Problem, loss_kw: dict[str, float]) -> None:
+        self.problem, self.loss, self.loss_kw = problem, problem.loss, loss_kw
+        self.logits = problem.model.logits
+        self._buffers: dict[tuple[Any, ...], np.ndarray] = {}
+        self._cache: dict[tuple[str, int], tuple[np.ndarray, Any]] = {}
+
+    def buffer(self, key: Any, like: np.ndarray, dtype: Any = None) -> np.ndarray:
+        """A scratch array shaped like ``like``, allocated once per (key, shape)."""
+        full = (key, like.shape, like.dtype if dtype is None else dtype)
+        buf = self._buffers.get(full)
+        if buf is None:
+            buf = self._buffers[full] = np.empty(like.shape, like.dtype if dtype is None else dtype)
+        return buf
+
+    def per_target(self, name: str, y: np.ndarray, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per target vector (the train and the test targets live for the run;
+        the cache holds ``y`` itself, so its id cannot be reused while cached)."""
+        key = (name, id(y))
+        hit = self._cache.get(key)
+        if hit is None or hit[0] is not y:
+            hit = self._cache[key] = (y, compute())
+        return hit[1]
+
+    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray) -> None:
+        """G = ∂(mean loss)/∂S."""
+        G[...] = self.loss.grad(y, S, logits=self.logits, **self.loss_kw)
+
+    def evaluate(
+        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
+    ) -> tuple[float, float]:
+        """(mean loss, metric) at scores S + shift (S is updated in place); also the gradient
+        into G when given."""
+        S += shift
+        if G is not None:
+            self.grad(S, y, G)
+        value = self.loss.value(y, S, logits=self.logits, **self.loss_kw)
+        return value, _metric(self.problem, y, S)
+
+
+class _MSE(_Objective):
+    """linear + mse: mean (s − y)², gradient 2(s − y)/n, R² from the same sum of squares."""
+
+    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray) -> None:
+        np.subtract(S, y, out=G)
+        G *= 2.0
+        G /= S.shape[0]
+
+    def evaluate(
+        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
+    ) -> tuple[float, float]:
+        n = S.shape[0]
+
+        def chunk(i: slice) -> float:
+            s = S[i]
+            s += shift
+            d = _scratch("d", s)
+            np.subtract(s, y[i], out=d)
+            if G is not None:
+                g = G[i]
+                np.multiply(d, 2.0, out=g)
+                g /= n
+            d *= d
+            return float(d.sum())
+
+        sse = math.fsum(_chunked(n, chunk))
+        total = self.per_target("total", y, lambda: float(np.sum((y - y.mean()) ** 2)))
+        return sse / n, 1.0 - sse / total if total > 0 else float("nan")
+
+
+class _BCE(_Objective):
+    """logistic + bce from logits: max(s,0) − s·y + log1p(e^−|s|), gradient (σ(s) − y)/n with
+    σ(s) = ½(1 + tanh(s/2)), both in the registry's order of operations; accuracy of s > 0."""
+
+    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray, n: int | None = None) -> None:
+        np.multiply(S, 0.5, out=G)
+        np.tanh(G, out=G)
+        G += 1.0
+        G *= 0.5
+        G -= y
+        G /= S.shape[0] if n is None else n
+
+    def evaluate(
+        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
+    ) -> tuple[float, float]:
+        n = S.shape[0]
+        positive = self.per_target("positive", y, lambda: y > 0.5)
+        flip = self.per_target("flip", y, lambda: _flip(y))
+
+        def chunk(i: slice) -> tuple[float, int]:
+            s = S[i]
+            s += shift
+            if G is not None:
+                self.grad(s, y[i], G[i], n)
+            a, b, hits = _scratch("a", s), _scratch("b", s), _scratch("hits", s, bool)
+            if flip is not None:  # y ∈ {0, 1}: max(s,0) − s·y is exactly max(s·(1 − 2y), 0)
+                np.multiply(s, flip[i], out=b)
+                np.maximum(b, 0.0, out=b)
+            else:
+                np.multiply(s, y[i], out=a)
+                np.maximum(s, 0.0, out=b)
+                b -= a
+            np.abs(s, out=a)
+            np.negative(a, out=a)
+            np.exp(a, out=a)
+            np.log1p(a, out=a)
+            b += a
+            np.greater(s, 0.0, out=hits)
+            np.equal(hits, positive[i], out=hits)
+            return float(b.sum()), int(np.count_nonzero(hits))
+
+        parts = _chunked(n, chunk)
+        return math.fsum(v for v, _ in parts) / n, sum(k for _, k in parts) / n
+
+
+def _flip(y: np.ndarray) -> np.ndarray | None:
+    """1 − 2y for hard 0/1 labels (±1, so multiplying by it is exact), None for soft labels."""
+    return 1.0 - 2.0 * y if bool(np.all((y == 0) | (y == 1))) else None
+
+
+class _CrossEntropy(_Objective):
+    """softmax + cross-entropy from logits: log1p(Σ_{k≠top} e^(s_k − m)) − (s_y − m) and
+    softmax(s) − onehot(y), sharing one exp of the shifted scores."""
+
+    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray) -> None:
+        self._shared(S, y, G)
+
+    def evaluate(
+        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
+    ) -> tuple[float, float]:
+        S += shift
+        return self._shared(S, y, G, value=True)
+
+    def _shared(
+        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None, *, value: bool = False
+    ) -> tuple[float, float]:
+        n = S.shape[0]
+        rows, cls = np.arange(n), y.astype(np.intp)
+        top = S.argmax(axis=1)
+        Z = self.buffer("z", S)
+        np.subtract(S, S[rows, top][:, None], out=Z)
+        E = self.buffer("e", S)
+        np.exp(Z, out=E)
+        loss = metric = math.nan
+        if value:
+            E[rows, top] = 0.0
+            rest = E.sum(axis=1)
+            loss = float(np.mean(np.log1p(rest) - Z[rows, cls]))
+            metric = float(np.mean(top == y))
+            E[rows, top] = 1.0
+        if G is not None:
+            np.divide(E, E.sum(axis=1, keepdims=True), out=G)
+            G[rows, cls] -= 1.0
+            G /= n
+        return loss, metric
+
+
+_FUSED: dict[tuple[str, str], type[_Objective]] = {
+    ("linear", "mse"): _MSE,
+    ("logistic", "bce"): _BCE,
+    ("softmax", "cross-entropy"): _CrossEntropy,
+}
+
+
+def objective_for(problem: Problem, loss_kw: dict[str, float]) -> _Objective:
+    """The fused objective of the (model, loss) pair when there is one, else the registry's."""
+    cls = _FUSED.get((problem.model.name, problem.loss.name), _Objective)
+    return cls(problem, loss_kw)
+
+
+def _rows_c_order(X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """X (or X[rows]) as a C-ordered copy, so that a minibatch is a gather of whole rows.
+
+    Gathering rows of a column-major X touches one cache line per value; a row-major copy made
+    once turns every batch into a few contiguous reads (5–8× faster at 50 columns).
+    """
+    if rows is None:
+        return np.ascontiguousarray(X)
+    out = np.empty((rows.shape[0], X.shape[1]), dtype=X.dtype)
+    for j in range(X.shape[1]):  # column by column: each gather reads one contiguous column
+        out[:, j] = X[:, j][rows]
+    return out
+
+
 def train(
     problem: Problem,
     split: Split,
@@ -340,10 +565,19 @@ def train(
     progress: ProgressFn | None = None,
     interrupt: _Interrupt | None = None,
 ) -> FitResult:
-    """Run the optimisation loop on a prepared split; never raises on divergence."""
+    """Run the optimisation loop on a prepared split; never raises on divergence.
+
+    Full batch, one epoch is one pass for Xᵀ·G and one for X·W: the scores that give the epoch's
+    loss are the ones the next gradient needs. Minibatches are gathered from a row-major copy of
+    the training rows into one reused buffer.
+    """
     model, loss = problem.model, problem.loss
     opt = make_optimizer(config.optimizer, **config.hyper())
-    lr0 = config.lr if config.lr is not None else model.default_lr(opt.name, opt.default_lr)
+    lr0 = (
+        config.lr
+        if config.lr is not None
+        else model.default_lr(opt.name, opt.default_lr, loss.name)
+    )
     batch = config.batch_size if config.batch_size is not None else opt.default_batch_size
     lrs = lr_schedule(
         base_lr=lr0,
@@ -359,25 +593,39 @@ def train(
     for name in loss_kw:
         if name not in loss.params:
             raise ConfigError(f"--{name} is not used by the {loss.name} loss")
-    logits = model.logits
     l1, l2, clip = config.l1, config.l2, config.clip_norm
+    dtype = np.dtype(config.dtype)
 
     X, y = split.X_train, split.y_train
+    X_test, y_test = split.X_test, split.y_test
+    if dtype != X.dtype:
+        X, y = np.asfortranarray(X, dtype=dtype), y.astype(dtype)
+        if X_test is not None and y_test is not None:
+            X_test, y_test = np.asfortranarray(X_test, dtype=dtype), y_test.astype(dtype)
     n, p = X.shape
-    params = model.init_params(p, problem.n_outputs)
-    W, b = params
-    grads = [np.empty_like(W), np.empty_like(b)]
-    state = opt.init(params)
+    W0, b0 = model.init_params(p, problem.n_outputs)
+    # W and b are views of one vector θ (and their gradients of one vector g): an update rule then
+    # runs each of its elementwise steps once instead of once per parameter. Decoupled weight
+    # decay skips the intercept, so it keeps the two parameters apart.
+    theta = np.zeros(W0.size + b0.size, dtype=dtype)
+    gtheta = np.zeros_like(theta)
+    W = theta[: W0.size].reshape(W0.shape, order="F")
+    b = theta[W0.size :]
+    params = [W, b]
+    grads = [gtheta[: W0.size].reshape(W0.shape, order="F"), gtheta[W0.size :]]
     decay_mask = [True, False]
+    if opt.hyperparameters.get("weight_decay"):
+        step_params, step_grads, step_mask = params, grads, decay_mask
+    else:
+        step_params, step_grads, step_mask = [theta], [gtheta], [True]
+    state = opt.init(step_params)
     batch = n if batch == 0 or batch >= n else batch
     full_batch = batch == n
     rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[1])
+    objective = objective_for(problem, loss_kw)
+    shift = b if W.ndim == 2 else b[0:1]
 
-    def value(Xs: np.ndarray, ys: np.ndarray, S: np.ndarray) -> float:
-        return loss.value(ys, S, logits=logits, **loss_kw)
-
-    def gradient(Xb: np.ndarray, yb: np.ndarray, S: np.ndarray) -> None:
-        G = loss.grad(yb, S, logits=logits, **loss_kw)
+    def finish_gradient(Xb: np.ndarray, G: np.ndarray) -> None:
         np.matmul(Xb.T, G, out=grads[0])
         grads[1][...] = G.sum(axis=0)
         if l2:
@@ -390,8 +638,32 @@ def train(
             )
             coef = clip / (norm + 1e-6)
             if coef < 1.0:
-                grads[0] *= coef
-                grads[1] *= coef
+                np.multiply(gtheta, coef, out=gtheta)
+
+    def scores_into(Xs: np.ndarray, out: np.ndarray) -> np.ndarray:
+        np.matmul(Xs, W, out=out)
+        out += shift
+        return out
+
+    out_shape = (n, W.shape[1]) if W.ndim == 2 else (n,)
+    S_train = np.empty(out_shape, dtype=dtype)
+    G_train = np.empty(out_shape, dtype=dtype) if full_batch else None
+    S_test = None
+    if X_test is not None:
+        S_test = np.empty((X_test.shape[0], *out_shape[1:]), dtype=dtype)
+
+    if not full_batch:
+        m0 = min(batch, n)
+        S_batch = np.empty((m0, *out_shape[1:]), dtype=dtype)
+        G_batch = np.empty_like(S_batch)
+        if config.shuffle == "once":
+            perm = rng.permutation(n)
+            X_rows, y_rows = _rows_c_order(X, perm), y[perm]
+            n_batches = -(-n // batch)
+        else:
+            X_rows = _rows_c_order(X)
+            X_batch = np.empty((m0, p), dtype=dtype)
+            y_batch = np.empty(m0, dtype=dtype)
 
     history: list[dict[str, Any]] = []
     status = "completed"
@@ -400,8 +672,10 @@ def train(
     best_params: list[np.ndarray] | None = None
     waited = 0
     metric_key = metric_name(problem)
-    has_test = split.X_test is not None
-    S_train = scores(X, params)
+    has_test = X_test is not None
+    scores_into(X, S_train)
+    if full_batch:
+        objective.grad(S_train, y, G_train)
     interrupt = interrupt or _Interrupt()
     start = time.perf_counter()
     epoch = 0
@@ -409,33 +683,52 @@ def train(
         for epoch in range(1, config.epochs + 1):
             lr = lrs[epoch - 1]
             if full_batch:
-                gradient(X, y, S_train)
-                opt.step(params, grads, state, lr, decay_mask=decay_mask)
+                finish_gradient(X, G_train)
+                opt.step(step_params, step_grads, state, lr, decay_mask=step_mask)
+            elif config.shuffle == "once":
+                for k in rng.permutation(n_batches):
+                    lo = k * batch
+                    Xb, yb = X_rows[lo : lo + batch], y_rows[lo : lo + batch]
+                    m = yb.shape[0]
+                    Sb, Gb = scores_into(Xb, S_batch[:m]), G_batch[:m]
+                    objective.grad(Sb, yb, Gb)
+                    finish_gradient(Xb, Gb)
+                    opt.step(step_params, step_grads, state, lr, decay_mask=step_mask)
+                    if interrupt.requested:
+                        break
             else:
                 order = rng.permutation(n)
                 for begin in range(0, n, batch):
                     rows = order[begin : begin + batch]
-                    Xb = X[rows]
-                    gradient(Xb, y[rows], scores(Xb, params))
-                    opt.step(params, grads, state, lr, decay_mask=decay_mask)
+                    m = rows.shape[0]
+                    Xb = np.take(X_rows, rows, axis=0, out=X_batch[:m], mode="clip")
+                    yb = np.take(y, rows, out=y_batch[:m], mode="clip")
+                    Sb, Gb = scores_into(Xb, S_batch[:m]), G_batch[:m]
+                    objective.grad(Sb, yb, Gb)
+                    finish_gradient(Xb, Gb)
+                    opt.step(step_params, step_grads, state, lr, decay_mask=step_mask)
                     if interrupt.requested:
                         break
-            finite = bool(np.isfinite(W).all() and np.isfinite(b).all())
-            S_train = scores(X, params)
-            train_loss = value(X, y, S_train) if finite else math.nan
+            finite = bool(np.isfinite(theta).all())
+            np.matmul(X, W, out=S_train)
+            train_loss, train_metric = math.nan, math.nan
+            if finite:
+                # Full batch, the gradient of the next epoch comes from these same scores.
+                ahead = G_train if epoch < config.epochs else None
+                train_loss, train_metric = objective.evaluate(S_train, y, ahead, shift)
             if not math.isfinite(train_loss):
                 status, diverged_at = "diverged", epoch
                 break
             record: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "test_loss": None}
             record["lr"] = lr
             record["objective"] = train_loss + penalty(W, l1, l2)
-            train_metric = _metric(problem, y, S_train)
             record[f"train_{metric_key}"] = train_metric
             monitored, metric = train_loss, train_metric
             if has_test:
-                S_test = scores(split.X_test, params)
-                monitored = record["test_loss"] = value(split.X_test, split.y_test, S_test)
-                metric = record[f"test_{metric_key}"] = _metric(problem, split.y_test, S_test)
+                np.matmul(X_test, W, out=S_test)
+                test_loss, metric = objective.evaluate(S_test, y_test, shift=shift)
+                monitored = record["test_loss"] = test_loss
+                record[f"test_{metric_key}"] = metric
             record[metric_key] = metric
             history.append(record)
             if progress is not None:
@@ -458,6 +751,8 @@ def train(
     seconds = time.perf_counter() - start
     if status == "interrupted" and not history:
         epoch = 0
+    if dtype != np.float64:
+        params = [W.astype(np.float64), b.astype(np.float64)]
 
     resolved = config.to_dict()
     resolved.update(

@@ -1,0 +1,668 @@
+"""losslab's performance, as ratios to bounds and peers measured in the same run.
+
+    python benchmarks/run.py              # 1,000,000 × 50 float64 (about 5 minutes on 2 cores)
+    python benchmarks/run.py --quick      # 100,000 × 50, for iterating
+    python benchmarks/run.py --rows 200000 --cols 20 --repeats 3
+
+Prints one table and writes ``results/bench-<timestamp>.json``. Every number is the median of
+``--repeats`` timed runs after one warm-up run; bound and candidate are timed alternately so that
+a busy machine slows both. Everyone gets every core: NumPy's BLAS and torch run with their default
+(all cores) thread count, which the table's header states. scikit-learn and torch come from the
+``bench`` extra (``pip install 'losslab[bench]'``); a peer that is not installed is skipped.
+
+Sections (targets from the issue, ratio = losslab / reference, lower is better):
+  1 full-batch epoch (loss tracked every epoch)   vs one X·w plus one Xᵀ·r        ≤ 1.2
+  2 minibatch epoch, batch 256                    vs SGDClassifier epoch          ≤ 0.4
+  3 time to within 0.1 % of the optimum           vs LogisticRegression (lbfgs)   ≤ 0.5
+  4 reference optimum                             vs LinearRegression             ≤ 0.2
+                                                  vs LogisticRegression (lbfgs)   ≤ 1.0
+  5 CSV to float64 matrix: ≥ 450 MB/s, peak memory ≤ 2× the file (subprocesses)
+  6 start-up: `losslab --help` ≤ 0.3 s, bare `losslab compare --no-save` ≤ 3 s
+  7 scaling: full-batch epoch time per row at 1/10, 1 and 4 times --rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import losslab
+from losslab.losses import LOSSES
+from losslab.models import MODELS
+from losslab.reference import objective, reference_optimum
+from losslab.training import FitConfig, FitResult, Problem, Split, _Interrupt, train
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BATCH = 256
+# The setting BENCHMARKS.md documents as losslab's fastest way to the optimum on big data:
+# minibatch SGD, batch 256, one shuffle per epoch; the linear model's gradient 2(s − y) is larger
+# and noisier, so its lr is a tenth (SGD's noise floor is proportional to lr).
+BEST = {
+    "logistic": {"optimizer": "sgd", "batch_size": BATCH, "lr": 0.02},
+    "linear": {"optimizer": "sgd", "batch_size": BATCH, "lr": 0.002},
+}
+TARGET_GAP = 1e-3  # "within 0.1 % of the optimum"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def median_time(fn: Callable[[], Any], repeats: int) -> float:
+    fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def alternate(fns: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+    """Each callable returns its own measured seconds; one warm-up each, then ``repeats`` rounds
+    in turn; the median per name."""
+    for fn in fns.values():
+        fn()
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            samples[k].append(fn())
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def timed(fn: Callable[[], Any]) -> Callable[[], float]:
+    def run() -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    return run
+
+
+def optional(name: str) -> Any:
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+class Data:
+    """Standard-normal features (column-major, as `fit` trains on them), a logistic target drawn
+    from a known model and a linear one with unit noise."""
+
+    def __init__(self, rows: int, cols: int, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.X = np.asfortranarray(rng.standard_normal((rows, cols)))
+        w = rng.standard_normal(cols) * (2.0 / math.sqrt(cols))
+        z = self.X @ w + 0.3
+        self.y_logistic = (rng.random(rows) < 0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float64)
+        self.y_linear = self.X @ w + 1.0 + rng.standard_normal(rows)
+
+    def target(self, model: str) -> np.ndarray:
+        return self.y_logistic if model == "logistic" else self.y_linear
+
+
+def problem_and_split(data: Data, model: str) -> tuple[Problem, Split]:
+    """The synthetic matrix as a prepared training split (no test rows, no rescaling)."""
+    y = data.target(model)
+    loss = "bce" if model == "logistic" else "mse"
+    classes = [0, 1] if model == "logistic" else []
+    features = [f"x{j}" for j in range(data.X.shape[1])]
+    problem = Problem(None, "y", features, MODELS.get(model), LOSSES.get(loss), data.X, y, classes)  # type: ignore[arg-type]
+    split = Split(data.X, y, None, None, None, np.empty(0, dtype=np.intp))
+    return problem, split
+
+
+def fit(data: Data, model: str, **settings: Any) -> FitResult:
+    problem, split = problem_and_split(data, model)
+    config = FitConfig(test_size=0.0, **settings)
+    config.validate()
+    return train(problem, split, config)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def full_batch(data: Data, repeats: int) -> list[dict[str, Any]]:
+    """One gd epoch (gradient, step, scores, loss and metric) against the two passes over X that
+    any full-batch epoch needs."""
+    X = data.X
+    n, p = X.shape
+    w, r = np.full(p, 0.01), data.y_linear.copy()
+    s, g = np.empty(n), np.empty(p)
+
+    def bound() -> float:
+        start = time.perf_counter()
+        np.matmul(X, w, out=s)
+        np.matmul(X.T, r, out=g)
+        return time.perf_counter() - start
+
+    rows = []
+    epochs = 5
+    for model in ("logistic", "linear"):
+        lr = 0.1 if model == "logistic" else 0.01
+
+        def epoch(model: str = model, lr: float = lr) -> float:
+            result = fit(data, model, optimizer="gd", batch_size=0, lr=lr, epochs=epochs)
+            return result.seconds / epochs
+
+        t = alternate({"bound": bound, "losslab": epoch}, repeats)
+        rows.append(
+            row(
+                "1 full-batch epoch",
+                f"{model} gd",
+                t["losslab"],
+                "X·w + Xᵀ·r (NumPy)",
+                t["bound"],
+                1.2,
+            )
+        )
+    return rows
+
+
+def minibatch(data: Data, repeats: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One epoch of batch-256 steps, fresh shuffle each epoch, against scikit-learn's SGD epoch
+    (max_iter=1, tol=None) and a torch Linear model trained the same way."""
+    sklearn = optional("sklearn")
+    torch = optional("torch")
+    rows: list[dict[str, Any]] = []
+    extra: dict[str, Any] = {}
+    epochs = 2
+    X_c = np.ascontiguousarray(data.X)  # what scikit-learn and torch are given (row-major)
+    peers: dict[str, float] = {}
+    for model in ("logistic", "linear"):
+        y = data.target(model)
+        if sklearn is not None:
+            from sklearn.linear_model import SGDClassifier, SGDRegressor
+
+            def sk(model: str = model, y: np.ndarray = y) -> None:
+                common = {"max_iter": 1, "tol": None, "penalty": None, "random_state": 0}
+                est = (
+                    SGDClassifier(loss="log_loss", learning_rate="constant", eta0=0.01, **common)
+                    if model == "logistic"
+                    else SGDRegressor(learning_rate="constant", eta0=0.001, **common)
+                )
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    est.fit(X_c, y)
+
+            peers[f"sklearn {model}"] = median_time(sk, max(1, repeats // 2))
+        lr = 0.01 if model == "logistic" else 0.001
+        cases = (
+            ("sgd", "epoch", "shuffle every epoch"),
+            ("sgd", "once", "shuffle once, batch order per epoch"),
+            ("adam", "epoch", "shuffle every epoch"),
+        )
+        for opt, shuffle, label in cases:
+            setups: list[float] = []
+
+            def run(
+                model: str = model,
+                opt: str = opt,
+                shuffle: str = shuffle,
+                lr: float = lr,
+                setups: list[float] = setups,
+            ) -> float:
+                start = time.perf_counter()
+                result = fit(
+                    data, model, optimizer=opt, batch_size=BATCH, lr=lr, epochs=epochs,
+                    shuffle=shuffle,
+                )  # fmt: skip
+                setups.append(time.perf_counter() - start - result.seconds)
+                return result.seconds / epochs
+
+            # The epoch loop's time; the one-time work around it (the row-major copy of X, or the
+            # shuffled copy for "once", and the final metrics) is reported apart.
+            mine = alternate({"losslab": run}, max(1, repeats // 2))["losslab"]
+            extra[f"setup_seconds {model} {opt} {shuffle}"] = statistics.median(setups)
+            if f"sklearn {model}" in peers:
+                est = "SGDClassifier" if model == "logistic" else "SGDRegressor"
+                rows.append(
+                    row(
+                        "2 minibatch epoch",
+                        f"{model} {opt} ({label})",
+                        mine,
+                        f"sklearn {est} epoch",
+                        peers[f"sklearn {model}"],
+                        0.4 if model == "logistic" else None,
+                    )
+                )
+            if torch is not None and shuffle == "epoch":
+                key = f"torch {model} {opt}"
+                if key not in peers:
+                    peers[key] = torch_epoch(torch, X_c, y, model, opt, lr, repeats)
+                rows.append(
+                    row(
+                        "2 minibatch epoch",
+                        f"{model} {opt} ({label})",
+                        mine,
+                        f"torch {opt} epoch",
+                        peers[key],
+                        None,
+                    )
+                )
+    extra["peer_seconds"] = peers
+    return rows, extra
+
+
+def torch_epoch(
+    torch: Any, X: np.ndarray, y: np.ndarray, model: str, opt: str, lr: float, repeats: int
+) -> float:
+    """A torch.nn.Linear trained in float64 with index_select batches of the same size."""
+    torch.set_num_threads(cores())
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    n = Xt.shape[0]
+    net = torch.nn.Linear(X.shape[1], 1, dtype=torch.float64)
+    optimizer = (torch.optim.SGD if opt == "sgd" else torch.optim.Adam)(net.parameters(), lr=lr)
+    lossfn = (
+        torch.nn.BCEWithLogitsLoss() if model == "logistic" else torch.nn.MSELoss()
+    )  # fmt: skip
+    gen = torch.Generator().manual_seed(0)
+
+    def epoch() -> None:
+        order = torch.randperm(n, generator=gen)
+        for lo in range(0, n, BATCH):
+            rows = order[lo : lo + BATCH]
+            optimizer.zero_grad(set_to_none=True)
+            out = net(Xt.index_select(0, rows)).squeeze(1)
+            lossfn(out, yt.index_select(0, rows)).backward()
+            optimizer.step()
+        with torch.no_grad():  # the epoch's loss over all rows, as losslab records it
+            lossfn(net(Xt).squeeze(1), yt)
+
+    return median_time(epoch, max(1, repeats // 2))
+
+
+def time_to_target(
+    data: Data, refs: dict[str, float], repeats: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Wall time of a whole `train` call that stops at the first epoch within 0.1 % of the
+    optimum, against scikit-learn's solvers (whose objective is checked the same way)."""
+    sklearn = optional("sklearn")
+    rows: list[dict[str, Any]] = []
+    extra: dict[str, Any] = {"setting": BEST}
+    for model in ("logistic", "linear"):
+        best = refs[model]
+        goal = best * (1.0 + TARGET_GAP)
+        epochs: list[int] = []
+
+        def run(model: str = model, goal: float = goal, epochs: list[int] = epochs) -> None:
+            stop = _Interrupt()
+
+            def progress(epoch: int, total: int, train_loss: float) -> None:
+                stop.requested = train_loss <= goal
+
+            problem, split = problem_and_split(data, model)
+            config = FitConfig(test_size=0.0, epochs=50, **BEST[model])  # type: ignore[arg-type]
+            result = train(problem, split, config, progress=progress, interrupt=stop)
+            epochs.append(result.epochs_run)
+            if not stop.requested:
+                raise RuntimeError(f"{model}: {BEST[model]} did not reach the target in 50 epochs")
+
+        mine = median_time(run, max(1, repeats // 2))
+        extra[f"{model}_epochs"] = epochs[-1]
+        if sklearn is None:
+            continue
+        from sklearn.linear_model import LinearRegression
+
+        est = unpenalised_logistic() if model == "logistic" else LinearRegression()
+        y = data.target(model)
+        theirs = median_time(lambda est=est, y=y: est.fit(data.X, y), 1)
+        loss = "bce" if model == "logistic" else "mse"
+        coef, intercept = np.ravel(est.coef_), np.atleast_1d(est.intercept_)
+        gap = objective(model, loss, data.X, y, coef, intercept) / best - 1.0
+        extra[f"sklearn_{model}_gap"] = gap
+        name = "LogisticRegression(lbfgs)" if model == "logistic" else "LinearRegression"
+        rows.append(
+            row(
+                "3 time to 0.1 % of optimum",
+                f"{model} sgd b{BATCH} lr {BEST[model]['lr']:g} ({epochs[-1]} ep)",
+                mine,
+                f"sklearn {name} (gap {gap:.1e})",
+                theirs,
+                0.5,
+            )
+        )
+    return rows, extra
+
+
+def reference(data: Data) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """losslab.reference.reference_optimum against scikit-learn's exact solvers."""
+    sklearn = optional("sklearn")
+    rows: list[dict[str, Any]] = []
+    optimum: dict[str, float] = {}
+    for model, loss, target in (("linear", "mse", 0.2), ("logistic", "bce", 1.0)):
+        y = data.target(model)
+        start = time.perf_counter()
+        ref = reference_optimum(model, loss, data.X, y)
+        mine = time.perf_counter() - start
+        assert ref.objective is not None, ref.reason
+        optimum[model] = ref.objective
+        if sklearn is None:
+            continue
+        from sklearn.linear_model import LinearRegression
+
+        est = LinearRegression() if model == "linear" else unpenalised_logistic()
+        start = time.perf_counter()
+        est.fit(data.X, y)
+        theirs = time.perf_counter() - start
+        name = "LinearRegression" if model == "linear" else "LogisticRegression(lbfgs)"
+        rows.append(
+            row(
+                "4 reference optimum",
+                f"{model} {ref.method} ({ref.iterations} it)",
+                mine,
+                f"sklearn {name}",
+                theirs,
+                target,
+            )
+        )
+    return rows, optimum
+
+
+def unpenalised_logistic() -> Any:
+    """LogisticRegression without a penalty, lbfgs, default tol (C=inf from 1.8 on)."""
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    major, minor = (int(v) for v in sklearn.__version__.split(".")[:2])
+    if (major, minor) >= (1, 8):
+        return LogisticRegression(C=np.inf)
+    return LogisticRegression(penalty=None)
+
+
+def csv_loading(rows: int, cols: int, repeats: int, cache: Path) -> list[dict[str, Any]]:
+    """read_table(path).matrix(cols) against pandas.read_csv, each in fresh processes."""
+    path = csv_file(rows, cols, cache)
+    size = path.stat().st_size
+    loaders = ("losslab", "pandas", "pandas-matrix")
+    runs: dict[str, list[dict[str, float]]] = {how: [] for how in loaders}
+    for _ in range(max(3, repeats // 2)):  # in turn, so the page cache and load treat all alike
+        for how in loaders:
+            out = subprocess.run(
+                [sys.executable, str(HERE / "csv_worker.py"), how, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs[how].append(json.loads(out.stdout))
+    results = {
+        how: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
+        for how, rs in runs.items()
+    }
+    mine = results["losslab"]
+    mbps = size / 1e6 / mine["seconds"]
+    growth = (mine["rss_peak"] - mine["rss_before"]) / size  # the load's own memory
+    theirs = results["pandas"]
+    their_growth = (theirs["rss_peak"] - theirs["rss_before"]) / size
+    out_rows = [
+        row(
+            "5 CSV → float64 matrix",
+            f"read_table().matrix() {mbps:.0f} MB/s",
+            mine["seconds"],
+            f"pandas.read_csv {size / 1e6 / results['pandas']['seconds']:.0f} MB/s",
+            results["pandas"]["seconds"],
+            None,
+            ok=mbps >= 450,
+        ),
+        row(
+            "5 CSV → float64 matrix",
+            f"read_table().matrix() {mbps:.0f} MB/s",
+            mine["seconds"],
+            "read_csv + to_numpy(float64)",
+            results["pandas-matrix"]["seconds"],
+            None,
+        ),
+    ]
+    out_rows.append(
+        {
+            "section": "5 CSV peak memory",
+            "case": f"peak growth / file size ({size / 1e6:.0f} MB file)",
+            "seconds": None,
+            "peer": f"pandas.read_csv: {their_growth:.2f}",
+            "peer_seconds": None,
+            "ratio": growth,
+            "target": 2.0,
+            "met": growth <= 2.0,
+            "detail": {"file_bytes": size, **{k: v for k, v in results.items()}},
+        }
+    )
+    return out_rows
+
+
+def csv_file(rows: int, cols: int, cache: Path) -> Path:
+    """A CSV of standard-normal features at full precision (as pandas writes floats) and a 0/1
+    target, written once and kept in ``cache``."""
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"synthetic-{rows}x{cols}.csv"
+    if path.exists():
+        return path
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    tmp = path.with_suffix(".part")
+    header = True
+    with open(tmp, "w", newline="") as fh:
+        for lo in range(0, rows, 100_000):
+            m = min(100_000, rows - lo)
+            names = [f"x{j}" for j in range(cols)]
+            frame = pd.DataFrame(rng.standard_normal((m, cols)), columns=names)
+            frame["y"] = (rng.random(m) < 0.5).astype(np.int64)
+            frame.to_csv(fh, index=False, header=header)
+            header = False
+    tmp.rename(path)
+    return path
+
+
+def startup(repeats: int) -> list[dict[str, Any]]:
+    exe = shutil.which("losslab", path=str(Path(sys.executable).parent)) or "losslab"
+    out = []
+    for args, target in ((["--help"], 0.3), (["compare", "--no-save"], 3.0)):
+        cmd = [exe, *args]
+        n = repeats if args == ["--help"] else max(1, repeats // 2)
+        t = median_time(lambda cmd=cmd: subprocess.run(cmd, capture_output=True, check=True), n)
+        out.append(
+            {
+                "section": "6 start-up",
+                "case": "losslab " + " ".join(args),
+                "seconds": t,
+                "peer": "target (s)",
+                "peer_seconds": target,
+                "ratio": t / target,
+                "target": 1.0,
+                "met": t <= target,
+            }
+        )
+    return out
+
+
+def scaling(rows: int, cols: int, repeats: int) -> list[dict[str, Any]]:
+    out = []
+    base = None
+    for n in (rows // 10, rows, rows * 4):
+        data = Data(n, cols, seed=2)
+        epochs = 3
+        seconds = statistics.median(
+            fit(data, "logistic", optimizer="gd", batch_size=0, lr=0.1, epochs=epochs).seconds
+            / epochs
+            for _ in range(max(2, repeats // 2))
+        )
+        per_row = seconds / n
+        base = base or per_row
+        out.append(
+            {
+                "section": "7 scaling (full-batch epoch)",
+                "case": f"{n:,} rows: {per_row * 1e9:.1f} ns/row",
+                "seconds": seconds,
+                "peer": f"ns/row at {rows // 10:,} rows",
+                "peer_seconds": None,
+                "ratio": per_row / base,
+                "target": None,
+                "met": None,
+            }
+        )
+        del data
+    return out
+
+
+def row(
+    section: str,
+    case: str,
+    seconds: float,
+    peer: str,
+    peer_seconds: float,
+    target: float | None,
+    ok: bool | None = None,
+) -> dict[str, Any]:
+    ratio = seconds / peer_seconds
+    met = ok if ok is not None else (None if target is None else ratio <= target)
+    return {
+        "section": section,
+        "case": case,
+        "seconds": seconds,
+        "peer": peer,
+        "peer_seconds": peer_seconds,
+        "ratio": ratio,
+        "target": target,
+        "met": met,
+    }
+
+
+# --------------------------------------------------------------------------- output
+
+
+def environment() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "losslab": losslab.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "cores": cores(),
+    }
+    tpc = optional("threadpoolctl")
+    if tpc is not None:
+        info["blas"] = [
+            {k: d.get(k) for k in ("internal_api", "num_threads", "version")}
+            for d in tpc.threadpool_info()
+        ]
+    for name in ("pandas", "sklearn", "torch"):
+        mod = optional(name)
+        info[name] = getattr(mod, "__version__", None) if mod is not None else None
+    torch = optional("torch")
+    if torch is not None:
+        torch.set_num_threads(cores())
+        info["torch_threads"] = torch.get_num_threads()
+    return info
+
+
+def render(rows: list[dict[str, Any]], env: dict[str, Any], args: argparse.Namespace) -> str:
+    lines = [
+        f"losslab {env['losslab']} · {args.rows:,} × {args.cols} float64 · {env['cores']} cores, "
+        f"BLAS threads {[b['num_threads'] for b in env.get('blas', [])] or '?'}, "
+        f"torch threads {env.get('torch_threads', '-')} · median of {args.repeats}",
+        "",
+        f"{'section':<28} {'losslab case':<44} {'vs':<40} {'ratio':>7} {'target':>7}  met",
+    ]
+    for r in rows:
+        target = "" if r["target"] is None else f"≤{r['target']:g}"
+        met = {True: "yes", False: "NO", None: ""}[r["met"]]
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        lines.append(
+            f"{r['section']:<28} {r['case'][:44]:<44} {r['peer'][:40]:<40} {ratio:>7} "
+            f"{target:>7}  {met}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 rows, 3 repeats")
+    parser.add_argument("--rows", type=int, default=None, help="rows (default 1,000,000)")
+    parser.add_argument("--cols", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per number (5)")
+    parser.add_argument("--out", type=Path, default=ROOT / "results")
+    parser.add_argument("--cache", type=Path, default=ROOT / "results" / "cache")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated sections to skip (1-7), e.g. 5,7"
+    )
+    args = parser.parse_args(argv)
+    args.rows = args.rows or (100_000 if args.quick else 1_000_000)
+    args.repeats = args.repeats or (3 if args.quick else 5)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+
+    env = environment()
+    started = time.perf_counter()
+    data = Data(args.rows, args.cols)
+    rows: list[dict[str, Any]] = []
+    extra: dict[str, Any] = {}
+    say = lambda text: print(f"[{time.perf_counter() - started:6.1f}s] {text}", file=sys.stderr)  # noqa: E731
+    if "1" not in skip:
+        say("1 full-batch epoch")
+        rows += full_batch(data, args.repeats)
+    if "2" not in skip:
+        say("2 minibatch epoch")
+        part, extra["minibatch"] = minibatch(data, args.repeats)
+        rows += part
+    say("4 reference optimum")
+    part, optimum = reference(data)
+    extra["optimum"] = optimum
+    if "3" not in skip:
+        say("3 time to target")
+        part3, extra["time_to_target"] = time_to_target(data, optimum, args.repeats)
+        rows += part3
+    if "4" not in skip:
+        rows += part
+    del data
+    if "5" not in skip:
+        say("5 CSV loading")
+        rows += csv_loading(args.rows, args.cols, args.repeats, args.cache)
+    if "6" not in skip:
+        say("6 start-up")
+        rows += startup(args.repeats)
+    if "7" not in skip:
+        say("7 scaling")
+        rows += scaling(args.rows, args.cols, args.repeats)
+    rows.sort(key=lambda r: r["section"])
+    table = render(rows, env, args)
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = args.out / f"bench-{stamp}.json"
+    record = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "rows": args.rows,
+        "cols": args.cols,
+        "repeats": args.repeats,
+        "environment": env,
+        "results": rows,
+        "extra": extra,
+        "seconds": time.perf_counter() - started,
+    }
+    path.write_text(json.dumps(record, indent=2, default=float) + "\n")
+    print(f"\nwrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
