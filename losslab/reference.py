@@ -301,13 +301,23 @@ class _Logistic:
             np.multiply(Xb, root[lo : lo + self.step, None], out=Z[:, :p])
             Z[:, p] = root[lo : lo + self.step]
             H += Z.T @ Z
+        H /= n
+        H[self.penalised, self.penalised] += self.l2
+        return self._gradient(r, theta), H
+
+    def gradient(self, s: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """The gradient alone (one pass over X), for steps that reuse the last Hessian."""
+        y = self.y
+        e = np.exp(-np.abs(s))
+        r = np.where(s >= 0, (1.0 - y) - y * e, (1.0 - y) * e - y) / (1.0 + e)
+        return self._gradient(r, theta)
+
+    def _gradient(self, r: np.ndarray, theta: np.ndarray) -> np.ndarray:
         # One more pass rather than a small product per block: every BLAS call syncs its threads,
         # which costs dearly on a busy machine.
-        g = np.append(X.T @ r, r.sum()) / n
-        H /= n
-        g[:p] += self.l2 * theta[:p]
-        H[self.penalised, self.penalised] += self.l2
-        return g, H
+        g = np.append(self.X.T @ r, r.sum()) / len(r)
+        g[: self.p] += self.l2 * theta[: self.p]
+        return g
 
     def logits(self, d: np.ndarray) -> np.ndarray:
         return self.X @ d[: self.p] + d[self.p]
@@ -440,9 +450,14 @@ def _direction(H: np.ndarray, g: np.ndarray, definite: bool) -> np.ndarray:
     return -(V[:, keep] @ ((V[:, keep].T @ gs) / lam[keep])) / scale
 
 
-def _newton(prob: _Logistic | _Softmax, l2: float) -> tuple[np.ndarray | None, int, str | None]:
-    """Damped Newton from θ = 0: (θ, iterations, None) at the optimum, (None, iterations, reason) if
-    the infimum is not attained.
+def _newton(
+    prob: _Logistic | _Softmax,
+    l2: float,
+    theta0: np.ndarray | None = None,
+    H0: np.ndarray | None = None,
+) -> tuple[np.ndarray | None, int, str | None]:
+    """Damped Newton from θ = 0 (or ``theta0``): (θ, iterations, None) at the optimum,
+    (None, iterations, reason) if the infimum is not attained.
 
     Stops when the Newton decrement λ² = gᵀH⁻¹g (twice the predicted f − f*) is below 1e-20·f and
     the step no longer moves the logits, or the logits stop moving at all. Without a penalty,
@@ -450,13 +465,28 @@ def _newton(prob: _Logistic | _Softmax, l2: float) -> tuple[np.ndarray | None, i
     it, and quasi-separation (a tie on the margin) shows as a vanishing decrement while the logits
     keep moving by O(1) per step.
     """
-    theta = np.zeros(prob.size)
-    s = prob.start()
+    theta = np.zeros(prob.size) if theta0 is None else theta0.copy()
+    s = prob.start() if theta0 is None else prob.logits(theta)
     f = prob.value(s, theta)
     free = prob.free
     drifting = 0
+    # A penalised logistic problem may keep a Hessian for several steps (a chord method): near the
+    # optimum, or given a subsample's Hessian, it barely changes, and a gradient costs one pass
+    # over X where a Hessian costs a product of X with itself. The optimum is the same; a step
+    # that does not shrink the gradient tenfold brings a fresh Hessian.
+    chord = l2 > 0 and isinstance(prob, _Logistic)
+    H, reuse, last_norm = H0, chord and H0 is not None, math.inf
     for it in range(1, MAX_ITER + 1):
-        g, H = prob.derivatives(s, theta)
+        if reuse:
+            g = prob.gradient(s, theta)
+        else:
+            g, H = prob.derivatives(s, theta)
+        prob.last_hessian = H
+        norm = float(np.linalg.norm(g))
+        if reuse and norm > 0.1 * last_norm:
+            g, H = prob.derivatives(s, theta)
+            prob.last_hessian = H
+        last_norm = norm
         d = np.zeros(prob.size)
         d[free] = _direction(H[np.ix_(free, free)], g[free], definite=l2 > 0)
         dec = -float(g @ d)
@@ -475,6 +505,7 @@ def _newton(prob: _Logistic | _Softmax, l2: float) -> tuple[np.ndarray | None, i
                     return None, it, f"the line search failed at iteration {it}"
                 new = _trial(prob, s, u, theta, d, t)
         theta, s, f = theta + t * d, s + t * u, new
+        reuse = chord and (reuse or dec <= 1e-8 * f)
         if l2 == 0 and prob.separates(s):
             return None, it, SEPARABLE
         moved = t * float(np.max(np.abs(u))) / (1.0 + float(np.max(np.abs(s))))
@@ -491,6 +522,10 @@ def _newton(prob: _Logistic | _Softmax, l2: float) -> tuple[np.ndarray | None, i
         MAX_ITER,
         SEPARABLE if l2 == 0 else f"Newton did not converge in {MAX_ITER} iterations",
     )
+
+
+WARM_ROWS = 65_536  # from this many rows on, logistic Newton starts from a subsample's optimum
+WARM_STRIDE = 16
 
 
 def _trial(
@@ -519,7 +554,16 @@ def _logistic(
         return _none(
             f"every target is {y[0]:g}: no finite optimum (the intercept runs off to infinity)"
         )
-    return _newton_result(_Logistic(X, y, l2), "logistic", "bce", X, y, l2)
+    theta0 = H0 = None
+    if len(y) >= WARM_ROWS:
+        # Newton on every 16th row first: its optimum is close to the full one, which then takes
+        # two or three full-data iterations instead of seven (each one pass for the Hessian).
+        sub_y = y[::WARM_STRIDE]
+        if sub_y.min() != sub_y.max():
+            sub = _Logistic(np.asfortranarray(X[::WARM_STRIDE]), sub_y, l2)
+            theta0 = _newton(sub, l2)[0]
+            H0 = sub.last_hessian if theta0 is not None else None
+    return _newton_result(_Logistic(X, y, l2), "logistic", "bce", X, y, l2, theta0, H0)
 
 
 def _softmax(
@@ -538,9 +582,16 @@ def _softmax(
 
 
 def _newton_result(
-    prob: _Logistic | _Softmax, model: str, loss: str, X: np.ndarray, y: np.ndarray, l2: float
+    prob: _Logistic | _Softmax,
+    model: str,
+    loss: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    l2: float,
+    theta0: np.ndarray | None = None,
+    H0: np.ndarray | None = None,
 ) -> Reference:
-    theta, iterations, reason = _newton(prob, l2)
+    theta, iterations, reason = _newton(prob, l2, theta0, H0)
     if theta is None:
         return _none(reason or "no optimum", "newton", iterations)
     coef, intercept = prob.params(theta)

@@ -410,3 +410,16 @@ def test_invalid_input_raises():
         reference_optimum("linear", "mse", X, np.ones(4))
     with pytest.raises(ConfigError):
         objective("linear", "mae", X, np.ones(3), np.zeros(2), 0.0)
+
+
+def test_warm_start_and_chord_steps_reach_the_same_optimum(monkeypatch):
+    """Large problems start Newton from every 16th row's optimum and keep Hessians while the
+    gradient shrinks fast; the optimum must be the cold start's."""
+    rng = np.random.default_rng(5)
+    X = np.asfortranarray(rng.standard_normal((4000, 6)))
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(X @ rng.standard_normal(6))))).astype(float)
+    cold = reference_optimum("logistic", "bce", X, y, l2=1e-3)
+    monkeypatch.setattr(ref, "WARM_ROWS", 1000)
+    warm = reference_optimum("logistic", "bce", X, y, l2=1e-3)
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-14)
+    np.testing.assert_allclose(warm.coef, cold.coef, rtol=1e-9, atol=1e-12)
