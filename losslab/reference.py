@@ -470,11 +470,11 @@ def _newton(
     f = prob.value(s, theta)
     free = prob.free
     drifting = 0
-    # A penalised logistic problem may keep a Hessian for several steps (a chord method): near the
+    # A logistic problem may keep a Hessian for several steps (a chord method): near the
     # optimum, or given a subsample's Hessian, it barely changes, and a gradient costs one pass
     # over X where a Hessian costs a product of X with itself. The optimum is the same; a step
     # that does not shrink the gradient tenfold brings a fresh Hessian.
-    chord = l2 > 0 and isinstance(prob, _Logistic)
+    chord = isinstance(prob, _Logistic) and (l2 > 0 or H0 is not None)
     H, reuse, last_norm = H0, chord and H0 is not None, math.inf
     for it in range(1, MAX_ITER + 1):
         if reuse:
