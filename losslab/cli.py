@@ -689,8 +689,9 @@ def compare_cmd(
         seeds=seeds,
     )
     if plot is not None:
-        from losslab.plot import require_matplotlib
+        from losslab.plot import check_png_name, require_matplotlib
 
+        check_png_name(plot)
         require_matplotlib()
     with _progress("runs") as bar:
         study = compare(base, grid, jobs=jobs, target_loss=target_loss, progress=bar)

@@ -23,6 +23,13 @@ def require_matplotlib() -> Any:
     return plt
 
 
+def check_png_name(output: str | Path) -> Path:
+    output = Path(output)
+    if output.suffix.lower() != ".png":
+        raise ConfigError(f"--plot takes a .png file name, got {output.name!r}")
+    return output
+
+
 def _positive(values: list[float | None]) -> list[float]:
     """Log axes cannot show 0 or gaps: NaN hides a point, tiny losses are floored."""
     return [float("nan") if v is None else max(float(v), 1e-300) for v in values]
@@ -32,10 +39,8 @@ def plot_study(
     summary: list[dict[str, Any]], output: str | Path, *, title: str, metric: str = ""
 ) -> Path:
     """Mean train (solid) and test (dashed) loss per configuration, min–max band over seeds."""
+    output = check_png_name(output)
     plt = require_matplotlib()
-    output = Path(output)
-    if output.suffix.lower() != ".png":
-        raise ConfigError(f"--plot takes a .png file name, got {output.name!r}")
     optimizers = list(dict.fromkeys(row["optimizer"] for row in summary))
     cmap = plt.get_cmap("tab10" if len(optimizers) <= 10 else "tab20")
     colour = {name: cmap(i % cmap.N) for i, name in enumerate(optimizers)}

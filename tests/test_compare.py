@@ -182,6 +182,7 @@ def test_diverged_runs_are_counted_not_averaged(cli):
         (["--batch-size", "-1"], "--batch-size"),
         (["--seeds", "0"], "--seeds"),
         (["--lr", "fast"], "'fast'"),
+        (["--plot", "curves.txt"], ".png file name"),
     ],
 )
 def test_bad_grid_values_rejected_before_running(cli, args, needle):
