@@ -724,8 +724,10 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
             return "—"
         return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
+    by_loss = ref.get("by_loss") or {}
+
     def gap(row: dict[str, Any]) -> str:
-        if ref.get("objective") is None:
+        if (by_loss.get(row["loss"]) or {}).get("objective") is None:
             return "n/a"
         mean = row["gap_mean"]
         return "—" if mean is None else f"{mean:.2e}"
@@ -768,20 +770,18 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
 
     def tables() -> list[Any]:
         notes = []
-        per_seed = ref.get("per_seed") or []
-        if ref.get("objective") is not None:
+        for name, info in by_loss.items():
+            label = f"{name}: " if len(by_loss) > 1 else ""
+            per_seed = info.get("per_seed") or []
+            if info.get("objective") is None:
+                notes.append(f"gap: {label}{info.get('reason') or 'no reference optimum'}")
+                continue
             where = "seed 0's training split" if len(per_seed) > 1 else "the training data"
             notes.append(
-                f"gap = final objective − exact optimum ({ref['method']}, {ref['iterations']} "
-                f"iterations; {ref['objective']:.10g} on {where}"
-                + (
-                    "; each seed is measured against its own split's optimum)"
-                    if len(per_seed) > 1
-                    else ")"
-                )
+                f"gap = final objective − exact optimum: {label}{info['objective']:.10g} on "
+                f"{where} ({info['method']}, {info['iterations']} iterations"
+                + ("; each seed against its own split's optimum)" if len(per_seed) > 1 else ")")
             )
-        else:
-            notes.append(f"gap: no reference optimum: {ref.get('reason') or 'not computed'}")
         if study.target_loss is not None:
             what = (
                 "train objective within 1% of the optimum"

@@ -276,18 +276,27 @@ def summarise(
     target_loss: float | None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float | None]:
     """(flat runs, per-configuration summary sorted by test loss, the target used)."""
-    optima = (reference or {}).get("per_seed") or []
-    use_objective = target_loss is None and bool(optima)
+    by_loss = (reference or {}).get("by_loss") or {}
+
+    def optima_of(loss: str) -> list[float]:
+        return (by_loss.get(loss) or {}).get("per_seed") or []
+
+    use_objective = target_loss is None and any(optima_of(name) for name in by_loss)
     target = target_loss
     if use_objective:
-        target = optima[0] + 0.01 * abs(optima[0])
+        first = next(optima_of(name) for name in by_loss if optima_of(name))
+        target = first[0] + 0.01 * abs(first[0])
     runs = []
     for rec in records:
         cfg = rec["config"]
         finished = rec["status"] != "diverged"
+        optima = optima_of(cfg["loss"])
         optimum = optima[cfg["seed"] % len(optima)] if optima else None
         gap = rec["objective"] - optimum if finished and optimum is not None else None
-        run_target = optimum + 0.01 * abs(optimum) if use_objective else target
+        if use_objective:
+            run_target = optimum + 0.01 * abs(optimum) if optimum is not None else None
+        else:
+            run_target = target
         runs.append(
             {
                 "run": rec["index"],
@@ -364,23 +373,22 @@ def _band(curves: list[list[tuple]], slot: int) -> tuple[list[float | None], lis
 def reference_for(
     problem: Problem, base: FitConfig, losses: list[str | None], seeds: int
 ) -> dict[str, Any]:
-    """The optimum of the study's objective on each seed's standardised training split.
+    """The optimum of each loss's objective on each seed's standardised training split.
 
     Each seed draws its own train/test split, so each has its own optimum; without a split they
-    coincide. ``objective`` is seed 0's, ``per_seed`` all of them.
+    coincide. The top level describes the first loss (``objective`` is seed 0's, ``per_seed`` all
+    of them); ``by_loss`` holds the same for every loss of the study.
     """
+    names = list(
+        dict.fromkeys(LOSSES.resolve(n) if n else problem.model.default_loss() for n in losses)
+    )
+    by_loss = {name: _reference_of(problem, base, name, seeds) for name in names}
+    return {**by_loss[names[0]], "by_loss": by_loss}
+
+
+def _reference_of(problem: Problem, base: FitConfig, loss: str, seeds: int) -> dict[str, Any]:
     from losslab.reference import reference_optimum
 
-    names = {LOSSES.resolve(n) if n else problem.model.default_loss() for n in losses}
-    if len(names) > 1:
-        return {
-            "objective": None,
-            "method": "none",
-            "iterations": 0,
-            "per_seed": None,
-            "reason": "several losses in one study: no single optimum",
-        }
-    loss = names.pop()
     per_seed: list[dict[str, Any]] = []
     for seed in range(seeds if base.test_size > 0 else 1):
         split = prepare(replace(base, seed=seed, loss=loss), problem)[1]

@@ -164,6 +164,27 @@ def test_no_reference_for_non_smooth_loss(cli):
     assert all(r["gap"] is None for r in out["runs"])
 
 
+def test_each_loss_has_its_own_reference(cli):
+    out = cli.json(
+        "compare",
+        "breast_cancer",
+        "--optimizer",
+        "adam",
+        "--loss",
+        "bce,focal",
+        "--l2",
+        "0.01",
+        *SMALL,
+    )
+    by_loss = out["reference"]["by_loss"]
+    assert by_loss["bce"]["objective"] > 0 and by_loss["focal"]["objective"] is None
+    for run in out["runs"]:
+        assert (run["gap"] is None) == (run["loss"] == "focal")
+        if run["loss"] == "bce":
+            optimum = by_loss["bce"]["per_seed"][run["seed"]]
+            assert run["gap"] == run["objective"] - optimum
+
+
 def test_diverged_runs_are_counted_not_averaged(cli):
     out = cli.json("compare", "diabetes", "--optimizer", "gd", "--lr", "0.1,1e30", *SMALL)
     by_lr = {row["lr"]: row for row in out["summary"]}
