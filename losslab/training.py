@@ -665,6 +665,22 @@ def train(
             X_batch = np.empty((m0, p), dtype=dtype)
             y_batch = np.empty(m0, dtype=dtype)
 
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """One epoch's minibatches (views of reused buffers, valid until the next one)."""
+        if config.shuffle == "once":
+            for k in rng.permutation(n_batches):
+                lo = k * batch
+                yield X_rows[lo : lo + batch], y_rows[lo : lo + batch]
+            return
+        order = rng.permutation(n)
+        for begin in range(0, n, batch):
+            rows = order[begin : begin + batch]
+            m = rows.shape[0]
+            yield (
+                np.take(X_rows, rows, axis=0, out=X_batch[:m], mode="clip"),
+                np.take(y, rows, out=y_batch[:m], mode="clip"),
+            )
+
     history: list[dict[str, Any]] = []
     status = "completed"
     diverged_at = None
@@ -685,24 +701,9 @@ def train(
             if full_batch:
                 finish_gradient(X, G_train)
                 opt.step(step_params, step_grads, state, lr, decay_mask=step_mask)
-            elif config.shuffle == "once":
-                for k in rng.permutation(n_batches):
-                    lo = k * batch
-                    Xb, yb = X_rows[lo : lo + batch], y_rows[lo : lo + batch]
-                    m = yb.shape[0]
-                    Sb, Gb = scores_into(Xb, S_batch[:m]), G_batch[:m]
-                    objective.grad(Sb, yb, Gb)
-                    finish_gradient(Xb, Gb)
-                    opt.step(step_params, step_grads, state, lr, decay_mask=step_mask)
-                    if interrupt.requested:
-                        break
             else:
-                order = rng.permutation(n)
-                for begin in range(0, n, batch):
-                    rows = order[begin : begin + batch]
-                    m = rows.shape[0]
-                    Xb = np.take(X_rows, rows, axis=0, out=X_batch[:m], mode="clip")
-                    yb = np.take(y, rows, out=y_batch[:m], mode="clip")
+                for Xb, yb in batches():
+                    m = yb.shape[0]
                     Sb, Gb = scores_into(Xb, S_batch[:m]), G_batch[:m]
                     objective.grad(Sb, yb, Gb)
                     finish_gradient(Xb, Gb)
