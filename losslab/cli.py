@@ -715,7 +715,7 @@ def _study_title(study: Any) -> str:
 def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     from losslab import render
 
-    metric = study.metric
+    metrics = study.metrics or [study.metric]
     ref = study.reference or {}
 
     def pm(row: dict[str, Any], name: str, digits: int = 4) -> str:
@@ -739,7 +739,7 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         "batch",
         "train loss",
         "test loss",
-        metric,
+        " / ".join(metrics),
         "gap",
         "epochs→target",
         "time s",
@@ -757,7 +757,7 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
                 "full" if not row["batch_size"] else row["batch_size"],
                 pm(row, "train_loss"),
                 pm(row, "test_loss"),
-                pm(row, metric, 3),
+                next((pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), "—"),
                 gap(row),
                 "—"
                 if ett is None

@@ -34,6 +34,7 @@ from losslab.training import (
     metric_name,
     prepare,
     train,
+    with_loss,
 )
 
 DEFAULT_DATA = "breast-cancer"  # the bare `losslab compare` study
@@ -103,22 +104,32 @@ def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(base: FitConfig, problem: Problem | None) -> None:
+def _init_worker(problem: Problem) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what to cancel
-    _worker.clear()
-    _worker["problem"] = problem if problem is not None else load_problem(base)
-    _worker["splits"] = {}
+    _use_problem(problem)
+
+
+def _use_problem(problem: Problem) -> None:
+    """Start this process's caches (per-loss problems, per-seed splits) for ``problem``."""
+    if _worker.get("problem") is not problem:
+        _worker.clear()
+        _worker.update(problem=problem, problems={}, splits={})
 
 
 def _problem_for(config: FitConfig) -> Problem:
     """The shared problem with this run's loss (the model is fixed for a study)."""
+    problems: dict[str, Problem] = _worker["problems"]
     problem: Problem = _worker["problem"]
-    loss = LOSSES.get(config.loss) if config.loss else LOSSES.get(problem.model.default_loss())
-    return problem if loss is problem.loss else replace(problem, loss=loss)
+    key = LOSSES.resolve(config.loss) if config.loss else problem.model.default_loss()
+    if key not in problems:
+        problems[key] = with_loss(problem, key)
+    return problems[key]
 
 
 def _split_for(problem: Problem, config: FitConfig) -> Split:
-    key = config.seed
+    # the split depends on the loss too: a margin loss makes a linear model a classifier,
+    # whose split is stratified
+    key = (config.seed, problem.loss.name)
     if key not in _worker["splits"]:
         _worker["splits"][key] = prepare(config, problem)[1]
     return _worker["splits"][key]
@@ -171,7 +182,7 @@ def run_grid(
     interrupted = False
     total = len(runs)
     if jobs <= 1 or total == 1:
-        _init_worker_in_process(problem)
+        _use_problem(problem)
         interrupt = _Interrupt()
         with interrupt.installed():
             for i, config in enumerate(runs):
@@ -187,7 +198,7 @@ def run_grid(
         max_workers=min(jobs, total),
         mp_context=_pool_context(),
         initializer=_init_worker,
-        initargs=(base, problem),
+        initargs=(problem,),
     )
     pending: set[Future] = set()
     interrupt = _Interrupt()  # explicit: a SIGINT inherited as ignored must still stop us
@@ -213,13 +224,6 @@ def run_grid(
     return [done[i] for i in sorted(done)], interrupted
 
 
-def _init_worker_in_process(problem: Problem) -> None:
-    if _worker.get("problem") is not problem:
-        _worker.clear()
-        _worker["problem"] = problem
-        _worker["splits"] = {}
-
-
 # --------------------------------------------------------------------------- summarising
 
 
@@ -235,12 +239,14 @@ class Study:
     target_loss: float | None
     curves: list[dict[str, Any]] = field(default_factory=list)
     record: str | None = None
+    metrics: list[str] = field(default_factory=list)  # all of them, when losses mix tasks
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "partial": self.partial,
             "seconds": self.seconds,
             "metric": self.metric,
+            "metrics": self.metrics or [self.metric],
             "target_loss": self.target_loss,
             "reference": self.reference,
             "config": self.config,
@@ -271,7 +277,7 @@ def _epochs_to(curve: list[tuple], target: float | None, use_objective: bool) ->
 def summarise(
     records: list[dict[str, Any]],
     *,
-    metric: str,
+    metrics: list[str],
     reference: dict[str, Any] | None,
     target_loss: float | None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float | None]:
@@ -308,7 +314,7 @@ def summarise(
                 "seed": cfg["seed"],
                 "train_loss": rec["train_loss"],
                 "test_loss": rec["test_loss"],
-                metric: rec.get(metric),
+                **{m: rec.get(m) for m in metrics},
                 "objective": rec["objective"],
                 "epochs_run": rec["epochs_run"],
                 "epochs_to_target": _epochs_to(rec["curve"], run_target, use_objective),
@@ -326,7 +332,7 @@ def summarise(
         row: dict[str, Any] = dict(zip(CONFIG_KEYS, key, strict=True))
         row["seeds"] = len(members)
         row["diverged"] = len(members) - len(ok)
-        for name in ("train_loss", "test_loss", metric, "gap"):
+        for name in ("train_loss", "test_loss", *metrics, "gap"):
             vals = [runs[i][name] for i in ok if runs[i][name] is not None]
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
         reached = [
@@ -382,16 +388,18 @@ def reference_for(
     names = list(
         dict.fromkeys(LOSSES.resolve(n) if n else problem.model.default_loss() for n in losses)
     )
-    by_loss = {name: _reference_of(problem, base, name, seeds) for name in names}
+    by_loss = {name: _reference_of(base, name, seeds) for name in names}
     return {**by_loss[names[0]], "by_loss": by_loss}
 
 
-def _reference_of(problem: Problem, base: FitConfig, loss: str, seeds: int) -> dict[str, Any]:
+def _reference_of(base: FitConfig, loss: str, seeds: int) -> dict[str, Any]:
     from losslab.reference import reference_optimum
 
     per_seed: list[dict[str, Any]] = []
     for seed in range(seeds if base.test_size > 0 else 1):
-        split = prepare(replace(base, seed=seed, loss=loss), problem)[1]
+        config = replace(base, seed=seed, loss=loss)
+        problem = _problem_for(config)
+        split = _split_for(problem, config)  # cached: the runs (forked workers too) reuse it
         ref = reference_optimum(
             problem.model.name,
             loss,
@@ -428,13 +436,16 @@ def compare(
     if jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     start = time.perf_counter()
+    _use_problem(problem)
     reference = reference_for(problem, base, grid.losses, grid.seeds)
     records, interrupted = run_grid(runs, base, problem, jobs=jobs, progress=progress)
     if not records:
         raise LossLabError("interrupted before any run finished; nothing to report")
-    metric = metric_name(problem)
+    # a study of a linear model may mix regression losses (R²) and margin losses (accuracy)
+    metrics = list(dict.fromkeys(metric_name(_problem_for(run)) for run in runs))
+    metric = metrics[0]
     flat, summary, target = summarise(
-        records, metric=metric, reference=reference, target_loss=target_loss
+        records, metrics=metrics, reference=reference, target_loss=target_loss
     )
     config = {
         "base": base.to_dict(),
@@ -466,6 +477,7 @@ def compare(
         summary=summary,
         reference=reference,
         metric=metric,
+        metrics=metrics,
         partial=interrupted,
         config=config,
         seconds=time.perf_counter() - start,

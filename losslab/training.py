@@ -170,11 +170,28 @@ def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
         features = [c for c in columns if c != target]
     labels = table.labels(target)
     model = MODELS.get(config.model or default_model(labels))
-    loss = LOSSES.get(config.loss) if config.loss else LOSSES.get(model.default_loss())
-    check_loss(model, loss.name)
-    y, classes = encode_target(model, loss.name, labels, f"{table.label}, column {target!r}")
+    loss = LOSSES.get(config.loss or model.default_loss())
+    y, classes = _encode(table, target, model, loss, labels)
     X = table.matrix(features)
     return Problem(table, target, features, model, loss, X, y, classes)
+
+
+def _encode(
+    table: Table, target: str, model: ModelKind, loss: Loss, labels: np.ndarray
+) -> tuple[np.ndarray, list]:
+    check_loss(model, loss.name)
+    return encode_target(model, loss.name, labels, f"{table.label}, column {target!r}")
+
+
+def with_loss(problem: Problem, loss: str | None) -> Problem:
+    """The same data and model with another loss (None: the model's default), its target
+    encoded exactly as :func:`load_problem` would encode it for that loss."""
+    spec = LOSSES.get(loss or problem.model.default_loss())
+    if spec is problem.loss:
+        return problem
+    labels = problem.table.labels(problem.target)
+    y, classes = _encode(problem.table, problem.target, problem.model, spec, labels)
+    return replace(problem, loss=spec, y=y, classes=classes)
 
 
 @dataclass

@@ -95,6 +95,37 @@ def test_each_run_is_exactly_fit(cli):
         assert fit.epochs_run == run["epochs_run"]
 
 
+def test_a_margin_loss_run_is_fit_too(cli):
+    """hinge makes a linear model a classifier (stratified split, accuracy): in a study that
+    mixes it with mse, each run must still be the `fit` of its own loss."""
+    out = cli.json(
+        "compare",
+        "breast_cancer",
+        "--model",
+        "linear",
+        "--loss",
+        "mse,hinge",
+        "--optimizer",
+        "sgd",
+        *SMALL,
+        "--jobs",
+        "2",
+    )
+    assert out["metrics"] == ["r2", "accuracy"]
+    for run in out["runs"]:
+        fit = losslab.fit(
+            "breast_cancer",
+            model="linear",
+            loss=run["loss"],
+            optimizer="sgd",
+            seed=run["seed"],
+            epochs=8,
+        )
+        key = "accuracy" if run["loss"] == "hinge" else "r2"
+        assert fit.metrics["test"]["loss"] == run["test_loss"]
+        assert fit.metrics["test"][key] == run[key]
+
+
 def test_reference_is_least_squares_for_mse(cli):
     out = cli.json(
         "compare",
