@@ -341,9 +341,11 @@ def summarise(
         row["epochs_to_target"] = statistics.median(reached) if reached else None
         row["reached_target"] = len(reached)
         row["seconds_mean"] = _mean_std([runs[i]["seconds"] for i in members])[0]
-        row["curve"] = _mean_curve([records[i]["curve"] for i in ok], 0)
-        row["test_curve"] = _mean_curve([records[i]["curve"] for i in ok], 1)
-        row["curve_min"], row["curve_max"] = _band([records[i]["curve"] for i in ok], 0)
+        curves = [records[i]["curve"] for i in ok]
+        row["curve"] = _per_epoch(curves, 0, _mean)
+        row["test_curve"] = _per_epoch(curves, 1, _mean)
+        row["curve_min"] = _per_epoch(curves, 0, min)
+        row["curve_max"] = _per_epoch(curves, 0, max)
         summary.append(row)
 
     def order(row: dict[str, Any]) -> tuple:
@@ -356,24 +358,20 @@ def summarise(
     return runs, summary, target
 
 
-def _mean_curve(curves: list[list[tuple]], slot: int) -> list[float | None]:
+def _per_epoch(
+    curves: list[list[tuple]], slot: int, reduce: Callable[[list[float]], float]
+) -> list[float | None]:
+    """``reduce`` over the seeds' values at each epoch (seeds that stopped early drop out)."""
     length = max((len(c) for c in curves), default=0)
     out: list[float | None] = []
     for e in range(length):
         vals = [c[e][slot] for c in curves if e < len(c) and c[e][slot] is not None]
-        out.append(math.fsum(vals) / len(vals) if vals else None)
+        out.append(reduce(vals) if vals else None)
     return out
 
 
-def _band(curves: list[list[tuple]], slot: int) -> tuple[list[float | None], list[float | None]]:
-    length = max((len(c) for c in curves), default=0)
-    lo: list[float | None] = []
-    hi: list[float | None] = []
-    for e in range(length):
-        vals = [c[e][slot] for c in curves if e < len(c) and c[e][slot] is not None]
-        lo.append(min(vals) if vals else None)
-        hi.append(max(vals) if vals else None)
-    return lo, hi
+def _mean(values: list[float]) -> float:
+    return math.fsum(values) / len(values)
 
 
 def reference_for(

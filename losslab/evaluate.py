@@ -139,9 +139,13 @@ def metrics_for(y: np.ndarray, out: np.ndarray, *, multi: bool, logits: bool) ->
     if len(values) <= 2 and (values <= {0.0, 1.0} or values <= {-1.0, 1.0}):
         predicted = out >= 0.5 if not logits and _probabilities(out) else out > 0.0
         return {"accuracy": float(np.mean(predicted == (y > 0)))}
+    return {"r2": r2_score(y, out)}
+
+
+def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
+    """1 − Σ(y − ŷ)² / Σ(y − ȳ)² (NaN for a constant target)."""
     total = float(np.sum((y - y.mean()) ** 2))
-    residual = float(np.sum((y - out) ** 2))
-    return {"r2": 1.0 - residual / total if total > 0 else float("nan")}
+    return 1.0 - float(np.sum((y - pred) ** 2)) / total if total > 0 else float("nan")
 
 
 def _loss_list(names: Sequence[str]) -> list[Loss] | None:

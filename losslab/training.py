@@ -22,6 +22,7 @@ import numpy as np
 
 from losslab.data import Table, read_table
 from losslab.errors import ConfigError, DataError
+from losslab.evaluate import r2_score
 from losslab.losses import LOSSES, Loss
 from losslab.models import MODELS, ModelKind, check_loss, default_model, encode_target, scores
 from losslab.optimizers import OPTIMIZERS, make_optimizer
@@ -342,8 +343,7 @@ def _metric(problem: Problem, y: np.ndarray, S: np.ndarray) -> float:
         if problem.model.multi_output:
             return float(np.mean(np.argmax(S, axis=1) == y))
         return float(np.mean((S > 0) == (y > 0.5)))
-    total = float(np.sum((y - y.mean()) ** 2))
-    return 1.0 - float(np.sum((y - S) ** 2)) / total if total > 0 else float("nan")
+    return r2_score(y, S)
 
 
 def penalty(W: np.ndarray, l1: float, l2: float) -> float:
