@@ -7,6 +7,8 @@ line on stderr and exit code 1; usage errors are typer's (exit code 2).
 from __future__ import annotations
 
 import functools
+import sys
+import time
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -39,6 +41,23 @@ FormatOpt = Annotated[
 ]
 
 
+class Progress(str, Enum):
+    auto = "auto"
+    bar = "bar"
+    lines = "lines"
+    none = "none"
+
+
+ProgressOpt = Annotated[
+    Progress,
+    typer.Option(
+        "--progress",
+        help="Progress on stderr: auto (a bar when stderr is a terminal), bar, lines (plain "
+        "lines, the first update always, then at most one a second) or none.",
+    ),
+]
+
+
 def _fail(message: str) -> None:
     from losslab.render import stderr_console
 
@@ -57,6 +76,11 @@ def command(fn: F) -> F:
 
             _fail(escape(str(exc)))
             raise typer.Exit(1) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C outside a training loop: loading, saving …
+            from rich.markup import escape
+
+            _fail(escape(f"interrupted: {exc}" if str(exc) else "interrupted"))
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -428,6 +452,7 @@ def fit_cmd(
     epsilon: Epsilon = None,
     gamma: Gamma = None,
     fmt: FormatOpt = Format.table,
+    progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
 ) -> None:
@@ -437,11 +462,15 @@ def fit_cmd(
     A record (config.json, history.csv, metrics.json, model.json) goes to results/ unless --no-save.
     """
     settings = _hyper_settings(
-        **{k: v for k, v in locals().items() if k not in ("data", "fmt", "out", "no_save")}
+        **{
+            k: v
+            for k, v in locals().items()
+            if k not in ("data", "fmt", "progress", "out", "no_save")
+        }
     )
     from losslab.training import fit
 
-    with _progress("training") as bar:
+    with _progress("epoch", progress) as bar:
         result = fit(data, progress=bar, save=not no_save, out=out, **settings)
     _report_fit(result, fmt.value)
     if result.status == "diverged":
@@ -459,46 +488,67 @@ def render_escape(text: str) -> str:
 
 
 class _progress:
-    """A rich progress bar on stderr, hidden when stderr is not a terminal."""
+    """Progress on stderr, called as ``(done, total, value)``: a rich bar, plain lines or nothing.
 
-    def __init__(self, label: str) -> None:
+    ``auto`` is the bar when stderr is a terminal, nothing otherwise. ``lines`` prints the first
+    update (a sign of life that scripts and tests can wait for), the last, and in between at most
+    one line a second, so a fast run does not print thousands.
+    """
+
+    LINE_SECONDS = 1.0
+
+    def __init__(self, label: str, mode: Progress = Progress.auto) -> None:
         self.label = label
+        self.mode = mode
         self.bar: Any = None
         self.task: Any = None
+        self.last_line: float | None = None
 
     def __enter__(self) -> Any:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
         from losslab.render import stderr_console
 
-        console = stderr_console()
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        )
-        self.bar.__enter__()
+        self.console = stderr_console()
+        if self.mode is Progress.bar or (self.mode is Progress.auto and self.console.is_terminal):
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.progress import Progress as Bar
+
+            self.bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.bar.__enter__()
         return self
 
     def __call__(self, done: int, total: int, value: float | None = None) -> None:
-        if self.task is None:
-            self.task = self.bar.add_task(self.label, total=total, info="")
         info = f"loss {value:.6g}" if value is not None else ""
-        self.bar.update(self.task, completed=done, info=info)
+        if self.bar is not None:
+            if self.task is None:
+                self.task = self.bar.add_task(self.label, total=total, info="")
+            self.bar.update(self.task, completed=done, info=info)
+        elif self.mode is Progress.lines:
+            now = time.monotonic()
+            if self.last_line is None or done >= total or now - self.last_line >= self.LINE_SECONDS:
+                self.last_line = now
+                sys.stderr.write(f"{self.label} {done}/{total}{' ' + info if info else ''}\n")
+                sys.stderr.flush()
+
+    def note(self, message: str) -> None:
+        """A line on stderr (above the bar, if there is one) whatever the mode."""
+        self.console.print(message, soft_wrap=True, markup=False)
 
     def __exit__(self, *exc: Any) -> None:
-        self.bar.__exit__(*exc)
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 def _report_fit(result: Any, fmt: str) -> None:
@@ -647,6 +697,7 @@ def compare_cmd(
     epsilon: Epsilon = None,
     gamma: Gamma = None,
     fmt: FormatOpt = Format.table,
+    progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
 ) -> None:
@@ -693,7 +744,7 @@ def compare_cmd(
 
         check_png_name(plot)
         require_matplotlib()
-    with _progress("runs") as bar:
+    with _progress("runs", progress) as bar:
         study = compare(base, grid, jobs=jobs, target_loss=target_loss, progress=bar)
     if not no_save:
         study.record = save_study(study, out)
