@@ -6,10 +6,13 @@ line on stderr and exit code 1; usage errors are typer's (exit code 2).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 
@@ -745,17 +748,44 @@ def compare_cmd(
         check_png_name(plot)
         require_matplotlib()
     with _progress("runs", progress) as bar:
-        study = compare(base, grid, jobs=jobs, target_loss=target_loss, progress=bar)
-    if not no_save:
-        study.record = save_study(study, out)
-    if plot is not None:
-        from losslab.plot import plot_study
+        study = compare(
+            base,
+            grid,
+            jobs=jobs,
+            target_loss=target_loss,
+            progress=bar,
+            on_interrupt=lambda: bar.note(
+                "interrupted: the runs under way stop after their current batch "
+                "(Ctrl-C again to stop now)"
+            ),
+        )
+    with _ctrl_c_ignored(study.partial):  # once stopped, one more Ctrl-C must not lose the study
+        if not no_save:
+            study.record = save_study(study, out)
+        if plot is not None:
+            from losslab.plot import plot_study
 
-        plot_study(study.summary, plot, title=_study_title(study), metric=study.metric)
-    _report_study(study, fmt.value, plot)
+            plot_study(study.summary, plot, title=_study_title(study), metric=study.metric)
+        _report_study(study, fmt.value, plot)
     if study.partial:
-        _fail("interrupted: the remaining runs were cancelled; the study is marked partial")
+        stopped = sum(run["status"] == "interrupted" for run in study.runs)
+        _fail(
+            f"interrupted: {len(study.runs) - stopped} of {study.config['runs_planned']} runs "
+            f"finished; {stopped} stopped early (listed, not averaged); the study is marked partial"
+        )
         raise typer.Exit(130)
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored(active: bool) -> Iterator[None]:
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _study_title(study: Any) -> str:

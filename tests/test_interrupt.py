@@ -11,6 +11,7 @@ behind, not even when its own process is killed.
 from __future__ import annotations
 
 import csv
+import ctypes
 import json
 import os
 import queue
@@ -25,6 +26,8 @@ import pytest
 
 import losslab
 from losslab import records
+from losslab.compare import _Stop, default_grid, run_grid
+from losslab.training import FitConfig, load_problem
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
 
@@ -193,7 +196,165 @@ def test_ctrl_c_at_any_other_stage_is_one_line_and_exit_130(
     assert not list((tmp_path / "out").glob("*"))  # no record, not even a half-written one
 
 
-# --------------------------------------------------------------------------- records
+# --------------------------------------------------------------------------- compare
+
+
+def test_first_ctrl_c_means_the_same_for_one_and_two_jobs(start, tmp_path):
+    """The run under way stops after its batch, is listed as interrupted and is not averaged.
+
+    The grid's first run is full batch (fast), its second has batches of one row (5000 epochs of
+    455 steps: minutes, far longer than it takes to see a line and send SIGINT), so when
+    "runs 1/2" appears the second is under way, with one job or with two.
+    """
+    studies = {}
+    for jobs in ("1", "2"):
+        compare = start(
+            *("compare", "--optimizer", "sgd", "--batch-size", "0,1"),
+            *("--seeds", "1", "--epochs", "5000", "--jobs", jobs, "--progress", "lines"),
+            *("--format", "json", "--out", f"studies-{jobs}"),
+        )
+        compare.wait_for("runs 1/2")
+        compare.signal(signal.SIGINT)
+        code, out, err = compare.finish()
+        assert code == 130, err
+        assert "Traceback" not in err
+        assert "1 of 2 runs finished; 1 stopped early (listed, not averaged)" in err
+        study = json.loads(out)
+        assert study["partial"] is True
+        done, stopped = study["runs"]
+        assert (done["status"], done["batch_size"]) == ("completed", 0)
+        assert (stopped["status"], stopped["batch_size"]) == ("interrupted", 1)
+        assert 1 <= stopped["epochs_run"] < 5000
+        (row,) = study["summary"]  # only the finished configuration
+        assert (row["batch_size"], row["seeds"]) == (0, 1)
+        assert row["train_loss_mean"] == done["train_loss"]
+        assert len(row["curve"]) == done["epochs_run"]
+        (saved,) = (tmp_path / f"studies-{jobs}").iterdir()
+        assert [r["status"] for r in read_csv(saved / "runs.csv")] == ["completed", "interrupted"]
+        assert len(read_csv(saved / "summary.csv")) == 1
+        studies[jobs] = study
+
+    def numbers(study):
+        drop = ("seconds", "seconds_mean", "epochs_run")
+        return [{k: v for k, v in run.items() if k not in drop} for run in study["runs"][:1]], [
+            {k: v for k, v in row.items() if k not in drop} for row in study["summary"]
+        ]
+
+    assert numbers(studies["1"]) == numbers(studies["2"])
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the workers in /proc")
+def test_second_ctrl_c_stops_now_and_keeps_what_finished(start, tmp_path):
+    """One worker is frozen (SIGSTOP), so only a second Ctrl-C can end the study: it must kill
+    the workers, save the finished runs and exit 130 (it used to hang at 0 % CPU)."""
+    compare = start(
+        *("compare", "--optimizer", "sgd", "--batch-size", "0,1", "--seeds", "2"),
+        *("--epochs", "5000", "--jobs", "2", "--progress", "lines"),
+        *("--format", "json", "--out", "studies"),
+    )
+    compare.wait_for("runs 1/4")
+    workers = children(compare.proc.pid)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGSTOP)  # it cannot answer the first Ctrl-C
+    compare.signal(signal.SIGINT)
+    compare.wait_for(STOPPING)
+    compare.signal(signal.SIGINT)
+    code, out, err = compare.finish()
+    wait_gone(workers)
+    assert code == 130, err
+    assert "Traceback" not in err
+    study = json.loads(out)
+    assert study["partial"] is True
+    statuses = [run["status"] for run in study["runs"]]
+    assert "completed" in statuses and set(statuses) <= {"completed", "interrupted"}
+    (saved,) = (tmp_path / "studies").iterdir()
+    assert saved.name.endswith("-partial")
+    assert json.loads((saved / "config.json").read_text())["partial"] is True
+    assert len(read_csv(saved / "runs.csv")) == len(study["runs"])
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the workers in /proc")
+def test_workers_die_with_a_killed_parent(start):
+    compare = start(
+        *("compare", "--optimizer", "sgd", "--batch-size", "0,1", "--seeds", "2"),
+        *("--epochs", "5000", "--jobs", "2", "--progress", "lines", "--no-save"),
+    )
+    compare.wait_for("runs 1/4")
+    workers = children(compare.proc.pid)
+    assert len(workers) == 2
+    compare.signal(signal.SIGKILL)
+    compare.finish()
+    wait_gone(workers)
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the workers in /proc")
+def test_workers_die_with_their_parent_without_prctl(tmp_path):
+    """The portable fallback alone: a thread that sees the parent's pid change."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import signal, sys\n"
+        "from losslab import workers\n"
+        "sys.platform = 'elsewhere'  # no PR_SET_PDEATHSIG: only the watcher thread is left\n"
+        "pool = workers.Pool(2, handle=abs, init=int)\n"
+        "print(*pool.pids, flush=True)\n"
+        "signal.pause()\n"
+    )
+    root = str(Path(losslab.__file__).resolve().parents[1])
+    parent = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+    try:
+        assert parent.stdout is not None
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert len(pids) == 2 and all(alive(p) for p in pids)
+        parent.kill()
+        parent.wait(timeout=SAFETY)
+        wait_gone(pids)
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+# --------------------------------------------------------------------------- in process
+
+
+def test_the_second_ctrl_c_raises_the_third_is_ignored():
+    previous = signal.getsignal(signal.SIGINT)
+    stop = _Stop(ctypes.c_bool())
+    with stop.installed():
+        signal.raise_signal(signal.SIGINT)
+        assert stop.requested and not stop.now
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        assert stop.now
+        signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is previous
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_run_grid_with_one_job_after_a_reported_run(presses):
+    """Ctrl-C once a run is reported: the next is under way, so one press stops it after its
+    first batch (listed as interrupted) and no other run starts; a second press drops it."""
+    base = FitConfig(data="iris", epochs=3, optimizer="gd")
+    grid = default_grid()
+    grid.optimizers, grid.seeds = ["gd"], 4
+    runs = grid.configs(base)
+
+    def progress(done: int, total: int) -> None:
+        if done == 1:
+            for _ in range(presses):
+                signal.raise_signal(signal.SIGINT)
+
+    got, interrupted = run_grid(runs, base, load_problem(base), jobs=1, progress=progress)
+    assert interrupted
+    statuses = [(r["index"], r["status"], r["epochs_run"]) for r in got]
+    if presses == 1:
+        assert statuses == [(0, "completed", 3), (1, "interrupted", 1)]
+    else:
+        assert statuses == [(0, "completed", 3)]
 
 
 def test_records_are_written_atomically_or_not_at_all(tmp_path, monkeypatch):
