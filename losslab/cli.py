@@ -309,8 +309,41 @@ Features = Annotated[
 Model = Annotated[
     str | None,
     Opt(
-        help="linear, logistic or softmax (default: from the target: 2 values -> logistic, "
-        "3-100 integers/strings -> softmax, else linear)."
+        help="linear, logistic, softmax or mlp (default: from the target: 2 values -> "
+        "logistic, 3-100 integers/strings -> softmax, else linear). mlp: a network of "
+        "--hidden layers whose output follows the loss (K logits, one score or a value)."
+    ),
+]
+Activation = Annotated[
+    str | None,
+    Opt(help="Activation of the hidden layers: relu (default), tanh, sigmoid, leaky-relu, gelu."),
+]
+Init = Annotated[
+    str | None,
+    Opt(
+        help="Initial weights of a network, drawn from the seed: torch (nn.Linear's default, "
+        "U(±1/√fan_in)), he or xavier."
+    ),
+]
+InitFrom = Annotated[
+    str | None,
+    Opt(
+        help="Start from these weights: an .npz of W1, b1, … (W of shape fan_in × fan_out) or a "
+        "saved run (directory or model.json) of the same model; continues training it."
+    ),
+]
+TestData = Annotated[
+    str | None,
+    Opt(
+        help="Score on this CSV or bundled dataset (columns matched by name) instead of "
+        "splitting off --test-size of the rows."
+    ),
+]
+Scale = Annotated[
+    str | None,
+    Opt(
+        help="Feature scaling fitted on the training rows: standard (mean/std, the default), "
+        "minmax ((x − min)/(max − min)) or none. Overrides --standardize/--no-standardize."
     ),
 ]
 Epochs = Annotated[int, Opt(help="Passes over the training rows.")]
@@ -399,9 +432,18 @@ def fit_cmd(
     batch_size: Annotated[
         int | None, Opt(help="Rows per step; 0 = full batch (default: gd 0, others 32).")
     ] = None,
+    hidden: Annotated[
+        str | None,
+        Opt(help="Widths of the hidden layers of --model mlp, comma-separated (default 128,64)."),
+    ] = None,
+    activation: Activation = None,
+    init: Init = None,
+    init_from: InitFrom = None,
     seed: Seed = 0,
     test_size: TestSize = 0.2,
+    test_data: TestData = None,
     standardize: Standardize = True,
+    scale: Scale = None,
     l1: L1 = 0.0,
     l2: L2 = 0.0,
     momentum: Momentum = None,
@@ -431,7 +473,7 @@ def fit_cmd(
     out: OutDir = None,
     no_save: NoSave = False,
 ) -> None:
-    """Train a linear, logistic or softmax model on a CSV and report loss and accuracy/R².
+    """Train a linear, logistic, softmax or mlp model on a CSV and report loss and accuracy/R².
 
     The objective per batch is the mean loss + (l2/2)·‖W‖² + l1·‖W‖₁; updates follow torch.optim.
     A record (config.json, history.csv, metrics.json, model.json) goes to results/ unless --no-save.
@@ -617,8 +659,20 @@ def compare_cmd(
     plot: Annotated[
         str | None, Opt(help="Also draw the loss curves to this PNG (needs losslab[plot]).")
     ] = None,
+    hidden: Annotated[
+        list[str] | None,
+        Opt(
+            help="Hidden widths of --model mlp (e.g. 128,64); repeat the option to compare "
+            "architectures: --hidden 64 --hidden 128,64."
+        ),
+    ] = None,
+    activation: Activation = None,
+    init: Init = None,
+    init_from: InitFrom = None,
     test_size: TestSize = 0.2,
+    test_data: TestData = None,
     standardize: Standardize = True,
+    scale: Scale = None,
     l1: L1 = 0.0,
     l2: Annotated[
         float | None, Opt(help="L2 penalty (l2/2)·‖W‖² (default 0; 0.01 in the bare study).")
@@ -665,6 +719,7 @@ def compare_cmd(
         compare,
         save_study,
     )
+    from losslab.config import parse_hidden
     from losslab.training import FitConfig
 
     if data is None:
@@ -675,7 +730,7 @@ def compare_cmd(
             k: v
             for k, v in locals().items()
             if k in {f for f in FitConfig.__dataclass_fields__}
-            and k not in ("optimizer", "lr", "loss", "batch_size")
+            and k not in ("optimizer", "lr", "loss", "batch_size", "hidden")
         }
     )
     base = FitConfig(**settings)
@@ -687,6 +742,7 @@ def compare_cmd(
         losses=_split_list(loss, str, "--loss"),
         batch_sizes=_split_list(batch_size, int, "--batch-size"),
         seeds=seeds,
+        hiddens=[parse_hidden(h) for h in hidden] if hidden else [None],
     )
     if plot is not None:
         from losslab.plot import check_png_name, require_matplotlib
@@ -746,11 +802,15 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         "diverged",
         "train curve",
     ]
+    networks = any(row.get("hidden") for row in study.summary)
+    if networks:
+        header.insert(0, "hidden")
     rows = []
     for row in study.summary:
         ett = row["epochs_to_target"]
         rows.append(
-            [
+            ([row["hidden"]] if networks else [])
+            + [
                 row["optimizer"],
                 f"{row['lr']:g}",
                 row["loss"],
