@@ -6,7 +6,7 @@ network trained here equals ``torch.nn.Sequential`` step for step in float64:
 - relu: max(z, 0); gradient where z > 0 (0 at z = 0, as torch).
 - leaky-relu: z if z > 0 else 0.01·z (torch's ``negative_slope``); gradient 1 or 0.01.
 - tanh: tanh(z); gradient 1 − a².
-- sigmoid: σ(z) = ½(1 + tanh(z/2)) (no overflow for any z); gradient (1 − a)·a.
+- sigmoid: σ(z) = 1/(1 + e^−z), as e^z/(1 + e^z) for z < 0 (no overflow); gradient (1 − a)·a.
 - gelu: z·Φ(z) = ½·z·(1 + erf(z/√2)), torch's exact (erf) form; gradient Φ(z) + z·φ(z).
 
 ``erf`` is W. J. Cody / S. L. Moshier's rational approximation (the Cephes library's, which
@@ -68,10 +68,14 @@ def _tanh_back(D: np.ndarray, Z: np.ndarray, A: np.ndarray) -> None:
 
 
 def _sigmoid(Z: np.ndarray, A: np.ndarray) -> None:
-    np.multiply(Z, 0.5, out=A)
-    np.tanh(A, out=A)
-    A += 1.0
-    A *= 0.5
+    # 1/(1 + e^−z) for z ≥ 0 and e^z/(1 + e^z) below: no overflow, full relative accuracy
+    np.abs(Z, out=A)
+    np.negative(A, out=A)
+    np.exp(A, out=A)
+    below = A / (1.0 + A)
+    np.add(A, 1.0, out=A)
+    np.divide(1.0, A, out=A)
+    np.copyto(A, below, where=Z < 0)
 
 
 def _sigmoid_back(D: np.ndarray, Z: np.ndarray, A: np.ndarray) -> None:
