@@ -533,11 +533,25 @@ class _progress:
         self.bar.__enter__()
         return self
 
+    @property
+    def running(self) -> bool:
+        """Whether the trainer should report a running loss within each epoch (`step`)."""
+        return not self.bar.disable
+
     def __call__(self, done: int, total: int, value: float | None = None) -> None:
         if self.task is None:
             self.task = self.bar.add_task(self.label, total=total, info="")
         info = f"loss {value:.6g}" if value is not None else ""
-        self.bar.update(self.task, completed=done, info=info)
+        self.bar.update(self.task, completed=done, total=total, info=info)
+
+    def step(self, epoch: int, batch: int, batches: int, running: float) -> None:
+        """Within an epoch: the batch reached and the mean loss of the epoch's batches so far
+        (the running loss of the classic PyTorch training log)."""
+        if self.task is None:
+            self.task = self.bar.add_task(self.label, total=None, info="")
+        if batch % 20 == 0 or batch == batches:
+            info = f"epoch {epoch} · batch {batch}/{batches} · running loss {running:.4f}"
+            self.bar.update(self.task, info=info)
 
     def __exit__(self, *exc: Any) -> None:
         self.bar.__exit__(*exc)

@@ -61,6 +61,20 @@ _dataset(
 _dataset("diabetes", "diabetes.csv", "progression", "regression", "Efron et al. (2004), raw")
 _dataset("digits", "digits.csv", "digit", "10-class classification", "UCI 8×8 handwritten digits")
 _dataset(
+    "mnist",
+    "mnist_train.csv.gz",
+    "label",
+    "10-class classification",
+    "MNIST: the 60,000 training images, 28×28 grey levels 0–255 (LeCun et al.)",
+)
+_dataset(
+    "mnist-test",
+    "mnist_test.csv.gz",
+    "label",
+    "10-class classification",
+    "MNIST: the 10,000 official test images (use with --test-data)",
+)
+_dataset(
     "diabetes-predictions",
     "examples/diabetes_predictions.csv",
     "progression",

@@ -497,3 +497,36 @@ def test_mlp_defaults_learn_every_bundled_classification_set():
         result = losslab.fit(data, model="mlp", hidden=[32], epochs=30)
         assert result.status == "completed"
         assert result.metrics["test"]["accuracy"] > 0.9, data
+
+
+def test_bundled_mnist_reads_offline_and_trains(cli):
+    """`mnist-test` (10,000 × 784 gzip CSV) by its bundled name; an MLP learns it in one epoch."""
+    out = cli.json(
+        "fit", "mnist-test", "--model", "mlp", "--hidden", "32", "--epochs", "1",
+        "--batch-size", "128", "--scale", "minmax", "--dtype", "float32", "--no-save",
+    )  # fmt: skip
+    assert out["data"]["rows"] == 10000 and len(out["config"]["features"]) == 784
+    assert out["config"]["target"] == "label" and out["model"]["classes"] == list(range(10))
+    assert out["metrics"]["test"]["accuracy"] > 0.85
+
+
+def test_running_loss_reaches_the_progress_display():
+    seen: list[tuple] = []
+
+    class Progress:
+        running = True
+
+        def __call__(self, epoch, total, loss):
+            seen.append(("epoch", epoch, total))
+
+        def step(self, epoch, batch, batches, running):
+            seen.append(("batch", epoch, batch, batches, running))
+
+    result = losslab.fit(
+        "iris", model="mlp", hidden=[4], epochs=2, batch_size=50, test_size=0.2, progress=Progress()
+    )
+    batches = [s for s in seen if s[0] == "batch"]
+    assert [s[:4] for s in batches] == [("batch", e, k, 3) for e in (1, 2) for k in (1, 2, 3)]
+    assert ("epoch", 2, 2) in seen and result.epochs_run == 2
+    # the running loss is the mean of the epoch's batch losses: positive and finite
+    assert all(0 < s[4] < 10 for s in batches)
