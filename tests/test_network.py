@@ -14,6 +14,7 @@ import pytest
 
 import losslab
 from losslab.activations import ACTIVATIONS, erf
+from losslab.models import MODELS
 from losslab.network import Network
 from losslab.optimizers import OPTIMIZERS
 
@@ -530,3 +531,39 @@ def test_running_loss_reaches_the_progress_display():
     assert ("epoch", 2, 2) in seen and result.epochs_run == 2
     # the running loss is the mean of the epoch's batch losses: positive and finite
     assert all(0 < s[4] < 10 for s in batches)
+
+
+def _data_for(loss: str) -> str:
+    task = losslab.LOSSES.get(loss).task
+    if task == "multiclass":
+        return "iris"
+    return "breast-cancer" if task in ("binary", "margin") else "diabetes"
+
+
+@pytest.mark.parametrize("loss", MODELS.get("mlp").losses)
+def test_every_applicable_loss_trains_a_network(loss):
+    result = losslab.fit(
+        _data_for(loss), model="mlp", loss=loss, hidden=[8], epochs=3, optimizer="adam", lr=0.01
+    )
+    assert result.status == "completed", result.message
+    assert all(math.isfinite(h["train_loss"]) for h in result.history)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"clip_norm": 0.1},
+        {"patience": 1, "epochs": 50},
+        {"l1": 0.001, "l2": 0.01},
+        {"dtype": "float32"},
+        {"shuffle": "once"},
+        {"schedule": "cosine", "warmup": 2},
+        {"optimizer": "adamw", "weight_decay": 0.1},
+        {"batch_size": 0, "optimizer": "gd", "epochs": 100},
+    ],
+)
+def test_network_options(options):
+    settings = {"epochs": 5, **options}
+    result = losslab.fit("breast-cancer", model="mlp", hidden=[8, 4], **settings)
+    assert result.status in ("completed", "early_stopped")
+    assert result.metrics["test"]["accuracy"] > 0.85
