@@ -6,7 +6,10 @@ line on stderr and exit code 1; usage errors are typer's (exit code 2).
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
+import sys
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -14,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from losslab import __version__
-from losslab.errors import LossLabError
+from losslab.errors import LossLabError, OutputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,7 +45,30 @@ FormatOpt = Annotated[
 def _fail(message: str) -> None:
     from losslab.render import stderr_console
 
-    stderr_console().print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    try:
+        stderr_console().print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    except OSError:
+        pass  # nowhere left to report to; the exit code still tells
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's buffer)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _output_failed(exc: OutputError | OSError) -> None:
+    """stdout refused the result: a closed pipe ends quietly, anything else in one line."""
+    _silence_stdout()
+    if exc.errno != errno.EPIPE:
+        message = str(exc) if isinstance(exc, OutputError) else str(OutputError(exc))
+        _fail(render_escape(message))
+    raise typer.Exit(1)
 
 
 def command(fn: F) -> F:
@@ -52,13 +78,30 @@ def command(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except OutputError as exc:
+            _output_failed(exc)
         except LossLabError as exc:
-            from rich.markup import escape
-
-            _fail(escape(str(exc)))
+            _fail(render_escape(str(exc)))
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _saved(save: Callable[[], Any], failures: list[str]) -> Any:
+    """``save()``, or None with its error kept for after the result is printed."""
+    try:
+        return save()
+    except LossLabError as exc:
+        failures.append(str(exc))
+        return None
+
+
+def _finish(failures: list[str]) -> None:
+    """After a printed result: one line per failed save, exit code 1 if any."""
+    for message in failures:
+        _fail(render_escape(message))
+    if failures:
+        raise typer.Exit(1)
 
 
 def _version(value: bool) -> None:
@@ -481,17 +524,25 @@ def fit_cmd(
     settings = _hyper_settings(
         **{k: v for k, v in locals().items() if k not in ("data", "fmt", "out", "no_save")}
     )
+    from losslab.records import save_fit
     from losslab.training import fit
 
     with _progress("training") as bar:
-        result = fit(data, progress=bar, save=not no_save, out=out, **settings)
+        result = fit(data, progress=bar, **settings)
+    failures: list[str] = []
+    if not no_save:
+        record = _saved(lambda: save_fit(result, out), failures)
+        result.record = str(record) if record is not None else None
     _report_fit(result, fmt.value)
     if result.status == "diverged":
-        _fail(render_escape(result.message or "diverged"))
-        raise typer.Exit(1)
+        failures.insert(0, result.message or "diverged")
     if result.status == "interrupted":
-        _fail(f"interrupted at epoch {result.epochs_run}; the record holds what was done")
+        done = "the record holds what was done" if result.record else "no record was saved"
+        _fail(f"interrupted at epoch {result.epochs_run}; {done}")
+        for message in failures:
+            _fail(render_escape(message))
         raise typer.Exit(130)
+    _finish(failures)
 
 
 def render_escape(text: str) -> str:
@@ -599,11 +650,10 @@ def predict_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
 ) -> None:
     """Write predictions (and class probabilities) of a saved model as CSV on stdout."""
-    import sys
-
     from losslab.predict import predict_csv
+    from losslab.render import write
 
-    sys.stdout.write(predict_csv(model, data))
+    write(predict_csv(model, data))
 
 
 # --------------------------------------------------------------------------- compare
@@ -765,16 +815,22 @@ def compare_cmd(
         require_matplotlib()
     with _progress("runs") as bar:
         study = compare(base, grid, jobs=jobs, target_loss=target_loss, progress=bar)
+    failures: list[str] = []
     if not no_save:
-        study.record = save_study(study, out)
+        study.record = _saved(lambda: save_study(study, out), failures)
     if plot is not None:
         from losslab.plot import plot_study
 
-        plot_study(study.summary, plot, title=_study_title(study), metric=study.metric)
+        title = _study_title(study)
+        drawn = _saved(lambda: plot_study(study.summary, plot, title=title), failures)
+        plot = None if drawn is None else plot
     _report_study(study, fmt.value, plot)
     if study.partial:
         _fail("interrupted: the remaining runs were cancelled; the study is marked partial")
+        for message in failures:
+            _fail(render_escape(message))
         raise typer.Exit(130)
+    _finish(failures)
 
 
 def _study_title(study: Any) -> str:
@@ -893,11 +949,18 @@ def plot_cmd(
 ) -> None:
     """Draw the loss curves of a saved study (or run) to a PNG."""
     from losslab.plot import plot_record
+    from losslab.render import write
 
     path = plot_record(result, output)
-    typer.echo(path)
+    write(f"{path}\n")
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except OSError as exc:  # --help or --version on a full disk or a closed pipe
+        try:
+            _output_failed(exc)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)

@@ -43,7 +43,10 @@ class SavedModel:
 
 def load_model(path: str | Path) -> SavedModel:
     """Read a run directory's model.json (or the file itself), validating its shape."""
+    from losslab.records import check_finished
+
     path = Path(path)
+    check_finished(path)
     file = path / "model.json" if path.is_dir() else path
     if not file.is_file():
         raise DataError(f"{path}: no model.json here (give a run directory or a model.json)")
