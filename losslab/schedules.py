@@ -9,9 +9,10 @@ over the ``T' = epochs − w`` remaining epochs, so every schedule starts from `
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from losslab.errors import ConfigError
 from losslab.registry import Registry
@@ -163,8 +164,11 @@ def lr_schedule(
     decay: float = 0.5,
     power_t: float = 0.5,
     min_lr: float = 0.0,
-) -> list[float]:
-    """``[lr_at(e, ...) for e in range(epochs)]``, validated once."""
+) -> LRSchedule:
+    """The lrs of all ``epochs``, validated once: ``lr_schedule(...)[e] == lr_at(e, ...)``.
+
+    A lazy sequence, O(1) in memory: a run of 10⁹ epochs does not build a list first.
+    """
     rate = SCHEDULES.get(schedule).rate
     p = _validate(
         base_lr=base_lr,
@@ -175,4 +179,32 @@ def lr_schedule(
         power_t=power_t,
         min_lr=min_lr,
     )
-    return [_lr(e, base_lr, epochs, warmup, rate, p) for e in range(epochs)]
+    return LRSchedule(base_lr, epochs, warmup, rate, p)
+
+
+@dataclass(frozen=True)
+class LRSchedule(Sequence[float]):
+    """The lr of each 0-based epoch, computed on demand by the same formula as ``lr_at``."""
+
+    base_lr: float
+    epochs: int
+    warmup: int
+    rate: Rate
+    params: ScheduleParams
+
+    def __len__(self) -> int:
+        return self.epochs
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[float]: ...
+    def __getitem__(self, index: int | slice) -> float | list[float]:
+        if isinstance(index, slice):
+            return [self[e] for e in range(*index.indices(self.epochs))]
+        e = operator.index(index)
+        if e < 0:
+            e += self.epochs
+        if not 0 <= e < self.epochs:
+            raise IndexError(f"epoch must be in [0, {self.epochs}), got {index}")
+        return _lr(e, self.base_lr, self.epochs, self.warmup, self.rate, self.params)

@@ -51,14 +51,14 @@ R2 = math.sqrt(2) / 2
     ],
 )
 def test_by_hand(schedule, kwargs, expected):
-    got = lr_schedule(schedule=schedule, **kwargs)
+    got = list(lr_schedule(schedule=schedule, **kwargs))
     assert got == pytest.approx(expected, rel=1e-15, abs=1e-17)
     assert [lr_at(e, schedule=schedule, **kwargs) for e in range(kwargs["epochs"])] == got
 
 
 def test_step_decays_exactly():
     """Powers of two stay exact, so run histories print the numbers people expect."""
-    assert lr_schedule(base_lr=0.01, epochs=5, schedule="step", step_size=2) == [
+    assert list(lr_schedule(base_lr=0.01, epochs=5, schedule="step", step_size=2)) == [
         0.01,
         0.01,
         0.005,
@@ -89,6 +89,21 @@ def test_metadata(name):
         "description": entry.description,
         "uses": list(entry.uses),
     }
+
+
+@pytest.mark.parametrize("name", SCHEDULES.names())
+def test_lazy_and_equal_to_lr_at_bit_for_bit(name):
+    """The schedule holds no list: a billion epochs cost nothing until an lr is asked for."""
+    kwargs = {"base_lr": 0.3, "schedule": name, "warmup": 7, "step_size": 4, "min_lr": 0.01}
+    lrs = lr_schedule(epochs=10**9, **kwargs)
+    assert len(lrs) == 10**9
+    for e in (0, 6, 7, 8, 12345, 10**9 - 1):
+        assert lrs[e] == lr_at(e, epochs=10**9, **kwargs)
+    assert lrs[-1] == lrs[10**9 - 1] and lrs[:3] == [lrs[0], lrs[1], lrs[2]]
+    small = lr_schedule(epochs=30, **kwargs)
+    assert list(small) == [lr_at(e, epochs=30, **kwargs) for e in range(30)]
+    with pytest.raises(IndexError, match="epoch must be in"):
+        small[30]
 
 
 # --------------------------------------------------------------------------- torch
@@ -178,7 +193,7 @@ def test_unknown_schedule_suggests():
         lr_schedule(base_lr=0.1, epochs=3, schedule="cosin")
     assert "choose from: constant, step, exponential, cosine, inverse-scaling" in str(err.value)
     assert "Did you mean 'cosine'?" in str(err.value)
-    assert lr_schedule(base_lr=0.1, epochs=1, schedule="Inverse_Scaling") == [0.1]
+    assert list(lr_schedule(base_lr=0.1, epochs=1, schedule="Inverse_Scaling")) == [0.1]
 
 
 def test_epoch_out_of_range():
