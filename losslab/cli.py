@@ -390,7 +390,13 @@ Scale = Annotated[
     ),
 ]
 Epochs = Annotated[int, Opt(help="Passes over the training rows.")]
-Seed = Annotated[int, Opt(help="Seed of the split and the shuffles (same seed, same numbers).")]
+Seed = Annotated[
+    int,
+    Opt(
+        help="Seed of the split, the shuffles and a network's initial weights (same seed, same "
+        "numbers)."
+    ),
+]
 TestSize = Annotated[float, Opt(help="Share of rows held out for testing, in [0, 1); 0 = none.")]
 Standardize = Annotated[
     bool, Opt("--standardize/--no-standardize", help="Scale features by the training mean/std.")
@@ -608,6 +614,13 @@ class _progress:
         self.bar.__exit__(*exc)
 
 
+def _architecture(cfg: dict[str, Any]) -> str:
+    """``mlp 128-64 relu`` for a network, the model's name otherwise."""
+    if cfg.get("hidden") and cfg.get("activation"):
+        return f"{cfg['model']} {'-'.join(map(str, cfg['hidden']))} {cfg['activation']}"
+    return str(cfg["model"])
+
+
 def _report_fit(result: Any, fmt: str) -> None:
     from losslab import render
 
@@ -626,7 +639,7 @@ def _report_fit(result: Any, fmt: str) -> None:
     def tables() -> list[Any]:
         cfg = result.config
         title = (
-            f"{result.data.get('source', '')} · {cfg['model']} · {cfg['loss']} · "
+            f"{result.data.get('source', '')} · {_architecture(cfg)} · {cfg['loss']} · "
             f"{cfg['optimizer']} lr {cfg['lr']:g} · batch {cfg['batch_size'] or 'full'} · "
             f"seed {cfg['seed']}"
         )
