@@ -19,6 +19,7 @@ Sections (targets from the issue, ratio = losslab / reference, lower is better):
   5 CSV to float64 matrix: ≥ 450 MB/s, peak memory ≤ 2× the file (subprocesses)
   6 start-up: `losslab --help` ≤ 0.3 s, bare `losslab compare --no-save` ≤ 3 s
   7 scaling: full-batch epoch time per row at 1/10, 1 and 4 times --rows
+  8 MNIST MLP epoch (784-128-64-10, relu, Adam, batch 64, float32) vs torch, same work  ≤ 1.0
 """
 
 from __future__ import annotations
@@ -292,6 +293,89 @@ def torch_epoch(
             lossfn(net(Xt).squeeze(1), yt)
 
     return median_time(epoch, max(1, repeats // 2))
+
+
+MNIST = ROOT / "datasets"
+
+
+def mnist_mlp(repeats: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One epoch of the seeds' MNIST network against torch doing the same work in the same run.
+
+    Both: 784-128-64-10 with relu, softmax cross-entropy, Adam lr 1e-3, batch 64 from the same
+    ``rng.permutation(60000)``, float32, every core; then, as losslab records every epoch, the
+    loss and accuracy over the 60,000 training and the 10,000 test images. Pixels divided by
+    255 (``--scale minmax`` is the same up to the constant-zero border pixels).
+    """
+    import pandas as pd
+
+    def load(name: str) -> tuple[np.ndarray, np.ndarray]:
+        frame = pd.read_csv(MNIST / name)
+        y = frame.pop("label").to_numpy(np.float32)
+        return np.asfortranarray(frame.to_numpy(np.float32) / np.float32(255.0)), y
+
+    X, y = load("mnist_train.csv.gz")
+    X_test, y_test = load("mnist_test.csv.gz")
+    features = [f"pixel{j}" for j in range(X.shape[1])]
+    problem = Problem(
+        None, "label", features, MODELS.get("mlp"), LOSSES.get("cross-entropy"), X, y,  # type: ignore[arg-type]
+        list(range(10)),
+    )  # fmt: skip
+    split = Split(X, y, X_test, y_test, None, np.empty(0, dtype=np.intp))
+    config = FitConfig(
+        model="mlp", hidden=[128, 64], optimizer="adam", lr=1e-3, batch_size=64, epochs=1,
+        dtype="float32", test_size=0.0,
+    )  # fmt: skip
+    config.validate()
+    parts: dict[str, list[float]] = {"epoch": []}
+
+    def ours() -> float:
+        result = train(problem, split, config, interrupt=_Interrupt())
+        parts["epoch"].append(result.seconds)
+        return result.seconds
+
+    def theirs() -> float:
+        return torch_mlp_epoch(torch, X, y, X_test, y_test)
+
+    torch = optional("torch")
+    fns: dict[str, Callable[[], float]] = {"losslab": ours}
+    if torch is not None:
+        fns["torch"] = theirs
+    times = alternate(fns, max(1, repeats // 2))
+    extra = {"losslab_seconds": times["losslab"], "torch_seconds": times.get("torch")}
+    if torch is None:
+        return [], extra
+    case = "MNIST MLP epoch, adam, batch 64, float32"
+    return [
+        row("8 network epoch", case, times["losslab"], "torch, same work", times["torch"], 1.0)
+    ], extra
+
+
+def torch_mlp_epoch(
+    torch: Any, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray
+) -> float:
+    torch.set_num_threads(cores())
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64), torch.nn.ReLU(),
+        torch.nn.Linear(64, 10),
+    )  # fmt: skip
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    Xt, yt = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y).long()
+    Xv, yv = torch.from_numpy(np.ascontiguousarray(X_test)), torch.from_numpy(y_test).long()
+    order = torch.from_numpy(np.random.default_rng(0).permutation(len(y)))
+    F = torch.nn.functional
+    start = time.perf_counter()
+    for lo in range(0, len(y), 64):
+        rows = order[lo : lo + 64]
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(Xt.index_select(0, rows)), yt.index_select(0, rows)).backward()
+        opt.step()
+    with torch.no_grad():
+        for A, t in ((Xt, yt), (Xv, yv)):
+            S = net(A)
+            F.cross_entropy(S, t).item()
+            (S.argmax(1) == t).float().mean().item()
+    return time.perf_counter() - start
 
 
 def time_to_target(
@@ -604,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     parser.add_argument("--cache", type=Path, default=ROOT / "results" / "cache")
     parser.add_argument(
-        "--skip", default="", help="comma-separated sections to skip (1-7), e.g. 5,7"
+        "--skip", default="", help="comma-separated sections to skip (1-8), e.g. 5,7"
     )
     args = parser.parse_args(argv)
     args.rows = args.rows or (100_000 if args.quick else 1_000_000)
@@ -643,6 +727,10 @@ def main(argv: list[str] | None = None) -> int:
     if "7" not in skip:
         say("7 scaling")
         rows += scaling(args.rows, args.cols, args.repeats)
+    if "8" not in skip:
+        say("8 MNIST network epoch")
+        part, extra["mnist_mlp"] = mnist_mlp(args.repeats)
+        rows += part
     rows.sort(key=lambda r: r["section"])
     table = render(rows, env, args)
     print(table)

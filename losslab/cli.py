@@ -7,7 +7,9 @@ line on stderr and exit code 1; usage errors are typer's (exit code 2).
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
+import os
 import signal
 import sys
 import threading
@@ -19,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from losslab import __version__
-from losslab.errors import LossLabError
+from losslab.errors import LossLabError, OutputError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,7 +66,30 @@ ProgressOpt = Annotated[
 def _fail(message: str) -> None:
     from losslab.render import stderr_console
 
-    stderr_console().print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    try:
+        stderr_console().print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    except OSError:
+        pass  # nowhere left to report to; the exit code still tells
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's buffer)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _output_failed(exc: OutputError | OSError) -> None:
+    """stdout refused the result: a closed pipe ends quietly, anything else in one line."""
+    _silence_stdout()
+    if exc.errno != errno.EPIPE:
+        message = str(exc) if isinstance(exc, OutputError) else str(OutputError(exc))
+        _fail(render_escape(message))
+    raise typer.Exit(1)
 
 
 def command(fn: F) -> F:
@@ -74,10 +99,10 @@ def command(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except OutputError as exc:
+            _output_failed(exc)
         except LossLabError as exc:
-            from rich.markup import escape
-
-            _fail(escape(str(exc)))
+            _fail(render_escape(str(exc)))
             raise typer.Exit(1) from None
         except KeyboardInterrupt as exc:  # Ctrl-C outside a training loop: loading, saving …
             from rich.markup import escape
@@ -86,6 +111,23 @@ def command(fn: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _saved(save: Callable[[], Any], failures: list[str]) -> Any:
+    """``save()``, or None with its error kept for after the result is printed."""
+    try:
+        return save()
+    except LossLabError as exc:
+        failures.append(str(exc))
+        return None
+
+
+def _finish(failures: list[str]) -> None:
+    """After a printed result: one line per failed save, exit code 1 if any."""
+    for message in failures:
+        _fail(render_escape(message))
+    if failures:
+        raise typer.Exit(1)
 
 
 def _version(value: bool) -> None:
@@ -336,12 +378,51 @@ Features = Annotated[
 Model = Annotated[
     str | None,
     Opt(
-        help="linear, logistic or softmax (default: from the target: 2 values -> logistic, "
-        "3-100 integers/strings -> softmax, else linear)."
+        help="linear, logistic, softmax or mlp (default: from the target: 2 values -> "
+        "logistic, 3-100 integers/strings -> softmax, else linear). mlp: a network of "
+        "--hidden layers whose output follows the loss (K logits, one score or a value)."
+    ),
+]
+Activation = Annotated[
+    str | None,
+    Opt(help="Activation of the hidden layers: relu (default), tanh, sigmoid, leaky-relu, gelu."),
+]
+Init = Annotated[
+    str | None,
+    Opt(
+        help="Initial weights of a network, drawn from the seed: torch (nn.Linear's default, "
+        "U(±1/√fan_in)), he or xavier."
+    ),
+]
+InitFrom = Annotated[
+    str | None,
+    Opt(
+        help="Start from these weights: an .npz of W1, b1, … (W of shape fan_in × fan_out) or a "
+        "saved run (directory or model.json) of the same model; continues training it."
+    ),
+]
+TestData = Annotated[
+    str | None,
+    Opt(
+        help="Score on this CSV or bundled dataset (columns matched by name) instead of "
+        "splitting off --test-size of the rows."
+    ),
+]
+Scale = Annotated[
+    str | None,
+    Opt(
+        help="Feature scaling fitted on the training rows: standard (mean/std, the default), "
+        "minmax ((x − min)/(max − min)) or none. Overrides --standardize/--no-standardize."
     ),
 ]
 Epochs = Annotated[int, Opt(help="Passes over the training rows.")]
-Seed = Annotated[int, Opt(help="Seed of the split and the shuffles (same seed, same numbers).")]
+Seed = Annotated[
+    int,
+    Opt(
+        help="Seed of the split, the shuffles and a network's initial weights (same seed, same "
+        "numbers)."
+    ),
+]
 TestSize = Annotated[float, Opt(help="Share of rows held out for testing, in [0, 1); 0 = none.")]
 Standardize = Annotated[
     bool, Opt("--standardize/--no-standardize", help="Scale features by the training mean/std.")
@@ -426,9 +507,18 @@ def fit_cmd(
     batch_size: Annotated[
         int | None, Opt(help="Rows per step; 0 = full batch (default: gd 0, others 32).")
     ] = None,
+    hidden: Annotated[
+        str | None,
+        Opt(help="Widths of the hidden layers of --model mlp, comma-separated (default 128,64)."),
+    ] = None,
+    activation: Activation = None,
+    init: Init = None,
+    init_from: InitFrom = None,
     seed: Seed = 0,
     test_size: TestSize = 0.2,
+    test_data: TestData = None,
     standardize: Standardize = True,
+    scale: Scale = None,
     l1: L1 = 0.0,
     l2: L2 = 0.0,
     momentum: Momentum = None,
@@ -459,7 +549,7 @@ def fit_cmd(
     out: OutDir = None,
     no_save: NoSave = False,
 ) -> None:
-    """Train a linear, logistic or softmax model on a CSV and report loss and accuracy/R².
+    """Train a linear, logistic, softmax or mlp model on a CSV and report loss and accuracy/R².
 
     The objective per batch is the mean loss + (l2/2)·‖W‖² + l1·‖W‖₁; updates follow torch.optim.
     A record (config.json, history.csv, metrics.json, model.json) goes to results/ unless --no-save.
@@ -471,17 +561,25 @@ def fit_cmd(
             if k not in ("data", "fmt", "progress", "out", "no_save")
         }
     )
+    from losslab.records import save_fit
     from losslab.training import fit
 
     with _progress("epoch", progress) as bar:
-        result = fit(data, progress=bar, save=not no_save, out=out, **settings)
+        result = fit(data, progress=bar, **settings)
+    failures: list[str] = []
+    if not no_save:
+        record = _saved(lambda: save_fit(result, out), failures)
+        result.record = str(record) if record is not None else None
     _report_fit(result, fmt.value)
     if result.status == "diverged":
-        _fail(render_escape(result.message or "diverged"))
-        raise typer.Exit(1)
+        failures.insert(0, result.message or "diverged")
     if result.status == "interrupted":
-        _fail(f"interrupted at epoch {result.epochs_run}; the record holds what was done")
+        done = "the record holds what was done" if result.record else "no record was saved"
+        _fail(f"interrupted at epoch {result.epochs_run}; {done}")
+        for message in failures:
+            _fail(render_escape(message))
         raise typer.Exit(130)
+    _finish(failures)
 
 
 def render_escape(text: str) -> str:
@@ -532,12 +630,17 @@ class _progress:
             self.bar.__enter__()
         return self
 
+    @property
+    def running(self) -> bool:
+        """Whether the trainer should report a running loss within each epoch (`step`)."""
+        return self.bar is not None
+
     def __call__(self, done: int, total: int, value: float | None = None) -> None:
         info = f"loss {value:.6g}" if value is not None else ""
         if self.bar is not None:
             if self.task is None:
                 self.task = self.bar.add_task(self.label, total=total, info="")
-            self.bar.update(self.task, completed=done, info=info)
+            self.bar.update(self.task, completed=done, total=total, info=info)
         elif self.mode is Progress.lines:
             now = time.monotonic()
             if self.last_line is None or done >= total or now - self.last_line >= self.LINE_SECONDS:
@@ -549,9 +652,27 @@ class _progress:
         """A line on stderr (above the bar, if there is one) whatever the mode."""
         self.console.print(message, soft_wrap=True, markup=False)
 
+    def step(self, epoch: int, batch: int, batches: int, running: float) -> None:
+        """Within an epoch: the batch reached and the mean loss of the epoch's batches so far
+        (the running loss of the classic PyTorch training log); the bar only."""
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.task = self.bar.add_task(self.label, total=None, info="")
+        if batch % 20 == 0 or batch == batches:
+            info = f"epoch {epoch} · batch {batch}/{batches} · running loss {running:.4f}"
+            self.bar.update(self.task, info=info)
+
     def __exit__(self, *exc: Any) -> None:
         if self.bar is not None:
             self.bar.__exit__(*exc)
+
+
+def _architecture(cfg: dict[str, Any]) -> str:
+    """``mlp 128-64 relu`` for a network, the model's name otherwise."""
+    if cfg.get("hidden") and cfg.get("activation"):
+        return f"{cfg['model']} {'-'.join(map(str, cfg['hidden']))} {cfg['activation']}"
+    return str(cfg["model"])
 
 
 def _report_fit(result: Any, fmt: str) -> None:
@@ -572,7 +693,7 @@ def _report_fit(result: Any, fmt: str) -> None:
     def tables() -> list[Any]:
         cfg = result.config
         title = (
-            f"{result.data.get('source', '')} · {cfg['model']} · {cfg['loss']} · "
+            f"{result.data.get('source', '')} · {_architecture(cfg)} · {cfg['loss']} · "
             f"{cfg['optimizer']} lr {cfg['lr']:g} · batch {cfg['batch_size'] or 'full'} · "
             f"seed {cfg['seed']}"
         )
@@ -596,11 +717,10 @@ def predict_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
 ) -> None:
     """Write predictions (and class probabilities) of a saved model as CSV on stdout."""
-    import sys
-
     from losslab.predict import predict_csv
+    from losslab.render import write
 
-    sys.stdout.write(predict_csv(model, data))
+    write(predict_csv(model, data))
 
 
 # --------------------------------------------------------------------------- compare
@@ -670,8 +790,20 @@ def compare_cmd(
     plot: Annotated[
         str | None, Opt(help="Also draw the loss curves to this PNG (needs losslab[plot]).")
     ] = None,
+    hidden: Annotated[
+        list[str] | None,
+        Opt(
+            help="Hidden widths of --model mlp (e.g. 128,64); repeat the option to compare "
+            "architectures: --hidden 64 --hidden 128,64."
+        ),
+    ] = None,
+    activation: Activation = None,
+    init: Init = None,
+    init_from: InitFrom = None,
     test_size: TestSize = 0.2,
+    test_data: TestData = None,
     standardize: Standardize = True,
+    scale: Scale = None,
     l1: L1 = 0.0,
     l2: Annotated[
         float | None, Opt(help="L2 penalty (l2/2)·‖W‖² (default 0; 0.01 in the bare study).")
@@ -719,6 +851,7 @@ def compare_cmd(
         compare,
         save_study,
     )
+    from losslab.config import parse_hidden
     from losslab.training import FitConfig
 
     if data is None:
@@ -729,7 +862,7 @@ def compare_cmd(
             k: v
             for k, v in locals().items()
             if k in {f for f in FitConfig.__dataclass_fields__}
-            and k not in ("optimizer", "lr", "loss", "batch_size")
+            and k not in ("optimizer", "lr", "loss", "batch_size", "hidden")
         }
     )
     base = FitConfig(**settings)
@@ -741,6 +874,7 @@ def compare_cmd(
         losses=_split_list(loss, str, "--loss"),
         batch_sizes=_split_list(batch_size, int, "--batch-size"),
         seeds=seeds,
+        hiddens=[parse_hidden(h) for h in hidden] if hidden else [None],
     )
     if plot is not None:
         from losslab.plot import check_png_name, require_matplotlib
@@ -759,13 +893,16 @@ def compare_cmd(
                 "(Ctrl-C again to stop now)"
             ),
         )
+    failures: list[str] = []
     with _ctrl_c_ignored(study.partial):  # once stopped, one more Ctrl-C must not lose the study
         if not no_save:
-            study.record = save_study(study, out)
+            study.record = _saved(lambda: save_study(study, out), failures)
         if plot is not None:
             from losslab.plot import plot_study
 
-            plot_study(study.summary, plot, title=_study_title(study), metric=study.metric)
+            title = _study_title(study)
+            drawn = _saved(lambda: plot_study(study.summary, plot, title=title), failures)
+            plot = None if drawn is None else plot
         _report_study(study, fmt.value, plot)
     if study.partial:
         stopped = sum(run["status"] == "interrupted" for run in study.runs)
@@ -773,7 +910,10 @@ def compare_cmd(
             f"interrupted: {len(study.runs) - stopped} of {study.config['runs_planned']} runs "
             f"finished; {stopped} stopped early (listed, not averaged); the study is marked partial"
         )
+        for message in failures:
+            _fail(render_escape(message))
         raise typer.Exit(130)
+    _finish(failures)
 
 
 @contextlib.contextmanager
@@ -827,11 +967,15 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         "diverged",
         "train curve",
     ]
+    networks = any(row.get("hidden") for row in study.summary)
+    if networks:
+        header.insert(0, "hidden")
     rows = []
     for row in study.summary:
         ett = row["epochs_to_target"]
         rows.append(
-            [
+            ([row["hidden"]] if networks else [])
+            + [
                 row["optimizer"],
                 f"{row['lr']:g}",
                 row["loss"],
@@ -900,11 +1044,18 @@ def plot_cmd(
 ) -> None:
     """Draw the loss curves of a saved study (or run) to a PNG."""
     from losslab.plot import plot_record
+    from losslab.render import write
 
     path = plot_record(result, output)
-    typer.echo(path)
+    write(f"{path}\n")
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    except OSError as exc:  # --help or --version on a full disk or a closed pipe
+        try:
+            _output_failed(exc)
+        except typer.Exit as done:
+            sys.exit(done.exit_code)

@@ -34,6 +34,7 @@ from losslab.training import (
     Split,
     _Interrupt,
     load_problem,
+    load_test,
     metric_name,
     prepare,
     train,
@@ -43,7 +44,7 @@ from losslab.training import (
 DEFAULT_DATA = "breast-cancer"  # the bare `losslab compare` study
 DEFAULT_L2 = 0.01  # its classes are separable: without a penalty there is no finite optimum
 DEFAULT_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-CONFIG_KEYS = ("optimizer", "lr", "loss", "batch_size")
+CONFIG_KEYS = ("hidden", "optimizer", "lr", "loss", "batch_size")
 
 
 @dataclass
@@ -55,16 +56,33 @@ class Grid:
     losses: list[str | None]
     batch_sizes: list[int | None]
     seeds: int
+    hiddens: list[list[int] | None] = field(default_factory=lambda: [None])
 
     def configs(self, base: FitConfig) -> list[FitConfig]:
-        """Every run, in grid order: optimizer, lr, loss, batch size, then seed."""
+        """Every run, in grid order: architecture, optimizer, lr, loss, batch size, then seed."""
         runs = []
-        for opt, lr, loss, bs, seed in itertools.product(
-            self.optimizers, self.lrs, self.losses, self.batch_sizes, range(self.seeds)
+        for hidden, opt, lr, loss, bs, seed in itertools.product(
+            self.hiddens,
+            self.optimizers,
+            self.lrs,
+            self.losses,
+            self.batch_sizes,
+            range(self.seeds),
         ):
             hyper = _hyper_for(opt, base)
+            if hidden is None:
+                hidden = base.hidden
             runs.append(
-                replace(base, optimizer=opt, lr=lr, loss=loss, batch_size=bs, seed=seed, **hyper)
+                replace(
+                    base,
+                    optimizer=opt,
+                    lr=lr,
+                    loss=loss,
+                    batch_size=bs,
+                    seed=seed,
+                    hidden=hidden,
+                    **hyper,
+                )
             )
         return runs
 
@@ -180,7 +198,7 @@ def _problem_for(config: FitConfig) -> Problem:
     """The shared problem with this run's loss (the model is fixed for a study)."""
     problems: dict[str, Problem] = _worker["problems"]
     problem: Problem = _worker["problem"]
-    key = LOSSES.resolve(config.loss) if config.loss else problem.model.default_loss()
+    key = LOSSES.resolve(config.loss) if config.loss else problem.loss.name
     if key not in problems:
         problems[key] = with_loss(problem, key)
     return problems[key]
@@ -191,7 +209,13 @@ def _split_for(problem: Problem, config: FitConfig) -> Split:
     # whose split is stratified
     key = (config.seed, problem.loss.name)
     if key not in _worker["splits"]:
-        _worker["splits"][key] = prepare(config, problem)[1]
+        test = None
+        if config.test_data is not None:  # read once per loss (its classes encode the target)
+            tests = _worker.setdefault("tests", {})
+            if problem.loss.name not in tests:
+                tests[problem.loss.name] = load_test(problem, config.test_data)
+            test = tests[problem.loss.name]
+        _worker["splits"][key] = prepare(config, problem, test)[1]
     return _worker["splits"][key]
 
 
@@ -404,6 +428,7 @@ def summarise(
         runs.append(
             {
                 "run": rec["index"],
+                "hidden": ",".join(map(str, cfg["hidden"])) if cfg.get("hidden") else None,
                 "optimizer": cfg["optimizer"],
                 "lr": cfg["lr"],
                 "loss": cfg["loss"],
@@ -482,9 +507,7 @@ def reference_for(
     coincide. The top level describes the first loss (``objective`` is seed 0's, ``per_seed`` all
     of them); ``by_loss`` holds the same for every loss of the study.
     """
-    names = list(
-        dict.fromkeys(LOSSES.resolve(n) if n else problem.model.default_loss() for n in losses)
-    )
+    names = list(dict.fromkeys(LOSSES.resolve(n) if n else problem.loss.name for n in losses))
     by_loss = {name: _reference_of(base, name, seeds) for name in names}
     return {**by_loss[names[0]], "by_loss": by_loss}
 
@@ -555,6 +578,7 @@ def compare(
             "losses": grid.losses,
             "batch_sizes": grid.batch_sizes,
             "seeds": grid.seeds,
+            "hiddens": grid.hiddens,
         },
         "model": problem.model.name,
         "jobs": jobs,

@@ -1,12 +1,16 @@
 """Reading CSV files (or bundled datasets) into validated float64 arrays.
 
 Every error names the file it is about, and the line and column where that applies. Line numbers
-are the file's own (the header is line 1). pandas is imported only when a file is actually read.
+are the file's own (the header is line 1), counted in the decompressed text of a gzip file. pandas
+is imported only when a file is actually read.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -38,6 +42,8 @@ class Dataset:
 
 
 DATASETS: Registry[Dataset] = Registry("dataset")
+GZIP_MAGIC = b"\x1f\x8b"
+HEAD = 8192  # bytes of text checked for NULs before pandas parses a file
 
 
 def _dataset(name: str, *args: Any, aliases: tuple[str, ...] = (), **kw: Any) -> None:
@@ -54,6 +60,20 @@ _dataset(
 )
 _dataset("diabetes", "diabetes.csv", "progression", "regression", "Efron et al. (2004), raw")
 _dataset("digits", "digits.csv", "digit", "10-class classification", "UCI 8×8 handwritten digits")
+_dataset(
+    "mnist",
+    "mnist_train.csv.gz",
+    "label",
+    "10-class classification",
+    "MNIST: the 60,000 training images, 28×28 grey levels 0–255 (LeCun et al.)",
+)
+_dataset(
+    "mnist-test",
+    "mnist_test.csv.gz",
+    "label",
+    "10-class classification",
+    "MNIST: the 10,000 official test images (use with --test-data)",
+)
 _dataset(
     "diabetes-predictions",
     "examples/diabetes_predictions.csv",
@@ -126,18 +146,23 @@ class Table:
                 digest.update(chunk)
         return digest.hexdigest()
 
+    def _text(self) -> io.StringIO:
+        """The file's text (decompressed), for locating rows in error messages."""
+        with open(self.path, "rb") as fh:
+            data = _decompressed(fh.read(), self.label)
+        return io.StringIO(data.decode("utf-8", errors="replace"), newline="")
+
     @cached_property
     def _data_lines(self) -> list[int]:
         """File line number (1-based) of each data row, skipping blank lines as pandas does."""
         lines: list[int] = []
-        with open(self.path, encoding="utf-8", errors="replace", newline="") as fh:
-            header_seen = False
-            for number, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                if header_seen:
-                    lines.append(number)
-                header_seen = True
+        header_seen = False
+        for number, line in enumerate(self._text(), start=1):
+            if not line.strip():
+                continue
+            if header_seen:
+                lines.append(number)
+            header_seen = True
         return lines
 
     def line_of(self, row: int) -> int:
@@ -165,16 +190,15 @@ class Table:
         import csv
 
         line = self.line_of(row)
-        with open(self.path, encoding="utf-8", errors="replace", newline="") as fh:
-            for number, text in enumerate(fh, start=1):
-                if number == line:
-                    fields = next(csv.reader([text]))
-                    if len(fields) != len(self.frame.columns):
-                        return (
-                            f"{self.label}, line {line}: ragged row with {len(fields)} fields; "
-                            f"the header has {len(self.frame.columns)}"
-                        )
-                    return None
+        for number, text in enumerate(self._text(), start=1):
+            if number == line:
+                fields = next(csv.reader([text]))
+                if len(fields) != len(self.frame.columns):
+                    return (
+                        f"{self.label}, line {line}: ragged row with {len(fields)} fields; "
+                        f"the header has {len(self.frame.columns)}"
+                    )
+                return None
         return None
 
     def numeric(self, column: str) -> np.ndarray:
@@ -270,7 +294,13 @@ def read_table(source: str | Path) -> Table:
         raise DataError(f"{label}: is a directory, not a CSV file")
     try:
         with open(path, "rb") as fh:
-            head = fh.read(8192)
+            head = fh.read(HEAD)
+            text: bytes | None = None
+            if head.startswith(GZIP_MAGIC):
+                # Decompressed in memory once: the checks and pandas see the same text, and one
+                # zlib call is faster than pandas' own streaming decompression.
+                text = _decompressed(head + fh.read(), label)
+                head = text[:HEAD]
     except OSError as exc:
         raise DataError(f"{label}: cannot read ({exc.strerror})") from None
     if not head.strip():
@@ -280,7 +310,8 @@ def read_table(source: str | Path) -> Table:
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path, engine="c", encoding="utf-8")
+        source = path if text is None else io.BytesIO(text)
+        frame = pd.read_csv(source, engine="c", encoding="utf-8", compression=None)
     except pd.errors.EmptyDataError:
         raise DataError(f"{label}: empty file") from None
     except pd.errors.ParserError as exc:
@@ -298,6 +329,16 @@ def read_table(source: str | Path) -> Table:
     return Table(path=path, label=label, frame=frame)
 
 
+def _decompressed(data: bytes, label: str) -> bytes:
+    """``data`` itself, or its decompression when it starts with the gzip magic bytes."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{label}: corrupt gzip file ({exc})") from None
+
+
 def _parser_message(text: str) -> str:
     """pandas' tokenizer error as one plain line."""
     import re
@@ -310,8 +351,10 @@ def _parser_message(text: str) -> str:
 
 
 def dataset_shape(dataset: Dataset) -> tuple[int, int]:
-    """(data rows, columns) of a bundled CSV, counted without parsing the numbers."""
-    with open(dataset.path, encoding="utf-8") as fh:
-        columns = len(fh.readline().split(","))
+    """(data rows, columns) of a bundled CSV, plain or gzip, counted without parsing numbers."""
+    with open(dataset.path, "rb") as fh:
+        gzipped = fh.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+    with (gzip.open if gzipped else open)(dataset.path, "rb") as fh:
+        columns = len(fh.readline().split(b","))
         rows = sum(1 for line in fh if line.strip())
     return rows, columns

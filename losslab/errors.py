@@ -30,3 +30,11 @@ class DomainError(DataError):
         super().__init__(message)
         self.row = row
         self.part = part
+
+
+class OutputError(LossLabError):
+    """Standard output cannot take the result (a full disk, a closed pipe); ``errno`` says which."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(f"cannot write output: {exc.strerror or exc}")
+        self.errno = exc.errno

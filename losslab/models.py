@@ -1,8 +1,12 @@
 """Model kinds: how a target is encoded, how scores come out of X, and which losses fit.
 
-All three are affine maps ``S = X·W + b`` (W of shape features for linear/logistic, features × K
-for softmax); they differ in the target encoding, the loss family and how scores become
-predictions. Parameters start at zero.
+linear, logistic and softmax are affine maps ``S = X·W + b`` (W of shape features for
+linear/logistic, features × K for softmax); they differ in the target encoding, the loss family
+and how scores become predictions. Their parameters start at zero.
+
+mlp is a network of dense layers (:mod:`losslab.network`) whose output layer is one of those
+three "heads", chosen by the loss: K logits for a multiclass loss, one score for a binary or a
+regression loss. Its target is encoded as its head's is.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class ModelKind:
     # scaled, and adaptive optimizers move each parameter by about lr per step, so they need a
     # larger lr to bring the intercept to the target's mean within the default 100 epochs.
     default_lrs: tuple[tuple[str, float], ...] = ()
+    network: bool = False  # hidden layers before the head (``--hidden``, ``--activation``)
 
     def default_lr(self, optimizer: str, fallback: float, loss: str = "") -> float:
         """The default lr of ``optimizer`` for this model with ``loss`` (regression losses only)."""
@@ -72,6 +77,38 @@ MODELS.add(
         logits=True,
     ),
 )
+
+
+MODELS.add(
+    "mlp",
+    ModelKind(
+        "mlp",
+        tuple(dict.fromkeys(loss for kind in MODELS.names() for loss in MODELS.get(kind).losses)),
+        "a network of dense layers (--hidden 128,64, --activation relu) with the head the loss "
+        "needs: K logits (cross-entropy), one score (bce, hinge…) or a value (mse…)",
+        network=True,
+    ),
+    aliases=("nn", "network"),
+)
+
+
+def head_of(model: ModelKind, loss: str) -> ModelKind:
+    """The one-layer model whose output and target encoding ``model`` has with ``loss``: the
+    model itself, or for a network the first of softmax, logistic, linear that takes the loss."""
+    if not model.network:
+        return model
+    for name in ("softmax", "logistic", "linear"):
+        kind = MODELS.get(name)
+        if loss in kind.losses:
+            return kind
+    raise ConfigError(f"loss {loss!r} does not fit a {model.name} model")
+
+
+def default_loss(model: ModelKind, labels: np.ndarray) -> str:
+    """The model's default loss; a network's follows the target, as the model choice does."""
+    if model.network:
+        return MODELS.get(default_model(labels)).default_loss()
+    return model.default_loss()
 
 
 def default_model(labels: np.ndarray) -> str:

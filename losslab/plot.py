@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from losslab.errors import ConfigError, DataError
+from losslab.errors import ConfigError, DataError, LossLabError
 
 WIDTH, HEIGHT, DPI = 10.0, 6.0, 100  # a 1000 × 600 pixel PNG
 
@@ -69,8 +69,13 @@ def plot_study(
         if ax.lines:
             ax.legend(fontsize="small", ncol=2)
         fig.tight_layout()
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(output, dpi=DPI)
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            fig.savefig(output, dpi=DPI)
+        except FileExistsError:
+            raise LossLabError(f"cannot write the plot {output}: not a directory") from None
+        except OSError as exc:
+            raise LossLabError(f"cannot write the plot {output}: {exc.strerror or exc}") from None
     finally:
         plt.close(fig)
     return output
@@ -87,7 +92,10 @@ def _num(text: str | None) -> float | None:
 
 def plot_record(result: str | Path, output: str | Path | None = None) -> Path:
     """Plot a saved study (summary.json) or run (history.csv) directory."""
+    from losslab.records import check_finished
+
     directory = Path(result)
+    check_finished(directory)
     if not directory.is_dir():
         raise DataError(f"{result}: not a results directory")
     output = Path(output) if output is not None else directory / "curves.png"

@@ -11,19 +11,19 @@ from typing import Any
 import numpy as np
 
 from losslab.data import Table, read_table
-from losslab.errors import DataError
-from losslab.models import MODELS, ModelKind, plain, probabilities, scores
+from losslab.errors import DataError, LossLabError
+from losslab.models import MODELS, ModelKind, head_of, plain, probabilities
+from losslab.network import Network
 
 
 @dataclass
 class SavedModel:
-    kind: ModelKind
+    kind: ModelKind  # the head: linear, logistic or softmax (a network's output layer)
     loss: str
     target: str
     features: list[str]
     classes: list
-    coef: np.ndarray
-    intercept: np.ndarray
+    net: Network
     mean: np.ndarray | None
     scale: np.ndarray | None
     source: str
@@ -38,41 +38,57 @@ class SavedModel:
         X = table.matrix(self.features)
         if self.mean is not None:
             X = (X - self.mean) / self.scale
-        return scores(X, [self.coef, self.intercept])
+        return self.net.scores(X)
 
 
 def load_model(path: str | Path) -> SavedModel:
     """Read a run directory's model.json (or the file itself), validating its shape."""
+    from losslab.records import check_finished
+
     path = Path(path)
+    check_finished(path)
     file = path / "model.json" if path.is_dir() else path
     if not file.is_file():
         raise DataError(f"{path}: no model.json here (give a run directory or a model.json)")
     try:
         raw: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-        kind = MODELS.get(raw["kind"])
-        coef = np.asarray(raw["coef"], dtype=np.float64)
-        intercept = np.atleast_1d(np.asarray(raw["intercept"], dtype=np.float64))
+        model = MODELS.get(raw["kind"])
+        loss = raw.get("loss") or model.default_loss()
+        kind = head_of(model, loss)
         features = [str(f) for f in raw["features"]]
+        classes = list(raw.get("classes") or [])
+        if model.network:
+            layers = raw["layers"]
+            arrays = [np.asarray(layer[k], dtype=np.float64) for layer in layers for k in "Wb"]
+            sizes = [len(features)] + [a.shape[-1] for a in arrays[1::2]]
+            net = Network(sizes, raw["activation"], vector_output=not kind.multi_output)
+        else:
+            coef = np.asarray(raw["coef"], dtype=np.float64)
+            intercept = np.atleast_1d(np.asarray(raw["intercept"], dtype=np.float64))
+            arrays = [coef, intercept]
+            if coef.shape[0] != len(features):
+                raise DataError(f"{file}: coefficients do not match its {len(features)} features")
+            net = Network(
+                [len(features), coef.shape[1] if coef.ndim == 2 else 1],
+                vector_output=coef.ndim == 1,
+            )
         scaler = raw.get("scaler")
         mean = np.asarray(scaler["mean"], dtype=np.float64) if scaler else None
         scale = np.asarray(scaler["scale"], dtype=np.float64) if scaler else None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise DataError(f"{file}: not a JSON model file") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise DataError(f"{file}: not a losslab model ({exc})") from None
-    if coef.shape[0] != len(features) or (mean is not None and mean.shape[0] != len(features)):
-        raise DataError(f"{file}: coefficients do not match its {len(features)} features")
+    except LossLabError as exc:
+        raise DataError(f"{file}: {exc}") from None
+    if mean is not None and mean.shape[0] != len(features):
+        raise DataError(f"{file}: the scaler does not match its {len(features)} features")
+    try:
+        net.load(arrays, str(file))
+    except LossLabError as exc:
+        raise DataError(str(exc)) from None
     return SavedModel(
-        kind,
-        raw.get("loss", kind.default_loss()),
-        str(raw.get("target", "")),
-        features,
-        list(raw.get("classes") or []),
-        coef,
-        intercept,
-        mean,
-        scale,
-        str(file),
+        kind, loss, str(raw.get("target", "")), features, classes, net, mean, scale, str(file)
     )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from losslab import __version__
-from losslab.errors import LossLabError
+from losslab.errors import DataError, LossLabError
 from losslab.render import to_csv, to_json
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,14 +37,74 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).stem if "/" in text else text).strip("-")
 
 
+PARTIAL = ".partial-"  # an unfinished record: ``.partial-<writer pid>-<random>``
+
+
+def is_partial(path: str | Path) -> bool:
+    """Whether ``path`` lies in an unfinished record directory (never to be read as a record)."""
+    return any(part.startswith(PARTIAL) for part in Path(path).parts)
+
+
+def check_finished(path: str | Path) -> None:
+    """Refuse to read an unfinished record as a record."""
+    if is_partial(path):
+        part = next(p for p in Path(path).parts if p.startswith(PARTIAL))
+        raise DataError(
+            f"{path}: an unfinished record ({part}, left by an interrupted write), not a result"
+        )
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (when in doubt, yes: a live writer's files are kept)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale(base: Path) -> list[Path]:
+    """Remove the unfinished records under ``base`` whose writer process is gone.
+
+    A writer killed mid-write (``kill -9``, power loss) cannot clean up after itself; a concurrent
+    writer's directory carries a live PID and is left alone.
+    """
+    removed = []
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = re.fullmatch(re.escape(PARTIAL) + r"(\d+)-.+", entry.name)
+        if match and entry.is_dir() and not entry.is_symlink() and not _alive(int(match[1])):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _cannot(base: Path, exc: OSError) -> LossLabError:
+    return LossLabError(f"cannot save the record to {base}: {exc.strerror or exc}")
+
+
 def write_record(root: str | Path | None, name: str, files: Mapping[str, str]) -> Path:
-    """Write ``files`` (name -> text) into a new directory ``root/<timestamp>-<name>``."""
+    """Write ``files`` (name -> text) into a new directory ``root/<timestamp>-<name>``.
+
+    Any failure (no space, no permission, ``root`` not a directory) is one LossLabError naming the
+    place; nothing of the new record is left behind.
+    """
     base = Path(root if root is not None else DEFAULT_ROOT)
+    if base.exists() and not base.is_dir():
+        raise LossLabError(f"cannot save the record to {base}: not a directory")
     try:
         base.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=base))
+        remove_stale(base)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL}{os.getpid()}-", dir=base))
     except OSError as exc:
-        raise LossLabError(f"cannot write results to {base}: {exc.strerror}") from None
+        raise _cannot(base, exc) from None
     try:
         for filename, text in files.items():
             with open(tmp / filename, "w", encoding="utf-8", newline="") as fh:
@@ -62,6 +122,9 @@ def write_record(root: str | Path | None, name: str, files: Mapping[str, str]) -
                 if not final.exists():
                     raise
         raise LossLabError(f"cannot find a free record name under {base}")
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _cannot(base, exc) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -56,6 +56,9 @@ class Reference:
         }
 
 
+NETWORKS = ("mlp", "cnn")  # models with hidden layers: no global optimum to compare with
+
+
 def _none(reason: str, method: str = "none", iterations: int = 0) -> Reference:
     return Reference(None, None, None, method, iterations, reason)
 
@@ -136,6 +139,8 @@ def reference_optimum(
     for name, value in (("l1", l1), ("l2", l2)):
         if not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"{name} must be >= 0, got {value}")
+    if model in NETWORKS:
+        return _none("a network's objective is not convex: no reference optimum")
     solver = _SOLVERS.get((model, loss))
     if solver is None:
         if loss in _NOT_SMOOTH:

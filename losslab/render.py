@@ -125,6 +125,17 @@ def line(text: str, style: str | None = "bold"):
     return Text(text, style=style or "")
 
 
+def write(text: str) -> None:
+    """Write ``text`` to stdout and flush it; an OSError becomes OutputError."""
+    from losslab.errors import OutputError
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        raise OutputError(exc) from None
+
+
 def emit(
     fmt: str,
     *,
@@ -135,10 +146,16 @@ def emit(
 ) -> None:
     """Print a result in the chosen format: JSON object, CSV rows or rich renderables."""
     if fmt == "json":
-        sys.stdout.write(to_json(obj) + "\n")
+        write(to_json(obj) + "\n")
     elif fmt == "csv":
-        sys.stdout.write(to_csv(csv_header, csv_rows))
+        write(to_csv(csv_header, csv_rows))
     else:
+        from losslab.errors import OutputError
+
         console = stdout_console()
-        for renderable in render():
-            console.print(renderable)
+        try:
+            for renderable in render():
+                console.print(renderable)
+            console.file.flush()
+        except OSError as exc:
+            raise OutputError(exc) from None

@@ -1,10 +1,9 @@
-"""`losslab fit`: data preparation, the training loop and its result.
+"""`losslab fit`: the training loop and its result.
 
-The exact semantics (split, standardisation, objective, batching, history) are documented in the
-README; they are what makes a run comparable with PyTorch step for step.
-
-Randomness: ``SeedSequence(seed).spawn(2)`` gives two generators, the first for the train/test
-split, the second for the per-epoch shuffles of the training rows.
+The loop sees a network (parameters θ, ``forward``, ``backward``), an objective (loss and
+gradient of the scores) and an optimizer; it never asks which model it trains. The exact
+semantics (split, scaling, objective, batching, history) are documented in the README; they are
+what makes a run comparable with PyTorch step for step.
 """
 
 from __future__ import annotations
@@ -15,269 +14,51 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from losslab.data import Table, read_table
-from losslab.errors import ConfigError, DataError
-from losslab.evaluate import r2_score
-from losslab.losses import LOSSES, Loss
-from losslab.models import MODELS, ModelKind, check_loss, default_model, encode_target, scores
+from losslab.config import (  # noqa: F401  (re-exported: the settings live in losslab.config)
+    DEFAULT_ACTIVATION,
+    DEFAULT_HIDDEN,
+    DTYPES,
+    HYPER,
+    LOSS_PARAMS,
+    SHUFFLES,
+    STATUSES,
+    FitConfig,
+)
+from losslab.errors import ConfigError
+from losslab.kernels import (  # noqa: F401  (re-exported for the tests and benchmarks)
+    _CHUNK,
+    Batches,
+    Objective,
+    _metric,
+    metric_name,
+    objective_for,
+)
+from losslab.network import Network
 from losslab.optimizers import OPTIMIZERS, make_optimizer
+from losslab.prepare import (  # noqa: F401  (re-exported)
+    INIT,
+    SHUFFLE,
+    Problem,
+    Scaler,
+    Split,
+    data_info,
+    generator,
+    load_problem,
+    load_test,
+    make_split,
+    prepare,
+    split_rows,
+    with_loss,
+)
 from losslab.schedules import SCHEDULES, lr_schedule
 
-STATUSES = ("completed", "early_stopped", "diverged", "interrupted")
-HYPER = ("momentum", "nesterov", "beta1", "beta2", "eps", "amsgrad", "alpha", "weight_decay")
-LOSS_PARAMS = ("delta", "quantile", "epsilon", "gamma")
-SHUFFLES = ("epoch", "once")
-DTYPES = ("float64", "float32")
 DIVERGED_HINT = "lower --lr (or keep --standardize on, or add --clip-norm)"
-
-
-@dataclass
-class FitConfig:
-    """Every setting of a run; ``None`` means "resolve from the data or the optimizer"."""
-
-    data: str = "breast-cancer"
-    target: str | None = None
-    features: list[str] | None = None
-    model: str | None = None
-    loss: str | None = None
-    optimizer: str = "adam"
-    lr: float | None = None
-    epochs: int = 100
-    batch_size: int | None = None
-    seed: int = 0
-    test_size: float = 0.2
-    standardize: bool = True
-    l1: float = 0.0
-    l2: float = 0.0
-    momentum: float | None = None
-    nesterov: bool | None = None
-    beta1: float | None = None
-    beta2: float | None = None
-    eps: float | None = None
-    amsgrad: bool | None = None
-    alpha: float | None = None
-    weight_decay: float | None = None
-    schedule: str = "constant"
-    warmup: int = 0
-    step_size: int = 10
-    decay: float = 0.5
-    power_t: float = 0.5
-    min_lr: float = 0.0
-    clip_norm: float | None = None
-    patience: int | None = None
-    tol: float = 1e-4
-    delta: float | None = None
-    quantile: float | None = None
-    epsilon: float | None = None
-    gamma: float | None = None
-    shuffle: str = "epoch"  # minibatches: "epoch" reshuffles the rows, "once" the batch order
-    dtype: str = "float64"  # "float32" halves the memory traffic of every pass
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> FitConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown setting {unknown[0]!r}")
-        return cls(**values)
-
-    def hyper(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in HYPER if getattr(self, k) is not None}
-
-    def loss_params(self) -> dict[str, float]:
-        return {k: getattr(self, k) for k in LOSS_PARAMS if getattr(self, k) is not None}
-
-    def validate(self) -> None:
-        """Settings that are wrong whatever the data; one clear line each."""
-        OPTIMIZERS.resolve(self.optimizer)
-        SCHEDULES.resolve(self.schedule)
-        if self.model is not None:
-            MODELS.resolve(self.model)
-        if self.loss is not None:
-            LOSSES.resolve(self.loss)
-        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ConfigError(f"--lr must be > 0, got {self.lr:g}")
-        if self.epochs < 1:
-            raise ConfigError(f"--epochs must be >= 1, got {self.epochs}")
-        if self.batch_size is not None and self.batch_size < 0:
-            raise ConfigError(f"--batch-size must be >= 0 (0 = full batch), got {self.batch_size}")
-        if not 0.0 <= self.test_size < 1.0:
-            raise ConfigError(f"--test-size must be in [0, 1), got {self.test_size:g}")
-        for name in ("l1", "l2"):
-            value = getattr(self, name)
-            if not (value >= 0 and math.isfinite(value)):
-                raise ConfigError(f"--{name} must be >= 0, got {value:g}")
-        if self.clip_norm is not None and not self.clip_norm > 0:
-            raise ConfigError(f"--clip-norm must be > 0, got {self.clip_norm:g}")
-        if self.patience is not None and self.patience < 1:
-            raise ConfigError(f"--patience must be >= 1, got {self.patience}")
-        if not self.tol >= 0:
-            raise ConfigError(f"--tol must be >= 0, got {self.tol:g}")
-        if self.seed < 0:
-            raise ConfigError(f"--seed must be >= 0, got {self.seed}")
-        if self.shuffle not in SHUFFLES:
-            raise ConfigError(
-                f"--shuffle must be one of {', '.join(SHUFFLES)}, got {self.shuffle!r}"
-            )
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-
-
-@dataclass
-class Problem:
-    """A table turned into a target, a feature matrix and a model/loss pair (before splitting)."""
-
-    table: Table
-    target: str
-    features: list[str]
-    model: ModelKind
-    loss: Loss
-    X: np.ndarray
-    y: np.ndarray
-    classes: list
-
-    @property
-    def classifier(self) -> bool:
-        return self.model.is_classifier(self.loss.name)
-
-    @property
-    def n_outputs(self) -> int:
-        return len(self.classes) if self.model.multi_output else 1
-
-
-def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
-    """Read the data and resolve target, features, model and loss for ``config``."""
-    table = table if table is not None else read_table(config.data)
-    columns = table.columns
-    if len(columns) < 2:
-        raise DataError(f"{table.label}: needs a target column and at least one feature column")
-    target = config.target if config.target is not None else columns[-1]
-    table.require(target)
-    if config.features:
-        features = list(config.features)
-        for column in features:
-            table.require(column)
-        if target in features:
-            raise ConfigError(f"column {target!r} is both the target and a feature")
-    else:
-        features = [c for c in columns if c != target]
-    labels = table.labels(target)
-    model = MODELS.get(config.model or default_model(labels))
-    loss = LOSSES.get(config.loss or model.default_loss())
-    y, classes = _encode(table, target, model, loss, labels)
-    X = table.matrix(features)
-    return Problem(table, target, features, model, loss, X, y, classes)
-
-
-def _encode(
-    table: Table, target: str, model: ModelKind, loss: Loss, labels: np.ndarray
-) -> tuple[np.ndarray, list]:
-    check_loss(model, loss.name)
-    return encode_target(model, loss.name, labels, f"{table.label}, column {target!r}")
-
-
-def with_loss(problem: Problem, loss: str | None) -> Problem:
-    """The same data and model with another loss (None: the model's default), its target
-    encoded exactly as :func:`load_problem` would encode it for that loss."""
-    spec = LOSSES.get(loss or problem.model.default_loss())
-    if spec is problem.loss:
-        return problem
-    labels = problem.table.labels(problem.target)
-    y, classes = _encode(problem.table, problem.target, problem.model, spec, labels)
-    return replace(problem, loss=spec, y=y, classes=classes)
-
-
-@dataclass
-class Scaler:
-    mean: np.ndarray
-    scale: np.ndarray
-
-    def to_dict(self) -> dict[str, list[float]]:
-        return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
-
-
-@dataclass
-class Split:
-    """Standardised training (and test) data for one seed."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray | None
-    y_test: np.ndarray | None
-    scaler: Scaler | None
-    test_rows: np.ndarray
-
-
-def split_rows(
-    y: np.ndarray, test_size: float, rng: np.random.Generator, *, stratify: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) row indices, each sorted.
-
-    ``ceil(test_size·n)`` rows go to test. Stratified: each class gets its share by largest
-    remainder, at most all but one of its rows; rows are drawn per class (classes in sorted order)
-    with ``rng.permutation``. Otherwise the first rows of one permutation.
-    """
-    n = y.shape[0]
-    if test_size == 0:
-        return np.arange(n), np.empty(0, dtype=np.intp)
-    n_test = math.ceil(test_size * n)
-    if n_test >= n:
-        raise DataError(f"--test-size {test_size:g} leaves no training row out of {n}")
-    if not stratify:
-        perm = rng.permutation(n)
-        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
-    classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
-    exact = counts * (n_test / n)
-    quota = np.minimum(np.floor(exact).astype(np.intp), counts - 1)
-    order = np.argsort(-(exact - np.floor(exact)), kind="stable")
-    for k in order:
-        if quota.sum() >= n_test:
-            break
-        if quota[k] < counts[k] - 1:
-            quota[k] += 1
-    test_parts = []
-    for k in range(classes.size):
-        rows = np.flatnonzero(codes == k)
-        test_parts.append(rng.permutation(rows)[: quota[k]])
-    test = np.sort(np.concatenate(test_parts))
-    mask = np.ones(n, dtype=bool)
-    mask[test] = False
-    return np.flatnonzero(mask), test
-
-
-def make_split(problem: Problem, config: FitConfig, rng: np.random.Generator) -> Split:
-    train, test = split_rows(problem.y, config.test_size, rng, stratify=problem.classifier)
-    if problem.classifier:
-        present = np.unique(problem.y[train]).size
-        if present < 2:
-            raise DataError(
-                f"{problem.table.label}: the training split holds a single class; "
-                "lower --test-size or use more data"
-            )
-    X_train = problem.X[train] if test.size else problem.X
-    X_test = problem.X[test] if test.size else None
-    scaler = None
-    if config.standardize:
-        mean = X_train.mean(axis=0)
-        std = X_train.std(axis=0)
-        scale = np.where(std > 0, std, 1.0)
-        scaler = Scaler(mean, scale)
-        X_train = np.asfortranarray((X_train - mean) / scale)
-        if X_test is not None:
-            X_test = np.asfortranarray((X_test - mean) / scale)
-    else:
-        X_train = np.asfortranarray(X_train)
-        X_test = None if X_test is None else np.asfortranarray(X_test)
-    y_test = problem.y[test] if test.size else None
-    return Split(X_train, problem.y[train], X_test, y_test, scaler, test)
+_Objective = Objective  # the name the speed-path tests know
 
 
 @dataclass
@@ -334,244 +115,38 @@ class _Interrupt:
             signal.signal(signal.SIGINT, previous)
 
 
-def metric_name(problem: Problem) -> str:
-    return "accuracy" if problem.classifier else "r2"
-
-
-def _metric(problem: Problem, y: np.ndarray, S: np.ndarray) -> float:
-    if problem.classifier:
-        if problem.model.multi_output:
-            return float(np.mean(np.argmax(S, axis=1) == y))
-        return float(np.mean((S > 0) == (y > 0.5)))
-    return r2_score(y, S)
-
-
-def penalty(W: np.ndarray, l1: float, l2: float) -> float:
-    """(l2/2)·‖W‖² + l1·‖W‖₁ (the intercept is never penalised)."""
-    value = 0.0
-    if l2:
-        value += 0.5 * l2 * float(np.vdot(W, W))
-    if l1:
-        value += l1 * float(np.abs(W).sum())
-    return value
-
-
 ProgressFn = Callable[[int, int, float], None]
 
 
-# A fused pass walks the rows in chunks small enough that a chunk's few work vectors stay in the
-# core's cache from one ufunc to the next, and the work vectors are reused instead of allocated.
-# (Splitting the chunks between threads gains nothing here: the GIL hand-offs between ufuncs cost
-# as much as the second core gives.) An input of at most one chunk is one plain pass.
-_CHUNK = 1 << 15
-_local = threading.local()  # the work vectors, per thread
+def build_network(problem: Problem, config: FitConfig, n_features: int, dtype: Any) -> Network:
+    """The model's network with its initial weights: zeros for the one-layer models, the
+    ``--init`` scheme from the seed's INIT stream for networks, or ``--init-from``'s weights."""
+    head = problem.head
+    out = problem.n_outputs
+    if problem.model.network:
+        hidden = config.hidden or list(DEFAULT_HIDDEN)
+        activation = config.activation or DEFAULT_ACTIVATION
+    else:
+        hidden, activation = [], None
+    net = Network(
+        [n_features, *hidden, out],
+        activation,
+        vector_output=not head.multi_output,
+        dtype=dtype,
+    )
+    if config.init_from is not None:
+        from losslab.weights import load_weights
 
-
-def _chunked(n: int, work: Callable[[slice], Any]) -> list[Any]:
-    """``work`` on consecutive slices of at most _CHUNK rows covering ``range(n)``, in order."""
-    return [work(slice(lo, min(lo + _CHUNK, n))) for lo in range(0, n, _CHUNK)]
-
-
-def _scratch(name: str, like: np.ndarray, dtype: Any = None) -> np.ndarray:
-    """A work vector of ``like``'s length (at most a chunk), reused across calls."""
-    key = (name, np.dtype(like.dtype if dtype is None else dtype))
-    work = _local.__dict__.setdefault("work", {})
-    buf = work.get(key)
-    if buf is None or buf.shape[0] < like.shape[0]:
-        buf = work[key] = np.empty(max(like.shape[0], _CHUNK), key[1])
-    return buf[: like.shape[0]]
-
-
-class _Objective:
-    """Mean loss, metric and gradient of one (model, loss) pair on a set of rows.
-
-    This generic one goes through the loss registry; :class:`_MSE`, :class:`_BCE` and
-    :class:`_CrossEntropy` are fused versions for the common pairs that give the registry's
-    numbers (bit for bit row by row; only the order of the final sum differs) in fewer passes
-    over memory and without temporaries.
-    """
-
-    def __init__(self, problem: Problem, loss_kw: dict[str, float]) -> None:
-        self.problem, self.loss, self.loss_kw = problem, problem.loss, loss_kw
-        self.logits = problem.model.logits
-        self._buffers: dict[tuple[Any, ...], np.ndarray] = {}
-        self._cache: dict[tuple[str, int], tuple[np.ndarray, Any]] = {}
-
-    def buffer(self, key: Any, like: np.ndarray, dtype: Any = None) -> np.ndarray:
-        """A scratch array shaped like ``like``, allocated once per (key, shape)."""
-        full = (key, like.shape, like.dtype if dtype is None else dtype)
-        buf = self._buffers.get(full)
-        if buf is None:
-            buf = self._buffers[full] = np.empty(like.shape, like.dtype if dtype is None else dtype)
-        return buf
-
-    def per_target(self, name: str, y: np.ndarray, compute: Callable[[], Any]) -> Any:
-        """``compute()`` once per target vector (the train and the test targets live for the run;
-        the cache holds ``y`` itself, so its id cannot be reused while cached)."""
-        key = (name, id(y))
-        hit = self._cache.get(key)
-        if hit is None or hit[0] is not y:
-            hit = self._cache[key] = (y, compute())
-        return hit[1]
-
-    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray) -> None:
-        """G = ∂(mean loss)/∂S."""
-        G[...] = self.loss.grad(y, S, logits=self.logits, **self.loss_kw)
-
-    def evaluate(
-        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
-    ) -> tuple[float, float]:
-        """(mean loss, metric) at scores S + shift (S is updated in place); also the gradient
-        into G when given."""
-        S += shift
-        if G is not None:
-            self.grad(S, y, G)
-        value = self.loss.value(y, S, logits=self.logits, **self.loss_kw)
-        return value, _metric(self.problem, y, S)
-
-
-class _MSE(_Objective):
-    """linear + mse: mean (s − y)², gradient 2(s − y)/n, R² from the same sum of squares."""
-
-    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray) -> None:
-        np.subtract(S, y, out=G)
-        G *= 2.0
-        G /= S.shape[0]
-
-    def evaluate(
-        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
-    ) -> tuple[float, float]:
-        n = S.shape[0]
-
-        def chunk(i: slice) -> float:
-            s = S[i]
-            s += shift
-            d = _scratch("d", s)
-            np.subtract(s, y[i], out=d)
-            if G is not None:
-                g = G[i]
-                np.multiply(d, 2.0, out=g)
-                g /= n
-            d *= d
-            return float(d.sum())
-
-        sse = math.fsum(_chunked(n, chunk))
-        total = self.per_target("total", y, lambda: float(np.sum((y - y.mean()) ** 2)))
-        return sse / n, 1.0 - sse / total if total > 0 else float("nan")
-
-
-class _BCE(_Objective):
-    """logistic + bce from logits: max(s,0) − s·y + log1p(e^−|s|), gradient (σ(s) − y)/n with
-    σ(s) = ½(1 + tanh(s/2)), both in the registry's order of operations; accuracy of s > 0."""
-
-    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray, n: int | None = None) -> None:
-        np.multiply(S, 0.5, out=G)
-        np.tanh(G, out=G)
-        G += 1.0
-        G *= 0.5
-        G -= y
-        G /= S.shape[0] if n is None else n
-
-    def evaluate(
-        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
-    ) -> tuple[float, float]:
-        n = S.shape[0]
-        positive = self.per_target("positive", y, lambda: y > 0.5)
-        flip = self.per_target("flip", y, lambda: _flip(y))
-
-        def chunk(i: slice) -> tuple[float, int]:
-            s = S[i]
-            s += shift
-            if G is not None:
-                self.grad(s, y[i], G[i], n)
-            a, b, hits = _scratch("a", s), _scratch("b", s), _scratch("hits", s, bool)
-            if flip is not None:  # y ∈ {0, 1}: max(s,0) − s·y is exactly max(s·(1 − 2y), 0)
-                np.multiply(s, flip[i], out=b)
-                np.maximum(b, 0.0, out=b)
-            else:
-                np.multiply(s, y[i], out=a)
-                np.maximum(s, 0.0, out=b)
-                b -= a
-            np.abs(s, out=a)
-            np.negative(a, out=a)
-            np.exp(a, out=a)
-            np.log1p(a, out=a)
-            b += a
-            np.greater(s, 0.0, out=hits)
-            np.equal(hits, positive[i], out=hits)
-            return float(b.sum()), int(np.count_nonzero(hits))
-
-        parts = _chunked(n, chunk)
-        return math.fsum(v for v, _ in parts) / n, sum(k for _, k in parts) / n
-
-
-def _flip(y: np.ndarray) -> np.ndarray | None:
-    """1 − 2y for hard 0/1 labels (±1, so multiplying by it is exact), None for soft labels."""
-    return 1.0 - 2.0 * y if bool(np.all((y == 0) | (y == 1))) else None
-
-
-class _CrossEntropy(_Objective):
-    """softmax + cross-entropy from logits: log1p(Σ_{k≠top} e^(s_k − m)) − (s_y − m) and
-    softmax(s) − onehot(y), sharing one exp of the shifted scores."""
-
-    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray) -> None:
-        self._shared(S, y, G)
-
-    def evaluate(
-        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
-    ) -> tuple[float, float]:
-        S += shift
-        return self._shared(S, y, G, value=True)
-
-    def _shared(
-        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None, *, value: bool = False
-    ) -> tuple[float, float]:
-        n = S.shape[0]
-        rows, cls = np.arange(n), y.astype(np.intp)
-        top = S.argmax(axis=1)
-        Z = self.buffer("z", S)
-        np.subtract(S, S[rows, top][:, None], out=Z)
-        E = self.buffer("e", S)
-        np.exp(Z, out=E)
-        loss = metric = math.nan
-        if value:
-            E[rows, top] = 0.0
-            rest = E.sum(axis=1)
-            loss = float(np.mean(np.log1p(rest) - Z[rows, cls]))
-            metric = float(np.mean(top == y))
-            E[rows, top] = 1.0
-        if G is not None:
-            np.divide(E, E.sum(axis=1, keepdims=True), out=G)
-            G[rows, cls] -= 1.0
-            G /= n
-        return loss, metric
-
-
-_FUSED: dict[tuple[str, str], type[_Objective]] = {
-    ("linear", "mse"): _MSE,
-    ("logistic", "bce"): _BCE,
-    ("softmax", "cross-entropy"): _CrossEntropy,
-}
-
-
-def objective_for(problem: Problem, loss_kw: dict[str, float]) -> _Objective:
-    """The fused objective of the (model, loss) pair when there is one, else the registry's."""
-    cls = _FUSED.get((problem.model.name, problem.loss.name), _Objective)
-    return cls(problem, loss_kw)
-
-
-def _rows_c_order(X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """X (or X[rows]) as a C-ordered copy, so that a minibatch is a gather of whole rows.
-
-    Gathering rows of a column-major X touches one cache line per value; a row-major copy made
-    once turns every batch into a few contiguous reads (5–8× faster at 50 columns).
-    """
-    if rows is None:
-        return np.ascontiguousarray(X)
-    out = np.empty((rows.shape[0], X.shape[1]), dtype=X.dtype)
-    for j in range(X.shape[1]):  # column by column: each gather reads one contiguous column
-        out[:, j] = X[:, j][rows]
-    return out
+        arrays = load_weights(
+            config.init_from,
+            kind=problem.model.name,
+            features=problem.features,
+            n_layers=net.n_layers,
+        )
+        net.load(arrays, f"--init-from {config.init_from}")
+    elif problem.model.network:
+        net.init(config.init or "torch", generator(config.seed, INIT))
+    return net
 
 
 def train(
@@ -584,16 +159,14 @@ def train(
 ) -> FitResult:
     """Run the optimisation loop on a prepared split; never raises on divergence.
 
-    Full batch, one epoch is one pass for Xᵀ·G and one for X·W: the scores that give the epoch's
-    loss are the ones the next gradient needs. Minibatches are gathered from a row-major copy of
-    the training rows into one reused buffer.
+    Full batch, an epoch is one backward pass and one forward pass: the forward pass that gives
+    the epoch's loss is the one the next gradient needs. Minibatches are gathered from a
+    row-major copy of the training rows into one reused buffer (:class:`Batches`).
     """
-    model, loss = problem.model, problem.loss
+    loss, head = problem.loss, problem.head
     opt = make_optimizer(config.optimizer, **config.hyper())
     lr0 = (
-        config.lr
-        if config.lr is not None
-        else model.default_lr(opt.name, opt.default_lr, loss.name)
+        config.lr if config.lr is not None else head.default_lr(opt.name, opt.default_lr, loss.name)
     )
     batch = config.batch_size if config.batch_size is not None else opt.default_batch_size
     lrs = lr_schedule(
@@ -620,95 +193,63 @@ def train(
         if X_test is not None and y_test is not None:
             X_test, y_test = np.asfortranarray(X_test, dtype=dtype), y_test.astype(dtype)
     n, p = X.shape
-    W0, b0 = model.init_params(p, problem.n_outputs)
-    # W and b are views of one vector θ (and their gradients of one vector g): an update rule then
-    # runs each of its elementwise steps once instead of once per parameter. Decoupled weight
-    # decay skips the intercept, so it keeps the two parameters apart.
-    theta = np.zeros(W0.size + b0.size, dtype=dtype)
-    gtheta = np.zeros_like(theta)
-    W = theta[: W0.size].reshape(W0.shape, order="F")
-    b = theta[W0.size :]
-    params = [W, b]
-    grads = [gtheta[: W0.size].reshape(W0.shape, order="F"), gtheta[W0.size :]]
-    decay_mask = [True, False]
+    net = build_network(problem, config, p, dtype)
+    # Decoupled weight decay spares the biases, so it steps on the two halves of θ; every other
+    # rule steps once on the whole vector.
     if opt.hyperparameters.get("weight_decay"):
-        step_params, step_grads, step_mask = params, grads, decay_mask
+        w = net.weights.size
+        step_params = [net.weights, net.biases]
+        step_grads, step_mask = [net.grad[:w], net.grad[w:]], [True, False]
     else:
-        step_params, step_grads, step_mask = [theta], [gtheta], [True]
+        step_params, step_grads, step_mask = [net.theta], [net.grad], [True]
     state = opt.init(step_params)
     batch = n if batch == 0 or batch >= n else batch
     full_batch = batch == n
-    rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[1])
+    rng = generator(config.seed, SHUFFLE)
     objective = objective_for(problem, loss_kw)
-    shift = b if W.ndim == 2 else b[0:1]
+    shift = net.output_shift
+    one_layer = net.n_layers == 1
+    tail = () if net.vector_output else (net.sizes[-1],)  # the scores' shape after the rows
 
-    def finish_gradient(Xb: np.ndarray, G: np.ndarray) -> None:
-        np.matmul(Xb.T, G, out=grads[0])
-        grads[1][...] = G.sum(axis=0)
-        if l2:
-            grads[0] += l2 * W
-        if l1:
-            grads[0] += l1 * np.sign(W)
+    def step(G: np.ndarray, key: str, lr: float) -> None:
+        net.backward(G, key)
+        net.add_penalty_grad(l1, l2)
         if clip is not None:
-            norm = math.sqrt(
-                float(np.vdot(grads[0], grads[0])) + float(np.vdot(grads[1], grads[1]))
-            )
-            coef = clip / (norm + 1e-6)
+            coef = clip / (net.grad_norm() + 1e-6)
             if coef < 1.0:
-                np.multiply(gtheta, coef, out=gtheta)
+                np.multiply(net.grad, coef, out=net.grad)
+        opt.step(step_params, step_grads, state, lr, decay_mask=step_mask)
 
-    def scores_into(Xs: np.ndarray, out: np.ndarray) -> np.ndarray:
-        np.matmul(Xs, W, out=out)
-        out += shift
-        return out
+    eval_out: dict[str, np.ndarray] = {}
 
-    out_shape = (n, W.shape[1]) if W.ndim == 2 else (n,)
-    S_train = np.empty(out_shape, dtype=dtype)
-    G_train = np.empty(out_shape, dtype=dtype) if full_batch else None
-    S_test = None
-    if X_test is not None:
-        S_test = np.empty((X_test.shape[0], *out_shape[1:]), dtype=dtype)
+    def scores_of(Xs: np.ndarray, key: str) -> tuple[np.ndarray, Any]:
+        """(scores, shift still to add): without the output bias, which the objective adds as
+        it goes, through the slot ``key`` that a full-batch backward reuses; a network's
+        evaluation-only pass goes in bounded chunks, bias included."""
+        if one_layer or (key == "train" and full_batch):
+            return net.forward(Xs, key, output_bias=False), shift
+        if key not in eval_out:
+            eval_out[key] = np.empty((Xs.shape[0], *tail), dtype=dtype)
+        return net.scores(Xs, out=eval_out[key]), 0.0
 
-    if not full_batch:
-        m0 = min(batch, n)
-        S_batch = np.empty((m0, *out_shape[1:]), dtype=dtype)
-        G_batch = np.empty_like(S_batch)
-        if config.shuffle == "once":
-            perm = rng.permutation(n)
-            X_rows, y_rows = _rows_c_order(X, perm), y[perm]
-            n_batches = -(-n // batch)
-        else:
-            X_rows = _rows_c_order(X)
-            X_batch = np.empty((m0, p), dtype=dtype)
-            y_batch = np.empty(m0, dtype=dtype)
-
-    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """One epoch's minibatches (views of reused buffers, valid until the next one)."""
-        if config.shuffle == "once":
-            for k in rng.permutation(n_batches):
-                lo = k * batch
-                yield X_rows[lo : lo + batch], y_rows[lo : lo + batch]
-            return
-        order = rng.permutation(n)
-        for begin in range(0, n, batch):
-            rows = order[begin : begin + batch]
-            m = rows.shape[0]
-            yield (
-                np.take(X_rows, rows, axis=0, out=X_batch[:m], mode="clip"),
-                np.take(y, rows, out=y_batch[:m], mode="clip"),
-            )
+    G_train = None
+    if full_batch:
+        G_train = np.empty((n, *tail), dtype=dtype)
+        objective.grad(net.forward(X, "train"), y, G_train)
+    else:
+        batches = Batches(X, y, batch, config.shuffle, rng)
+        G_batch = np.empty((min(batch, n), *tail), dtype=dtype)
+    running = bool(getattr(progress, "running", False)) and not full_batch
+    step_progress = getattr(progress, "step", None) if running else None
 
     history: list[dict[str, Any]] = []
     status = "completed"
     diverged_at = None
     best = math.inf
-    best_params: list[np.ndarray] | None = None
+    best_theta: np.ndarray | None = None
     waited = 0
     metric_key = metric_name(problem)
     has_test = X_test is not None
-    scores_into(X, S_train)
-    if full_batch:
-        objective.grad(S_train, y, G_train)
     interrupt = interrupt or _Interrupt()
     start = time.perf_counter()
     epoch = 0
@@ -716,35 +257,40 @@ def train(
         for epoch in range(1, config.epochs + 1):
             lr = lrs[epoch - 1]
             if full_batch:
-                finish_gradient(X, G_train)
-                opt.step(step_params, step_grads, state, lr, decay_mask=step_mask)
+                step(G_train, "train", lr)
             else:
-                for Xb, yb in batches():
+                seen, total = 0, 0.0
+                for k, (Xb, yb) in enumerate(batches.epoch(), start=1):
                     m = yb.shape[0]
-                    Sb, Gb = scores_into(Xb, S_batch[:m]), G_batch[:m]
-                    objective.grad(Sb, yb, Gb)
-                    finish_gradient(Xb, Gb)
-                    opt.step(step_params, step_grads, state, lr, decay_mask=step_mask)
+                    Sb, Gb = net.forward(Xb, "batch"), G_batch[:m]
+                    if running:
+                        value, _ = objective.evaluate(Sb, yb, Gb)
+                        seen, total = seen + m, total + value * m
+                        if step_progress is not None:
+                            step_progress(epoch, k, batches.count, total / seen)
+                    else:
+                        objective.grad(Sb, yb, Gb)
+                    step(Gb, "batch", lr)
                     if interrupt.requested:
                         break
-            finite = bool(np.isfinite(theta).all())
-            np.matmul(X, W, out=S_train)
+            finite = bool(np.isfinite(net.theta).all())
+            S_train, add = scores_of(X, "train")
             train_loss, train_metric = math.nan, math.nan
             if finite:
                 # Full batch, the gradient of the next epoch comes from these same scores.
                 ahead = G_train if epoch < config.epochs else None
-                train_loss, train_metric = objective.evaluate(S_train, y, ahead, shift)
+                train_loss, train_metric = objective.evaluate(S_train, y, ahead, add)
             if not math.isfinite(train_loss):
                 status, diverged_at = "diverged", epoch
                 break
             record: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "test_loss": None}
             record["lr"] = lr
-            record["objective"] = train_loss + penalty(W, l1, l2)
+            record["objective"] = train_loss + net.penalty(l1, l2)
             record[f"train_{metric_key}"] = train_metric
             monitored, metric = train_loss, train_metric
             if has_test:
-                np.matmul(X_test, W, out=S_test)
-                test_loss, metric = objective.evaluate(S_test, y_test, shift=shift)
+                S_test, add = scores_of(X_test, "test")
+                test_loss, metric = objective.evaluate(S_test, y_test, shift=add)
                 monitored = record["test_loss"] = test_loss
                 record[f"test_{metric_key}"] = metric
             record[metric_key] = metric
@@ -757,24 +303,22 @@ def train(
             if config.patience is not None:
                 if monitored < best - config.tol:
                     best, waited = monitored, 0
-                    best_params = [q.copy() for q in params]
+                    best_theta = net.theta.copy()
                 else:
                     waited += 1
                     if waited >= config.patience:
                         status = "early_stopped"
-                        if best_params is not None:
-                            for q, saved in zip(params, best_params, strict=True):
-                                q[...] = saved
+                        if best_theta is not None:
+                            net.theta[...] = best_theta
                         break
     seconds = time.perf_counter() - start
     if status == "interrupted" and not history:
         epoch = 0
-    if dtype != np.float64:
-        params = [W.astype(np.float64), b.astype(np.float64)]
+    final = net if dtype == np.float64 else net.copy(np.float64)
 
     resolved = config.to_dict()
     resolved.update(
-        model=model.name,
+        model=problem.model.name,
         loss=loss.name,
         optimizer=OPTIMIZERS.resolve(config.optimizer),
         schedule=SCHEDULES.resolve(config.schedule),
@@ -782,10 +326,17 @@ def train(
         batch_size=0 if full_batch else batch,
         target=problem.target,
         features=problem.features,
+        scale=config.scaling,
         **opt.hyperparameters,
         **{k: loss_kw.get(k, v) for k, v in loss.params.items()},
     )
-    metrics = _final_metrics(problem, split, params, config, status, loss_kw)
+    if problem.model.network:
+        resolved.update(
+            hidden=net.hidden,
+            activation=net.activation.name,  # type: ignore[union-attr]
+            init=config.init or ("torch" if config.init_from is None else None),
+        )
+    metrics = _final_metrics(problem, split, final, config, status, loss_kw)
     return FitResult(
         status=status,
         epochs_run=len(history) if status != "diverged" else epoch,
@@ -793,7 +344,7 @@ def train(
         config=resolved,
         history=history,
         metrics=metrics,
-        model=model_dict(problem, split, params),
+        model=model_dict(problem, split, final),
         diverged_at=diverged_at,
         message=f"diverged at epoch {diverged_at}: {DIVERGED_HINT}" if diverged_at else None,
     )
@@ -802,7 +353,7 @@ def train(
 def _final_metrics(
     problem: Problem,
     split: Split,
-    params: list[np.ndarray],
+    net: Network,
     config: FitConfig,
     status: str,
     loss_kw: dict[str, float],
@@ -810,19 +361,19 @@ def _final_metrics(
     key = metric_name(problem)
     if status == "diverged":
         return {"train": {"loss": None, key: None, "objective": None}, "test": None}
-    logits = problem.model.logits
-    S = scores(split.X_train, params)
+    logits = problem.head.logits
+    S = net.scores(split.X_train)
     train_loss = problem.loss.value(split.y_train, S, logits=logits, **loss_kw)
     out: dict[str, dict[str, float | None] | None] = {
         "train": {
             "loss": train_loss,
             key: _metric(problem, split.y_train, S),
-            "objective": train_loss + penalty(params[0], config.l1, config.l2),
+            "objective": train_loss + net.penalty(config.l1, config.l2),
         },
         "test": None,
     }
     if split.X_test is not None:
-        S = scores(split.X_test, params)
+        S = net.scores(split.X_test)
         out["test"] = {
             "loss": problem.loss.value(split.y_test, S, logits=logits, **loss_kw),
             key: _metric(problem, split.y_test, S),
@@ -830,31 +381,32 @@ def _final_metrics(
     return out
 
 
-def model_dict(problem: Problem, split: Split, params: list[np.ndarray]) -> dict[str, Any]:
-    """The saved model: JSON-ready, enough for `losslab predict` on raw features."""
-    W, b = params
-    return {
+def model_dict(problem: Problem, split: Split, net: Network) -> dict[str, Any]:
+    """The saved model: JSON-ready, enough for `losslab predict` on raw features.
+
+    One-layer models keep ``coef`` and ``intercept``; networks list their ``layers``
+    (``W`` as (fan_in, fan_out), ``b``) with the ``activation``.
+    """
+    out: dict[str, Any] = {
         "kind": problem.model.name,
         "loss": problem.loss.name,
         "target": problem.target,
         "features": problem.features,
         "classes": problem.classes,
-        "coef": W.tolist(),
-        "intercept": b.tolist() if problem.model.multi_output else float(b[0]),
-        "scaler": split.scaler.to_dict() if split.scaler is not None else None,
     }
-
-
-def prepare(config: FitConfig, problem: Problem | None = None) -> tuple[Problem, Split]:
-    """Validate the settings, load the data (unless given) and split it for ``config.seed``."""
-    config.validate()
-    problem = problem if problem is not None else load_problem(config)
-    rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(2)[0])
-    return problem, make_split(problem, config, rng)
+    if problem.model.network:
+        out["activation"] = net.activation.name  # type: ignore[union-attr]
+        out["layers"] = net.to_lists()
+    else:
+        W, b = net.W[0], net.b[0]
+        out["coef"] = W.tolist()
+        out["intercept"] = b.tolist() if problem.head.multi_output else float(b[0])
+    out["scaler"] = split.scaler.to_dict() if split.scaler is not None else None
+    return out
 
 
 def fit(
-    data: str | None = None,
+    data: Any = None,
     *,
     progress: ProgressFn | None = None,
     save: bool = False,
@@ -876,18 +428,6 @@ def fit(
 
         result.record = str(save_fit(result, out))
     return result
-
-
-def data_info(problem: Problem, split: Split) -> dict[str, Any]:
-    table = problem.table
-    return {
-        "source": table.label,
-        "path": str(table.path.resolve()),
-        "sha256": table.sha256,
-        "rows": table.n_rows,
-        "train_rows": int(split.y_train.shape[0]),
-        "test_rows": int(split.test_rows.size),
-    }
 
 
 def with_settings(config: FitConfig, **changes: Any) -> FitConfig:

@@ -173,7 +173,7 @@ def test_progress_lines_are_throttled_but_never_skip_the_first_and_last(cli):
 @pytest.mark.parametrize(
     ("command", "target"),
     [
-        (["fit", "iris", "--epochs", "3"], "losslab.training.read_table"),  # loading
+        (["fit", "iris", "--epochs", "3"], f"{load_problem.__module__}.read_table"),  # loading
         (
             ["compare", "iris", "--epochs", "3", "--seeds", "1"],
             "losslab.reference.reference_optimum",

@@ -1,0 +1,179 @@
+"""The settings of one run (`losslab fit`, and every run of `compare`), validated together."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from losslab.errors import ConfigError
+
+STATUSES = ("completed", "early_stopped", "diverged", "interrupted")
+HYPER = ("momentum", "nesterov", "beta1", "beta2", "eps", "amsgrad", "alpha", "weight_decay")
+LOSS_PARAMS = ("delta", "quantile", "epsilon", "gamma")
+SHUFFLES = ("epoch", "once")
+DTYPES = ("float64", "float32")
+SCALES = ("standard", "minmax", "none")
+INITS = ("torch", "he", "xavier")
+DEFAULT_HIDDEN = (128, 64)
+DEFAULT_ACTIVATION = "relu"
+
+
+@dataclass
+class FitConfig:
+    """Every setting of a run; ``None`` means "resolve from the data or the optimizer"."""
+
+    data: Any = "breast-cancer"  # a path, a bundled name (or, from Python, a DataFrame)
+    target: str | None = None
+    features: list[str] | None = None
+    model: str | None = None
+    loss: str | None = None
+    optimizer: str = "adam"
+    lr: float | None = None
+    epochs: int = 100
+    batch_size: int | None = None
+    seed: int = 0
+    test_size: float = 0.2
+    test_data: Any = None  # score on this file instead of splitting
+    standardize: bool = True
+    scale: str | None = None  # standard, minmax, none; None: from ``standardize``
+    hidden: list[int] | None = None  # widths of the hidden layers (mlp)
+    activation: str | None = None  # of the hidden layers (mlp)
+    init: str | None = None  # torch, he, xavier (networks); linear models start at zero
+    init_from: str | None = None  # .npz of W1, b1, … or a saved run
+    l1: float = 0.0
+    l2: float = 0.0
+    momentum: float | None = None
+    nesterov: bool | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    eps: float | None = None
+    amsgrad: bool | None = None
+    alpha: float | None = None
+    weight_decay: float | None = None
+    schedule: str = "constant"
+    warmup: int = 0
+    step_size: int = 10
+    decay: float = 0.5
+    power_t: float = 0.5
+    min_lr: float = 0.0
+    clip_norm: float | None = None
+    patience: int | None = None
+    tol: float = 1e-4
+    delta: float | None = None
+    quantile: float | None = None
+    epsilon: float | None = None
+    gamma: float | None = None
+    shuffle: str = "epoch"  # minibatches: "epoch" reshuffles the rows, "once" the batch order
+    dtype: str = "float64"  # "float32" halves the memory traffic of every pass
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("data", "test_data"):
+            if out[key] is not None and not isinstance(out[key], str):
+                out[key] = "<DataFrame>"
+        return out
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> FitConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown setting {unknown[0]!r}")
+        return cls(**values)
+
+    def hyper(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in HYPER if getattr(self, k) is not None}
+
+    def loss_params(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in LOSS_PARAMS if getattr(self, k) is not None}
+
+    @property
+    def scaling(self) -> str:
+        """The feature scaling: ``scale`` when given, else standard or none by ``standardize``."""
+        if self.scale is not None:
+            return self.scale
+        return "standard" if self.standardize else "none"
+
+    def validate(self) -> None:
+        """Settings that are wrong whatever the data; one clear line each."""
+        from losslab.losses import LOSSES
+        from losslab.models import MODELS
+        from losslab.optimizers import OPTIMIZERS
+        from losslab.schedules import SCHEDULES
+
+        OPTIMIZERS.resolve(self.optimizer)
+        SCHEDULES.resolve(self.schedule)
+        model = MODELS.get(self.model) if self.model is not None else None
+        if self.loss is not None:
+            LOSSES.resolve(self.loss)
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"--lr must be > 0, got {self.lr:g}")
+        if self.epochs < 1:
+            raise ConfigError(f"--epochs must be >= 1, got {self.epochs}")
+        if self.batch_size is not None and self.batch_size < 0:
+            raise ConfigError(f"--batch-size must be >= 0 (0 = full batch), got {self.batch_size}")
+        if not 0.0 <= self.test_size < 1.0:
+            raise ConfigError(f"--test-size must be in [0, 1), got {self.test_size:g}")
+        for name in ("l1", "l2"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):
+                raise ConfigError(f"--{name} must be >= 0, got {value:g}")
+        if self.clip_norm is not None and not self.clip_norm > 0:
+            raise ConfigError(f"--clip-norm must be > 0, got {self.clip_norm:g}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"--patience must be >= 1, got {self.patience}")
+        if not self.tol >= 0:
+            raise ConfigError(f"--tol must be >= 0, got {self.tol:g}")
+        if self.seed < 0:
+            raise ConfigError(f"--seed must be >= 0, got {self.seed}")
+        if self.shuffle not in SHUFFLES:
+            raise ConfigError(
+                f"--shuffle must be one of {', '.join(SHUFFLES)}, got {self.shuffle!r}"
+            )
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.scale is not None and self.scale not in SCALES:
+            raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
+        self.hidden = parse_hidden(self.hidden)
+        network = model is not None and model.network
+        for flag, value in (("--hidden", self.hidden), ("--activation", self.activation)):
+            if value is not None and not network:
+                what = f"a {model.name} model" if model is not None else "the model chosen"
+                raise ConfigError(
+                    f"{flag} applies to networks (--model mlp); {what} has no hidden layers"
+                )
+        if self.activation is not None:
+            from losslab.activations import ACTIVATIONS
+
+            self.activation = ACTIVATIONS.resolve(self.activation)
+        if self.init is not None:
+            if self.init not in INITS:
+                raise ConfigError(f"--init must be one of {', '.join(INITS)}, got {self.init!r}")
+            if not network:
+                raise ConfigError(
+                    "--init applies to networks (--model mlp); linear models start at zero "
+                    "(use --init-from to start elsewhere)"
+                )
+
+
+def parse_hidden(value: Any) -> list[int] | None:
+    """``"128,64"`` or ``[128, 64]`` -> [128, 64]; every width a positive integer."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    widths = []
+    for item in items:
+        text = str(item).strip()
+        try:
+            width = int(text)
+        except ValueError:
+            width = 0
+        if width < 1 or (not isinstance(item, int) and text != str(width)):
+            raise ConfigError(
+                f"--hidden takes comma-separated positive integers (e.g. 128,64), got {item!r}"
+            )
+        widths.append(width)
+    if not widths:
+        raise ConfigError("--hidden needs at least one width (e.g. 128,64)")
+    return widths

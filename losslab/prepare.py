@@ -1,0 +1,300 @@
+"""From a table to training data: target and features, the model and loss, the split, the scaling.
+
+Randomness: ``SeedSequence(seed).spawn(3)`` gives three generators: the first draws the
+train/test split, the second the per-epoch shuffles of the training rows, the third a network's
+initial weights (``spawn(3)[:2]`` equal ``spawn(2)``, so adding the third changed no split or
+shuffle).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from losslab.config import FitConfig
+from losslab.data import Table, read_table
+from losslab.errors import ConfigError, DataError
+from losslab.losses import LOSSES, Loss
+from losslab.models import (
+    MODELS,
+    ModelKind,
+    check_loss,
+    default_loss,
+    default_model,
+    encode_target,
+    head_of,
+    plain,
+)
+
+SPLIT, SHUFFLE, INIT = range(3)  # which child of SeedSequence(seed) feeds what
+
+
+def generator(seed: int, stream: int) -> np.random.Generator:
+    """The generator of one stream (SPLIT, SHUFFLE, INIT) of ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[stream])
+
+
+@dataclass
+class Problem:
+    """A table turned into a target, a feature matrix and a model/loss pair (before splitting)."""
+
+    table: Table
+    target: str
+    features: list[str]
+    model: ModelKind
+    loss: Loss
+    X: np.ndarray
+    y: np.ndarray
+    classes: list
+
+    @property
+    def head(self) -> ModelKind:
+        """The one-layer model the output follows (the model itself unless it is a network)."""
+        return head_of(self.model, self.loss.name)
+
+    @property
+    def classifier(self) -> bool:
+        return self.head.is_classifier(self.loss.name)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) if self.head.multi_output else 1
+
+
+def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
+    """Read the data and resolve target, features, model and loss for ``config``."""
+    table = table if table is not None else read_table(config.data)
+    columns = table.columns
+    if len(columns) < 2:
+        raise DataError(f"{table.label}: needs a target column and at least one feature column")
+    target = config.target if config.target is not None else columns[-1]
+    table.require(target)
+    if config.features:
+        features = list(config.features)
+        for column in features:
+            table.require(column)
+        if target in features:
+            raise ConfigError(f"column {target!r} is both the target and a feature")
+    else:
+        features = [c for c in columns if c != target]
+    labels = table.labels(target)
+    model = MODELS.get(config.model or default_model(labels))
+    loss = LOSSES.get(config.loss or default_loss(model, labels))
+    y, classes = _encode(table, target, model, loss, labels)
+    X = table.matrix(features)
+    return Problem(table, target, features, model, loss, X, y, classes)
+
+
+def _encode(
+    table: Table, target: str, model: ModelKind, loss: Loss, labels: np.ndarray
+) -> tuple[np.ndarray, list]:
+    check_loss(model, loss.name)
+    head = head_of(model, loss.name)
+    return encode_target(head, loss.name, labels, f"{table.label}, column {target!r}")
+
+
+def with_loss(problem: Problem, loss: str | None) -> Problem:
+    """The same data and model with another loss (None: the model's default), its target
+    encoded exactly as :func:`load_problem` would encode it for that loss."""
+    labels = problem.table.labels(problem.target)
+    spec = LOSSES.get(loss or default_loss(problem.model, labels))
+    if spec is problem.loss:
+        return problem
+    y, classes = _encode(problem.table, problem.target, problem.model, spec, labels)
+    return replace(problem, loss=spec, y=y, classes=classes)
+
+
+@dataclass
+class Scaler:
+    """x ↦ (x − mean) / scale per feature: standard (mean, population std) or minmax (min,
+    max − min); a constant column is divided by 1."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    kind: str = "standard"
+
+    @classmethod
+    def fit(cls, X: np.ndarray, kind: str, features: list[str], where: str) -> Scaler:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if kind == "minmax":
+                lo, hi = X.min(axis=0), X.max(axis=0)
+                center, spread = lo, hi - lo
+            else:
+                center, spread = X.mean(axis=0), X.std(axis=0)
+        bad = ~(np.isfinite(center) & np.isfinite(spread))
+        if bad.any():
+            column = features[int(np.flatnonzero(bad)[0])] if features else "?"
+            raise DataError(
+                f"{where}, column {column!r}: values too large to scale in float64 "
+                "(divide them by a power of ten first, or use --scale none)"
+            )
+        return cls(center, np.where(spread > 0, spread, 1.0), kind)
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        return np.asfortranarray((X - self.mean) / self.scale)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "mean": self.mean.tolist(), "scale": self.scale.tolist()}
+
+
+@dataclass
+class Split:
+    """Scaled training (and test) data for one seed."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray | None
+    y_test: np.ndarray | None
+    scaler: Scaler | None
+    test_rows: np.ndarray
+    test_source: str | None = None  # the --test-data file, when the test rows come from one
+
+
+def split_rows(
+    y: np.ndarray, test_size: float, rng: np.random.Generator, *, stratify: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) row indices, each sorted.
+
+    ``ceil(test_size·n)`` rows go to test. Stratified: each class gets its share by largest
+    remainder, at most all but one of its rows; rows are drawn per class (classes in sorted order)
+    with ``rng.permutation``. Otherwise the first rows of one permutation.
+    """
+    n = y.shape[0]
+    if test_size == 0:
+        return np.arange(n), np.empty(0, dtype=np.intp)
+    n_test = math.ceil(test_size * n)
+    if n_test >= n:
+        raise DataError(f"--test-size {test_size:g} leaves no training row out of {n}")
+    if not stratify:
+        perm = rng.permutation(n)
+        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+    classes, codes, counts = np.unique(y, return_inverse=True, return_counts=True)
+    exact = counts * (n_test / n)
+    quota = np.minimum(np.floor(exact).astype(np.intp), counts - 1)
+    order = np.argsort(-(exact - np.floor(exact)), kind="stable")
+    for k in order:
+        if quota.sum() >= n_test:
+            break
+        if quota[k] < counts[k] - 1:
+            quota[k] += 1
+    test_parts = []
+    for k in range(classes.size):
+        rows = np.flatnonzero(codes == k)
+        test_parts.append(rng.permutation(rows)[: quota[k]])
+    test = np.sort(np.concatenate(test_parts))
+    mask = np.ones(n, dtype=bool)
+    mask[test] = False
+    return np.flatnonzero(mask), test
+
+
+@dataclass
+class TestData:
+    """A separate test file, its columns matched to the training data's by name."""
+
+    table: Table
+    X: np.ndarray
+    y: np.ndarray
+
+
+def load_test(problem: Problem, source: Any) -> TestData:
+    """Read ``source`` and encode it like the training data: same feature and target columns
+    (by name, in any order), target classes among the training classes."""
+    table = read_table(source)
+    needed = [*problem.features, problem.target]
+    missing = [c for c in needed if c not in table.frame.columns]
+    if missing:
+        what = "target" if missing[0] == problem.target else "feature"
+        raise DataError(
+            f"{table.label}: no {what} column {missing[0]!r} (the training data "
+            f"{problem.table.label} has it); test data needs the same column names"
+        )
+    labels = table.labels(problem.target)
+    if problem.classes:
+        known = {str(plain(c)): k for k, c in enumerate(problem.classes)}
+        codes = np.fromiter(
+            (known.get(str(plain(v)), -1) for v in labels), dtype=np.intp, count=len(labels)
+        )
+        if (codes < 0).any():
+            row = int(np.flatnonzero(codes < 0)[0])
+            raise DataError(
+                f"{table.where(row, problem.target)}: class {plain(labels[row])!r} does not "
+                f"occur in the training data (classes: {', '.join(map(str, problem.classes))})"
+            )
+        y = codes.astype(np.float64)
+    else:
+        y = table.numeric(problem.target)
+    return TestData(table, table.matrix(problem.features), y)
+
+
+def make_split(
+    problem: Problem,
+    config: FitConfig,
+    rng: np.random.Generator,
+    test: TestData | None = None,
+) -> Split:
+    """Training and test rows for ``config.seed`` (all rows train when ``test`` is given), scaled
+    by the training rows' statistics."""
+    if test is not None:
+        train, test_rows = np.arange(problem.y.shape[0]), np.empty(0, dtype=np.intp)
+    else:
+        train, test_rows = split_rows(problem.y, config.test_size, rng, stratify=problem.classifier)
+    if problem.classifier:
+        present = np.unique(problem.y[train]).size
+        if present < 2:
+            raise DataError(
+                f"{problem.table.label}: the training split holds a single class; "
+                "lower --test-size or use more data"
+            )
+    X_train = problem.X[train] if test_rows.size else problem.X
+    if test is not None:
+        X_test, y_test = test.X, test.y
+    else:
+        X_test = problem.X[test_rows] if test_rows.size else None
+        y_test = problem.y[test_rows] if test_rows.size else None
+    scaler = None
+    if config.scaling != "none":
+        scaler = Scaler.fit(X_train, config.scaling, problem.features, problem.table.label)
+        X_train = scaler.apply(X_train)
+        X_test = None if X_test is None else scaler.apply(X_test)
+    else:
+        X_train = np.asfortranarray(X_train)
+        X_test = None if X_test is None else np.asfortranarray(X_test)
+    return Split(
+        X_train,
+        problem.y[train],
+        X_test,
+        y_test,
+        scaler,
+        test_rows,
+        test_source=test.table.label if test is not None else None,
+    )
+
+
+def prepare(
+    config: FitConfig, problem: Problem | None = None, test: TestData | None = None
+) -> tuple[Problem, Split]:
+    """Validate the settings, load the data (unless given) and split it for ``config.seed``."""
+    config.validate()
+    problem = problem if problem is not None else load_problem(config)
+    if test is None and config.test_data is not None:
+        test = load_test(problem, config.test_data)
+    return problem, make_split(problem, config, generator(config.seed, SPLIT), test)
+
+
+def data_info(problem: Problem, split: Split) -> dict[str, Any]:
+    table = problem.table
+    info = {
+        "source": table.label,
+        "path": str(table.path.resolve()),
+        "sha256": table.sha256,
+        "rows": table.n_rows,
+        "train_rows": int(split.y_train.shape[0]),
+        "test_rows": int(split.test_rows.size),
+    }
+    if split.test_source is not None and split.y_test is not None:
+        info["test_rows"] = int(split.y_test.shape[0])
+        info["test_data"] = split.test_source
+    return info
