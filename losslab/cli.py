@@ -37,6 +37,10 @@ class Format(str, Enum):
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="Output: a table for people, json or csv.")
 ]
+SepOpt = Annotated[
+    str | None,
+    typer.Option("--sep", help="Column separator: , ; tab |  (default: sniffed from the header)."),
+]
 
 
 def _fail(message: str) -> None:
@@ -131,6 +135,7 @@ def eval_cmd(
     margin: Annotated[
         float | None, typer.Option(help="Contrastive margin m (default 1.0).")
     ] = None,
+    sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Compute losses of prediction columns against target columns in a CSV.
@@ -149,7 +154,7 @@ def eval_cmd(
         from losslab.predict import evaluate_model
 
         result = evaluate_model(
-            model, data, losses=loss or ["all"], target=target or [], params=params
+            model, data, losses=loss or ["all"], target=target or [], params=params, sep=sep
         )
     else:
         from losslab.evaluate import evaluate
@@ -161,6 +166,7 @@ def eval_cmd(
             pred=pred or [],
             logits=logits,
             params=params,
+            sep=sep,
         )
     from losslab import render
 
@@ -427,6 +433,7 @@ def fit_cmd(
     quantile: Quantile = None,
     epsilon: Epsilon = None,
     gamma: Gamma = None,
+    sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutDir = None,
     no_save: NoSave = False,
@@ -541,13 +548,14 @@ def _report_fit(result: Any, fmt: str) -> None:
 def predict_cmd(
     model: Annotated[str, typer.Argument(help="Run directory or model.json.")],
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
+    sep: SepOpt = None,
 ) -> None:
     """Write predictions (and class probabilities) of a saved model as CSV on stdout."""
     import sys
 
     from losslab.predict import predict_csv
 
-    sys.stdout.write(predict_csv(model, data))
+    sys.stdout.write(predict_csv(model, data, sep=sep))
 
 
 # --------------------------------------------------------------------------- compare
@@ -646,6 +654,7 @@ def compare_cmd(
     quantile: Quantile = None,
     epsilon: Epsilon = None,
     gamma: Gamma = None,
+    sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     out: OutDir = None,
     no_save: NoSave = False,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from losslab.errors import DataError
+from losslab.errors import ConfigError, DataError
 from losslab.registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,7 +43,9 @@ class Dataset:
 
 DATASETS: Registry[Dataset] = Registry("dataset")
 GZIP_MAGIC = b"\x1f\x8b"
-HEAD = 8192  # bytes of text checked for NULs before pandas parses a file
+HEAD = 8192  # bytes of text checked for NULs and sniffed for the separator before parsing
+# What --sep accepts, and what each means; sniffing tries the separators in this order.
+SEPARATORS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t", "|": "|"}
 
 
 def _dataset(name: str, *args: Any, aliases: tuple[str, ...] = (), **kw: Any) -> None:
@@ -114,6 +116,7 @@ class Table:
     path: Path
     label: str
     frame: pd.DataFrame
+    sep: str = ","
     _numeric: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -136,7 +139,7 @@ class Table:
         """The file's text (decompressed), for locating rows in error messages."""
         with open(self.path, "rb") as fh:
             data = _decompressed(fh.read(), self.label)
-        return io.StringIO(data.decode("utf-8", errors="replace"), newline="")
+        return io.StringIO(data.decode("utf-8-sig", errors="replace"), newline="")
 
     @cached_property
     def _data_lines(self) -> list[int]:
@@ -178,7 +181,7 @@ class Table:
         line = self.line_of(row)
         for number, text in enumerate(self._text(), start=1):
             if number == line:
-                fields = next(csv.reader([text]))
+                fields = next(csv.reader([text], delimiter=self.sep))
                 if len(fields) != len(self.frame.columns):
                     return (
                         f"{self.label}, line {line}: ragged row with {len(fields)} fields; "
@@ -270,9 +273,14 @@ def _to_float(series: pd.Series) -> np.ndarray | None:
         return None
 
 
-def read_table(source: str | Path) -> Table:
-    """Parse a CSV file (or bundled dataset name) with a header row."""
+def read_table(source: str | Path, *, sep: str | None = None) -> Table:
+    """Parse a CSV file (or bundled dataset name) with a header row.
+
+    The separator is ``sep`` (``,`` ``;`` ``tab`` or ``\\t``, ``|``), else sniffed from the first
+    lines. A gzip file is read as its decompressed text; a UTF-8 byte-order mark is skipped.
+    """
     path, label = resolve_path(source)
+    forced = _separator(sep)
     if not path.exists():
         hint = f" (bundled datasets: {', '.join(DATASETS.names())})" if "/" not in label else ""
         raise DataError(f"{label}: no such file{hint}")
@@ -293,11 +301,17 @@ def read_table(source: str | Path) -> Table:
         raise DataError(f"{label}: empty file")
     if b"\x00" in head:
         raise DataError(f"{label}: binary file, not CSV text")
+    delimiter = forced or sniff_separator(head.decode("utf-8-sig", errors="replace"))
     import pandas as pd
 
     try:
-        source = path if text is None else io.BytesIO(text)
-        frame = pd.read_csv(source, engine="c", encoding="utf-8", compression=None)
+        frame = pd.read_csv(
+            path if text is None else io.BytesIO(text),
+            sep=delimiter,
+            engine="c",
+            encoding="utf-8-sig",
+            compression=None,
+        )
     except pd.errors.EmptyDataError:
         raise DataError(f"{label}: empty file") from None
     except pd.errors.ParserError as exc:
@@ -312,7 +326,38 @@ def read_table(source: str | Path) -> Table:
     dupes = [c for c in frame.columns if "." in str(c) and str(c).rsplit(".", 1)[0] in frame]
     if dupes:
         raise DataError(f"{label}: duplicate column name {str(dupes[0]).rsplit('.', 1)[0]!r}")
-    return Table(path=path, label=label, frame=frame)
+    return Table(path=path, label=label, frame=frame, sep=delimiter)
+
+
+def _separator(sep: str | None) -> str | None:
+    """The delimiter ``--sep`` names, or None to sniff it."""
+    if sep is None or sep in SEPARATORS:
+        return None if sep is None else SEPARATORS[sep]
+    raise ConfigError(f"--sep must be one of , ; tab (or \\t) |, got {sep!r}")
+
+
+def sniff_separator(head: str) -> str:
+    """The delimiter of CSV text from its first lines: comma, semicolon, tab or pipe.
+
+    The candidate that splits the header and the following (complete) lines into the same
+    number of fields, the most such; failing that, the one that splits the header the most. Ties
+    go to the earlier of , ; tab |. A single-column header reads as comma-separated.
+    """
+    import csv
+
+    lines = head.splitlines(keepends=True)[:21]
+    if len(lines) > 1 and not lines[-1].endswith(("\n", "\r")):
+        lines = lines[:-1]  # cut by the head's size
+    best, best_key = ",", (1, False)
+    for delimiter in dict.fromkeys(SEPARATORS.values()):
+        rows = [r for r in csv.reader(lines, delimiter=delimiter) if any(f.strip() for f in r)]
+        if not rows:
+            continue
+        width = len(rows[0])
+        key = (width, all(len(r) == width for r in rows[1:]))
+        if width > 1 and (key[1], key[0]) > (best_key[1], best_key[0]):
+            best, best_key = delimiter, key
+    return best
 
 
 def _decompressed(data: bytes, label: str) -> bytes:

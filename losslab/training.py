@@ -77,6 +77,7 @@ class FitConfig:
     gamma: float | None = None
     shuffle: str = "epoch"  # minibatches: "epoch" reshuffles the rows, "once" the batch order
     dtype: str = "float64"  # "float32" halves the memory traffic of every pass
+    sep: str | None = None  # the data's column separator; None = sniffed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,7 +156,7 @@ class Problem:
 
 def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
     """Read the data and resolve target, features, model and loss for ``config``."""
-    table = table if table is not None else read_table(config.data)
+    table = table if table is not None else read_table(config.data, sep=config.sep)
     columns = table.columns
     if len(columns) < 2:
         raise DataError(f"{table.label}: needs a target column and at least one feature column")

@@ -83,3 +83,90 @@ def test_dataset_shape_of_a_gzip_file(tmp_path):
     path = write_gzip(tmp_path / "d.csv.gz", ROWS + "\n")
     ds = Dataset("d", str(path), "y", "binary classification", "test")
     assert dataset_shape(ds) == (6, 3)
+
+
+# --------------------------------------------------------------------------- separators
+
+SEPARATED = {",": ROWS, ";": ROWS.replace(",", ";"), "\t": ROWS.replace(",", "\t")}
+SEPARATED["|"] = ROWS.replace(",", "|")
+
+
+@pytest.mark.parametrize("sep", list(SEPARATED))
+def test_separator_is_sniffed(write_csv, sep):
+    table = read_table(write_csv(SEPARATED[sep]))
+    assert table.sep == sep and table.columns == ["y", "x1", "x2"]
+    assert table.numeric("x1").tolist() == [1.5, 2.5, 0.5, 4.0, 1.0, 3.5]
+
+
+@pytest.mark.parametrize(
+    ("text", "sep"),
+    [
+        ("a;b\n1,5;2,5\n3,0;4,5\n", ";"),  # decimal commas
+        ('"x,y";z\n1;2\n', ";"),  # a quoted comma in a name
+        ("name,note\nx,a|b|c\ny,d|e|f\n", ","),  # pipes inside values
+        ("a;b\n1;2\n3;4;5\n", ";"),  # ragged, still semicolon-separated (then an error)
+        ("y\n1\n2\n", ","),  # one column
+    ],
+)
+def test_sniffing_tricky_heads(text, sep):
+    from losslab.data import sniff_separator
+
+    assert sniff_separator(text) == sep
+
+
+@pytest.mark.parametrize(("flag", "sep"), [(",", ","), (";", ";"), ("tab", "\t"), ("\\t", "\t")])
+def test_forced_separator(write_csv, flag, sep):
+    table = read_table(write_csv(SEPARATED[sep]), sep=flag)
+    assert table.columns == ["y", "x1", "x2"]
+
+
+def test_forced_separator_overrides_sniffing(write_csv):
+    table = read_table(write_csv("a;b,c\n1;2,3\n"), sep=",")
+    assert table.columns == ["a;b", "c"]
+
+
+def test_bad_separator_is_one_line(cli, write_csv):
+    err = cli.error("eval", write_csv(ROWS), "--sep", "::")
+    assert "--sep" in err and "'::'" in err
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_eval_on_semicolon_and_tab_files(cli, write_csv, sep):
+    text = "y;pred\n1;1.5\n2;2.5\n".replace(";", sep)
+    out = cli.json("eval", write_csv(text), "--loss", "mse")
+    assert out["losses"]["mse"] == pytest.approx(0.25)
+
+
+def test_sep_option_on_every_data_command(cli, write_csv, tmp_path):
+    path = write_csv(SEPARATED["|"])
+    fit = cli.json("fit", path, "--sep", "|", "--target", "y", "--epochs", "2", "--out", tmp_path)
+    assert fit["status"] == "completed"
+    assert cli.json("eval", write_csv("y|pred\n1|1\n", "p.csv"), "--sep", "|")["rows"] == 1
+    predicted = cli("predict", fit["record"], path, "--sep", "|").stdout
+    assert predicted.splitlines()[0].startswith("prediction") and len(predicted.splitlines()) == 7
+    scored = cli.json("eval", path, "--model", fit["record"], "--sep", "|", "--loss", "bce")
+    assert scored["rows"] == 6
+    study = cli.json(
+        "compare",
+        path,
+        "--sep",
+        "|",
+        "--optimizer",
+        "gd",
+        "--seeds",
+        "1",
+        "--epochs",
+        "2",
+        "--jobs",
+        "1",
+        "--no-save",
+    )
+    assert len(study["runs"]) == 1
+    assert "ragged" not in cli.error("fit", path, "--sep", ";", "--no-save")
+
+
+def test_utf8_bom_is_not_part_of_the_first_name(write_csv, tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + SEPARATED[";"].encode())
+    table = read_table(path)
+    assert table.columns[0] == "y" and table.sep == ";"
