@@ -7,9 +7,13 @@ is imported only when a file is actually read.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
+import os
+import select
+import stat
 import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -43,6 +47,7 @@ class Dataset:
 
 DATASETS: Registry[Dataset] = Registry("dataset")
 GZIP_MAGIC = b"\x1f\x8b"
+PIPE_WAIT = 60.0  # seconds a pipe may stay silent before its first byte (a FIFO nobody writes)
 HEAD = 8192  # bytes of text checked for NULs and sniffed for the separator before parsing
 # What --sep accepts, and what each means; sniffing tries the separators in this order.
 SEPARATORS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t", "|": "|"}
@@ -103,8 +108,11 @@ def resolve_path(source: str | Path) -> tuple[Path, str]:
     An existing file wins over a bundled name, so a local ``iris`` file is read as itself.
     """
     text = str(source)
-    path = Path(text).expanduser()
-    if path.exists() or text not in DATASETS:
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~user that does not exist
+        path = Path(text)
+    if os.path.lexists(path) or text not in DATASETS:
         return path, text
     return DATASETS.get(text).path, DATASETS.resolve(text)
 
@@ -117,6 +125,7 @@ class Table:
     label: str
     frame: pd.DataFrame
     sep: str = ","
+    raw: bytes | None = field(default=None, repr=False)  # the bytes of a pipe, read only once
     _numeric: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -129,17 +138,33 @@ class Table:
 
     @cached_property
     def sha256(self) -> str:
+        """The hash of the file's bytes as stored (compressed, if it is)."""
+        if self.raw is not None:
+            return hashlib.sha256(self.raw).hexdigest()
         digest = hashlib.sha256()
-        with open(self.path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
+        try:
+            with open(self.path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise DataError(_os_problem(self.label, self.path, exc)) from None
         return digest.hexdigest()
 
     def _text(self) -> io.StringIO:
-        """The file's text (decompressed), for locating rows in error messages."""
-        with open(self.path, "rb") as fh:
-            data = _decompressed(fh.read(), self.label)
-        return io.StringIO(data.decode("utf-8-sig", errors="replace"), newline="")
+        """The file's text (decompressed), for locating rows in error messages.
+
+        Empty when the file was a pipe whose bytes this table does not hold: better no line
+        numbers than a second open that waits for a writer forever.
+        """
+        data = self.raw
+        if data is None:
+            try:
+                if stat.S_ISREG(os.stat(self.path).st_mode):
+                    data = self.path.read_bytes()
+            except OSError:
+                pass
+        text = _decompressed(data or b"", self.label)
+        return io.StringIO(text.decode("utf-8-sig", errors="replace"), newline="")
 
     @cached_property
     def _data_lines(self) -> list[int]:
@@ -281,22 +306,7 @@ def read_table(source: str | Path, *, sep: str | None = None) -> Table:
     """
     path, label = resolve_path(source)
     forced = _separator(sep)
-    if not path.exists():
-        hint = f" (bundled datasets: {', '.join(DATASETS.names())})" if "/" not in label else ""
-        raise DataError(f"{label}: no such file{hint}")
-    if path.is_dir():
-        raise DataError(f"{label}: is a directory, not a CSV file")
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(HEAD)
-            text: bytes | None = None
-            if head.startswith(GZIP_MAGIC):
-                # Decompressed in memory once: the checks and pandas see the same text, and one
-                # zlib call is faster than pandas' own streaming decompression.
-                text = _decompressed(head + fh.read(), label)
-                head = text[:HEAD]
-    except OSError as exc:
-        raise DataError(f"{label}: cannot read ({exc.strerror})") from None
+    raw, text, head = _load(path, label)
     if not head.strip():
         raise DataError(f"{label}: empty file")
     if b"\x00" in head:
@@ -318,6 +328,8 @@ def read_table(source: str | Path, *, sep: str | None = None) -> Table:
         raise DataError(f"{label}: {_parser_message(str(exc))}") from None
     except UnicodeDecodeError:
         raise DataError(f"{label}: not UTF-8 text (a binary file?)") from None
+    except OSError as exc:
+        raise DataError(_os_problem(label, path, exc)) from None
     if frame.empty:
         raise DataError(f"{label}: the header has no data rows")
     unnamed = [c for c in frame.columns if str(c).startswith("Unnamed: ")]
@@ -326,7 +338,77 @@ def read_table(source: str | Path, *, sep: str | None = None) -> Table:
     dupes = [c for c in frame.columns if "." in str(c) and str(c).rsplit(".", 1)[0] in frame]
     if dupes:
         raise DataError(f"{label}: duplicate column name {str(dupes[0]).rsplit('.', 1)[0]!r}")
-    return Table(path=path, label=label, frame=frame, sep=delimiter)
+    return Table(path=path, label=label, frame=frame, sep=delimiter, raw=raw)
+
+
+def _load(path: Path, label: str) -> tuple[bytes | None, bytes | None, bytes]:
+    """(raw, text, head): what pandas and the checks need from ``path``, read once.
+
+    ``raw`` holds the bytes of a pipe or device, which can be read only once; ``text`` the whole
+    (decompressed) text when pandas must parse it from memory, else None (pandas reads the
+    file itself); ``head`` the first bytes of the text.
+    """
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise DataError(f"{label}: is a directory, not a CSV file")
+        if not stat.S_ISREG(mode):
+            raw = _read_stream(path, label)
+            text = _decompressed(raw, label)
+            return raw, text, text[:HEAD]
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD)
+            if not head.startswith(GZIP_MAGIC):
+                return None, None, head
+            # Decompressed in memory once: the checks and pandas see the same text, and one
+            # zlib call is faster than pandas' own streaming decompression.
+            text = _decompressed(head + fh.read(), label)
+            return None, text, text[:HEAD]
+    except (OSError, ValueError) as exc:
+        raise DataError(_os_problem(label, path, exc)) from None
+
+
+def _read_stream(path: Path, label: str) -> bytes:
+    """Every byte of a FIFO, a pipe's /dev/fd/N or a device, read once.
+
+    Opening does not block; a pipe silent for PIPE_WAIT seconds (a FIFO nobody writes to) is an
+    error rather than a hang. A binary first chunk stops the reading (think /dev/zero).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        if not select.select([fd], [], [], PIPE_WAIT)[0]:
+            raise DataError(f"{label}: nothing was written to this pipe in {PIPE_WAIT:g} s")
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        while chunk := fh.read(1 << 20):
+            chunks.append(chunk)
+            if len(chunks) == 1 and b"\x00" in chunk[:HEAD] and not chunk.startswith(GZIP_MAGIC):
+                break
+    return b"".join(chunks)
+
+
+def _os_problem(label: str, path: Path, exc: OSError | ValueError) -> str:
+    """One line on what is wrong with ``path``, from the error the system gave."""
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOENT:
+        if os.path.islink(path):
+            return f"{label}: no such file (a symbolic link to a missing file)"
+        hint = f" (bundled datasets: {', '.join(DATASETS.names())})" if "/" not in label else ""
+        return f"{label}: no such file{hint}"
+    if code == errno.ENAMETOOLONG:
+        longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+        if longest > 255:
+            return f"{label}: file name too long ({longest} bytes in one name; the limit is 255)"
+        return f"{label}: path too long ({len(os.fsencode(path))} bytes)"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"{label}: permission denied (cannot read the file, or enter a directory above it)"
+    if code == errno.ELOOP:
+        return f"{label}: too many levels of symbolic links (a symlink loop)"
+    if code == errno.ENOTDIR:
+        return f"{label}: no such file (a part of the path is not a directory)"
+    if isinstance(exc, ValueError):
+        return f"{label}: not a valid file name ({exc})"
+    return f"{label}: cannot read ({exc.strerror or exc})"
 
 
 def _separator(sep: str | None) -> str | None:

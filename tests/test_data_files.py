@@ -6,7 +6,10 @@ exit code 1 and no traceback.
 
 from __future__ import annotations
 
+import errno
 import gzip
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -170,3 +173,146 @@ def test_utf8_bom_is_not_part_of_the_first_name(write_csv, tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + SEPARATED[";"].encode())
     table = read_table(path)
     assert table.columns[0] == "y" and table.sep == ";"
+
+
+# --------------------------------------------------------------------------- pipes
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="needs FIFOs and /dev/fd")
+
+
+def _feed(path: Path | int, data: bytes) -> threading.Thread:
+    """Write ``data`` to a FIFO path (or a pipe's write end) from a thread, then close it."""
+
+    def write() -> None:
+        if isinstance(path, int):
+            with os.fdopen(path, "wb") as fh:
+                fh.write(data)
+        else:
+            with open(path, "wb") as fh:
+                fh.write(data)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "fifo.csv"
+    os.mkfifo(path)
+    return path
+
+
+@posix_only
+def test_fit_on_a_named_pipe_reads_it_once(cli, fifo, tmp_path):
+    import hashlib
+
+    data = ("y,x1,x2\n" + "".join(f"{i % 2},{i},{i * i % 7}\n" for i in range(3000))).encode()
+    writer = _feed(fifo, data)  # more than a pipe's buffer
+    out = cli.json("fit", fifo, "--epochs", "2", "--target", "y", "--out", tmp_path / "runs")
+    writer.join(5)
+    assert out["status"] == "completed" and out["data"]["rows"] == 3000
+    assert out["data"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+@posix_only
+def test_errors_from_a_named_pipe_name_the_line(cli, fifo):
+    _feed(fifo, b"y,pred\n1,2\n\n3,abc\n")
+    err = cli.error("eval", fifo, "--loss", "mse")
+    assert "fifo.csv, line 4" in err and "abc" in err
+
+
+@posix_only
+def test_gzip_through_a_named_pipe(fifo):
+    _feed(fifo, gzip.compress(ROWS.replace(",", ";").encode()))
+    table = read_table(fifo)
+    assert table.columns == ["y", "x1", "x2"] and table.n_rows == 6
+
+
+@posix_only
+def test_process_substitution_path(cli):
+    read_end, write_end = os.pipe()
+    try:
+        _feed(write_end, b"y,pred\n1,1.5\n2,2.5\n")
+        out = cli.json("eval", f"/dev/fd/{read_end}", "--loss", "mse")
+    finally:
+        os.close(read_end)
+    assert out["rows"] == 2 and out["losses"]["mse"] == pytest.approx(0.25)
+
+
+@posix_only
+def test_empty_pipe_is_an_empty_file(cli, fifo):
+    _feed(fifo, b"")
+    assert "empty file" in cli.error("eval", fifo)
+
+
+@posix_only
+def test_a_pipe_nobody_writes_to_is_an_error_not_a_hang(cli, fifo, monkeypatch):
+    monkeypatch.setattr("losslab.data.PIPE_WAIT", 0.2)
+    err = cli.error("fit", fifo, "--no-save")
+    assert "fifo.csv" in err and "nothing was written" in err
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_endless_binary_device_is_refused(cli):
+    assert "binary file" in cli.error("eval", "/dev/zero")
+
+
+# --------------------------------------------------------------------------- hostile paths
+
+
+def test_file_name_too_long(cli, tmp_path):
+    err = cli.error("fit", tmp_path / ("x" * 296 + ".csv"), "--no-save")
+    assert "x" * 296 in err and "file name too long" in err
+
+
+def test_unreadable_directory(cli, tmp_path, monkeypatch):
+    # Tests may run as root, for whom chmod denies nothing: the system's answer is simulated.
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    path = write_gzip(locked / "d.csv", ROWS)
+    real_stat = os.stat
+
+    def denied(target, *args, **kwargs):
+        if str(target).startswith(str(locked) + os.sep):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(target))
+        return real_stat(target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", denied)
+    err = cli.error("eval", path)
+    assert "locked/d.csv" in err and "permission denied" in err
+
+
+def test_unreadable_file(cli, tmp_path, monkeypatch):
+    import builtins
+
+    path = tmp_path / "d.csv"
+    path.write_text(ROWS, encoding="utf-8")
+    real_open = builtins.open
+
+    def denied(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", denied)
+    assert "permission denied" in cli.error("eval", path)
+
+
+@posix_only
+def test_symlink_loop(cli, tmp_path):
+    os.symlink(tmp_path / "b.csv", tmp_path / "a.csv")
+    os.symlink(tmp_path / "a.csv", tmp_path / "b.csv")
+    err = cli.error("fit", tmp_path / "a.csv", "--no-save")
+    assert "a.csv" in err and "symlink loop" in err and "no such file" not in err
+
+
+@posix_only
+def test_dangling_symlink(cli, tmp_path):
+    os.symlink(tmp_path / "gone.csv", tmp_path / "a.csv")
+    assert "symbolic link to a missing file" in cli.error("eval", tmp_path / "a.csv")
+
+
+def test_path_through_a_file(cli, tmp_path):
+    (tmp_path / "f").write_text("y\n1\n", encoding="utf-8")
+    assert "not a directory" in cli.error("eval", tmp_path / "f" / "d.csv")
