@@ -7,6 +7,7 @@ is imported only when a file is actually read.
 
 from __future__ import annotations
 
+import codecs
 import errno
 import gzip
 import hashlib
@@ -118,6 +119,45 @@ def resolve_path(source: str | Path) -> tuple[Path, str]:
 
 
 @dataclass
+class Layout:
+    """Where each data record of a CSV text starts (its file line) and how many fields it has.
+
+    Read as pandas reads: quoted fields may span lines, blank lines are skipped, the first
+    record is the header. ``long`` is the first data record with more fields than the header,
+    bar one empty field (a trailing delimiter, which pandas drops).
+    """
+
+    header: int = 0
+    starts: list[int] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)
+    long: int | None = None
+
+    @classmethod
+    def of(cls, text: io.StringIO, sep: str) -> Layout:
+        import csv
+
+        out = cls()
+        reader = csv.reader(text, delimiter=sep)
+        start = 1
+        try:
+            for fields in reader:
+                line, start = start, reader.line_num + 1
+                if len(fields) <= 1 and not "".join(fields).strip():
+                    continue
+                if not out.header:
+                    out.header = len(fields)
+                    continue
+                extra = len(fields) - out.header
+                if out.long is None and (extra > 1 or (extra == 1 and fields[-1])):
+                    out.long = len(out.starts)
+                out.starts.append(line)
+                out.widths.append(len(fields))
+        except csv.Error:
+            pass  # a field beyond the csv module's size limit: lines known so far stand
+        return out
+
+
+@dataclass
 class Table:
     """A parsed CSV with its provenance; columns are converted on demand with full checks."""
 
@@ -150,38 +190,13 @@ class Table:
             raise DataError(_os_problem(self.label, self.path, exc)) from None
         return digest.hexdigest()
 
-    def _text(self) -> io.StringIO:
-        """The file's text (decompressed), for locating rows in error messages.
-
-        Empty when the file was a pipe whose bytes this table does not hold: better no line
-        numbers than a second open that waits for a writer forever.
-        """
-        data = self.raw
-        if data is None:
-            try:
-                if stat.S_ISREG(os.stat(self.path).st_mode):
-                    data = self.path.read_bytes()
-            except OSError:
-                pass
-        text = _decompressed(data or b"", self.label)
-        return io.StringIO(text.decode("utf-8-sig", errors="replace"), newline="")
-
     @cached_property
-    def _data_lines(self) -> list[int]:
-        """File line number (1-based) of each data row, skipping blank lines as pandas does."""
-        lines: list[int] = []
-        header_seen = False
-        for number, line in enumerate(self._text(), start=1):
-            if not line.strip():
-                continue
-            if header_seen:
-                lines.append(number)
-            header_seen = True
-        return lines
+    def _layout(self) -> Layout:
+        return Layout.of(_text_of(self.path, self.raw, self.label), self.sep)
 
     def line_of(self, row: int) -> int:
         """The file line of 0-based data row ``row``."""
-        lines = self._data_lines
+        lines = self._layout.starts
         return lines[row] if 0 <= row < len(lines) else row + 2
 
     def where(self, row: int | None = None, column: str | None = None) -> str:
@@ -201,18 +216,12 @@ class Table:
 
     def _field_count_problem(self, row: int) -> str | None:
         """A message if data row ``row`` has fewer fields than the header (pandas pads with NaN)."""
-        import csv
-
-        line = self.line_of(row)
-        for number, text in enumerate(self._text(), start=1):
-            if number == line:
-                fields = next(csv.reader([text], delimiter=self.sep))
-                if len(fields) != len(self.frame.columns):
-                    return (
-                        f"{self.label}, line {line}: ragged row with {len(fields)} fields; "
-                        f"the header has {len(self.frame.columns)}"
-                    )
-                return None
+        layout = self._layout
+        if 0 <= row < len(layout.widths) and layout.widths[row] < layout.header:
+            return (
+                f"{self.label}, line {layout.starts[row]}: ragged row with "
+                f"{layout.widths[row]} fields; the header has {layout.header}"
+            )
         return None
 
     def numeric(self, column: str) -> np.ndarray:
@@ -307,38 +316,113 @@ def read_table(source: str | Path, *, sep: str | None = None) -> Table:
     path, label = resolve_path(source)
     forced = _separator(sep)
     raw, text, head = _load(path, label)
-    if not head.strip():
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError(f"{label}: UTF-16 text; save the file as UTF-8")
+    if not head.removeprefix(codecs.BOM_UTF8).strip():
         raise DataError(f"{label}: empty file")
     if b"\x00" in head:
         raise DataError(f"{label}: binary file, not CSV text")
-    delimiter = forced or sniff_separator(head.decode("utf-8-sig", errors="replace"))
+    head_text = head.decode("utf-8-sig", errors="replace")
+    delimiter = forced or sniff_separator(head_text)
+    names = _header_names(head_text, delimiter)
+    import warnings
+
     import pandas as pd
 
     try:
-        frame = pd.read_csv(
-            path if text is None else io.BytesIO(text),
-            sep=delimiter,
-            engine="c",
-            encoding="utf-8-sig",
-            compression=None,
-        )
+        with warnings.catch_warnings():
+            # A large column of mixed numbers and strings is typed per chunk; numeric() still
+            # finds the string and its line, so pandas' advice is noise on stderr.
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            # index_col=False drops a trailing delimiter's empty field; a non-empty extra field
+            # would be dropped too, with this warning: it is a ragged row.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path if text is None else io.BytesIO(text),
+                sep=delimiter,
+                engine="c",
+                encoding="utf-8-sig",
+                compression=None,
+                index_col=False,
+            )
     except pd.errors.EmptyDataError:
         raise DataError(f"{label}: empty file") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{label}: {_parser_message(str(exc))}") from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        # pandas counts the lines of a row too long by records, not by file lines
+        layout = Layout.of(_text_of(path, raw, label), delimiter)
+        if layout.long is None:
+            raise DataError(f"{label}: {_parser_message(str(exc))}") from None
+        row = layout.long
+        raise DataError(
+            f"{label}, line {layout.starts[row]}: ragged row with {layout.widths[row]} fields; "
+            f"the header has {layout.header}"
+        ) from None
     except UnicodeDecodeError:
-        raise DataError(f"{label}: not UTF-8 text (a binary file?)") from None
+        raise DataError(_not_utf8(_bytes_of(path, raw, label), label)) from None
     except OSError as exc:
         raise DataError(_os_problem(label, path, exc)) from None
+    if names and names[-1] == "" and frame.iloc[:, -1].isna().all():
+        names, frame = names[:-1], frame.iloc[:, :-1]  # a trailing delimiter on every line
+    _check_names(names, label)
     if frame.empty:
         raise DataError(f"{label}: the header has no data rows")
-    unnamed = [c for c in frame.columns if str(c).startswith("Unnamed: ")]
-    if unnamed:
-        raise DataError(f"{label}: header has an empty column name (column {unnamed[0][9:]})")
-    dupes = [c for c in frame.columns if "." in str(c) and str(c).rsplit(".", 1)[0] in frame]
-    if dupes:
-        raise DataError(f"{label}: duplicate column name {str(dupes[0]).rsplit('.', 1)[0]!r}")
     return Table(path=path, label=label, frame=frame, sep=delimiter, raw=raw)
+
+
+def _bytes_of(path: Path, raw: bytes | None, label: str) -> bytes:
+    """The (decompressed) text bytes of a file, again, for locating a problem in it.
+
+    Empty for a pipe whose bytes are not at hand: better no line numbers than a second open
+    that waits for a writer forever.
+    """
+    if raw is None:
+        try:
+            raw = path.read_bytes() if stat.S_ISREG(os.stat(path).st_mode) else b""
+        except OSError:
+            raw = b""
+    return _decompressed(raw, label)
+
+
+def _text_of(path: Path, raw: bytes | None, label: str) -> io.StringIO:
+    """The file's text, for the csv module (line ends kept as they are)."""
+    text = _bytes_of(path, raw, label).decode("utf-8-sig", errors="replace")
+    return io.StringIO(text, newline="")
+
+
+def _header_names(head: str, sep: str) -> list[str]:
+    """The column names as the header spells them (pandas renames duplicates ``a`` → ``a.1``)."""
+    import csv
+
+    for fields in csv.reader(head.splitlines(keepends=True), delimiter=sep):
+        if len(fields) > 1 or "".join(fields).strip():
+            return fields
+    return []
+
+
+def _check_names(names: list[str], label: str) -> None:
+    """Every column has a name, and no name is used twice."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(names, start=1):
+        if not name.strip():
+            raise DataError(f"{label}: the header has an empty column name (column {number})")
+        if name in seen:
+            raise DataError(
+                f"{label}: duplicate column name {name!r} (columns {seen[name]} and {number})"
+            )
+        seen[name] = number
+
+
+def _not_utf8(data: bytes, label: str) -> str:
+    """Where a text stops being UTF-8, as the message."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start]
+        return (
+            f"{label}, line {line}: not UTF-8 text (byte 0x{byte:02x}; Latin-1? save it as UTF-8)"
+        )
+    return f"{label}: not UTF-8 text"
 
 
 def _load(path: Path, label: str) -> tuple[bytes | None, bytes | None, bytes]:
@@ -355,17 +439,30 @@ def _load(path: Path, label: str) -> tuple[bytes | None, bytes | None, bytes]:
         if not stat.S_ISREG(mode):
             raw = _read_stream(path, label)
             text = _decompressed(raw, label)
-            return raw, text, text[:HEAD]
+            return raw, text, _head(text)
         with open(path, "rb") as fh:
             head = fh.read(HEAD)
             if not head.startswith(GZIP_MAGIC):
-                return None, None, head
+                while _head(head) == head and (more := fh.read(HEAD)):
+                    head += more  # a header longer than HEAD
+                return None, None, _head(head)
             # Decompressed in memory once: the checks and pandas see the same text, and one
             # zlib call is faster than pandas' own streaming decompression.
             text = _decompressed(head + fh.read(), label)
-            return None, text, text[:HEAD]
+            return None, text, _head(text)
     except (OSError, ValueError) as exc:
         raise DataError(_os_problem(label, path, exc)) from None
+
+
+def _head(text: bytes) -> bytes:
+    """The first HEAD bytes of ``text``, or more, up to the end of the header's line."""
+    import re
+
+    content = re.match(rb"\s*", text).end()  # type: ignore[union-attr]
+    end = text.find(b"\n", content)
+    end = len(text) if end < 0 else end
+    cr = text.find(b"\r", content, end)
+    return text[: max(HEAD, (end if cr < 0 else cr) + 1)]
 
 
 def _read_stream(path: Path, label: str) -> bytes:

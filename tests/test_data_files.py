@@ -316,3 +316,120 @@ def test_dangling_symlink(cli, tmp_path):
 def test_path_through_a_file(cli, tmp_path):
     (tmp_path / "f").write_text("y\n1\n", encoding="utf-8")
     assert "not a directory" in cli.error("eval", tmp_path / "f" / "d.csv")
+
+
+# --------------------------------------------------------------------------- line numbers
+
+
+def test_line_numbers_count_file_lines_not_records(cli, write_csv):
+    text = 'y,pred,note\n1,2,"two\nlines"\n\n3,abc,x\n'
+    err = cli.error("eval", write_csv(text), "--target", "y", "--pred", "pred", "--loss", "mse")
+    assert "line 5" in err and "'pred'" in err and "abc" in err
+
+
+def test_ragged_row_after_a_quoted_newline(cli, write_csv):
+    err = cli.error("eval", write_csv('y,pred\n1,"2\n"\n3,4,5\n'))
+    assert "line 4" in err and "ragged row with 3 fields" in err
+
+
+def test_short_row_after_a_quoted_newline(cli, write_csv):
+    err = cli.error("eval", write_csv('y,pred\n"1\n",2\n3\n'), "--loss", "mse")
+    assert "line 4" in err and "ragged row with 1 fields" in err
+
+
+def test_crlf_line_numbers(cli, write_csv):
+    err = cli.error("eval", write_csv("y,pred\r\n1,2\r\n\r\n3,abc\r\n"), "--loss", "mse")
+    assert "line 4" in err and "abc" in err
+
+
+# --------------------------------------------------------------------------- column names
+
+
+@pytest.mark.parametrize("header", ["x.1,x,y", "a,a.1,y", "a.1,a.2,y"])
+def test_dotted_names_are_not_duplicates(write_csv, header):
+    table = read_table(write_csv(f"{header}\n1,2,3\n"))
+    assert table.columns == header.split(",")
+
+
+@pytest.mark.parametrize(("header", "name"), [("a,a,y", "'a'"), ("y,a.1,b,a.1", "'a.1'")])
+def test_real_duplicates_are_one_error(cli, write_csv, header, name):
+    row = ",".join("1" for _ in header.split(","))
+    err = cli.error("fit", write_csv(f"{header}\n{row}\n"), "--no-save")
+    assert f"duplicate column name {name}" in err and "data.csv" in err
+
+
+def test_duplicates_in_a_semicolon_header(cli, write_csv):
+    assert "duplicate column name 'a'" in cli.error("eval", write_csv("a;b;a\n1;2;3\n"))
+
+
+def test_empty_column_name(cli, write_csv):
+    err = cli.error("eval", write_csv("y,,pred\n1,2,3\n"))
+    assert "empty column name (column 2)" in err
+
+
+def test_header_longer_than_the_first_read(write_csv):
+    names = [f"feature_number_{i:05d}" for i in range(1000)]  # ~22 KB of header
+    table = read_table(write_csv(",".join(names) + "\n" + ",".join("1" * 1000) + "\n"))
+    assert table.columns == names
+
+
+# --------------------------------------------------------------------------- warnings
+
+
+def test_mixed_types_warn_nothing_and_name_the_line(cli, write_csv):
+    rows = 300_000  # beyond one of pandas' low-memory chunks, where DtypeWarning starts
+    path = write_csv("y,pred\n" + "1,2\n" * rows + "1,abc\n")
+    result = cli("eval", path, "--loss", "mse", code=1)
+    assert result.stderr.count("\n") == 1 and "Warning" not in result.stderr
+    assert f"line {rows + 2}" in result.stderr and "non-numeric value 'abc'" in result.stderr
+
+
+# --------------------------------------------------------------------------- odd files
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\n\n  \n", "empty file"),
+        (b"\xef\xbb\xbf", "empty file"),
+        (b"\xef\xbb\xbf\r\n", "empty file"),
+        (b"y,pred\n", "no data rows"),
+        (b"y,pred\n\n\n", "no data rows"),
+        (b"\xef\xbb\xbfy;pred\r\n", "no data rows"),
+        (b"y,pred\n1,caf\xe9\n", "line 2: not UTF-8 text (byte 0xe9"),
+        (b"temp\xe9rature,y\n1,2\n", "line 1: not UTF-8 text"),
+        ("y,pred\n1,2\n".encode("utf-16"), "UTF-16"),
+        (b"y,pred\n1,2,\n3,4,5\n", "line 3: ragged row with 3 fields"),
+        (b"y,pred\n1,2,,\n", "line 2: ragged row with 4 fields"),
+        (b",,\n1,2,3\n", "empty column name (column 1)"),
+    ],
+)
+def test_odd_files_are_one_line(cli, tmp_path, content, message):
+    path = tmp_path / "odd.csv"
+    path.write_bytes(content)
+    err = cli.error("eval", path, "--loss", "mse")
+    assert "odd.csv" in err and message in err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "y,pred\r\n1,1.5\r\n2,2.5\r\n",  # CRLF
+        "y,pred,\n1,1.5,\n2,2.5,\n",  # a trailing delimiter on every line
+        "y,pred\n1,1.5,\n2,2.5,\n",  # … on the data lines only
+        "y,pred,\n1,1.5\n2,2.5\n",  # … on the header only
+        "\ufeffy,pred\n1,1.5\n2,2.5\n",  # a BOM
+        "\n\ny,pred\n\n1,1.5\n2,2.5\n\n",  # blank lines
+        "y,pred\r1,1.5\r2,2.5\r",  # old Mac line ends
+    ],
+)
+def test_odd_but_valid_files(cli, write_csv, text):
+    out = cli.json("eval", write_csv(text), "--loss", "mse")
+    assert out["rows"] == 2 and out["target"] == ["y"] and out["pred"] == ["pred"]
+    assert out["losses"]["mse"] == pytest.approx(0.25)
+
+
+def test_fit_survives_a_trailing_delimiter_and_crlf(cli, write_csv):
+    text = ROWS.replace("\n", ",\r\n")
+    out = cli.json("fit", write_csv(text), "--target", "y", "--epochs", "2", "--no-save")
+    assert out["status"] == "completed" and out["data"]["rows"] == 6
