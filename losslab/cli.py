@@ -44,6 +44,10 @@ class Format(str, Enum):
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="Output: a table for people, json or csv.")
 ]
+SepOpt = Annotated[
+    str | None,
+    typer.Option("--sep", help="Column separator: , ; tab |  (default: sniffed from the header)."),
+]
 
 
 class Progress(str, Enum):
@@ -200,6 +204,7 @@ def eval_cmd(
     margin: Annotated[
         float | None, typer.Option(help="Contrastive margin m (default 1.0).")
     ] = None,
+    sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Compute losses of prediction columns against target columns in a CSV.
@@ -218,7 +223,7 @@ def eval_cmd(
         from losslab.predict import evaluate_model
 
         result = evaluate_model(
-            model, data, losses=loss or ["all"], target=target or [], params=params
+            model, data, losses=loss or ["all"], target=target or [], params=params, sep=sep
         )
     else:
         from losslab.evaluate import evaluate
@@ -230,6 +235,7 @@ def eval_cmd(
             pred=pred or [],
             logits=logits,
             params=params,
+            sep=sep,
         )
     from losslab import render
 
@@ -544,6 +550,7 @@ def fit_cmd(
     quantile: Quantile = None,
     epsilon: Epsilon = None,
     gamma: Gamma = None,
+    sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
@@ -715,12 +722,13 @@ def _report_fit(result: Any, fmt: str) -> None:
 def predict_cmd(
     model: Annotated[str, typer.Argument(help="Run directory or model.json.")],
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
+    sep: SepOpt = None,
 ) -> None:
     """Write predictions (and class probabilities) of a saved model as CSV on stdout."""
     from losslab.predict import predict_csv
     from losslab.render import write
 
-    write(predict_csv(model, data))
+    write(predict_csv(model, data, sep=sep))
 
 
 # --------------------------------------------------------------------------- compare
@@ -831,6 +839,7 @@ def compare_cmd(
     quantile: Quantile = None,
     epsilon: Epsilon = None,
     gamma: Gamma = None,
+    sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,

@@ -24,6 +24,7 @@ class FitConfig:
     """Every setting of a run; ``None`` means "resolve from the data or the optimizer"."""
 
     data: Any = "breast-cancer"  # a path, a bundled name (or, from Python, a DataFrame)
+    sep: str | None = None  # the data's column separator; None = sniffed
     target: str | None = None
     features: list[str] | None = None
     model: str | None = None

@@ -167,13 +167,14 @@ def evaluate(
     pred: Sequence[str] = (),
     logits: bool = False,
     params: dict[str, float | None] | None = None,
+    sep: str | None = None,
 ) -> EvalResult:
     """Compute every requested loss (or ``all`` that apply) on a CSV's columns.
 
     ``params`` maps loss parameter names (delta, quantile, epsilon, gamma, margin) to values;
     None means the loss's default. A parameter no chosen loss uses is an error.
     """
-    table = source if isinstance(source, Table) else read_table(source)
+    table = source if isinstance(source, Table) else read_table(source, sep=sep)
     chosen = _loss_list(losses)
     target_cols, pred_cols = _choose_columns(table, chosen, list(target), list(pred))
     given = {k: v for k, v in (params or {}).items() if v is not None}

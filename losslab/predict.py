@@ -109,12 +109,12 @@ def predictions(model: SavedModel, table: Table) -> tuple[list[str], list[np.nda
     return ["prediction", f"p_{model.classes[1]}"], [labels, P]
 
 
-def predict_csv(model_path: str | Path, data: str | Path) -> str:
+def predict_csv(model_path: str | Path, data: str | Path, *, sep: str | None = None) -> str:
     """`losslab predict`: the CSV text of predictions, one row per data row."""
     from losslab.render import to_csv
 
     model = load_model(model_path)
-    names, cols = predictions(model, read_table(data))
+    names, cols = predictions(model, read_table(data, sep=sep))
     rows = zip(*(c.tolist() for c in cols), strict=True)
     return to_csv(names, rows)
 
@@ -126,6 +126,7 @@ def evaluate_model(
     losses: Sequence[str] = ("all",),
     target: Sequence[str] = (),
     params: dict[str, float | None] | None = None,
+    sep: str | None = None,
 ):
     """`losslab eval --model`: the model's scores on DATA, scored like `losslab eval` does."""
     import pandas as pd
@@ -133,7 +134,7 @@ def evaluate_model(
     from losslab.evaluate import evaluate
 
     model = load_model(model_path)
-    table = read_table(data)
+    table = read_table(data, sep=sep)
     column = target[0] if target else model.target
     table.require(column)
     S = model.scores(table)

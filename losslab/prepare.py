@@ -66,7 +66,7 @@ class Problem:
 
 def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
     """Read the data and resolve target, features, model and loss for ``config``."""
-    table = table if table is not None else read_table(config.data)
+    table = table if table is not None else read_table(config.data, sep=config.sep)
     columns = table.columns
     if len(columns) < 2:
         raise DataError(f"{table.label}: needs a target column and at least one feature column")
