@@ -349,6 +349,20 @@ Scale = Annotated[
 Epochs = Annotated[int, Opt(help="Passes over the training rows.")]
 Seed = Annotated[int, Opt(help="Seed of the split and the shuffles (same seed, same numbers).")]
 TestSize = Annotated[float, Opt(help="Share of rows held out for testing, in [0, 1); 0 = none.")]
+ValSize = Annotated[
+    float | None,
+    Opt(
+        help="Share of the training rows held out for validation, in [0, 1) (drawn after the "
+        "test rows); --patience monitors it. Default: 0.1 with --patience, else 0."
+    ),
+]
+DivergenceFactor = Annotated[
+    float,
+    Opt(
+        help="A run diverges when its training objective exceeds this multiple of the "
+        "objective at the starting parameters (or overflows)."
+    ),
+]
 Standardize = Annotated[
     bool, Opt("--standardize/--no-standardize", help="Scale features by the training mean/std.")
 ]
@@ -372,7 +386,11 @@ PowerT = Annotated[float, Opt(help="Exponent of inverse-scaling: lr/(epoch+1)^po
 MinLr = Annotated[float, Opt(help="Floor of the cosine schedule.")]
 ClipNorm = Annotated[float | None, Opt(help="Clip the gradient's global L2 norm to this.")]
 Patience = Annotated[
-    int | None, Opt(help="Stop after N epochs without improvement (test loss, else train).")
+    int | None,
+    Opt(
+        help="Stop after N epochs without improvement of the validation loss (train loss with "
+        "--val-size 0) and restore the best parameters; the test split is never monitored."
+    ),
 ]
 Tol = Annotated[float, Opt(help="Improvement that resets --patience.")]
 Delta = Annotated[float | None, Opt(help="Huber δ (1.0).")]
@@ -441,6 +459,7 @@ def fit_cmd(
     init_from: InitFrom = None,
     seed: Seed = 0,
     test_size: TestSize = 0.2,
+    val_size: ValSize = None,
     test_data: TestData = None,
     standardize: Standardize = True,
     scale: Scale = None,
@@ -463,6 +482,7 @@ def fit_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
     delta: Delta = None,
@@ -547,6 +567,7 @@ def _report_fit(result: Any, fmt: str) -> None:
     from losslab import render
 
     train, test = result.metrics["train"], result.metrics["test"]
+    val = result.metrics.get("val")
     key = "accuracy" if "accuracy" in train else "r2"
     rows = [
         ("status", result.status),
@@ -554,6 +575,8 @@ def _report_fit(result: Any, fmt: str) -> None:
         ("train loss", train["loss"]),
         (f"train {key}", train[key]),
     ]
+    if val is not None:
+        rows += [("val loss", val["loss"]), (f"val {key}", val[key])]
     if test is not None:
         rows += [("test loss", test["loss"]), (f"test {key}", test[key])]
     rows += [("seconds", result.seconds)]
@@ -670,6 +693,7 @@ def compare_cmd(
     init: Init = None,
     init_from: InitFrom = None,
     test_size: TestSize = 0.2,
+    val_size: ValSize = None,
     test_data: TestData = None,
     standardize: Standardize = True,
     scale: Scale = None,
@@ -694,6 +718,7 @@ def compare_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
     delta: Delta = None,
@@ -805,6 +830,12 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     networks = any(row.get("hidden") for row in study.summary)
     if networks:
         header.insert(0, "hidden")
+    from losslab.compare import ranked_by
+
+    by = ranked_by(study.runs)
+    validated = by == "val_loss"
+    if validated:
+        header.insert(header.index("test loss"), "val loss")
     rows = []
     for row in study.summary:
         ett = row["epochs_to_target"]
@@ -816,6 +847,7 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
                 row["loss"],
                 "full" if not row["batch_size"] else row["batch_size"],
                 pm(row, "train_loss"),
+                *([pm(row, "val_loss")] if validated else []),
                 pm(row, "test_loss"),
                 next((pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), "—"),
                 gap(row),
@@ -849,6 +881,8 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
                 else f"train loss ≤ {study.target_loss:.6g}"
             )
             notes.append(f"epochs→target: median first epoch with {what} (seeds that reached it)")
+        what = "validation" if validated else "training"
+        notes.append(f"ranked by mean {what} loss within each loss (the test loss never chooses)")
         if study.record:
             notes.append(f"saved: {study.record}")
         if plot:

@@ -170,6 +170,7 @@ def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
     key = metric_name(problem)
     train_m = result.metrics["train"] or {}
     test_m = result.metrics["test"] or {}
+    val_m = result.metrics.get("val") or {}
     return {
         "status": result.status,
         "epochs_run": result.epochs_run,
@@ -177,6 +178,7 @@ def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
         "config": result.config,
         "train_loss": train_m.get("loss"),
         "test_loss": test_m.get("loss"),
+        "val_loss": val_m.get("loss"),
         "objective": train_m.get("objective"),
         key: test_m.get(key, train_m.get(key)) if test_m else train_m.get(key),
         "curve": [
@@ -271,6 +273,7 @@ class Study:
             "seconds": self.seconds,
             "metric": self.metric,
             "metrics": self.metrics or [self.metric],
+            "ranked_by": ranked_by(self.runs),
             "target_loss": self.target_loss,
             "reference": self.reference,
             "config": self.config,
@@ -339,6 +342,7 @@ def summarise(
                 "seed": cfg["seed"],
                 "train_loss": rec["train_loss"],
                 "test_loss": rec["test_loss"],
+                "val_loss": rec.get("val_loss"),
                 **{m: rec.get(m) for m in metrics},
                 "objective": rec["objective"],
                 "epochs_run": rec["epochs_run"],
@@ -357,7 +361,7 @@ def summarise(
         row: dict[str, Any] = dict(zip(CONFIG_KEYS, key, strict=True))
         row["seeds"] = len(members)
         row["diverged"] = len(members) - len(ok)
-        for name in ("train_loss", "test_loss", *metrics, "gap"):
+        for name in ("train_loss", "test_loss", "val_loss", *metrics, "gap"):
             vals = [runs[i][name] for i in ok if runs[i][name] is not None]
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
         reached = [
@@ -373,14 +377,22 @@ def summarise(
         row["curve_max"] = _per_epoch(curves, 0, max)
         summary.append(row)
 
+    # Within each loss (losses in the order of the grid; their values are not comparable), by
+    # the loss that may choose: validation, else training. The test loss never ranks.
+    by = ranked_by(runs)
+    loss_rank = {name: k for k, name in enumerate(dict.fromkeys(run["loss"] for run in runs))}
+
     def order(row: dict[str, Any]) -> tuple:
-        value = (
-            row["test_loss_mean"] if row["test_loss_mean"] is not None else row["train_loss_mean"]
-        )
-        return (value is None, value if value is not None else math.inf)
+        value = row[f"{by}_mean"]
+        return (loss_rank[row["loss"]], value is None, value if value is not None else math.inf)
 
     summary.sort(key=order)
     return runs, summary, target
+
+
+def ranked_by(runs: list[dict[str, Any]]) -> str:
+    """``val_loss`` when the runs hold a validation split, else ``train_loss``."""
+    return "val_loss" if any(run.get("val_loss") is not None for run in runs) else "train_loss"
 
 
 def _per_epoch(

@@ -1,15 +1,15 @@
 """From a table to training data: target and features, the model and loss, the split, the scaling.
 
 Randomness: ``SeedSequence(seed).spawn(3)`` gives three generators: the first draws the
-train/test split, the second the per-epoch shuffles of the training rows, the third a network's
-initial weights (``spawn(3)[:2]`` equal ``spawn(2)``, so adding the third changed no split or
-shuffle).
+train/test split and then the validation rows out of the training rows, the second the per-epoch
+shuffles of the training rows, the third a network's initial weights (``spawn(3)[:2]`` equal
+``spawn(2)``, so adding the third changed no split or shuffle).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -151,10 +151,18 @@ class Split:
     scaler: Scaler | None
     test_rows: np.ndarray
     test_source: str | None = None  # the --test-data file, when the test rows come from one
+    X_val: np.ndarray | None = None  # the validation rows (--val-size), carved from training
+    y_val: np.ndarray | None = None
+    val_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.intp))
 
 
 def split_rows(
-    y: np.ndarray, test_size: float, rng: np.random.Generator, *, stratify: bool
+    y: np.ndarray,
+    test_size: float,
+    rng: np.random.Generator,
+    *,
+    stratify: bool,
+    flag: str = "--test-size",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) row indices, each sorted.
 
@@ -167,7 +175,7 @@ def split_rows(
         return np.arange(n), np.empty(0, dtype=np.intp)
     n_test = math.ceil(test_size * n)
     if n_test >= n:
-        raise DataError(f"--test-size {test_size:g} leaves no training row out of {n}")
+        raise DataError(f"{flag} {test_size:g} leaves no training row out of {n}")
     if not stratify:
         perm = rng.permutation(n)
         return np.sort(perm[n_test:]), np.sort(perm[:n_test])
@@ -235,12 +243,22 @@ def make_split(
     rng: np.random.Generator,
     test: TestData | None = None,
 ) -> Split:
-    """Training and test rows for ``config.seed`` (all rows train when ``test`` is given), scaled
-    by the training rows' statistics."""
+    """Training, validation and test rows for ``config.seed`` (all rows train when ``test`` is
+    given), scaled by the training rows' statistics alone.
+
+    The test rows are drawn first, then the validation rows out of the remaining training rows,
+    from the same generator: without a validation split every split is what it always was.
+    """
     if test is not None:
         train, test_rows = np.arange(problem.y.shape[0]), np.empty(0, dtype=np.intp)
     else:
         train, test_rows = split_rows(problem.y, config.test_size, rng, stratify=problem.classifier)
+    val_rows = np.empty(0, dtype=np.intp)
+    if config.validation > 0:
+        keep, val = split_rows(
+            problem.y[train], config.validation, rng, stratify=problem.classifier, flag="--val-size"
+        )
+        train, val_rows = train[keep], train[val]
     if problem.classifier:
         present = np.unique(problem.y[train]).size
         if present < 2:
@@ -248,7 +266,8 @@ def make_split(
                 f"{problem.table.label}: the training split holds a single class; "
                 "lower --test-size or use more data"
             )
-    X_train = problem.X[train] if test_rows.size else problem.X
+    X_train = problem.X[train] if train.size < problem.y.shape[0] else problem.X
+    X_val = problem.X[val_rows] if val_rows.size else None
     if test is not None:
         X_test, y_test = test.X, test.y
     else:
@@ -259,9 +278,11 @@ def make_split(
         scaler = Scaler.fit(X_train, config.scaling, problem.features, problem.table.label)
         X_train = scaler.apply(X_train)
         X_test = None if X_test is None else scaler.apply(X_test)
+        X_val = None if X_val is None else scaler.apply(X_val)
     else:
         X_train = np.asfortranarray(X_train)
         X_test = None if X_test is None else np.asfortranarray(X_test)
+        X_val = None if X_val is None else np.asfortranarray(X_val)
     return Split(
         X_train,
         problem.y[train],
@@ -270,6 +291,9 @@ def make_split(
         scaler,
         test_rows,
         test_source=test.table.label if test is not None else None,
+        X_val=X_val,
+        y_val=problem.y[val_rows] if val_rows.size else None,
+        val_rows=val_rows,
     )
 
 
@@ -293,6 +317,7 @@ def data_info(problem: Problem, split: Split) -> dict[str, Any]:
         "rows": table.n_rows,
         "train_rows": int(split.y_train.shape[0]),
         "test_rows": int(split.test_rows.size),
+        "val_rows": int(split.val_rows.size),
     }
     if split.test_source is not None and split.y_test is not None:
         info["test_rows"] = int(split.y_test.shape[0])
