@@ -883,6 +883,7 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
             notes.append(f"epochs→target: median first epoch with {what} (seeds that reached it)")
         what = "validation" if validated else "training"
         notes.append(f"ranked by mean {what} loss within each loss (the test loss never chooses)")
+        notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
         if study.record:
             notes.append(f"saved: {study.record}")
         if plot:

@@ -90,6 +90,48 @@ def _hyper_for(optimizer: str, base: FitConfig) -> dict[str, Any]:
     return {k: (getattr(base, k) if k in used else None) for k in HYPER}
 
 
+def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
+    """(the distinct runs, notes): ``default`` lr, batch size and loss resolved to the values the
+    run would use, then runs with identical resolved settings kept once (the first in grid order).
+
+    Needs the worker caches started (:func:`_use_problem`).
+    """
+    seen: dict[tuple, tuple] = {}
+    out: list[FitConfig] = []
+    notes: list[str] = []
+    for run in runs:
+        problem = _problem_for(run)
+        spec = OPTIMIZERS.get(run.optimizer)
+        name, loss = OPTIMIZERS.resolve(run.optimizer), problem.loss.name
+        lr = run.lr if run.lr is not None else problem.head.default_lr(name, spec.default_lr, loss)
+        batch = run.batch_size if run.batch_size is not None else spec.default_batch_size
+        key = (tuple(run.hidden or ()), name, lr, loss, batch, run.seed)
+        raw = (run.lr, run.batch_size, run.loss)
+        if key in seen:
+            if run.seed == 0:
+                same = [
+                    f"{flag} {_given(a)} and {_given(b)} are both {value}"
+                    for flag, a, b, value in zip(
+                        ("lr", "batch size", "loss"),
+                        seen[key],
+                        raw,
+                        (f"{lr:g}", batch or "full", loss),
+                        strict=True,
+                    )
+                    if a != b
+                ]
+                what = "; ".join(same) or "the same settings twice"
+                notes.append(f"{name} ({loss}): {what}; ran once")
+            continue
+        seen[key] = raw
+        out.append(replace(run, lr=lr, batch_size=batch, loss=loss))
+    return out, notes
+
+
+def _given(value: Any) -> str:
+    return "default" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
     """Reject bad grid values before any run starts, one clear line each."""
     if grid.seeds < 1:
@@ -367,7 +409,7 @@ def summarise(
         reached = [
             runs[i]["epochs_to_target"] for i in ok if runs[i]["epochs_to_target"] is not None
         ]
-        row["epochs_to_target"] = statistics.median(reached) if reached else None
+        row["epochs_to_target"] = statistics.median_low(reached) if reached else None
         row["reached_target"] = len(reached)
         row["seconds_mean"] = _mean_std([runs[i]["seconds"] for i in members])[0]
         curves = [records[i]["curve"] for i in ok]
@@ -470,6 +512,7 @@ def compare(
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     start = time.perf_counter()
     _use_problem(problem)
+    runs, coincided = resolve_runs(runs)
     reference = reference_for(problem, base, grid.losses, grid.seeds)
     records, interrupted = run_grid(runs, base, problem, jobs=jobs, progress=progress)
     if not records:
@@ -493,6 +536,7 @@ def compare(
         "model": problem.model.name,
         "jobs": jobs,
         "runs_planned": len(runs),
+        "coincided": coincided,
         "target_default": target_loss is None,
         "data": {
             "source": problem.table.label,

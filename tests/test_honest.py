@@ -94,3 +94,38 @@ def test_compare_counts_diverged_runs_and_never_averages_them(cli):
     )  # fmt: skip
     gd = next(row for row in out["summary"] if row["optimizer"] == "gd")
     assert gd["diverged"] == 1 and gd["train_loss_mean"] is None
+
+
+# --------------------------------------------------------------------------- grids and ranking
+
+
+def test_identical_resolved_configurations_run_once(cli):
+    out = cli.json(
+        "compare", "iris", "--optimizer", "gd", "--lr", "0.1,default", "--seeds", "2",
+        "--epochs", "3", "--no-save", "-j", "1",
+    )  # fmt: skip
+    assert [(r["lr"], r["seed"]) for r in out["runs"]] == [(0.1, 0), (0.1, 1)]
+    assert len(out["summary"]) == 1
+    assert out["config"]["coincided"] == [
+        "gd (cross-entropy): lr 0.1 and default are both 0.1; ran once"
+    ]
+
+
+def test_rows_are_ranked_within_each_loss_never_across(cli):
+    out = cli.json(
+        "compare", "diabetes", "--optimizer", "gd,adam", "--loss", "mse,huber", "--seeds", "1",
+        "--epochs", "5", "--no-save", "-j", "1",
+    )  # fmt: skip
+    assert [row["loss"] for row in out["summary"]] == ["mse", "mse", "huber", "huber"]
+    for loss in ("mse", "huber"):
+        values = [row["train_loss_mean"] for row in out["summary"] if row["loss"] == loss]
+        assert values == sorted(values)
+
+
+def test_epochs_to_target_is_an_integer(cli):
+    out = cli.json(
+        "compare", "breast-cancer", "--l2", "0.01", "--optimizer", "adam,sgd", "--seeds", "2",
+        "--no-save", "-j", "1",
+    )  # fmt: skip
+    reached = [row["epochs_to_target"] for row in out["summary"]]
+    assert all(type(e) is int for e in reached) and reached
