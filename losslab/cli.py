@@ -302,7 +302,13 @@ def _fit_options_help() -> dict[str, str]:
 
 _HELP = _fit_options_help()
 
-Target = Annotated[str | None, Opt(help="Target column (default: the last column).")]
+Target = Annotated[
+    str | None,
+    Opt(
+        help="Target column (default: a column named target, label, class or y, any case, "
+        "else the last column)."
+    ),
+]
 Features = Annotated[
     str | None, Opt(help="Comma-separated feature columns (default: all but the target).")
 ]
@@ -310,7 +316,7 @@ Model = Annotated[
     str | None,
     Opt(
         help="linear, logistic, softmax or mlp (default: from the target: 2 values -> "
-        "logistic, 3-100 integers/strings -> softmax, else linear). mlp: a network of "
+        "logistic, strings or 3-20 distinct integers -> softmax, else linear). mlp: a network of "
         "--hidden layers whose output follows the loss (K logits, one score or a value)."
     ),
 ]
@@ -589,7 +595,10 @@ def _report_fit(result: Any, fmt: str) -> None:
             f"seed {cfg['seed']}"
         )
         curve = render.sparkline([h["train_loss"] for h in result.history])
-        out = [render.line(title), render.table(None, ["", "value"], rows)]
+        out = [render.line(title)]
+        if result.data.get("choice"):
+            out.append(render.line(result.data["choice"], None))
+        out.append(render.table(None, ["", "value"], rows))
         out.append(render.line(f"train loss by epoch {curve}", None))
         if result.record:
             out.append(render.line(f"record: {result.record}", None))

@@ -543,6 +543,7 @@ def compare(
             "path": str(problem.table.path.resolve()),
             "sha256": problem.table.sha256,
             "rows": problem.table.n_rows,
+            "choice": problem.choice,
         },
     }
     curves = [

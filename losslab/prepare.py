@@ -22,8 +22,8 @@ from losslab.models import (
     MODELS,
     ModelKind,
     check_loss,
+    choose_model,
     default_loss,
-    default_model,
     encode_target,
     head_of,
     plain,
@@ -49,6 +49,7 @@ class Problem:
     X: np.ndarray
     y: np.ndarray
     classes: list
+    choice: str = ""  # which target and model were chosen, and why
 
     @property
     def head(self) -> ModelKind:
@@ -70,22 +71,48 @@ def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
     columns = table.columns
     if len(columns) < 2:
         raise DataError(f"{table.label}: needs a target column and at least one feature column")
-    target = config.target if config.target is not None else columns[-1]
-    table.require(target)
+    if config.target is not None:
+        target, why = config.target, "--target"
+        require_column(table, target, "--target")
+    else:
+        named = [c for c in columns if c.lower() in TARGET_NAMES]
+        target, why = (named[0], "named like a target") if named else (columns[-1], "last column")
     if config.features:
         features = list(config.features)
         for column in features:
-            table.require(column)
+            require_column(table, column, "--features")
         if target in features:
             raise ConfigError(f"column {target!r} is both the target and a feature")
     else:
         features = [c for c in columns if c != target]
     labels = table.labels(target)
-    model = MODELS.get(config.model or default_model(labels))
+    if config.model is not None:
+        model = MODELS.get(config.model)
+        how = f"{model.name} (--model)"
+    else:
+        name, how = choose_model(labels)
+        model = MODELS.get(name)
     loss = LOSSES.get(config.loss or default_loss(model, labels))
     y, classes = _encode(table, target, model, loss, labels)
     X = table.matrix(features)
-    return Problem(table, target, features, model, loss, X, y, classes)
+    choice = f"target {target!r} ({why}) · {how}"
+    return Problem(table, target, features, model, loss, X, y, classes, choice)
+
+
+TARGET_NAMES = ("target", "label", "class", "y")  # without --target, the first column so named
+
+
+def require_column(table: Table, column: str, flag: str) -> None:
+    """A column the user named; unknown: the columns and the closest name."""
+    if column in table.frame.columns:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(column, table.columns, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise DataError(
+        f"{table.label}: {flag}: no column {column!r}{hint} (columns: {', '.join(table.columns)})"
+    )
 
 
 def _encode(
@@ -318,6 +345,7 @@ def data_info(problem: Problem, split: Split) -> dict[str, Any]:
         "train_rows": int(split.y_train.shape[0]),
         "test_rows": int(split.test_rows.size),
         "val_rows": int(split.val_rows.size),
+        "choice": problem.choice,
     }
     if split.test_source is not None and split.y_test is not None:
         info["test_rows"] = int(split.y_test.shape[0])

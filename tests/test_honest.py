@@ -129,3 +129,47 @@ def test_epochs_to_target_is_an_integer(cli):
     )  # fmt: skip
     reached = [row["epochs_to_target"] for row in out["summary"]]
     assert all(type(e) is int for e in reached) and reached
+
+
+# --------------------------------------------------------------------------- target and model
+
+
+def _mnist_like(write_csv, n: int = 60):
+    rng = np.random.default_rng(0)
+    lines = ["label,pixel0,pixel1,pixel783"]
+    lines += [f"{i % 10},{rng.normal():.4f},{rng.normal():.4f},{i}" for i in range(n)]
+    return write_csv("\n".join(lines) + "\n")
+
+
+def test_a_column_named_like_a_target_is_the_target(cli, write_csv):
+    out = cli.json("fit", _mnist_like(write_csv), "--epochs", "2", "--no-save")
+    assert out["config"]["target"] == "label" and out["config"]["model"] == "softmax"
+    assert out["data"]["choice"] == (
+        "target 'label' (named like a target) · 10 distinct integers → softmax "
+        "(--model linear to override)"
+    )
+    table = cli("fit", _mnist_like(write_csv), "--epochs", "2", "--no-save").stdout
+    assert "target 'label' (named like a target)" in table
+
+
+def test_many_distinct_integers_are_a_regression_target(cli, write_csv):
+    rng = np.random.default_rng(1)
+    counts = rng.permutation(np.arange(68) % 34)
+    text = "x,count\n" + "".join(f"{c + rng.normal():.3f},{c}\n" for c in counts)
+    out = cli.json("fit", write_csv(text), "--epochs", "2", "--no-save")
+    assert out["config"]["model"] == "linear"
+    assert out["data"]["choice"] == (
+        "target 'count' (last column) · 34 distinct integers (more than 20: a count or a value) "
+        "→ linear (--model softmax to override)"
+    )
+    forced = cli.json("fit", write_csv(text), "--model", "softmax", "--epochs", "1", "--no-save")
+    assert forced["data"]["choice"] == "target 'count' (last column) · softmax (--model)"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "needle"),
+    [("--target", "labl", "did you mean 'label'?"), ("--features", "pixel1,pixl0", "'pixel0'?")],
+)
+def test_unknown_columns_suggest_the_closest(cli, write_csv, flag, value, needle):
+    message = cli.error("fit", _mnist_like(write_csv), flag, value, "--no-save")
+    assert f"{flag}: no column" in message and needle in message
