@@ -377,7 +377,13 @@ def _fit_options_help() -> dict[str, str]:
 
 _HELP = _fit_options_help()
 
-Target = Annotated[str | None, Opt(help="Target column (default: the last column).")]
+Target = Annotated[
+    str | None,
+    Opt(
+        help="Target column (default: a column named target, label, class or y, any case, "
+        "else the last column)."
+    ),
+]
 Features = Annotated[
     str | None, Opt(help="Comma-separated feature columns (default: all but the target).")
 ]
@@ -385,7 +391,7 @@ Model = Annotated[
     str | None,
     Opt(
         help="linear, logistic, softmax or mlp (default: from the target: 2 values -> "
-        "logistic, 3-100 integers/strings -> softmax, else linear). mlp: a network of "
+        "logistic, strings or 3-20 distinct integers -> softmax, else linear). mlp: a network of "
         "--hidden layers whose output follows the loss (K logits, one score or a value)."
     ),
 ]
@@ -430,6 +436,20 @@ Seed = Annotated[
     ),
 ]
 TestSize = Annotated[float, Opt(help="Share of rows held out for testing, in [0, 1); 0 = none.")]
+ValSize = Annotated[
+    float | None,
+    Opt(
+        help="Share of the training rows held out for validation, in [0, 1) (drawn after the "
+        "test rows); --patience monitors it. Default: 0.1 with --patience, else 0."
+    ),
+]
+DivergenceFactor = Annotated[
+    float,
+    Opt(
+        help="A run diverges when its training objective exceeds this multiple of the "
+        "objective at the starting parameters (or overflows)."
+    ),
+]
 Standardize = Annotated[
     bool, Opt("--standardize/--no-standardize", help="Scale features by the training mean/std.")
 ]
@@ -453,7 +473,11 @@ PowerT = Annotated[float, Opt(help="Exponent of inverse-scaling: lr/(epoch+1)^po
 MinLr = Annotated[float, Opt(help="Floor of the cosine schedule.")]
 ClipNorm = Annotated[float | None, Opt(help="Clip the gradient's global L2 norm to this.")]
 Patience = Annotated[
-    int | None, Opt(help="Stop after N epochs without improvement (test loss, else train).")
+    int | None,
+    Opt(
+        help="Stop after N epochs without improvement of the validation loss (train loss with "
+        "--val-size 0) and restore the best parameters; the test split is never monitored."
+    ),
 ]
 Tol = Annotated[float, Opt(help="Improvement that resets --patience.")]
 Delta = Annotated[float | None, Opt(help="Huber δ (1.0).")]
@@ -522,6 +546,7 @@ def fit_cmd(
     init_from: InitFrom = None,
     seed: Seed = 0,
     test_size: TestSize = 0.2,
+    val_size: ValSize = None,
     test_data: TestData = None,
     standardize: Standardize = True,
     scale: Scale = None,
@@ -544,6 +569,7 @@ def fit_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
     delta: Delta = None,
@@ -686,6 +712,7 @@ def _report_fit(result: Any, fmt: str) -> None:
     from losslab import render
 
     train, test = result.metrics["train"], result.metrics["test"]
+    val = result.metrics.get("val")
     key = "accuracy" if "accuracy" in train else "r2"
     rows = [
         ("status", result.status),
@@ -693,6 +720,8 @@ def _report_fit(result: Any, fmt: str) -> None:
         ("train loss", train["loss"]),
         (f"train {key}", train[key]),
     ]
+    if val is not None:
+        rows += [("val loss", val["loss"]), (f"val {key}", val[key])]
     if test is not None:
         rows += [("test loss", test["loss"]), (f"test {key}", test[key])]
     rows += [("seconds", result.seconds)]
@@ -705,7 +734,10 @@ def _report_fit(result: Any, fmt: str) -> None:
             f"seed {cfg['seed']}"
         )
         curve = render.sparkline([h["train_loss"] for h in result.history])
-        out = [render.line(title), render.table(None, ["", "value"], rows)]
+        out = [render.line(title)]
+        if result.data.get("choice"):
+            out.append(render.line(result.data["choice"], None))
+        out.append(render.table(None, ["", "value"], rows))
         out.append(render.line(f"train loss by epoch {curve}", None))
         if result.record:
             out.append(render.line(f"record: {result.record}", None))
@@ -809,6 +841,7 @@ def compare_cmd(
     init: Init = None,
     init_from: InitFrom = None,
     test_size: TestSize = 0.2,
+    val_size: ValSize = None,
     test_data: TestData = None,
     standardize: Standardize = True,
     scale: Scale = None,
@@ -833,6 +866,7 @@ def compare_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
     delta: Delta = None,
@@ -979,6 +1013,12 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     networks = any(row.get("hidden") for row in study.summary)
     if networks:
         header.insert(0, "hidden")
+    from losslab.compare import ranked_by
+
+    by = ranked_by(study.runs)
+    validated = by == "val_loss"
+    if validated:
+        header.insert(header.index("test loss"), "val loss")
     rows = []
     for row in study.summary:
         ett = row["epochs_to_target"]
@@ -990,6 +1030,7 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
                 row["loss"],
                 "full" if not row["batch_size"] else row["batch_size"],
                 pm(row, "train_loss"),
+                *([pm(row, "val_loss")] if validated else []),
                 pm(row, "test_loss"),
                 next((pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), "—"),
                 gap(row),
@@ -1023,6 +1064,9 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
                 else f"train loss ≤ {study.target_loss:.6g}"
             )
             notes.append(f"epochs→target: median first epoch with {what} (seeds that reached it)")
+        what = "validation" if validated else "training"
+        notes.append(f"ranked by mean {what} loss within each loss (the test loss never chooses)")
+        notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
         if study.record:
             notes.append(f"saved: {study.record}")
         if plot:

@@ -93,6 +93,48 @@ def _hyper_for(optimizer: str, base: FitConfig) -> dict[str, Any]:
     return {k: (getattr(base, k) if k in used else None) for k in HYPER}
 
 
+def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
+    """(the distinct runs, notes): ``default`` lr, batch size and loss resolved to the values the
+    run would use, then runs with identical resolved settings kept once (the first in grid order).
+
+    Needs the worker caches started (:func:`_use_problem`).
+    """
+    seen: dict[tuple, tuple] = {}
+    out: list[FitConfig] = []
+    notes: list[str] = []
+    for run in runs:
+        problem = _problem_for(run)
+        spec = OPTIMIZERS.get(run.optimizer)
+        name, loss = OPTIMIZERS.resolve(run.optimizer), problem.loss.name
+        lr = run.lr if run.lr is not None else problem.head.default_lr(name, spec.default_lr, loss)
+        batch = run.batch_size if run.batch_size is not None else spec.default_batch_size
+        key = (tuple(run.hidden or ()), name, lr, loss, batch, run.seed)
+        raw = (run.lr, run.batch_size, run.loss)
+        if key in seen:
+            if run.seed == 0:
+                same = [
+                    f"{flag} {_given(a)} and {_given(b)} are both {value}"
+                    for flag, a, b, value in zip(
+                        ("lr", "batch size", "loss"),
+                        seen[key],
+                        raw,
+                        (f"{lr:g}", batch or "full", loss),
+                        strict=True,
+                    )
+                    if a != b
+                ]
+                what = "; ".join(same) or "the same settings twice"
+                notes.append(f"{name} ({loss}): {what}; ran once")
+            continue
+        seen[key] = raw
+        out.append(replace(run, lr=lr, batch_size=batch, loss=loss))
+    return out, notes
+
+
+def _given(value: Any) -> str:
+    return "default" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
     """Reject bad grid values before any run starts, one clear line each."""
     if grid.seeds < 1:
@@ -230,6 +272,7 @@ def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
     key = metric_name(problem)
     train_m = result.metrics["train"] or {}
     test_m = result.metrics["test"] or {}
+    val_m = result.metrics.get("val") or {}
     return {
         "status": result.status,
         "epochs_run": result.epochs_run,
@@ -237,6 +280,7 @@ def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
         "config": result.config,
         "train_loss": train_m.get("loss"),
         "test_loss": test_m.get("loss"),
+        "val_loss": val_m.get("loss"),
         "objective": train_m.get("objective"),
         key: test_m.get(key, train_m.get(key)) if test_m else train_m.get(key),
         "curve": [
@@ -365,6 +409,7 @@ class Study:
             "seconds": self.seconds,
             "metric": self.metric,
             "metrics": self.metrics or [self.metric],
+            "ranked_by": ranked_by(self.runs),
             "target_loss": self.target_loss,
             "reference": self.reference,
             "config": self.config,
@@ -437,6 +482,7 @@ def summarise(
                 "seed": cfg["seed"],
                 "train_loss": rec["train_loss"],
                 "test_loss": rec["test_loss"],
+                "val_loss": rec.get("val_loss"),
                 **{m: rec.get(m) for m in metrics},
                 "objective": rec["objective"],
                 "epochs_run": rec["epochs_run"],
@@ -456,13 +502,13 @@ def summarise(
         row: dict[str, Any] = dict(zip(CONFIG_KEYS, key, strict=True))
         row["seeds"] = len(members)
         row["diverged"] = len(members) - len(ok)
-        for name in ("train_loss", "test_loss", *metrics, "gap"):
+        for name in ("train_loss", "test_loss", "val_loss", *metrics, "gap"):
             vals = [runs[i][name] for i in ok if runs[i][name] is not None]
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
         reached = [
             runs[i]["epochs_to_target"] for i in ok if runs[i]["epochs_to_target"] is not None
         ]
-        row["epochs_to_target"] = statistics.median(reached) if reached else None
+        row["epochs_to_target"] = statistics.median_low(reached) if reached else None
         row["reached_target"] = len(reached)
         row["seconds_mean"] = _mean_std([runs[i]["seconds"] for i in members])[0]
         curves = [records[i]["curve"] for i in ok]
@@ -472,14 +518,22 @@ def summarise(
         row["curve_max"] = _per_epoch(curves, 0, max)
         summary.append(row)
 
+    # Within each loss (losses in the order of the grid; their values are not comparable), by
+    # the loss that may choose: validation, else training. The test loss never ranks.
+    by = ranked_by(runs)
+    loss_rank = {name: k for k, name in enumerate(dict.fromkeys(run["loss"] for run in runs))}
+
     def order(row: dict[str, Any]) -> tuple:
-        value = (
-            row["test_loss_mean"] if row["test_loss_mean"] is not None else row["train_loss_mean"]
-        )
-        return (value is None, value if value is not None else math.inf)
+        value = row[f"{by}_mean"]
+        return (loss_rank[row["loss"]], value is None, value if value is not None else math.inf)
 
     summary.sort(key=order)
     return runs, summary, target
+
+
+def ranked_by(runs: list[dict[str, Any]]) -> str:
+    """``val_loss`` when the runs hold a validation split, else ``train_loss``."""
+    return "val_loss" if any(run.get("val_loss") is not None for run in runs) else "train_loss"
 
 
 def _per_epoch(
@@ -558,6 +612,7 @@ def compare(
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     start = time.perf_counter()
     _use_problem(problem)
+    runs, coincided = resolve_runs(runs)
     reference = reference_for(problem, base, grid.losses, grid.seeds)
     records, interrupted = run_grid(
         runs, base, problem, jobs=jobs, progress=progress, on_interrupt=on_interrupt
@@ -583,12 +638,14 @@ def compare(
         "model": problem.model.name,
         "jobs": jobs,
         "runs_planned": len(runs),
+        "coincided": coincided,
         "target_default": target_loss is None,
         "data": {
             "source": problem.table.label,
             "path": str(problem.table.path.resolve()),
             "sha256": problem.table.sha256,
             "rows": problem.table.n_rows,
+            "choice": problem.choice,
         },
     }
     curves = [
