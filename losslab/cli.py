@@ -637,6 +637,7 @@ class _progress:
         self.bar: Any = None
         self.task: Any = None
         self.last_line: float | None = None
+        self.last_step: float | None = None  # running-loss lines have a clock of their own
 
     def __enter__(self) -> Any:
         from losslab.render import stderr_console
@@ -666,7 +667,7 @@ class _progress:
     @property
     def running(self) -> bool:
         """Whether the trainer should report a running loss within each epoch (`step`)."""
-        return self.bar is not None
+        return self.bar is not None or self.mode is Progress.lines
 
     def __call__(self, done: int, total: int, value: float | None = None) -> None:
         info = f"loss {value:.6g}" if value is not None else ""
@@ -687,8 +688,14 @@ class _progress:
 
     def step(self, epoch: int, batch: int, batches: int, running: float) -> None:
         """Within an epoch: the batch reached and the mean loss of the epoch's batches so far
-        (the running loss of the classic PyTorch training log); the bar only."""
+        (the running loss of the classic PyTorch training log)."""
         if self.bar is None:
+            now = time.monotonic()
+            if self.last_step is not None and now - self.last_step < self.LINE_SECONDS:
+                return
+            self.last_step = now
+            sys.stderr.write(f"epoch {epoch} batch {batch}/{batches} running loss {running:.4f}\n")
+            sys.stderr.flush()
             return
         if self.task is None:
             self.task = self.bar.add_task(self.label, total=None, info="")
