@@ -16,10 +16,11 @@ import os
 import select
 import stat
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -576,10 +577,19 @@ def dataset_shape(dataset: Dataset) -> tuple[int, int]:
     with open(dataset.path, "rb") as fh:
         gzipped = fh.read(len(GZIP_MAGIC)) == GZIP_MAGIC
     with (gzip.open if gzipped else open)(dataset.path, "rb") as fh:
-        header = fh.readline()
-        while header and not header.removeprefix(codecs.BOM_UTF8).strip():
-            header = fh.readline()
-        text = header.decode("utf-8-sig", errors="replace")
-        columns = len(_header_names(text, sniff_separator(text)))
-        rows = sum(1 for line in fh if line.strip())
+        lines = (line for line in _lines(fh) if line.removeprefix(codecs.BOM_UTF8).strip())
+        header = next(lines, b"").decode("utf-8-sig", errors="replace")
+        columns = len(_header_names(header, sniff_separator(header)))
+        rows = sum(1 for _ in lines)
     return rows, columns
+
+
+def _lines(fh: BinaryIO) -> Iterator[bytes]:
+    """The lines of a binary file, read in large blocks (much faster than line by line)."""
+    rest = b""
+    while block := fh.read(1 << 22):
+        lines = (rest + block).splitlines(keepends=True)
+        rest = lines.pop() if not lines[-1].endswith((b"\n", b"\r")) else b""
+        yield from lines
+    if rest:
+        yield rest

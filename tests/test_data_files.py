@@ -449,3 +449,13 @@ def test_dataset_shape_of_a_semicolon_file_with_a_bom(tmp_path):
     path = tmp_path / "d.csv"
     path.write_bytes(b"\xef\xbb\xbf\n" + SEPARATED[";"].encode())
     assert dataset_shape(Dataset("d", str(path), "y", "binary classification", "test")) == (6, 3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["y,a,b\n1,2,3\n4,5,6\n", "\r\n\ny,a,b\r\n1,2,3\r\n\r\n4,5,6", "y|a|b\n1|2|3\n  \n4|5|6\n"],
+)
+def test_dataset_shape_counts_non_blank_lines(tmp_path, text):
+    path = tmp_path / "d.csv"
+    path.write_text(text, encoding="utf-8")
+    assert dataset_shape(Dataset("d", str(path), "y", "regression", "test")) == (2, 3)
