@@ -16,10 +16,11 @@ import os
 import select
 import stat
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -153,6 +154,7 @@ class Layout:
         out = cls()
         reader = csv.reader(text, delimiter=sep)
         start = 1
+        limit = csv.field_size_limit(1 << 30)  # pandas takes fields of any size
         try:
             for fields in reader:
                 line, start = start, reader.line_num + 1
@@ -167,7 +169,9 @@ class Layout:
                 out.starts.append(line)
                 out.widths.append(len(fields))
         except csv.Error:
-            pass  # a field beyond the csv module's size limit: lines known so far stand
+            pass  # lines known so far stand
+        finally:
+            csv.field_size_limit(limit)
         return out
 
 
@@ -251,7 +255,8 @@ class Table:
             coerced = pd.to_numeric(series, errors="coerce")
             bad = np.flatnonzero(coerced.isna().to_numpy() & series.notna().to_numpy())
             row = int(bad[0])
-            raise DataError(f"{self.where(row, column)}: non-numeric value {series.iloc[row]!r}")
+            value = _shown(series.iloc[row])
+            raise DataError(f"{self.where(row, column)}: non-numeric value {value}")
         finite = np.isfinite(values)
         if not finite.all():
             row = int(np.flatnonzero(~finite)[0])
@@ -310,6 +315,12 @@ class Table:
         return values
 
 
+def _shown(value: Any, width: int = 60) -> str:
+    """A value's repr for a one-line message, cut in the middle when long."""
+    text = repr(value)
+    return text if len(text) <= width else f"{text[: width // 2]}…{text[-width // 2 :]}"
+
+
 def _to_float(series: pd.Series) -> np.ndarray | None:
     """float64 values, or None when some value is not a number."""
     kind = series.dtype.kind
@@ -362,15 +373,8 @@ def read_table(source: str | Path, *, sep: str | None = None) -> Table:
     except pd.errors.EmptyDataError:
         raise DataError(f"{label}: empty file") from None
     except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-        # pandas counts the lines of a row too long by records, not by file lines
         layout = Layout.of(_text_of(path, raw, label), delimiter)
-        if layout.long is None:
-            raise DataError(f"{label}: {_parser_message(str(exc))}") from None
-        row = layout.long
-        raise DataError(
-            f"{label}, line {layout.starts[row]}: ragged row with {layout.widths[row]} fields; "
-            f"the header has {layout.header}"
-        ) from None
+        raise DataError(_parser_message(str(exc), layout, label)) from None
     except UnicodeDecodeError:
         raise DataError(_not_utf8(_bytes_of(path, raw, label), label)) from None
     except OSError as exc:
@@ -563,15 +567,23 @@ def _decompressed(data: bytes, label: str) -> bytes:
         raise DataError(f"{label}: corrupt gzip file ({exc})") from None
 
 
-def _parser_message(text: str) -> str:
-    """pandas' tokenizer error as one plain line."""
-    import re
+def _parser_message(text: str, layout: Layout, label: str) -> str:
+    """pandas' tokenizer error as one plain line, at the file line ``layout`` finds.
 
-    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
-    if match:
-        want, line, got = match.groups()
-        return f"line {line}: ragged row with {got} fields; the header has {want}"
-    return text.strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
+    pandas numbers its lines by records, or from 0: the file's own lines are counted again.
+    """
+    if layout.long is not None:
+        row = layout.long
+        return (
+            f"{label}, line {layout.starts[row]}: ragged row with {layout.widths[row]} fields; "
+            f"the header has {layout.header}"
+        )
+    if "EOF inside string" in text:  # the open quote swallowed the rest: it is the last record
+        line = layout.starts[-1] if layout.starts else 1
+        return f'{label}, line {line}: a quoted field is never closed (")'
+    return f"{label}: " + text.strip().splitlines()[-1].replace(
+        "Error tokenizing data. C error: ", ""
+    )
 
 
 def dataset_shape(dataset: Dataset) -> tuple[int, int]:
@@ -579,6 +591,19 @@ def dataset_shape(dataset: Dataset) -> tuple[int, int]:
     with open(dataset.path, "rb") as fh:
         gzipped = fh.read(len(GZIP_MAGIC)) == GZIP_MAGIC
     with (gzip.open if gzipped else open)(dataset.path, "rb") as fh:
-        columns = len(fh.readline().split(b","))
-        rows = sum(1 for line in fh if line.strip())
+        lines = (line for line in _lines(fh) if line.removeprefix(codecs.BOM_UTF8).strip())
+        header = next(lines, b"").decode("utf-8-sig", errors="replace")
+        columns = len(_header_names(header, sniff_separator(header)))
+        rows = sum(1 for _ in lines)
     return rows, columns
+
+
+def _lines(fh: BinaryIO) -> Iterator[bytes]:
+    """The lines of a binary file, read in large blocks (much faster than line by line)."""
+    rest = b""
+    while block := fh.read(1 << 22):
+        lines = (rest + block).splitlines(keepends=True)
+        rest = lines.pop() if not lines[-1].endswith((b"\n", b"\r")) else b""
+        yield from lines
+    if rest:
+        yield rest

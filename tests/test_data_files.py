@@ -433,3 +433,29 @@ def test_fit_survives_a_trailing_delimiter_and_crlf(cli, write_csv):
     text = ROWS.replace("\n", ",\r\n")
     out = cli.json("fit", write_csv(text), "--target", "y", "--epochs", "2", "--no-save")
     assert out["status"] == "completed" and out["data"]["rows"] == 6
+
+
+def test_unclosed_quote_names_its_line(cli, write_csv):
+    err = cli.error("eval", write_csv('y,pred\n1,2\n\n3,"4\n5,6\n'))
+    assert "line 4" in err and "never closed" in err
+
+
+def test_huge_bad_value_is_shortened(cli, write_csv):
+    err = cli.error("eval", write_csv('y,pred\n1,"' + "x" * 200_000 + '"\n2,3\n'), "--loss", "mse")
+    assert "line 2" in err and "non-numeric value" in err and len(err) < 300
+
+
+def test_dataset_shape_of_a_semicolon_file_with_a_bom(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"\xef\xbb\xbf\n" + SEPARATED[";"].encode())
+    assert dataset_shape(Dataset("d", str(path), "y", "binary classification", "test")) == (6, 3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["y,a,b\n1,2,3\n4,5,6\n", "\r\n\ny,a,b\r\n1,2,3\r\n\r\n4,5,6", "y|a|b\n1|2|3\n  \n4|5|6\n"],
+)
+def test_dataset_shape_counts_non_blank_lines(tmp_path, text):
+    path = tmp_path / "d.csv"
+    path.write_text(text, encoding="utf-8")
+    assert dataset_shape(Dataset("d", str(path), "y", "regression", "test")) == (2, 3)
