@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -42,7 +40,8 @@ class SavedModel:
 
 
 def load_model(path: str | Path) -> SavedModel:
-    """Read a run directory's model.json (or the file itself), validating its shape."""
+    """Read a run directory's model.json (or the file itself), validated by ``schema.model``."""
+    from losslab import schema
     from losslab.records import check_finished
 
     path = Path(path)
@@ -50,31 +49,23 @@ def load_model(path: str | Path) -> SavedModel:
     file = path / "model.json" if path.is_dir() else path
     if not file.is_file():
         raise DataError(f"{path}: no model.json here (give a run directory or a model.json)")
-    try:
-        raw: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-        kind = MODELS.get(raw["kind"])
-        coef = np.asarray(raw["coef"], dtype=np.float64)
-        intercept = np.atleast_1d(np.asarray(raw["intercept"], dtype=np.float64))
-        features = [str(f) for f in raw["features"]]
-        scaler = raw.get("scaler")
-        mean = np.asarray(scaler["mean"], dtype=np.float64) if scaler else None
-        scale = np.asarray(scaler["scale"], dtype=np.float64) if scaler else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise DataError(f"{file}: not a JSON model file") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{file}: not a losslab model ({exc})") from None
-    if coef.shape[0] != len(features) or (mean is not None and mean.shape[0] != len(features)):
-        raise DataError(f"{file}: coefficients do not match its {len(features)} features")
+    raw = schema.model(file)
+    if raw["kind"] not in MODELS.names():
+        raise DataError(
+            f"{file}: field 'kind' is {raw['kind']!r}; this losslab predicts with "
+            f"{', '.join(MODELS.names())}"
+        )
+    scaler = raw["scaler"]
     return SavedModel(
-        kind,
-        raw.get("loss", kind.default_loss()),
-        str(raw.get("target", "")),
-        features,
-        list(raw.get("classes") or []),
-        coef,
-        intercept,
-        mean,
-        scale,
+        MODELS.get(raw["kind"]),
+        raw["loss"],
+        raw["target"],
+        raw["features"],
+        raw["classes"],
+        raw["coef"],
+        raw["intercept"],
+        scaler["mean"] if scaler else None,
+        scaler["scale"] if scaler else None,
         str(file),
     )
 
