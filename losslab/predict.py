@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -42,7 +40,8 @@ class SavedModel:
 
 
 def load_model(path: str | Path) -> SavedModel:
-    """Read a run directory's model.json (or the file itself), validating its shape."""
+    """Read a run directory's model.json (or the file itself), validated by ``schema.model``."""
+    from losslab import schema
     from losslab.records import check_finished
 
     path = Path(path)
@@ -50,45 +49,38 @@ def load_model(path: str | Path) -> SavedModel:
     file = path / "model.json" if path.is_dir() else path
     if not file.is_file():
         raise DataError(f"{path}: no model.json here (give a run directory or a model.json)")
-    try:
-        raw: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-        model = MODELS.get(raw["kind"])
-        loss = raw.get("loss") or model.default_loss()
-        kind = head_of(model, loss)
-        features = [str(f) for f in raw["features"]]
-        classes = list(raw.get("classes") or [])
-        if model.network:
-            layers = raw["layers"]
-            arrays = [np.asarray(layer[k], dtype=np.float64) for layer in layers for k in "Wb"]
-            sizes = [len(features)] + [a.shape[-1] for a in arrays[1::2]]
-            net = Network(sizes, raw["activation"], vector_output=not kind.multi_output)
-        else:
-            coef = np.asarray(raw["coef"], dtype=np.float64)
-            intercept = np.atleast_1d(np.asarray(raw["intercept"], dtype=np.float64))
-            arrays = [coef, intercept]
-            if coef.shape[0] != len(features):
-                raise DataError(f"{file}: coefficients do not match its {len(features)} features")
-            net = Network(
-                [len(features), coef.shape[1] if coef.ndim == 2 else 1],
-                vector_output=coef.ndim == 1,
-            )
-        scaler = raw.get("scaler")
-        mean = np.asarray(scaler["mean"], dtype=np.float64) if scaler else None
-        scale = np.asarray(scaler["scale"], dtype=np.float64) if scaler else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise DataError(f"{file}: not a JSON model file") from None
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise DataError(f"{file}: not a losslab model ({exc})") from None
-    except LossLabError as exc:
-        raise DataError(f"{file}: {exc}") from None
-    if mean is not None and mean.shape[0] != len(features):
-        raise DataError(f"{file}: the scaler does not match its {len(features)} features")
+    raw = schema.model(file)
+    if raw["kind"] not in MODELS.names():
+        raise DataError(
+            f"{file}: field 'kind' is {raw['kind']!r}; this losslab predicts with "
+            f"{', '.join(MODELS.names())}"
+        )
+    model = MODELS.get(raw["kind"])
+    kind = head_of(model, raw["loss"])
+    n = len(raw["features"])
+    if model.network:
+        arrays = [layer[k] for layer in raw["layers"] for k in ("W", "b")]
+        sizes = [n] + [b.shape[0] for b in arrays[1::2]]
+        net = Network(sizes, raw["activation"], vector_output=not kind.multi_output)
+    else:
+        arrays = [raw["coef"], raw["intercept"]]
+        vector = raw["coef"].ndim == 1
+        net = Network([n, 1 if vector else raw["coef"].shape[1]], vector_output=vector)
     try:
         net.load(arrays, str(file))
     except LossLabError as exc:
         raise DataError(str(exc)) from None
+    scaler = raw["scaler"]
     return SavedModel(
-        kind, loss, str(raw.get("target", "")), features, classes, net, mean, scale, str(file)
+        kind,
+        raw["loss"],
+        raw["target"],
+        raw["features"],
+        raw["classes"],
+        net,
+        scaler["mean"] if scaler else None,
+        scaler["scale"] if scaler else None,
+        str(file),
     )
 
 
