@@ -4,7 +4,9 @@ RuntimeWarning (pytest turns them into errors)."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,3 +144,23 @@ def test_compare_reference_beyond_float64(cli, write_csv):
     table = cli(*args, "--optimizer", "gd", "--jobs", "1").stdout
     assert "gap: no finite reference optimum (the objective exceeds float64)" in table
     assert "nan" not in table and "inf" not in table.replace("info", "")
+
+
+def test_eval_columns_whose_sum_overflows(cli, write_csv):
+    path = write_csv("y,a,b\n0,1e308,-1e308\n1,1e308,-1e308\n")
+    out = cli.json("eval", path, "--logits")
+    assert out["losses"] == {"cross-entropy": None, "multiclass-hinge": None}
+    assert set(out["undefined"]) == {"cross-entropy", "multiclass-hinge"}
+    assert out["metrics"] == {"accuracy": 0.5}
+
+
+def test_predict_probabilities_of_huge_logits(cli, tmp_path):
+    import losslab
+
+    run = losslab.fit("iris", epochs=1, save=True, out=str(tmp_path))
+    model = json.loads(Path(run.record, "model.json").read_text())
+    model["intercept"] = [1e308, -1e308, 0.0]  # S − max(S) is −inf: probability 0, no warning
+    file = tmp_path / "model.json"
+    file.write_text(json.dumps(model))
+    rows = cli("predict", file, "iris").stdout.splitlines()
+    assert rows[1] == "setosa,1.0,0.0,0.0" and len(rows) == 151

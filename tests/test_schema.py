@@ -181,6 +181,22 @@ def test_valid_variants_still_load(cli, tmp_path, models, change):
     assert out.startswith("prediction\n") and len(out.splitlines()) == 443
 
 
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_scores_beyond_float64_are_no_prediction(cli, tmp_path, models, command):
+    model = copy.deepcopy(models["linear"])
+    model["coef"][2] = 1e308  # finite, but times a standardised bmi far from its mean: inf
+    file = _write(tmp_path, model)
+    args = (
+        ("predict", file, "diabetes")
+        if command == "predict"
+        else ("eval", "diabetes", "--model", file)
+    )
+    line = cli.error(*args)
+    assert (
+        line.startswith(f"error: {file}: the model's score of diabetes, line ") and "1e+308" in line
+    )
+
+
 def test_a_good_model_with_bad_data_blames_the_data(cli, tmp_path, models):
     file = _write(tmp_path, models["softmax"])
     line = cli.error("predict", file, "diabetes")
