@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import math
 import os
 import signal
 import sys
@@ -242,11 +243,14 @@ def eval_cmd(
     obj = result.to_dict()
     rows = [(name, value) for name, value in {**result.losses, **result.metrics}.items()]
 
+    def shown(name: str, value: float | None) -> Any:
+        return render.Undefined(result.undefined[name]) if value is None else value
+
     def tables() -> list[Any]:
         where = f"{result.data}: {result.rows} rows · target {', '.join(result.target)}"
         where += f" · predictions {', '.join(result.pred)}" + (" (logits)" if result.logits else "")
-        loss_rows = [(name, value) for name, value in result.losses.items()]
-        metric_rows = [(name, value) for name, value in result.metrics.items()]
+        loss_rows = [(name, shown(name, value)) for name, value in result.losses.items()]
+        metric_rows = [(name, shown(name, value)) for name, value in result.metrics.items()]
         out = [render.line(where), render.table(None, ["loss", "value"], loss_rows, digits=8)]
         if metric_rows:
             out.append(render.table(None, ["metric", "value"], metric_rows, digits=6))
@@ -721,16 +725,25 @@ def _report_fit(result: Any, fmt: str) -> None:
     train, test = result.metrics["train"], result.metrics["test"]
     val = result.metrics.get("val")
     key = "accuracy" if "accuracy" in train else "r2"
+
+    def metric(value: float | None) -> Any:
+        # a finished run has an R² unless its target is constant (evaluate.r2_score)
+        return (
+            render.Undefined("constant target")
+            if value is None and train["loss"] is not None
+            else value
+        )
+
     rows = [
         ("status", result.status),
         ("epochs run", result.epochs_run),
         ("train loss", train["loss"]),
-        (f"train {key}", train[key]),
+        (f"train {key}", metric(train[key])),
     ]
     if val is not None:
         rows += [("val loss", val["loss"]), (f"val {key}", val[key])]
     if test is not None:
-        rows += [("test loss", test["loss"]), (f"test {key}", test[key])]
+        rows += [("test loss", test["loss"]), (f"test {key}", metric(test[key]))]
     rows += [("seconds", result.seconds)]
 
     def tables() -> list[Any]:
@@ -750,7 +763,7 @@ def _report_fit(result: Any, fmt: str) -> None:
             out.append(render.line(f"record: {result.record}", None))
         return out
 
-    csv_rows = [(k, v) for k, v in rows]
+    csv_rows = [(k, None if isinstance(v, render.Undefined) else v) for k, v in rows]
     render.emit(
         fmt, obj=result.to_dict(), csv_header=["name", "value"], csv_rows=csv_rows, render=tables
     )
@@ -998,7 +1011,8 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     by_loss = ref.get("by_loss") or {}
 
     def gap(row: dict[str, Any]) -> str:
-        if (by_loss.get(row["loss"]) or {}).get("objective") is None:
+        objective = (by_loss.get(row["loss"]) or {}).get("objective")
+        if objective is None or not math.isfinite(objective):
             return "n/a"
         mean = row["gap_mean"]
         return "—" if mean is None else f"{mean:.2e}"
@@ -1039,7 +1053,8 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
                 pm(row, "train_loss"),
                 *([pm(row, "val_loss")] if validated else []),
                 pm(row, "test_loss"),
-                next((pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), "—"),
+                next((pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), None)
+                or ("undefined (constant target)" if row["diverged"] < row["seeds"] else "—"),
                 gap(row),
                 "—"
                 if ett is None
@@ -1055,8 +1070,13 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         for name, info in by_loss.items():
             label = f"{name}: " if len(by_loss) > 1 else ""
             per_seed = info.get("per_seed") or []
-            if info.get("objective") is None:
-                notes.append(f"gap: {label}{info.get('reason') or 'no reference optimum'}")
+            if info.get("objective") is None or not math.isfinite(info["objective"]):
+                reason = info.get("reason") or (
+                    "no reference optimum"
+                    if info.get("objective") is None
+                    else "no finite reference optimum (the objective exceeds float64)"
+                )
+                notes.append(f"gap: {label}{reason}")
                 continue
             where = "seed 0's training split" if len(per_seed) > 1 else "the training data"
             notes.append(

@@ -287,7 +287,9 @@ class Table:
                 out = np.empty((self.n_rows, len(columns)), order="F")
                 for j, s in enumerate(series):
                     out[:, j] = s.to_numpy()
-            if np.isfinite(np.add.reduce(out, axis=0)).all():
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow: the slow path
+                sums = np.add.reduce(out, axis=0)
+            if np.isfinite(sums).all():
                 self._numeric.clear()
                 out.flags.writeable = False
                 return out

@@ -34,9 +34,18 @@ class SavedModel:
                 f"missing; the model needs: {', '.join(self.features)}"
             )
         X = table.matrix(self.features)
-        if self.mean is not None:
-            X = (X - self.mean) / self.scale
-        return self.net.scores(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.mean is not None:
+                X = (X - self.mean) / self.scale
+            S = self.net.scores(X)
+        if not np.isfinite(S).all():
+            row = int(np.flatnonzero(~np.isfinite(S.reshape(len(S), -1)).all(axis=1))[0])
+            largest = float(np.max(np.abs(self.net.weights)))
+            raise DataError(
+                f"{self.source}: the model's score of {table.where(row)} is beyond the float64 "
+                f"range (largest |weight| {largest:.3g}); no prediction"
+            )
+        return S
 
 
 def load_model(path: str | Path) -> SavedModel:
@@ -92,7 +101,8 @@ def predictions(model: SavedModel, table: Table) -> tuple[list[str], list[np.nda
             labels = np.asarray(model.classes, dtype=object)[(S > 0).astype(int)]
             return ["prediction", "score"], [labels, S]
         return ["prediction"], [S]
-    P = probabilities(model.kind, S)
+    with np.errstate(over="ignore"):  # S − max(S) below −1.8e308 is −inf: a probability of 0
+        P = probabilities(model.kind, S)
     classes = np.asarray(model.classes, dtype=object)
     if model.kind.multi_output:
         labels = classes[np.argmax(S, axis=1)]

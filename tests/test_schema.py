@@ -181,6 +181,22 @@ def test_valid_variants_still_load(cli, tmp_path, models, change):
     assert out.startswith("prediction\n") and len(out.splitlines()) == 443
 
 
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_scores_beyond_float64_are_no_prediction(cli, tmp_path, models, command):
+    model = copy.deepcopy(models["linear"])
+    model["coef"][2] = 1e308  # finite, but times a standardised bmi far from its mean: inf
+    file = _write(tmp_path, model)
+    args = (
+        ("predict", file, "diabetes")
+        if command == "predict"
+        else ("eval", "diabetes", "--model", file)
+    )
+    line = cli.error(*args)
+    assert (
+        line.startswith(f"error: {file}: the model's score of diabetes, line ") and "1e+308" in line
+    )
+
+
 def test_a_good_model_with_bad_data_blames_the_data(cli, tmp_path, models):
     file = _write(tmp_path, models["softmax"])
     line = cli.error("predict", file, "diabetes")
@@ -235,9 +251,13 @@ def test_mlp_schema_rejects(tmp_path, change, message):
     assert str(caught.value).startswith(f"{file}: ") and message in str(caught.value)
 
 
-def test_mlp_model_is_not_predicted_by_this_version(cli, tmp_path):
+def test_a_valid_mlp_model_predicts(cli, tmp_path, write_csv):
     file = _write(tmp_path, _mlp())
-    assert "field 'kind' is 'mlp'; this losslab predicts with" in cli.error("predict", file, "iris")
+    data = write_csv("x0,x1,x2,x3,species\n1,2,3,4,c0\n-1,0,2,5,c2\n")
+    out = cli("predict", file, data).stdout.splitlines()
+    assert out[0] == "prediction,p_c0,p_c1,p_c2"
+    # equal weights in every column: every class gets the same score, probability 1/3
+    assert [float(v) for v in out[1].split(",")[1:]] == pytest.approx([1 / 3] * 3, rel=1e-15)
 
 
 # --------------------------------------------------------------------------- studies and runs
