@@ -417,6 +417,32 @@ class Dtype(str, Enum):
     float32 = "float32"
 
 
+class Missing(str, Enum):
+    error = "error"
+    drop = "drop"
+    mean = "mean"
+    median = "median"
+
+
+class Categorical(str, Enum):
+    onehot = "onehot"
+    error = "error"
+
+
+MissingOpt = Annotated[
+    Missing,
+    Opt(
+        help="Missing feature values: stop (error), drop the rows before the split, or fill "
+        "them with the training rows' mean or median (saved with the model)."
+    ),
+]
+CategoricalOpt = Annotated[
+    Categorical,
+    Opt(
+        help="String feature columns: one 0/1 column per category of the training rows "
+        "(unseen categories: all zeros), or stop (error)."
+    ),
+]
 ShuffleOpt = Annotated[
     Shuffle,
     Opt(
@@ -488,6 +514,8 @@ def fit_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    missing: MissingOpt = Missing.error,
+    categorical: CategoricalOpt = Categorical.onehot,
     divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
@@ -596,8 +624,12 @@ def _report_fit(result: Any, fmt: str) -> None:
         )
         curve = render.sparkline([h["train_loss"] for h in result.history])
         out = [render.line(title)]
-        if result.data.get("choice"):
-            out.append(render.line(result.data["choice"], None))
+        from losslab.prepare import preparation_line
+
+        prep = preparation_line(result.data.get("preparation", {}))
+        for note in (result.data.get("choice"), prep):
+            if note:
+                out.append(render.line(note, None))
         out.append(render.table(None, ["", "value"], rows))
         out.append(render.line(f"train loss by epoch {curve}", None))
         if result.record:
@@ -727,6 +759,8 @@ def compare_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    missing: MissingOpt = Missing.error,
+    categorical: CategoricalOpt = Categorical.onehot,
     divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,

@@ -64,6 +64,8 @@ class FitConfig:
     patience: int | None = None
     tol: float = 1e-4
     divergence_factor: float = DEFAULT_DIVERGENCE
+    missing: str = "error"  # missing feature values: error, drop, mean, median
+    categorical: str = "onehot"  # string feature columns: onehot, error
     delta: float | None = None
     quantile: float | None = None
     epsilon: float | None = None
@@ -148,6 +150,14 @@ class FitConfig:
             )
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        from losslab.encoding import CATEGORICAL, MISSING
+
+        for flag, value, choices in (
+            ("--missing", self.missing, MISSING),
+            ("--categorical", self.categorical, CATEGORICAL),
+        ):
+            if value not in choices:
+                raise ConfigError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
         if self.scale is not None and self.scale not in SCALES:
             raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
         self.hidden = parse_hidden(self.hidden)

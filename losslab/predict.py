@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from losslab.data import Table, read_table
+from losslab.encoding import Encoder
 from losslab.errors import DataError, LossLabError
 from losslab.models import MODELS, ModelKind, head_of, plain, probabilities
 from losslab.network import Network
@@ -27,6 +28,7 @@ class SavedModel:
     mean: np.ndarray | None
     scale: np.ndarray | None
     source: str
+    encoder: Encoder | None = None  # missing values and string columns, as in training
 
     def scores(self, table: Table) -> np.ndarray:
         missing = [c for c in self.features if c not in table.frame.columns]
@@ -35,7 +37,10 @@ class SavedModel:
                 f"{table.label}: feature column {missing[0]!r} of the model ({self.source}) is "
                 f"missing; the model needs: {', '.join(self.features)}"
             )
-        X = table.matrix(self.features)
+        if self.encoder is not None:
+            X = self.encoder.transform(table.frame, table.where)
+        else:
+            X = table.matrix(self.features)
         if self.mean is not None:
             X = (X - self.mean) / self.scale
         return self.net.scores(X)
@@ -54,19 +59,21 @@ def load_model(path: str | Path) -> SavedModel:
         kind = head_of(model, loss)
         features = [str(f) for f in raw["features"]]
         classes = list(raw.get("classes") or [])
+        encoder = Encoder.from_dict(raw["encoder"]) if raw.get("encoder") else None
+        inputs = encoder.names if encoder is not None else features
         if model.network:
             layers = raw["layers"]
             arrays = [np.asarray(layer[k], dtype=np.float64) for layer in layers for k in "Wb"]
-            sizes = [len(features)] + [a.shape[-1] for a in arrays[1::2]]
+            sizes = [len(inputs)] + [a.shape[-1] for a in arrays[1::2]]
             net = Network(sizes, raw["activation"], vector_output=not kind.multi_output)
         else:
             coef = np.asarray(raw["coef"], dtype=np.float64)
             intercept = np.atleast_1d(np.asarray(raw["intercept"], dtype=np.float64))
             arrays = [coef, intercept]
-            if coef.shape[0] != len(features):
-                raise DataError(f"{file}: coefficients do not match its {len(features)} features")
+            if coef.shape[0] != len(inputs):
+                raise DataError(f"{file}: coefficients do not match its {len(inputs)} features")
             net = Network(
-                [len(features), coef.shape[1] if coef.ndim == 2 else 1],
+                [len(inputs), coef.shape[1] if coef.ndim == 2 else 1],
                 vector_output=coef.ndim == 1,
             )
         scaler = raw.get("scaler")
@@ -78,14 +85,23 @@ def load_model(path: str | Path) -> SavedModel:
         raise DataError(f"{file}: not a losslab model ({exc})") from None
     except LossLabError as exc:
         raise DataError(f"{file}: {exc}") from None
-    if mean is not None and mean.shape[0] != len(features):
-        raise DataError(f"{file}: the scaler does not match its {len(features)} features")
+    if mean is not None and mean.shape[0] != len(inputs):
+        raise DataError(f"{file}: the scaler does not match its {len(inputs)} features")
     try:
         net.load(arrays, str(file))
     except LossLabError as exc:
         raise DataError(str(exc)) from None
     return SavedModel(
-        kind, loss, str(raw.get("target", "")), features, classes, net, mean, scale, str(file)
+        kind,
+        loss,
+        str(raw.get("target", "")),
+        features,
+        classes,
+        net,
+        mean,
+        scale,
+        str(file),
+        encoder,
     )
 
 

@@ -437,6 +437,9 @@ def model_dict(problem: Problem, split: Split, net: Network) -> dict[str, Any]:
         out["coef"] = W.tolist()
         out["intercept"] = b.tolist() if problem.head.multi_output else float(b[0])
     out["scaler"] = split.scaler.to_dict() if split.scaler is not None else None
+    if split.encoder is not None:
+        out["encoder"] = split.encoder.to_dict()
+        out["inputs"] = split.encoder.names
     return out
 
 

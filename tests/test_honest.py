@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from losslab.config import FitConfig
+from losslab.errors import ConfigError
 from losslab.prepare import SPLIT, generator, load_problem, make_split
 
 # --------------------------------------------------------------------------- validation split
@@ -173,3 +175,67 @@ def test_many_distinct_integers_are_a_regression_target(cli, write_csv):
 def test_unknown_columns_suggest_the_closest(cli, write_csv, flag, value, needle):
     message = cli.error("fit", _mnist_like(write_csv), flag, value, "--no-save")
     assert f"{flag}: no column" in message and needle in message
+
+
+# --------------------------------------------------------------------------- missing, strings
+
+HOUSES = """x,region,z,price
+1.0,south,3,10
+2.0,north,,12
+3.0,south,5,15
+4.0,east,6,18
+5.0,north,7,19
+6.0,south,8,22
+7.0,east,,25
+8.0,north,10,27
+9.0,south,11,30
+10.0,east,12,33
+"""
+
+
+def test_one_missing_value_stops_with_the_options(cli, write_csv):
+    message = cli.error("fit", write_csv(HOUSES), "--model", "linear", "--no-save")
+    assert message.endswith(
+        "line 3, column 'z': missing value (--missing drop, mean or median handles it)"
+    )
+
+
+def test_missing_values_dropped_or_filled_from_the_training_rows(cli, write_csv, tmp_path):
+    path = write_csv(HOUSES)
+    args = ("fit", path, "--model", "linear", "--epochs", "5", "--test-size", "0")
+    dropped = cli.json(*args, "--missing", "drop", "--no-save")
+    assert dropped["data"]["preparation"]["dropped_rows"] == 2
+    assert dropped["data"]["train_rows"] == 8
+    filled = cli.json(*args, "--missing", "median", "--out", tmp_path / "runs")
+    assert filled["data"]["preparation"]["imputed"] == {"z": 2}
+    model = json.loads((Path(filled["record"]) / "model.json").read_text())
+    assert model["encoder"]["fill"] == {"z": 7.5}  # median of 3, 5, 6, 7, 8, 10, 11, 12
+    table = cli(*args, "--missing", "mean", "--no-save").stdout
+    assert "missing values filled with the training mean: z (2)" in table
+
+
+def test_string_columns_are_one_hot_on_the_training_categories(cli, write_csv, tmp_path):
+    path = write_csv(HOUSES.replace(",,", ",4,"))
+    out = cli.json("fit", path, "--model", "linear", "--epochs", "5", "--out", tmp_path / "r")
+    assert out["data"]["preparation"]["onehot"] == {"region": 3}
+    model = json.loads((Path(out["record"]) / "model.json").read_text())
+    assert model["inputs"] == ["x", "region=east", "region=north", "region=south", "z"]
+    assert len(model["coef"]) == 5
+    new = write_csv("x,region,z,price\n1,west,3,10\n2,north,4,12\n", "new.csv")
+    predictions = cli("predict", out["record"], new).stdout.splitlines()
+    assert predictions[0] == "prediction" and len(predictions) == 3  # 'west' unseen: all zeros
+    mean, scale = np.array(model["scaler"]["mean"]), np.array(model["scaler"]["scale"])
+    x = (np.array([1.0, 0, 0, 0, 3]) - mean) / scale
+    assert float(predictions[1]) == pytest.approx(x @ model["coef"] + model["intercept"])
+    scored = cli.json("eval", new, "--model", out["record"], "--loss", "mse")
+    assert math.isfinite(scored["losses"]["mse"])
+
+
+def test_string_columns_can_be_refused(cli, write_csv):
+    message = cli.error("fit", write_csv(HOUSES), "--missing", "mean", "--categorical", "error")
+    assert message.endswith(
+        "line 2, column 'region': non-numeric value 'south' (--categorical onehot encodes "
+        "string columns)"
+    )
+    with pytest.raises(ConfigError, match="--missing must be one of error, drop, mean, median"):
+        FitConfig(missing="zero").validate()
