@@ -8,8 +8,10 @@ shuffles of the training rows, the third a network's initial weights (``spawn(3)
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,9 +71,40 @@ class Problem:
         return len(self.classes) if self.head.multi_output else 1
 
 
+FRAME_LABEL = "<DataFrame>"
+
+
+def table_of(source: Any) -> Table:
+    """A :class:`Table` from a path, a bundled name, a Table or (from Python) a DataFrame.
+
+    A DataFrame is taken as it is (column names as strings); its sha256 is that of its rows'
+    hashes (``pandas.util.hash_pandas_object``) and its "lines" are its rows, counted from 2 as if
+    it had been read from a file with a header.
+    """
+    import pandas as pd
+
+    if isinstance(source, Table):
+        return source
+    if not isinstance(source, pd.DataFrame):
+        return read_table(source)
+    if source.empty:
+        raise DataError(f"{FRAME_LABEL}: no rows")
+    frame = source.rename(columns=str).reset_index(drop=True)
+    table = Table(path=Path(FRAME_LABEL), label=FRAME_LABEL, frame=frame)
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    table.__dict__["sha256"] = digest.hexdigest()
+    table.__dict__["_data_lines"] = list(range(2, len(frame) + 2))
+    return table
+
+
+def source_path(table: Table) -> str | None:
+    """The data file's absolute path (None for a DataFrame)."""
+    return None if table.label == FRAME_LABEL else str(table.path.resolve())
+
+
 def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
     """Read the data and resolve target, features, model and loss for ``config``."""
-    table = table if table is not None else read_table(config.data)
+    table = table if table is not None else table_of(config.data)
     columns = table.columns
     if len(columns) < 2:
         raise DataError(f"{table.label}: needs a target column and at least one feature column")
@@ -291,7 +324,7 @@ class TestData:
 def load_test(problem: Problem, source: Any) -> TestData:
     """Read ``source`` and encode it like the training data: same feature and target columns
     (by name, in any order), target classes among the training classes."""
-    table = read_table(source)
+    table = table_of(source)
     needed = [*problem.features, problem.target]
     missing = [c for c in needed if c not in table.frame.columns]
     if missing:
@@ -408,7 +441,7 @@ def data_info(problem: Problem, split: Split) -> dict[str, Any]:
     table = problem.table
     info = {
         "source": table.label,
-        "path": str(table.path.resolve()),
+        "path": source_path(table),
         "sha256": table.sha256,
         "rows": table.n_rows,
         "train_rows": int(split.y_train.shape[0]),

@@ -63,7 +63,13 @@ _Objective = Objective  # the name the speed-path tests know
 
 @dataclass
 class FitResult:
-    """What `losslab fit` reports; ``to_dict`` is its JSON."""
+    """What `losslab fit` reports; ``to_dict()`` is its JSON, ``to_frame()`` its history.
+
+    ``status``: completed, early_stopped, diverged or interrupted; ``config``: every resolved
+    setting; ``history``: one dict per epoch (train/val/test loss, metric, lr, objective);
+    ``metrics``: the final train (val, test) loss and metric; ``model``: the saved model;
+    ``data``: the data's provenance and the choices made on it; ``record``: the run directory.
+    """
 
     status: str
     epochs_run: int
@@ -91,6 +97,12 @@ class FitResult:
             "model": self.model,
             "record": self.record,
         }
+
+    def to_frame(self) -> Any:
+        """The history as a pandas DataFrame, one row per epoch."""
+        import pandas as pd
+
+        return pd.DataFrame(self.history)
 
 
 class _Interrupt:

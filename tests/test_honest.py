@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,8 @@ import pytest
 from losslab.config import FitConfig
 from losslab.errors import ConfigError
 from losslab.prepare import SPLIT, generator, load_problem, make_split
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 # --------------------------------------------------------------------------- validation split
 
@@ -239,3 +243,47 @@ def test_string_columns_can_be_refused(cli, write_csv):
     )
     with pytest.raises(ConfigError, match="--missing must be one of error, drop, mean, median"):
         FitConfig(missing="zero").validate()
+
+
+# --------------------------------------------------------------------------- Python API
+
+
+def test_api_names_stay_functions_after_importing_the_submodules():
+    import losslab
+    import losslab.compare
+    import losslab.evaluate
+    from losslab.compare import Grid  # the submodules still import as usual
+
+    assert Grid is sys.modules["losslab.compare"].Grid
+    for name in ("fit", "evaluate", "compare"):
+        assert isinstance(getattr(losslab, name), types.FunctionType)
+
+
+def test_api_takes_dataframes_and_keyword_grids():
+    import pandas as pd
+
+    import losslab
+
+    frame = pd.read_csv(README.parent / "datasets" / "iris.csv")
+    result = losslab.fit(frame, epochs=3)
+    assert result.status == "completed" and result.data["path"] is None
+    assert list(result.to_frame()["epoch"]) == [1, 2, 3]
+    assert result.to_dict()["config"]["data"] == "<DataFrame>"
+    study = losslab.compare(frame, optimizer=["adam", "sgd"], lr=[0.01, 0.1], seeds=2, epochs=3,
+                            jobs=1)  # fmt: skip
+    runs = study.to_frame()
+    assert len(runs) == 8 and set(runs["optimizer"]) == {"adam", "sgd"}
+    assert len(study.to_frame("summary")) == 4 and len(study.to_frame("curves")) == 24
+    probs = pd.read_csv(README.parent / "datasets" / "examples" / "iris_probabilities.csv")
+    assert losslab.evaluate(probs, "cross-entropy").losses == pytest.approx(
+        losslab.evaluate("iris-probabilities", ["cross-entropy"]).losses
+    )
+
+
+def test_readme_python_section_runs(tmp_path, monkeypatch):
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### From Python") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert not any(tmp_path.iterdir())  # the library saves nothing unless asked
