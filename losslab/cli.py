@@ -480,7 +480,8 @@ def fit_cmd(
     lr: Annotated[float | None, Opt(help="Learning rate (default: the optimizer's).")] = None,
     epochs: Epochs = 100,
     batch_size: Annotated[
-        int | None, Opt(help="Rows per step; 0 = full batch (default: gd 0, others 32).")
+        str | None,
+        Opt(help="Rows per step; 0 or 'full' = full batch (default: gd full, others 32)."),
     ] = None,
     hidden: Annotated[
         str | None,
@@ -681,6 +682,10 @@ def _split_list(values: list[str] | None, convert: Callable[[str], Any], flag: s
     return list(dict.fromkeys(out))
 
 
+def _batch_size(text: str) -> int:
+    return 0 if text.lower() == "full" else int(text)
+
+
 ListOpt = Annotated[list[str] | None, Opt()]
 
 
@@ -709,7 +714,8 @@ def compare_cmd(
     ] = None,
     loss: Annotated[list[str] | None, Opt(help="Losses (LIST; default: the model's).")] = None,
     batch_size: Annotated[
-        list[str] | None, Opt(help="Batch sizes (LIST; 0 = full batch; default: gd 0, others 32).")
+        list[str] | None,
+        Opt(help="Batch sizes (LIST; 0 or 'full' = full batch; default: gd full, others 32)."),
     ] = None,
     seeds: Annotated[int, Opt(help="Seeds 0..N-1 per configuration.")] = 3,
     epochs: Epochs = 100,
@@ -808,7 +814,7 @@ def compare_cmd(
         else list(DEFAULT_OPTIMIZERS),
         lrs=_split_list(lr, float, "--lr"),
         losses=_split_list(loss, str, "--loss"),
-        batch_sizes=_split_list(batch_size, int, "--batch-size"),
+        batch_sizes=_split_list(batch_size, _batch_size, "--batch-size"),
         seeds=seeds,
         hiddens=[parse_hidden(h) for h in hidden] if hidden else [None],
     )

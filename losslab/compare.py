@@ -657,7 +657,7 @@ def study(
     ``data``, the bare study (breast-cancer with l2 = 0.01 unless given). Saved only with
     ``save=True``.
     """
-    from losslab.config import parse_hidden
+    from losslab.config import parse_batch_size, parse_hidden
 
     if data is None:
         data = DEFAULT_DATA
@@ -673,7 +673,7 @@ def study(
         optimizers=_values(optimizer, str) if optimizer else list(DEFAULT_OPTIMIZERS),
         lrs=_values(lr, float),
         losses=_values(loss, str),
-        batch_sizes=_values(batch_size, _batch_size),
+        batch_sizes=_values(batch_size, parse_batch_size),
         seeds=seeds,
         hiddens=hiddens,
     )
@@ -681,7 +681,3 @@ def study(
     if save:
         result.record = save_study(result, out)
     return result
-
-
-def _batch_size(value: Any) -> int:
-    return 0 if str(value).lower() == "full" else int(value)

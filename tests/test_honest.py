@@ -287,3 +287,38 @@ def test_readme_python_section_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     assert not any(tmp_path.iterdir())  # the library saves nothing unless asked
+
+
+# --------------------------------------------------------------------------- small things
+
+
+def test_batch_size_full(cli):
+    out = cli.json("fit", "iris", "--batch-size", "full", "--epochs", "2", "--no-save")
+    assert out["config"]["batch_size"] == 0
+    assert (
+        "batch full"
+        in cli("fit", "iris", "--batch-size", "full", "--epochs", "1", "--no-save").stdout
+    )
+    study = cli.json(
+        "compare", "iris", "--optimizer", "adam", "--batch-size", "full,16", "--seeds", "1",
+        "--epochs", "2", "--no-save", "-j", "1",
+    )  # fmt: skip
+    assert sorted(r["batch_size"] for r in study["runs"]) == [0, 16]
+    assert "'full'" in cli.error("fit", "iris", "--batch-size", "fulll", "--no-save")
+
+
+def test_record_names_tell_runs_of_one_dataset_apart(cli, tmp_path):
+    for lr in ("0.01", "0.1"):
+        cli("fit", "diabetes", "--loss", "huber", "--lr", lr, "--epochs", "1", "--out", tmp_path)
+    names = sorted(p.name.split("-", 2)[2] for p in tmp_path.iterdir())
+    assert names == [
+        "fit-diabetes-linear-huber-adam-lr0.01",
+        "fit-diabetes-linear-huber-adam-lr0.1",
+    ]
+
+
+def test_margin_losses_refuse_probability_columns_without_logits(cli):
+    message = cli.error("eval", "breast-cancer-probabilities", "--loss", "hinge")
+    assert message.endswith("pass --logits to treat them as scores")
+    scored = cli.json("eval", "breast-cancer-probabilities", "--loss", "hinge", "--logits")
+    assert scored["losses"]["hinge"] > 0
