@@ -7,6 +7,7 @@ line on stderr and exit code 1; usage errors are typer's (exit code 2).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -842,17 +843,39 @@ def _study_title(study: Any) -> str:
     return f"{cfg['data']['source']} · {cfg['model']} · {len(study.runs)} runs"
 
 
+NARROW_TABLE = 150  # below this many columns, the compare table keeps the essential columns
+
+
+def _num(value: float, digits: int = 4, *, significant: bool = False) -> str:
+    """Fixed decimals (or, ``significant``, that many significant digits) for ordinary
+    magnitudes, scientific notation for tiny or huge ones: never a row of zeros, never forty
+    digits."""
+    if value == 0:
+        return "0"
+    if not 1e-3 <= abs(value) < 1e5:
+        return f"{value:.{max(digits - 2, 1)}e}"
+    if significant:
+        digits = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
+    return f"{value:.{digits}f}"
+
+
 def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     from losslab import render
 
     metrics = study.metrics or [study.metric]
     ref = study.reference or {}
 
+    # At 80 columns the table keeps what chooses between configurations; --format json|csv
+    # keep everything.
+    narrow = render.stdout_console().width < NARROW_TABLE
+
     def pm(row: dict[str, Any], name: str, digits: int = 4) -> str:
         mean, std = row[f"{name}_mean"], row[f"{name}_std"]
         if mean is None:
             return "—"
-        return f"{mean:.{digits}f} ± {std:.{digits}f}"
+        if narrow:
+            return _num(mean, digits, significant=True)
+        return f"{_num(mean, digits)} ± {_num(std, digits)}"
 
     by_loss = ref.get("by_loss") or {}
 
@@ -860,54 +883,62 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         if (by_loss.get(row["loss"]) or {}).get("objective") is None:
             return "n/a"
         mean = row["gap_mean"]
-        return "—" if mean is None else f"{mean:.2e}"
+        return "—" if mean is None else "0" if mean == 0 else f"{mean:.2e}"
 
-    header = [
-        "optimizer",
-        "lr",
-        "loss",
-        "batch",
-        "train loss",
-        "test loss",
-        " / ".join(metrics),
-        "gap",
-        "epochs→target",
-        "time s",
-        "diverged",
-        "train curve",
-    ]
-    networks = any(row.get("hidden") for row in study.summary)
-    if networks:
-        header.insert(0, "hidden")
     from losslab.compare import ranked_by
 
-    by = ranked_by(study.runs)
-    validated = by == "val_loss"
-    if validated:
-        header.insert(header.index("test loss"), "val loss")
-    rows = []
+    validated = ranked_by(study.runs) == "val_loss"
+    networks = any(row.get("hidden") for row in study.summary)
+    cells = []
     for row in study.summary:
         ett = row["epochs_to_target"]
-        rows.append(
-            ([row["hidden"]] if networks else [])
-            + [
-                row["optimizer"],
-                f"{row['lr']:g}",
-                row["loss"],
-                "full" if not row["batch_size"] else row["batch_size"],
-                pm(row, "train_loss"),
-                *([pm(row, "val_loss")] if validated else []),
-                pm(row, "test_loss"),
-                next((pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), "—"),
-                gap(row),
-                "—"
+        cells.append(
+            {
+                "hidden": row.get("hidden"),
+                "optimizer": row["optimizer"],
+                "lr": f"{row['lr']:g}",
+                "loss": row["loss"],
+                "batch": "full" if not row["batch_size"] else row["batch_size"],
+                "train loss": pm(row, "train_loss"),
+                "val loss": pm(row, "val_loss"),
+                "test loss": pm(row, "test_loss"),
+                "metric": next(
+                    (pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), "—"
+                ),
+                "gap": gap(row),
+                "epochs→target": "—"
                 if ett is None
-                else f"{ett:g} ({row['reached_target']}/{row['seeds'] - row['diverged']})",
-                f"{row['seconds_mean']:.3f}",
-                f"{row['diverged']}/{row['seeds']}",
-                render.sparkline(row["curve"]),
-            ]
+                else f"{ett} ({row['reached_target']}/{row['seeds'] - row['diverged']})",
+                "time s": _num(row["seconds_mean"], 3),
+                "diverged": f"{row['diverged']}/{row['seeds']}",
+                "train curve": render.sparkline(row["curve"]),
+            }
         )
+    columns = list(cells[0]) if cells else []
+    if not networks:
+        columns.remove("hidden")
+    if not validated:
+        columns.remove("val loss")
+    hidden_notes = []
+    if narrow:
+        columns = [c for c in columns if c not in ("time s", "train curve")]
+        if len({row["loss"] for row in study.summary}) == 1:
+            columns.remove("loss")
+        if not any(row["diverged"] for row in study.summary):
+            columns.remove("diverged")
+            hidden_notes.append("no run diverged")
+        for empty in ("gap", "epochs→target"):  # explained by the notes below
+            if all(cell[empty] in ("n/a", "—") for cell in cells):
+                columns.remove(empty)
+        hidden_notes.append(
+            "means over seeds; ± std, times, curves and losses per run in --format json|csv"
+        )
+    names = {"metric": " / ".join(metrics)}
+    if narrow:
+        names.update({"train loss": "train", "val loss": "val", "test loss": "test"})
+        names.update({"epochs→target": "epochs→\ntarget", "diverged": "diverged"})
+    header = [names.get(c, c) for c in columns]
+    rows = [[cell[c] for c in columns] for cell in cells]
 
     def tables() -> list[Any]:
         notes = []
@@ -939,8 +970,12 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
             notes.append(f"plot: {plot}")
         if study.partial:
             notes.append("PARTIAL: interrupted before every run finished")
-        title = _study_title(study) + f" · {study.seconds:.1f} s · mean ± std over seeds"
-        table = render.table(None, header, rows, highlight_row=0, digits=4)
+        notes += hidden_notes
+        spread = "mean over seeds" if narrow else "mean ± std over seeds"
+        title = _study_title(study) + f" · {study.seconds:.1f} s · {spread}"
+        if narrow and len({row["loss"] for row in study.summary}) == 1 and study.summary:
+            title += f" · {study.summary[0]['loss']}"
+        table = render.table(None, header, rows, highlight_row=0, digits=4, compact=narrow)
         return [render.line(title), table, *(render.line(n, None) for n in notes)]
 
     runs_header = list(study.runs[0].keys())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import types
 from pathlib import Path
@@ -322,3 +323,29 @@ def test_margin_losses_refuse_probability_columns_without_logits(cli):
     assert message.endswith("pass --logits to treat them as scores")
     scored = cli.json("eval", "breast-cancer-probabilities", "--loss", "hinge", "--logits")
     assert scored["losses"]["hinge"] > 0
+
+
+# --------------------------------------------------------------------------- compare's table
+
+
+def test_compare_table_fits_80_columns(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = cli(
+        "compare", "breast-cancer", "--model", "linear", "--optimizer", "gd,sgd,adam",
+        "--loss", "mse,hinge", "--patience", "3", "--seeds", "2", "--epochs", "10",
+        "--no-save", "-j", "1",
+    ).stdout  # fmt: skip
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines) and "…" not in out
+    assert "val" in lines[2] and "adam" in out and "in --format json|csv" in out
+
+
+def test_tiny_numbers_print_in_scientific_notation(cli, write_csv, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    rows = "".join(f"{x},{2 * x + 1}\n" for x in range(40))
+    out = cli(
+        "compare", write_csv("x,y\n" + rows), "--optimizer", "gd", "--lr", "0.5", "--epochs",
+        "300", "--seeds", "2", "--no-save", "-j", "1",
+    ).stdout  # fmt: skip
+    assert "e-" in out.splitlines()[4]  # the train loss is tiny: 1.23e-20, not 0.0000
+    assert not re.search(r"(?<![\d.])0\.0+(?![\d])", out)
