@@ -786,54 +786,48 @@ def compare_cmd(
     (mse, bce, cross-entropy, with or without --l2), and saves config.json, runs.csv, curves.csv
     and summary.csv under results/ unless --no-save. A bare `losslab compare` runs a default study.
     """
-    from losslab.compare import (
-        DEFAULT_DATA,
-        DEFAULT_L2,
-        DEFAULT_OPTIMIZERS,
-        Grid,
-        compare,
-        save_study,
-    )
+    from losslab.compare import save_study, study
     from losslab.config import parse_hidden
     from losslab.training import FitConfig
 
-    if data is None:
-        data, l2 = DEFAULT_DATA, DEFAULT_L2 if l2 is None else l2
-    l2 = 0.0 if l2 is None else l2
     settings = _hyper_settings(
         **{
             k: v
             for k, v in locals().items()
             if k in {f for f in FitConfig.__dataclass_fields__}
-            and k not in ("optimizer", "lr", "loss", "batch_size", "hidden")
+            and k not in ("data", "optimizer", "lr", "loss", "batch_size", "hidden")
         }
     )
-    base = FitConfig(**settings)
-    grid = Grid(
-        optimizers=_split_list(optimizer, str, "--optimizer")
-        if optimizer
-        else list(DEFAULT_OPTIMIZERS),
-        lrs=_split_list(lr, float, "--lr"),
-        losses=_split_list(loss, str, "--loss"),
-        batch_sizes=_split_list(batch_size, _batch_size, "--batch-size"),
-        seeds=seeds,
-        hiddens=[parse_hidden(h) for h in hidden] if hidden else [None],
-    )
+    grid = {
+        "optimizer": _split_list(optimizer, str, "--optimizer") if optimizer else None,
+        "lr": _split_list(lr, float, "--lr"),
+        "loss": _split_list(loss, str, "--loss"),
+        "batch_size": _split_list(batch_size, _batch_size, "--batch-size"),
+        "hidden": [parse_hidden(h) for h in hidden] if hidden else None,
+    }
     if plot is not None:
         from losslab.plot import check_png_name, require_matplotlib
 
         check_png_name(plot)
         require_matplotlib()
     with _progress("runs") as bar:
-        study = compare(base, grid, jobs=jobs, target_loss=target_loss, progress=bar)
+        result = study(
+            data,
+            **grid,
+            seeds=seeds,
+            jobs=jobs,
+            target_loss=target_loss,
+            progress=bar,
+            **settings,
+        )
     if not no_save:
-        study.record = save_study(study, out)
+        result.record = save_study(result, out)
     if plot is not None:
         from losslab.plot import plot_study
 
-        plot_study(study.summary, plot, title=_study_title(study), metric=study.metric)
-    _report_study(study, fmt.value, plot)
-    if study.partial:
+        plot_study(result.summary, plot, title=_study_title(result), metric=result.metric)
+    _report_study(result, fmt.value, plot)
+    if result.partial:
         _fail("interrupted: the remaining runs were cancelled; the study is marked partial")
         raise typer.Exit(130)
 

@@ -659,9 +659,10 @@ def study(
     """
     from losslab.config import parse_batch_size, parse_hidden
 
+    if settings.get("l2") is None:
+        settings["l2"] = DEFAULT_L2 if data is None else 0.0
     if data is None:
         data = DEFAULT_DATA
-        settings.setdefault("l2", DEFAULT_L2)
     if hidden is None:
         hiddens: list[list[int] | None] = [None]
     elif isinstance(hidden, str) or all(isinstance(h, int) for h in hidden):
