@@ -966,7 +966,8 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
             notes.append("PARTIAL: interrupted before every run finished")
         notes += hidden_notes
         spread = "mean over seeds" if narrow else "mean ± std over seeds"
-        title = _study_title(study) + f" · {study.seconds:.1f} s · {spread}"
+        seconds = f"{study.seconds:.{1 if study.seconds >= 0.1 else 3}f}"
+        title = _study_title(study) + f" · {seconds} s · {spread}"
         if narrow and len({row["loss"] for row in study.summary}) == 1 and study.summary:
             title += f" · {study.summary[0]['loss']}"
         table = render.table(None, header, rows, highlight_row=0, digits=4, compact=narrow)

@@ -349,3 +349,17 @@ def test_tiny_numbers_print_in_scientific_notation(cli, write_csv, monkeypatch):
     ).stdout  # fmt: skip
     assert "e-" in out.splitlines()[4]  # the train loss is tiny: 1.23e-20, not 0.0000
     assert not re.search(r"(?<![\d.])0\.0+(?![\d])", out)
+
+
+def test_divergence_is_measured_against_the_objective_before_the_first_step():
+    import losslab
+    from losslab.prepare import prepare
+
+    config = FitConfig(data="breast-cancer", model="linear", optimizer="gd")
+    _, split = prepare(config)
+    initial = float(np.mean(split.y_train**2))  # mse at the starting parameters (all zeros)
+    result = losslab.fit("breast-cancer", model="linear", optimizer="gd")
+    assert result.status == "diverged"
+    assert f"× the initial {initial:.4g})" in result.message
+    before = result.history[-1]["objective"]  # the last epoch below the ceiling
+    assert before <= 1e4 * initial
