@@ -502,6 +502,32 @@ class Dtype(str, Enum):
     float32 = "float32"
 
 
+class Missing(str, Enum):
+    error = "error"
+    drop = "drop"
+    mean = "mean"
+    median = "median"
+
+
+class Categorical(str, Enum):
+    onehot = "onehot"
+    error = "error"
+
+
+MissingOpt = Annotated[
+    Missing,
+    Opt(
+        help="Missing feature values: stop (error), drop the rows before the split, or fill "
+        "them with the training rows' mean or median (saved with the model)."
+    ),
+]
+CategoricalOpt = Annotated[
+    Categorical,
+    Opt(
+        help="String feature columns: one 0/1 column per category of the training rows "
+        "(unseen categories: all zeros), or stop (error)."
+    ),
+]
 ShuffleOpt = Annotated[
     Shuffle,
     Opt(
@@ -539,7 +565,8 @@ def fit_cmd(
     lr: Annotated[float | None, Opt(help="Learning rate (default: the optimizer's).")] = None,
     epochs: Epochs = 100,
     batch_size: Annotated[
-        int | None, Opt(help="Rows per step; 0 = full batch (default: gd 0, others 32).")
+        str | None,
+        Opt(help="Rows per step; 0 or 'full' = full batch (default: gd full, others 32)."),
     ] = None,
     hidden: Annotated[
         str | None,
@@ -573,6 +600,8 @@ def fit_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    missing: MissingOpt = Missing.error,
+    categorical: CategoricalOpt = Categorical.onehot,
     divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
@@ -755,8 +784,12 @@ def _report_fit(result: Any, fmt: str) -> None:
         )
         curve = render.sparkline([h["train_loss"] for h in result.history])
         out = [render.line(title)]
-        if result.data.get("choice"):
-            out.append(render.line(result.data["choice"], None))
+        from losslab.prepare import preparation_line
+
+        prep = preparation_line(result.data.get("preparation", {}))
+        for note in (result.data.get("choice"), prep):
+            if note:
+                out.append(render.line(note, None))
         out.append(render.table(None, ["", "value"], rows))
         out.append(render.line(f"train loss by epoch {curve}", None))
         if result.record:
@@ -808,6 +841,10 @@ def _split_list(values: list[str] | None, convert: Callable[[str], Any], flag: s
     return list(dict.fromkeys(out))
 
 
+def _batch_size(text: str) -> int:
+    return 0 if text.lower() == "full" else int(text)
+
+
 ListOpt = Annotated[list[str] | None, Opt()]
 
 
@@ -836,7 +873,8 @@ def compare_cmd(
     ] = None,
     loss: Annotated[list[str] | None, Opt(help="Losses (LIST; default: the model's).")] = None,
     batch_size: Annotated[
-        list[str] | None, Opt(help="Batch sizes (LIST; 0 = full batch; default: gd 0, others 32).")
+        list[str] | None,
+        Opt(help="Batch sizes (LIST; 0 or 'full' = full batch; default: gd full, others 32)."),
     ] = None,
     seeds: Annotated[int, Opt(help="Seeds 0..N-1 per configuration.")] = 3,
     epochs: Epochs = 100,
@@ -886,6 +924,8 @@ def compare_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    missing: MissingOpt = Missing.error,
+    categorical: CategoricalOpt = Categorical.onehot,
     divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
@@ -906,48 +946,35 @@ def compare_cmd(
     (mse, bce, cross-entropy, with or without --l2), and saves config.json, runs.csv, curves.csv
     and summary.csv under results/ unless --no-save. A bare `losslab compare` runs a default study.
     """
-    from losslab.compare import (
-        DEFAULT_DATA,
-        DEFAULT_L2,
-        DEFAULT_OPTIMIZERS,
-        Grid,
-        compare,
-        save_study,
-    )
+    from losslab.compare import save_study, study
     from losslab.config import parse_hidden
     from losslab.training import FitConfig
 
-    if data is None:
-        data, l2 = DEFAULT_DATA, DEFAULT_L2 if l2 is None else l2
-    l2 = 0.0 if l2 is None else l2
     settings = _hyper_settings(
         **{
             k: v
             for k, v in locals().items()
             if k in {f for f in FitConfig.__dataclass_fields__}
-            and k not in ("optimizer", "lr", "loss", "batch_size", "hidden")
+            and k not in ("data", "optimizer", "lr", "loss", "batch_size", "hidden")
         }
     )
-    base = FitConfig(**settings)
-    grid = Grid(
-        optimizers=_split_list(optimizer, str, "--optimizer")
-        if optimizer
-        else list(DEFAULT_OPTIMIZERS),
-        lrs=_split_list(lr, float, "--lr"),
-        losses=_split_list(loss, str, "--loss"),
-        batch_sizes=_split_list(batch_size, int, "--batch-size"),
-        seeds=seeds,
-        hiddens=[parse_hidden(h) for h in hidden] if hidden else [None],
-    )
+    grid = {
+        "optimizer": _split_list(optimizer, str, "--optimizer") if optimizer else None,
+        "lr": _split_list(lr, float, "--lr"),
+        "loss": _split_list(loss, str, "--loss"),
+        "batch_size": _split_list(batch_size, _batch_size, "--batch-size"),
+        "hidden": [parse_hidden(h) for h in hidden] if hidden else None,
+    }
     if plot is not None:
         from losslab.plot import check_png_name, require_matplotlib
 
         check_png_name(plot)
         require_matplotlib()
     with _progress("runs", progress) as bar:
-        study = compare(
-            base,
-            grid,
+        result = study(
+            data,
+            **grid,
+            seeds=seeds,
             jobs=jobs,
             target_loss=target_loss,
             progress=bar,
@@ -955,22 +982,23 @@ def compare_cmd(
                 "interrupted: the runs under way stop after their current batch "
                 "(Ctrl-C again to stop now)"
             ),
+            **settings,
         )
     failures: list[str] = []
-    with _ctrl_c_ignored(study.partial):  # once stopped, one more Ctrl-C must not lose the study
+    with _ctrl_c_ignored(result.partial):  # once stopped, one more Ctrl-C must not lose the study
         if not no_save:
-            study.record = _saved(lambda: save_study(study, out), failures)
+            result.record = _saved(lambda: save_study(result, out), failures)
         if plot is not None:
             from losslab.plot import plot_study
 
-            title = _study_title(study)
-            drawn = _saved(lambda: plot_study(study.summary, plot, title=title), failures)
+            title = _study_title(result)
+            drawn = _saved(lambda: plot_study(result.summary, plot, title=title), failures)
             plot = None if drawn is None else plot
-        _report_study(study, fmt.value, plot)
-    if study.partial:
-        stopped = sum(run["status"] == "interrupted" for run in study.runs)
+        _report_study(result, fmt.value, plot)
+    if result.partial:
+        stopped = sum(run["status"] == "interrupted" for run in result.runs)
         _fail(
-            f"interrupted: {len(study.runs) - stopped} of {study.config['runs_planned']} runs "
+            f"interrupted: {len(result.runs) - stopped} of {result.config['runs_planned']} runs "
             f"finished; {stopped} stopped early (listed, not averaged); the study is marked partial"
         )
         for message in failures:
@@ -996,17 +1024,39 @@ def _study_title(study: Any) -> str:
     return f"{cfg['data']['source']} · {cfg['model']} · {len(study.runs)} runs"
 
 
+NARROW_TABLE = 150  # below this many columns, the compare table keeps the essential columns
+
+
+def _num(value: float, digits: int = 4, *, significant: bool = False) -> str:
+    """Fixed decimals (or, ``significant``, that many significant digits) for ordinary
+    magnitudes, scientific notation for tiny or huge ones: never a row of zeros, never forty
+    digits."""
+    if value == 0:
+        return "0"
+    if not 1e-3 <= abs(value) < 1e5:
+        return f"{value:.{max(digits - 2, 1)}e}"
+    if significant:
+        digits = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
+    return f"{value:.{digits}f}"
+
+
 def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     from losslab import render
 
     metrics = study.metrics or [study.metric]
     ref = study.reference or {}
 
+    # At 80 columns the table keeps what chooses between configurations; --format json|csv
+    # keep everything.
+    narrow = render.stdout_console().width < NARROW_TABLE
+
     def pm(row: dict[str, Any], name: str, digits: int = 4) -> str:
         mean, std = row[f"{name}_mean"], row[f"{name}_std"]
         if mean is None:
             return "—"
-        return f"{mean:.{digits}f} ± {std:.{digits}f}"
+        if narrow:
+            return _num(mean, digits, significant=True)
+        return f"{_num(mean, digits)} ± {_num(std, digits)}"
 
     by_loss = ref.get("by_loss") or {}
 
@@ -1015,55 +1065,63 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         if objective is None or not math.isfinite(objective):
             return "n/a"
         mean = row["gap_mean"]
-        return "—" if mean is None else f"{mean:.2e}"
+        return "—" if mean is None else "0" if mean == 0 else f"{mean:.2e}"
 
-    header = [
-        "optimizer",
-        "lr",
-        "loss",
-        "batch",
-        "train loss",
-        "test loss",
-        " / ".join(metrics),
-        "gap",
-        "epochs→target",
-        "time s",
-        "diverged",
-        "train curve",
-    ]
-    networks = any(row.get("hidden") for row in study.summary)
-    if networks:
-        header.insert(0, "hidden")
     from losslab.compare import ranked_by
 
-    by = ranked_by(study.runs)
-    validated = by == "val_loss"
-    if validated:
-        header.insert(header.index("test loss"), "val loss")
-    rows = []
+    validated = ranked_by(study.runs) == "val_loss"
+    networks = any(row.get("hidden") for row in study.summary)
+    cells = []
     for row in study.summary:
         ett = row["epochs_to_target"]
-        rows.append(
-            ([row["hidden"]] if networks else [])
-            + [
-                row["optimizer"],
-                f"{row['lr']:g}",
-                row["loss"],
-                "full" if not row["batch_size"] else row["batch_size"],
-                pm(row, "train_loss"),
-                *([pm(row, "val_loss")] if validated else []),
-                pm(row, "test_loss"),
-                next((pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), None)
+        cells.append(
+            {
+                "hidden": row.get("hidden"),
+                "optimizer": row["optimizer"],
+                "lr": f"{row['lr']:g}",
+                "loss": row["loss"],
+                "batch": "full" if not row["batch_size"] else row["batch_size"],
+                "train loss": pm(row, "train_loss"),
+                "val loss": pm(row, "val_loss"),
+                "test loss": pm(row, "test_loss"),
+                "metric": next(
+                    (pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), None
+                )
                 or ("undefined (constant target)" if row["diverged"] < row["seeds"] else "—"),
-                gap(row),
-                "—"
+                "gap": gap(row),
+                "epochs→target": "—"
                 if ett is None
-                else f"{ett:g} ({row['reached_target']}/{row['seeds'] - row['diverged']})",
-                f"{row['seconds_mean']:.3f}",
-                f"{row['diverged']}/{row['seeds']}",
-                render.sparkline(row["curve"]),
-            ]
+                else f"{ett} ({row['reached_target']}/{row['seeds'] - row['diverged']})",
+                "time s": _num(row["seconds_mean"], 3),
+                "diverged": f"{row['diverged']}/{row['seeds']}",
+                "train curve": render.sparkline(row["curve"]),
+            }
         )
+    columns = list(cells[0]) if cells else []
+    if not networks:
+        columns.remove("hidden")
+    if not validated:
+        columns.remove("val loss")
+    hidden_notes = []
+    if narrow:
+        columns = [c for c in columns if c not in ("time s", "train curve")]
+        if len({row["loss"] for row in study.summary}) == 1:
+            columns.remove("loss")
+        if not any(row["diverged"] for row in study.summary):
+            columns.remove("diverged")
+            hidden_notes.append("no run diverged")
+        for empty in ("gap", "epochs→target"):  # explained by the notes below
+            if all(cell[empty] in ("n/a", "—") for cell in cells):
+                columns.remove(empty)
+        hidden_notes.append(
+            "means over seeds; ± std, times, curves and losses per run in --format json|csv"
+        )
+    names = {"metric": " / ".join(metrics)}
+    if narrow:
+        names.update({"train loss": "train", "val loss": "val", "test loss": "test"})
+        names.update({"epochs→target": "epochs→\ntarget", "diverged": "diverged"})
+    header = [names.get(c, c) for c in columns]
+    rows = [[cell[c] for c in columns] for cell in cells]
 
     def tables() -> list[Any]:
         notes = []
@@ -1100,8 +1158,13 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
             notes.append(f"plot: {plot}")
         if study.partial:
             notes.append("PARTIAL: interrupted before every run finished")
-        title = _study_title(study) + f" · {study.seconds:.1f} s · mean ± std over seeds"
-        table = render.table(None, header, rows, highlight_row=0, digits=4)
+        notes += hidden_notes
+        spread = "mean over seeds" if narrow else "mean ± std over seeds"
+        seconds = f"{study.seconds:.{1 if study.seconds >= 0.1 else 3}f}"
+        title = _study_title(study) + f" · {seconds} s · {spread}"
+        if narrow and len({row["loss"] for row in study.summary}) == 1 and study.summary:
+            title += f" · {study.summary[0]['loss']}"
+        table = render.table(None, header, rows, highlight_row=0, digits=4, compact=narrow)
         return [render.line(title), table, *(render.line(n, None) for n in notes)]
 
     runs_header = list(study.runs[0].keys())

@@ -26,6 +26,7 @@ from losslab.errors import ConfigError
 from losslab.losses import LOSSES
 from losslab.models import check_loss
 from losslab.optimizers import OPTIMIZERS
+from losslab.prepare import source_path
 from losslab.training import (
     HYPER,
     FitConfig,
@@ -391,6 +392,14 @@ class _Execution:
 
 @dataclass
 class Study:
+    """A finished (or interrupted, ``partial``) study.
+
+    ``runs``: one dict per run (settings, final losses, metric, gap, status); ``summary``: one
+    per configuration, mean/std over seeds, in ranking order; ``curves``: (run, epoch) rows;
+    ``reference``: the exact optimum per loss; ``config``: the settings and the grid.
+    ``to_dict()`` is the JSON output; ``to_frame()`` gives the tidy tables.
+    """
+
     runs: list[dict[str, Any]]
     summary: list[dict[str, Any]]
     reference: dict[str, Any] | None
@@ -417,6 +426,22 @@ class Study:
             "runs": self.runs,
             "record": self.record,
         }
+
+    def to_frame(self, table: str = "runs") -> Any:
+        """A pandas DataFrame: ``runs`` (one row per run, as runs.csv), ``summary`` (one row
+        per configuration, without the curves) or ``curves`` (one row per run and epoch)."""
+        import pandas as pd
+
+        if table == "runs":
+            return pd.DataFrame(self.runs)
+        if table == "summary":
+            drop = ("curve", "test_curve", "curve_min", "curve_max")
+            return pd.DataFrame(
+                [{k: v for k, v in r.items() if k not in drop} for r in self.summary]
+            )
+        if table == "curves":
+            return pd.DataFrame(self.curves)
+        raise ConfigError(f"to_frame: table must be runs, summary or curves, got {table!r}")
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -642,7 +667,7 @@ def compare(
         "target_default": target_loss is None,
         "data": {
             "source": problem.table.label,
-            "path": str(problem.table.path.resolve()),
+            "path": source_path(problem.table),
             "sha256": problem.table.sha256,
             "rows": problem.table.n_rows,
             "choice": problem.choice,
@@ -702,3 +727,68 @@ def save_study(study: Study, out: str | None) -> str:
 
 def default_grid() -> Grid:
     return Grid(list(DEFAULT_OPTIMIZERS), [None], [None], [None], 3)
+
+
+def _values(value: Any, convert: Callable[[Any], Any] = lambda v: v) -> list[Any]:
+    """One value or a list of them -> the grid's list; ``None`` or ``"default"`` -> default."""
+    items = value if isinstance(value, list | tuple) else [value]
+    out = [None if v is None or str(v).lower() == "default" else convert(v) for v in items]
+    return list(dict.fromkeys(out)) or [None]
+
+
+def study(
+    data: Any = None,
+    *,
+    optimizer: Any = None,
+    lr: Any = None,
+    loss: Any = None,
+    batch_size: Any = None,
+    hidden: Any = None,
+    seeds: int = 3,
+    jobs: int | None = None,
+    target_loss: float | None = None,
+    save: bool = False,
+    out: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
+    **settings: Any,
+) -> Study:
+    """`losslab compare` from Python: the grid options take one value or a list (``"default"``
+    for the optimizer's own), every other keyword is a `fit` setting for all runs.
+
+    ``hidden`` takes one architecture (``[128, 64]`` or ``"128,64"``) or a list of them. Without
+    ``data``, the bare study (breast-cancer with l2 = 0.01 unless given). Saved only with
+    ``save=True``.
+    """
+    from losslab.config import parse_batch_size, parse_hidden
+
+    if settings.get("l2") is None:
+        settings["l2"] = DEFAULT_L2 if data is None else 0.0
+    if data is None:
+        data = DEFAULT_DATA
+    if hidden is None:
+        hiddens: list[list[int] | None] = [None]
+    elif isinstance(hidden, str) or all(isinstance(h, int) for h in hidden):
+        hiddens = [parse_hidden(hidden)]
+    else:
+        hiddens = [parse_hidden(h) for h in hidden]
+    base = FitConfig.from_dict({**settings, "data": data})
+    grid = Grid(
+        optimizers=_values(optimizer, str) if optimizer else list(DEFAULT_OPTIMIZERS),
+        lrs=_values(lr, float),
+        losses=_values(loss, str),
+        batch_sizes=_values(batch_size, parse_batch_size),
+        seeds=seeds,
+        hiddens=hiddens,
+    )
+    result = compare(
+        base,
+        grid,
+        jobs=jobs,
+        target_loss=target_loss,
+        progress=progress,
+        on_interrupt=on_interrupt,
+    )
+    if save:
+        result.record = save_study(result, out)
+    return result

@@ -34,7 +34,7 @@ class FitConfig:
     optimizer: str = "adam"
     lr: float | None = None
     epochs: int = 100
-    batch_size: int | None = None
+    batch_size: int | None = None  # 0 (or "full"): the full batch
     seed: int = 0
     test_size: float = 0.2
     val_size: float | None = None  # of the training rows; None: 0.1 with --patience, else 0
@@ -65,6 +65,8 @@ class FitConfig:
     patience: int | None = None
     tol: float = 1e-4
     divergence_factor: float = DEFAULT_DIVERGENCE
+    missing: str = "error"  # missing feature values: error, drop, mean, median
+    categorical: str = "onehot"  # string feature columns: onehot, error
     delta: float | None = None
     quantile: float | None = None
     epsilon: float | None = None
@@ -123,6 +125,7 @@ class FitConfig:
             raise ConfigError(f"--lr must be > 0, got {self.lr:g}")
         if self.epochs < 1:
             raise ConfigError(f"--epochs must be >= 1, got {self.epochs}")
+        self.batch_size = parse_batch_size(self.batch_size)
         if self.batch_size is not None and self.batch_size < 0:
             raise ConfigError(f"--batch-size must be >= 0 (0 = full batch), got {self.batch_size}")
         if not 0.0 <= self.test_size < 1.0:
@@ -149,6 +152,14 @@ class FitConfig:
             )
         if self.dtype not in DTYPES:
             raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        from losslab.encoding import CATEGORICAL, MISSING
+
+        for flag, value, choices in (
+            ("--missing", self.missing, MISSING),
+            ("--categorical", self.categorical, CATEGORICAL),
+        ):
+            if value not in choices:
+                raise ConfigError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
         if self.scale is not None and self.scale not in SCALES:
             raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
         self.hidden = parse_hidden(self.hidden)
@@ -193,3 +204,16 @@ def parse_hidden(value: Any) -> list[int] | None:
     if not widths:
         raise ConfigError("--hidden needs at least one width (e.g. 128,64)")
     return widths
+
+
+def parse_batch_size(value: Any) -> int | None:
+    """``"full"`` -> 0 (the full batch); an integer (or its text) as it is."""
+    if value is None or isinstance(value, int):
+        return value
+    text = str(value).strip().lower()
+    if text == "full":
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"--batch-size takes a number of rows or 'full', got {value!r}") from None

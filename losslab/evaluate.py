@@ -239,18 +239,25 @@ def evaluate(
     used: dict[str, float] = {}
     skipped: dict[str, str] = {}
     for loss in candidates:
+        # margin losses read scores; columns all in [0, 1] hold probabilities
+        on_probabilities = (
+            not logits
+            and loss.task in ("margin", "multiclass")
+            and not loss.supports_logits
+            and _probabilities(out)
+        )
         if chosen is None:
             if _shape_problem(loss, target_cols, pred_cols) or loss.task == "pair":
                 continue
             if logits and not _takes_scores(loss):
                 continue
-            if (
-                not logits
-                and _probabilities(out)
-                and loss.task in ("margin", "multiclass")
-                and not loss.supports_logits
-            ):
-                continue  # margin losses read scores; these columns hold probabilities
+            if on_probabilities:
+                continue
+        elif on_probabilities:
+            raise ConfigError(
+                f"{loss.name} reads scores (margins), but the prediction columns hold "
+                "probabilities (all in [0, 1]); pass --logits to treat them as scores"
+            )
         kwargs = {k: v for k, v in given.items() if k in loss.params}
         use_logits = logits and loss.supports_logits
         try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from losslab.data import Table, read_table
+from losslab.encoding import Encoder
 from losslab.errors import DataError, LossLabError
 from losslab.models import MODELS, ModelKind, head_of, plain, probabilities
 from losslab.network import Network
@@ -25,6 +26,7 @@ class SavedModel:
     mean: np.ndarray | None
     scale: np.ndarray | None
     source: str
+    encoder: Encoder | None = None  # missing values and string columns, as in training
 
     def scores(self, table: Table) -> np.ndarray:
         missing = [c for c in self.features if c not in table.frame.columns]
@@ -33,7 +35,10 @@ class SavedModel:
                 f"{table.label}: feature column {missing[0]!r} of the model ({self.source}) is "
                 f"missing; the model needs: {', '.join(self.features)}"
             )
-        X = table.matrix(self.features)
+        if self.encoder is not None:
+            X = self.encoder.transform(table.frame, table.where)
+        else:
+            X = table.matrix(self.features)
         with np.errstate(over="ignore", invalid="ignore"):
             if self.mean is not None:
                 X = (X - self.mean) / self.scale
@@ -66,7 +71,7 @@ def load_model(path: str | Path) -> SavedModel:
         )
     model = MODELS.get(raw["kind"])
     kind = head_of(model, raw["loss"])
-    n = len(raw["features"])
+    n = len(raw["inputs"])
     if model.network:
         arrays = [layer[k] for layer in raw["layers"] for k in ("W", "b")]
         sizes = [n] + [b.shape[0] for b in arrays[1::2]]
@@ -90,6 +95,7 @@ def load_model(path: str | Path) -> SavedModel:
         scaler["mean"] if scaler else None,
         scaler["scale"] if scaler else None,
         str(file),
+        raw["encoder"],
     )
 
 

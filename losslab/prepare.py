@@ -8,14 +8,17 @@ shuffles of the training rows, the third a network's initial weights (``spawn(3)
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from losslab.config import FitConfig
-from losslab.data import Table, read_table
+from losslab.data import Layout, Table, read_table
+from losslab.encoding import Encoder, is_categorical
 from losslab.errors import ConfigError, DataError
 from losslab.losses import LOSSES, Loss
 from losslab.models import (
@@ -50,6 +53,9 @@ class Problem:
     y: np.ndarray
     classes: list
     choice: str = ""  # which target and model were chosen, and why
+    frame: Any = None  # the raw feature columns, when they need an Encoder (X is then unused)
+    missing: str = "error"
+    prep: dict[str, Any] = field(default_factory=dict)  # rows dropped, values imputed, one-hot
 
     @property
     def head(self) -> ModelKind:
@@ -65,9 +71,41 @@ class Problem:
         return len(self.classes) if self.head.multi_output else 1
 
 
+FRAME_LABEL = "<DataFrame>"
+
+
+def table_of(source: Any, *, sep: str | None = None) -> Table:
+    """A :class:`Table` from a path, a bundled name, a Table or (from Python) a DataFrame.
+
+    A DataFrame is taken as it is (column names as strings); its sha256 is that of its rows'
+    hashes (``pandas.util.hash_pandas_object``) and its "lines" are its rows, counted from 2 as if
+    it had been read from a file with a header.
+    """
+    import pandas as pd
+
+    if isinstance(source, Table):
+        return source
+    if not isinstance(source, pd.DataFrame):
+        return read_table(source, sep=sep)
+    if source.empty:
+        raise DataError(f"{FRAME_LABEL}: no rows")
+    frame = source.rename(columns=str).reset_index(drop=True)
+    table = Table(path=Path(FRAME_LABEL), label=FRAME_LABEL, frame=frame)
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    table.__dict__["sha256"] = digest.hexdigest()
+    n = len(frame)
+    table.__dict__["_layout"] = Layout(frame.shape[1], list(range(2, n + 2)), [frame.shape[1]] * n)
+    return table
+
+
+def source_path(table: Table) -> str | None:
+    """The data file's absolute path (None for a DataFrame)."""
+    return None if table.label == FRAME_LABEL else str(table.path.resolve())
+
+
 def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
     """Read the data and resolve target, features, model and loss for ``config``."""
-    table = table if table is not None else read_table(config.data, sep=config.sep)
+    table = table if table is not None else table_of(config.data, sep=config.sep)
     columns = table.columns
     if len(columns) < 2:
         raise DataError(f"{table.label}: needs a target column and at least one feature column")
@@ -85,6 +123,7 @@ def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
             raise ConfigError(f"column {target!r} is both the target and a feature")
     else:
         features = [c for c in columns if c != target]
+    table, frame, prep = _incomplete_and_strings(table, target, features, config)
     labels = table.labels(target)
     if config.model is not None:
         model = MODELS.get(config.model)
@@ -94,9 +133,57 @@ def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
         model = MODELS.get(name)
     loss = LOSSES.get(config.loss or default_loss(model, labels))
     y, classes = _encode(table, target, model, loss, labels)
-    X = table.matrix(features)
+    X = table.matrix(features) if frame is None else np.empty((len(y), 0))
     choice = f"target {target!r} ({why}) · {how}"
-    return Problem(table, target, features, model, loss, X, y, classes, choice)
+    return Problem(
+        table, target, features, model, loss, X, y, classes, choice, frame, config.missing, prep
+    )
+
+
+def _incomplete_and_strings(
+    table: Table, target: str, features: list[str], config: FitConfig
+) -> tuple[Table, Any, dict[str, Any]]:
+    """(table, raw feature frame or None, what was done): ``--missing`` and ``--categorical``.
+
+    The frame is returned when the features need an :class:`Encoder` (string columns, or values
+    to impute); rows are dropped here, before any split.
+    """
+    frame = table.frame
+    strings = [c for c in features if is_categorical(frame[c])]
+    if strings and config.categorical == "error":
+        column = strings[0]
+        row = int(np.flatnonzero(frame[column].notna().to_numpy())[0])
+        raise DataError(
+            f"{table.where(row, column)}: non-numeric value {frame[column].iloc[row]!r} "
+            "(--categorical onehot encodes string columns)"
+        )
+    isna = frame[[*features, target]].isna().to_numpy()
+    incomplete = isna.any(axis=1)
+    prep: dict[str, Any] = {"missing": config.missing}
+    if strings:
+        prep["onehot"] = strings
+    if incomplete.any():
+        row = int(np.flatnonzero(incomplete)[0])
+        column = [*features, target][int(np.flatnonzero(isna[row])[0])]
+        ragged = table._field_count_problem(row)
+        if ragged:
+            raise DataError(ragged)
+        if config.missing == "error" or (column == target and config.missing != "drop"):
+            options = "--missing drop" if column == target else "--missing drop, mean or median"
+            raise DataError(f"{table.where(row, column)}: missing value ({options} handles it)")
+        if config.missing == "drop":
+            keep = np.flatnonzero(~incomplete)
+            if keep.size == 0:
+                raise DataError(f"{table.label}: every row has a missing value (--missing drop)")
+            lines = [table.line_of(int(r)) for r in keep]
+            table = Table(table.path, table.label, frame.iloc[keep].reset_index(drop=True))
+            table.__dict__["_data_lines"] = lines  # errors still name the file's own lines
+            prep["dropped_rows"] = int(incomplete.sum())
+        else:
+            counts = isna[:, : len(features)].sum(axis=0)
+            prep["imputed"] = {c: int(k) for c, k in zip(features, counts, strict=True) if k}
+            return table, frame[features], prep
+    return table, (table.frame[features] if strings else None), prep
 
 
 TARGET_NAMES = ("target", "label", "class", "y")  # without --target, the first column so named
@@ -181,6 +268,7 @@ class Split:
     X_val: np.ndarray | None = None  # the validation rows (--val-size), carved from training
     y_val: np.ndarray | None = None
     val_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.intp))
+    encoder: Encoder | None = None  # missing values and string columns, fitted on training rows
 
 
 def split_rows(
@@ -230,14 +318,14 @@ class TestData:
     """A separate test file, its columns matched to the training data's by name."""
 
     table: Table
-    X: np.ndarray
+    X: np.ndarray | None  # None: the features go through the training split's Encoder
     y: np.ndarray
 
 
 def load_test(problem: Problem, source: Any) -> TestData:
     """Read ``source`` and encode it like the training data: same feature and target columns
     (by name, in any order), target classes among the training classes."""
-    table = read_table(source)
+    table = table_of(source)
     needed = [*problem.features, problem.target]
     missing = [c for c in needed if c not in table.frame.columns]
     if missing:
@@ -261,7 +349,8 @@ def load_test(problem: Problem, source: Any) -> TestData:
         y = codes.astype(np.float64)
     else:
         y = table.numeric(problem.target)
-    return TestData(table, table.matrix(problem.features), y)
+    X = table.matrix(problem.features) if problem.frame is None else None
+    return TestData(table, X, y)
 
 
 def make_split(
@@ -293,16 +382,29 @@ def make_split(
                 f"{problem.table.label}: the training split holds a single class; "
                 "lower --test-size or use more data"
             )
-    X_train = problem.X[train] if train.size < problem.y.shape[0] else problem.X
-    X_val = problem.X[val_rows] if val_rows.size else None
-    if test is not None:
-        X_test, y_test = test.X, test.y
+    encoder, names = None, problem.features
+    if problem.frame is not None:
+        frame, where = problem.frame, problem.table.where
+        encoder = Encoder.fit(frame.iloc[train], problem.features, problem.missing, where())
+        names = encoder.names
+        X_train = encoder.transform(frame.iloc[train])
+        X_val = encoder.transform(frame.iloc[val_rows]) if val_rows.size else None
+        if test is not None:
+            X_test = encoder.transform(test.table.frame, test.table.where)
+        else:
+            X_test = encoder.transform(frame.iloc[test_rows]) if test_rows.size else None
+        y_test = test.y if test is not None else problem.y[test_rows] if test_rows.size else None
     else:
-        X_test = problem.X[test_rows] if test_rows.size else None
-        y_test = problem.y[test_rows] if test_rows.size else None
+        X_train = problem.X[train] if train.size < problem.y.shape[0] else problem.X
+        X_val = problem.X[val_rows] if val_rows.size else None
+        if test is not None:
+            X_test, y_test = test.X, test.y
+        else:
+            X_test = problem.X[test_rows] if test_rows.size else None
+            y_test = problem.y[test_rows] if test_rows.size else None
     scaler = None
     if config.scaling != "none":
-        scaler = Scaler.fit(X_train, config.scaling, problem.features, problem.table.label)
+        scaler = Scaler.fit(X_train, config.scaling, names, problem.table.label)
         X_train = scaler.apply(X_train)
         X_test = None if X_test is None else scaler.apply(X_test)
         X_val = None if X_val is None else scaler.apply(X_val)
@@ -321,6 +423,7 @@ def make_split(
         X_val=X_val,
         y_val=problem.y[val_rows] if val_rows.size else None,
         val_rows=val_rows,
+        encoder=encoder,
     )
 
 
@@ -339,15 +442,37 @@ def data_info(problem: Problem, split: Split) -> dict[str, Any]:
     table = problem.table
     info = {
         "source": table.label,
-        "path": str(table.path.resolve()),
+        "path": source_path(table),
         "sha256": table.sha256,
         "rows": table.n_rows,
         "train_rows": int(split.y_train.shape[0]),
         "test_rows": int(split.test_rows.size),
         "val_rows": int(split.val_rows.size),
         "choice": problem.choice,
+        "preparation": _preparation(problem, split),
     }
     if split.test_source is not None and split.y_test is not None:
         info["test_rows"] = int(split.y_test.shape[0])
         info["test_data"] = split.test_source
     return info
+
+
+def _preparation(problem: Problem, split: Split) -> dict[str, Any]:
+    """What was done to the features: rows dropped, values imputed, string columns expanded."""
+    out = dict(problem.prep)
+    if split.encoder is not None and split.encoder.categories:
+        out["onehot"] = {c: len(v) for c, v in split.encoder.categories.items()}
+    return out
+
+
+def preparation_line(prep: dict[str, Any]) -> str:
+    """``2 rows dropped (missing values) · one-hot: region (3)``, or "" when nothing was done."""
+    parts = []
+    if prep.get("dropped_rows"):
+        parts.append(f"{prep['dropped_rows']} rows dropped (missing values)")
+    if prep.get("imputed"):
+        filled = ", ".join(f"{c} ({k})" for c, k in prep["imputed"].items())
+        parts.append(f"missing values filled with the training {prep['missing']}: {filled}")
+    if isinstance(prep.get("onehot"), dict):
+        parts.append("one-hot: " + ", ".join(f"{c} ({k})" for c, k in prep["onehot"].items()))
+    return " · ".join(parts)

@@ -171,7 +171,7 @@ def save_fit(result: FitResult, out: str | Path | None = None) -> Path:
         **result.metrics,
     }
     cfg = result.config
-    name = f"fit-{cfg['data']}-{cfg['model']}-{cfg['optimizer']}"
+    name = f"fit-{cfg['data']}-{cfg['model']}-{cfg['loss']}-{cfg['optimizer']}-lr{cfg['lr']:g}"
     files = {
         "config.json": to_json(config) + "\n",
         "history.csv": history_csv(result.history),

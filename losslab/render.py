@@ -107,12 +107,18 @@ def table(
     caption: str | None = None,
     highlight_row: int | None = None,
     digits: int = 6,
+    compact: bool = False,
 ):
-    """A rich table: text left-aligned, numbers right-aligned at fixed precision."""
+    """A rich table: text left-aligned, numbers right-aligned at fixed precision; ``compact``:
+    rules under the header only, for narrow terminals."""
+    from rich import box
     from rich.table import Table
 
     rows = [list(r) for r in rows]
     out = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    if compact:
+        out.box, out.pad_edge, out.show_edge = box.SIMPLE_HEAD, False, False
+        out.collapse_padding = True
     for j, name in enumerate(header):
         numeric = rows and all(
             isinstance(r[j], (int, float, Undefined)) or r[j] is None for r in rows if j < len(r)

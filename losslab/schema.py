@@ -334,15 +334,38 @@ def _model(raw: Any) -> dict[str, Any]:
         raise _field("loss", f"is {loss!r}, which does not fit a {kind} model")
     features = _texts(_get(obj, "features"), "features")
     classes = _classes(obj.get("classes"))
+    encoder = _encoder(obj.get("encoder"), features)
+    inputs = encoder.names if encoder is not None else features  # the model's input columns
     return {
         "kind": kind,
         "loss": loss,
         "target": _text(_get(obj, "target"), "target"),
         "features": features,
         "classes": classes,
-        "scaler": _scaler(obj.get("scaler"), len(features)),
-        **MODEL_KINDS[kind]({**obj, "loss": loss}, features, classes),
+        "encoder": encoder,
+        "inputs": inputs,
+        "scaler": _scaler(obj.get("scaler"), len(inputs)),
+        **MODEL_KINDS[kind]({**obj, "loss": loss}, inputs, classes),
     }
+
+
+def _encoder(value: Any, features: list[str]) -> Any:
+    """The imputation and one-hot encoding of the features (``--missing``, ``--categorical``)."""
+    from losslab.encoding import Encoder
+
+    if value is None:
+        return None
+    obj = _object(value, "encoder")
+    try:
+        encoder = Encoder.from_dict(obj)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise _field("encoder", "is malformed (columns, fill, categories)") from None
+    if encoder.columns != features:
+        raise _field("encoder.columns", "differ from the model's features")
+    unknown = sorted((set(encoder.fill) | set(encoder.categories)) - set(features))
+    if unknown:
+        raise _field("encoder", f"names {unknown[0]!r}, which is not a feature")
+    return encoder
 
 
 def model(file: Path) -> dict[str, Any]:

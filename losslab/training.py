@@ -63,7 +63,13 @@ _Objective = Objective  # the name the speed-path tests know
 
 @dataclass
 class FitResult:
-    """What `losslab fit` reports; ``to_dict`` is its JSON."""
+    """What `losslab fit` reports; ``to_dict()`` is its JSON, ``to_frame()`` its history.
+
+    ``status``: completed, early_stopped, diverged or interrupted; ``config``: every resolved
+    setting; ``history``: one dict per epoch (train/val/test loss, metric, lr, objective);
+    ``metrics``: the final train (val, test) loss and metric; ``model``: the saved model;
+    ``data``: the data's provenance and the choices made on it; ``record``: the run directory.
+    """
 
     status: str
     epochs_run: int
@@ -91,6 +97,12 @@ class FitResult:
             "model": self.model,
             "record": self.record,
         }
+
+    def to_frame(self) -> Any:
+        """The history as a pandas DataFrame, one row per epoch."""
+        import pandas as pd
+
+        return pd.DataFrame(self.history)
 
 
 class _Interrupt:
@@ -437,6 +449,9 @@ def model_dict(problem: Problem, split: Split, net: Network) -> dict[str, Any]:
         out["coef"] = W.tolist()
         out["intercept"] = b.tolist() if problem.head.multi_output else float(b[0])
     out["scaler"] = split.scaler.to_dict() if split.scaler is not None else None
+    if split.encoder is not None:
+        out["encoder"] = split.encoder.to_dict()
+        out["inputs"] = split.encoder.names
     return out
 
 

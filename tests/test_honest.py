@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
+import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from losslab.config import FitConfig
+from losslab.errors import ConfigError
 from losslab.prepare import SPLIT, generator, load_problem, make_split
+
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 # --------------------------------------------------------------------------- validation split
 
@@ -173,3 +180,186 @@ def test_many_distinct_integers_are_a_regression_target(cli, write_csv):
 def test_unknown_columns_suggest_the_closest(cli, write_csv, flag, value, needle):
     message = cli.error("fit", _mnist_like(write_csv), flag, value, "--no-save")
     assert f"{flag}: no column" in message and needle in message
+
+
+# --------------------------------------------------------------------------- missing, strings
+
+HOUSES = """x,region,z,price
+1.0,south,3,10
+2.0,north,,12
+3.0,south,5,15
+4.0,east,6,18
+5.0,north,7,19
+6.0,south,8,22
+7.0,east,,25
+8.0,north,10,27
+9.0,south,11,30
+10.0,east,12,33
+"""
+
+
+def test_one_missing_value_stops_with_the_options(cli, write_csv):
+    message = cli.error("fit", write_csv(HOUSES), "--model", "linear", "--no-save")
+    assert message.endswith(
+        "line 3, column 'z': missing value (--missing drop, mean or median handles it)"
+    )
+
+
+def test_missing_values_dropped_or_filled_from_the_training_rows(cli, write_csv, tmp_path):
+    path = write_csv(HOUSES)
+    args = ("fit", path, "--model", "linear", "--epochs", "5", "--test-size", "0")
+    dropped = cli.json(*args, "--missing", "drop", "--no-save")
+    assert dropped["data"]["preparation"]["dropped_rows"] == 2
+    assert dropped["data"]["train_rows"] == 8
+    filled = cli.json(*args, "--missing", "median", "--out", tmp_path / "runs")
+    assert filled["data"]["preparation"]["imputed"] == {"z": 2}
+    model = json.loads((Path(filled["record"]) / "model.json").read_text())
+    assert model["encoder"]["fill"] == {"z": 7.5}  # median of 3, 5, 6, 7, 8, 10, 11, 12
+    table = cli(*args, "--missing", "mean", "--no-save").stdout
+    assert "missing values filled with the training mean: z (2)" in table
+
+
+def test_string_columns_are_one_hot_on_the_training_categories(cli, write_csv, tmp_path):
+    path = write_csv(HOUSES.replace(",,", ",4,"))
+    out = cli.json("fit", path, "--model", "linear", "--epochs", "5", "--out", tmp_path / "r")
+    assert out["data"]["preparation"]["onehot"] == {"region": 3}
+    model = json.loads((Path(out["record"]) / "model.json").read_text())
+    assert model["inputs"] == ["x", "region=east", "region=north", "region=south", "z"]
+    assert len(model["coef"]) == 5
+    new = write_csv("x,region,z,price\n1,west,3,10\n2,north,4,12\n", "new.csv")
+    predictions = cli("predict", out["record"], new).stdout.splitlines()
+    assert predictions[0] == "prediction" and len(predictions) == 3  # 'west' unseen: all zeros
+    mean, scale = np.array(model["scaler"]["mean"]), np.array(model["scaler"]["scale"])
+    x = (np.array([1.0, 0, 0, 0, 3]) - mean) / scale
+    assert float(predictions[1]) == pytest.approx(x @ model["coef"] + model["intercept"])
+    scored = cli.json("eval", new, "--model", out["record"], "--loss", "mse")
+    assert math.isfinite(scored["losses"]["mse"])
+
+
+def test_string_columns_can_be_refused(cli, write_csv):
+    message = cli.error("fit", write_csv(HOUSES), "--missing", "mean", "--categorical", "error")
+    assert message.endswith(
+        "line 2, column 'region': non-numeric value 'south' (--categorical onehot encodes "
+        "string columns)"
+    )
+    with pytest.raises(ConfigError, match="--missing must be one of error, drop, mean, median"):
+        FitConfig(missing="zero").validate()
+
+
+# --------------------------------------------------------------------------- Python API
+
+
+def test_api_names_stay_functions_after_importing_the_submodules():
+    import losslab
+    import losslab.compare
+    import losslab.evaluate
+    from losslab.compare import Grid  # the submodules still import as usual
+
+    assert Grid is sys.modules["losslab.compare"].Grid
+    for name in ("fit", "evaluate", "compare"):
+        assert isinstance(getattr(losslab, name), types.FunctionType)
+
+
+def test_api_takes_dataframes_and_keyword_grids():
+    import pandas as pd
+
+    import losslab
+
+    frame = pd.read_csv(README.parent / "datasets" / "iris.csv")
+    result = losslab.fit(frame, epochs=3)
+    assert result.status == "completed" and result.data["path"] is None
+    assert list(result.to_frame()["epoch"]) == [1, 2, 3]
+    assert result.to_dict()["config"]["data"] == "<DataFrame>"
+    study = losslab.compare(frame, optimizer=["adam", "sgd"], lr=[0.01, 0.1], seeds=2, epochs=3,
+                            jobs=1)  # fmt: skip
+    runs = study.to_frame()
+    assert len(runs) == 8 and set(runs["optimizer"]) == {"adam", "sgd"}
+    assert len(study.to_frame("summary")) == 4 and len(study.to_frame("curves")) == 24
+    probs = pd.read_csv(README.parent / "datasets" / "examples" / "iris_probabilities.csv")
+    assert losslab.evaluate(probs, "cross-entropy").losses == pytest.approx(
+        losslab.evaluate("iris-probabilities", ["cross-entropy"]).losses
+    )
+
+
+def test_readme_python_section_runs(tmp_path, monkeypatch):
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### From Python") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n", 10)]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    assert not any(tmp_path.iterdir())  # the library saves nothing unless asked
+
+
+# --------------------------------------------------------------------------- small things
+
+
+def test_batch_size_full(cli):
+    out = cli.json("fit", "iris", "--batch-size", "full", "--epochs", "2", "--no-save")
+    assert out["config"]["batch_size"] == 0
+    assert (
+        "batch full"
+        in cli("fit", "iris", "--batch-size", "full", "--epochs", "1", "--no-save").stdout
+    )
+    study = cli.json(
+        "compare", "iris", "--optimizer", "adam", "--batch-size", "full,16", "--seeds", "1",
+        "--epochs", "2", "--no-save", "-j", "1",
+    )  # fmt: skip
+    assert sorted(r["batch_size"] for r in study["runs"]) == [0, 16]
+    assert "'full'" in cli.error("fit", "iris", "--batch-size", "fulll", "--no-save")
+
+
+def test_record_names_tell_runs_of_one_dataset_apart(cli, tmp_path):
+    for lr in ("0.01", "0.1"):
+        cli("fit", "diabetes", "--loss", "huber", "--lr", lr, "--epochs", "1", "--out", tmp_path)
+    names = sorted(p.name.split("-", 2)[2] for p in tmp_path.iterdir())
+    assert names == [
+        "fit-diabetes-linear-huber-adam-lr0.01",
+        "fit-diabetes-linear-huber-adam-lr0.1",
+    ]
+
+
+def test_margin_losses_refuse_probability_columns_without_logits(cli):
+    message = cli.error("eval", "breast-cancer-probabilities", "--loss", "hinge")
+    assert message.endswith("pass --logits to treat them as scores")
+    scored = cli.json("eval", "breast-cancer-probabilities", "--loss", "hinge", "--logits")
+    assert scored["losses"]["hinge"] > 0
+
+
+# --------------------------------------------------------------------------- compare's table
+
+
+def test_compare_table_fits_80_columns(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    out = cli(
+        "compare", "breast-cancer", "--model", "linear", "--optimizer", "gd,sgd,adam",
+        "--loss", "mse,hinge", "--patience", "3", "--seeds", "2", "--epochs", "10",
+        "--no-save", "-j", "1",
+    ).stdout  # fmt: skip
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines) and "…" not in out
+    assert "val" in lines[2] and "adam" in out and "in --format json|csv" in out
+
+
+def test_tiny_numbers_print_in_scientific_notation(cli, write_csv, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    rows = "".join(f"{x},{2 * x + 1}\n" for x in range(40))
+    out = cli(
+        "compare", write_csv("x,y\n" + rows), "--optimizer", "gd", "--lr", "0.5", "--epochs",
+        "300", "--seeds", "2", "--no-save", "-j", "1",
+    ).stdout  # fmt: skip
+    assert "e-" in out.splitlines()[4]  # the train loss is tiny: 1.23e-20, not 0.0000
+    assert not re.search(r"(?<![\d.])0\.0+(?![\d])", out)
+
+
+def test_divergence_is_measured_against_the_objective_before_the_first_step():
+    import losslab
+    from losslab.prepare import prepare
+
+    config = FitConfig(data="breast-cancer", model="linear", optimizer="gd")
+    _, split = prepare(config)
+    initial = float(np.mean(split.y_train**2))  # mse at the starting parameters (all zeros)
+    result = losslab.fit("breast-cancer", model="linear", optimizer="gd")
+    assert result.status == "diverged"
+    assert f"× the initial {initial:.4g})" in result.message
+    before = result.history[-1]["objective"]  # the last epoch below the ceiling
+    assert before <= 1e4 * initial
