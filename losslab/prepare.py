@@ -207,6 +207,15 @@ def _encode(
 ) -> tuple[np.ndarray, list]:
     check_loss(model, loss.name)
     head = head_of(model, loss.name)
+    if not head.is_classifier(loss.name) and labels.dtype.kind not in "fiub":
+        import pandas as pd
+
+        numbers = pd.to_numeric(pd.Series(labels), errors="coerce").to_numpy()
+        row = int(np.flatnonzero(np.isnan(numbers))[0]) if np.isnan(numbers).any() else 0
+        raise DataError(
+            f"{table.where(row, target)}: non-numeric value {str(labels[row])!r} in the target of "
+            f"a regression ({loss.name}); use --model logistic or softmax for labels"
+        )
     return encode_target(head, loss.name, labels, f"{table.label}, column {target!r}")
 
 
