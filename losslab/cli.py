@@ -352,9 +352,10 @@ Features = Annotated[
 Model = Annotated[
     str | None,
     Opt(
-        help="linear, logistic, softmax or mlp (default: from the target: 2 values -> "
+        help="linear, logistic, softmax, mlp or cnn (default: from the target: 2 values -> "
         "logistic, 3-100 integers/strings -> softmax, else linear). mlp: a network of "
-        "--hidden layers whose output follows the loss (K logits, one score or a value)."
+        "--hidden layers whose output follows the loss (K logits, one score or a value); "
+        "cnn: --layers on the rows read as --image images, output as mlp."
     ),
 ]
 Activation = Annotated[
@@ -366,6 +367,13 @@ Init = Annotated[
     Opt(
         help="Initial weights of a network, drawn from the seed: torch (nn.Linear's default, "
         "U(±1/√fan_in)), he or xavier."
+    ),
+]
+Image = Annotated[
+    str | None,
+    Opt(
+        help="Input shape of --model cnn, HxWxC (pixels in row-major (C, H, W) order); "
+        "default: a square number of columns is one H×H channel."
     ),
 ]
 InitFrom = Annotated[
@@ -479,6 +487,14 @@ def fit_cmd(
         str | None,
         Opt(help="Widths of the hidden layers of --model mlp, comma-separated (default 128,64)."),
     ] = None,
+    layers: Annotated[
+        str | None,
+        Opt(
+            help="Layers of --model cnn: convC (3×3), convCkK (K×K), pool (2×2 max), flatten, "
+            "denseN; default conv32,pool,conv64,pool,conv64,flatten,dense64."
+        ),
+    ] = None,
+    image: Image = None,
     activation: Activation = None,
     init: Init = None,
     init_from: InitFrom = None,
@@ -730,6 +746,14 @@ def compare_cmd(
             "architectures: --hidden 64 --hidden 128,64."
         ),
     ] = None,
+    layers: Annotated[
+        list[str] | None,
+        Opt(
+            help="Layers of --model cnn (e.g. conv32,pool,flatten,dense64); repeat the option "
+            "to compare architectures."
+        ),
+    ] = None,
+    image: Image = None,
     activation: Activation = None,
     init: Init = None,
     init_from: InitFrom = None,
@@ -794,7 +818,7 @@ def compare_cmd(
             k: v
             for k, v in locals().items()
             if k in {f for f in FitConfig.__dataclass_fields__}
-            and k not in ("optimizer", "lr", "loss", "batch_size", "hidden")
+            and k not in ("optimizer", "lr", "loss", "batch_size", "hidden", "layers")
         }
     )
     base = FitConfig(**settings)
@@ -807,6 +831,7 @@ def compare_cmd(
         batch_sizes=_split_list(batch_size, int, "--batch-size"),
         seeds=seeds,
         hiddens=[parse_hidden(h) for h in hidden] if hidden else [None],
+        layers=list(layers) if layers else [None],
     )
     if plot is not None:
         from losslab.plot import check_png_name, require_matplotlib
@@ -872,14 +897,15 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         "diverged",
         "train curve",
     ]
-    networks = any(row.get("hidden") for row in study.summary)
+    stacks = any(row.get("layers") for row in study.summary)
+    networks = stacks or any(row.get("hidden") for row in study.summary)
     if networks:
-        header.insert(0, "hidden")
+        header.insert(0, "layers" if stacks else "hidden")
     rows = []
     for row in study.summary:
         ett = row["epochs_to_target"]
         rows.append(
-            ([row["hidden"]] if networks else [])
+            ([row["layers" if stacks else "hidden"]] if networks else [])
             + [
                 row["optimizer"],
                 f"{row['lr']:g}",

@@ -41,7 +41,7 @@ from losslab.training import (
 DEFAULT_DATA = "breast-cancer"  # the bare `losslab compare` study
 DEFAULT_L2 = 0.01  # its classes are separable: without a penalty there is no finite optimum
 DEFAULT_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-CONFIG_KEYS = ("hidden", "optimizer", "lr", "loss", "batch_size")
+CONFIG_KEYS = ("hidden", "layers", "optimizer", "lr", "loss", "batch_size")
 
 
 @dataclass
@@ -54,12 +54,14 @@ class Grid:
     batch_sizes: list[int | None]
     seeds: int
     hiddens: list[list[int] | None] = field(default_factory=lambda: [None])
+    layers: list[str | None] = field(default_factory=lambda: [None])  # cnn stacks
 
     def configs(self, base: FitConfig) -> list[FitConfig]:
         """Every run, in grid order: architecture, optimizer, lr, loss, batch size, then seed."""
         runs = []
-        for hidden, opt, lr, loss, bs, seed in itertools.product(
+        for hidden, stack, opt, lr, loss, bs, seed in itertools.product(
             self.hiddens,
+            self.layers,
             self.optimizers,
             self.lrs,
             self.losses,
@@ -69,6 +71,8 @@ class Grid:
             hyper = _hyper_for(opt, base)
             if hidden is None:
                 hidden = base.hidden
+            if stack is None:
+                stack = base.layers
             runs.append(
                 replace(
                     base,
@@ -78,6 +82,7 @@ class Grid:
                     batch_size=bs,
                     seed=seed,
                     hidden=hidden,
+                    layers=stack,
                     **hyper,
                 )
             )
@@ -115,6 +120,11 @@ def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
             check_loss(problem.model, LOSSES.resolve(loss))
     for run in grid.configs(base)[: len(grid.optimizers)]:
         run.validate()
+    if problem.model.images:
+        from losslab.layers import check_stack
+
+        for stack in grid.layers:
+            check_stack(stack or base.layers, base.image, len(problem.features))
 
 
 # --------------------------------------------------------------------------- running
@@ -331,6 +341,7 @@ def summarise(
             {
                 "run": rec["index"],
                 "hidden": ",".join(map(str, cfg["hidden"])) if cfg.get("hidden") else None,
+                "layers": cfg.get("layers"),
                 "optimizer": cfg["optimizer"],
                 "lr": cfg["lr"],
                 "loss": cfg["loss"],
@@ -477,6 +488,7 @@ def compare(
             "batch_sizes": grid.batch_sizes,
             "seeds": grid.seeds,
             "hiddens": grid.hiddens,
+            "layers": grid.layers,
         },
         "model": problem.model.name,
         "jobs": jobs,

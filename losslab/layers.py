@@ -328,8 +328,8 @@ class MaxPool(Layer):
         shape = (rows, *self.out_shape)
         return {
             "out": np.empty(shape, dtype=dtype),
-            "arg": np.empty(shape, dtype=np.uint8),
             "mask": np.empty(shape, dtype=bool),
+            "taken": np.empty(shape, dtype=bool),
         }
 
     def _window(self, A: np.ndarray, k: int) -> np.ndarray:
@@ -338,27 +338,32 @@ class MaxPool(Layer):
         return A[:, di : 2 * ho : 2, dj : 2 * wo : 2, :]
 
     def forward(self, A: np.ndarray, buf: dict, n: int, output_bias: bool = True) -> np.ndarray:
-        out, arg, mask = buf["out"][:n], buf["arg"][:n], buf["mask"][:n]
-        np.copyto(out, self._window(A, 0))
-        arg[...] = 0
-        for k in range(1, 4):
-            window = self._window(A, k)
-            np.greater(window, out, out=mask)
-            np.copyto(out, window, where=mask)
-            np.copyto(arg, k, where=mask)
+        out = buf["out"][:n]
+        np.maximum(self._window(A, 0), self._window(A, 1), out=out)
+        np.maximum(out, self._window(A, 2), out=out)
+        np.maximum(out, self._window(A, 3), out=out)
         return out
 
     def backward(
         self, D: np.ndarray, A_in: np.ndarray, buf: dict, n: int, need_input: bool
     ) -> np.ndarray | None:
+        """The first element of each window, row-major, that equals its maximum gets D: the
+        element torch's strict ``>`` scan keeps."""
         if not need_input:
             return None
         if "DX" not in buf:
             # zeros once: the rows/columns an odd size drops are never written
             buf["DX"] = np.zeros((buf["out"].shape[0], *self.in_shape), dtype=D.dtype)
-        DX, arg, mask = buf["DX"][:n], buf["arg"][:n], buf["mask"][:n]
+        DX, out = buf["DX"][:n], buf["out"][:n]
+        mask, taken = buf["mask"][:n], buf["taken"][:n]
         for k in range(4):
-            np.equal(arg, k, out=mask)
+            np.equal(self._window(A_in, k), out, out=mask)
+            if k == 0:
+                taken[...] = mask
+            else:
+                np.greater(mask, taken, out=mask)  # and not taken by an earlier element
+                if k < 3:
+                    taken |= mask
             np.multiply(D, mask, out=self._window(DX, k))
         return DX
 

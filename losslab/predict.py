@@ -12,6 +12,7 @@ import numpy as np
 
 from losslab.data import Table, read_table
 from losslab.errors import DataError, LossLabError
+from losslab.layers import image_shape
 from losslab.models import MODELS, ModelKind, head_of, plain, probabilities
 from losslab.network import Network
 
@@ -61,7 +62,16 @@ def load_model(path: str | Path) -> SavedModel:
             layers = raw["layers"]
             arrays = [np.asarray(layer[k], dtype=np.float64) for layer in layers for k in "Wb"]
             sizes = [len(features)] + [a.shape[-1] for a in arrays[1::2]]
-            net = Network(sizes, raw["activation"], vector_output=not kind.multi_output)
+            if model.images:
+                net = Network(
+                    [len(features), sizes[-1]],
+                    raw["activation"],
+                    vector_output=not kind.multi_output,
+                    layers=str(raw["spec"]),
+                    image=image_shape("x".join(map(str, raw["image"])), len(features)),
+                )
+            else:
+                net = Network(sizes, raw["activation"], vector_output=not kind.multi_output)
         else:
             coef = np.asarray(raw["coef"], dtype=np.float64)
             intercept = np.atleast_1d(np.asarray(raw["intercept"], dtype=np.float64))
