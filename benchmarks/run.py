@@ -370,20 +370,32 @@ def torch_mlp_epoch(
         torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64), torch.nn.ReLU(),
         torch.nn.Linear(64, 10),
     )  # fmt: skip
+    Xt, Xv = (
+        torch.from_numpy(np.ascontiguousarray(X)),
+        torch.from_numpy(np.ascontiguousarray(X_test)),
+    )
+    return torch_net_epoch(torch, net, Xt, y, Xv, y_test, batch=64, chunk=len(y))
+
+
+def torch_net_epoch(
+    torch: Any, net: Any, Xt: Any, y: np.ndarray, Xv: Any, y_test: np.ndarray, *, batch: int,
+    chunk: int,
+) -> float:  # fmt: skip
+    """Seconds of one Adam epoch of ``net`` on the same ``rng.permutation`` batches as losslab,
+    then the loss and accuracy over the training and test rows, ``chunk`` rows per pass."""
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    Xt, yt = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y).long()
-    Xv, yv = torch.from_numpy(np.ascontiguousarray(X_test)), torch.from_numpy(y_test).long()
+    yt, yv = torch.from_numpy(y).long(), torch.from_numpy(y_test).long()
     order = torch.from_numpy(np.random.default_rng(0).permutation(len(y)))
     F = torch.nn.functional
     start = time.perf_counter()
-    for lo in range(0, len(y), 64):
-        rows = order[lo : lo + 64]
+    for lo in range(0, len(y), batch):
+        rows = order[lo : lo + batch]
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(net(Xt.index_select(0, rows)), yt.index_select(0, rows)).backward()
         opt.step()
     with torch.no_grad():
         for A, t in ((Xt, yt), (Xv, yv)):
-            S = net(A)
+            S = torch.cat([net(A[lo : lo + chunk]) for lo in range(0, len(A), chunk)])
             F.cross_entropy(S, t).item()
             (S.argmax(1) == t).float().mean().item()
     return time.perf_counter() - start
@@ -755,24 +767,9 @@ def torch_cnn_epoch(
     torch.set_num_threads(cores())
     torch.manual_seed(0)
     net = _seed_cnn(torch)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     Xt = torch.from_numpy(np.ascontiguousarray(X).reshape(-1, 1, 28, 28))
     Xv = torch.from_numpy(np.ascontiguousarray(X_test).reshape(-1, 1, 28, 28))
-    yt, yv = torch.from_numpy(y).long(), torch.from_numpy(y_test).long()
-    order = torch.from_numpy(np.random.default_rng(0).permutation(len(y)))
-    F = torch.nn.functional
-    start = time.perf_counter()
-    for lo in range(0, len(y), 32):
-        rows = order[lo : lo + 32]
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(net(Xt.index_select(0, rows)), yt.index_select(0, rows)).backward()
-        opt.step()
-    with torch.no_grad():
-        for A, t in ((Xt, yt), (Xv, yv)):
-            S = torch.cat([net(A[lo : lo + 1000]) for lo in range(0, len(A), 1000)])
-            F.cross_entropy(S, t).item()
-            (S.argmax(1) == t).float().mean().item()
-    return time.perf_counter() - start
+    return torch_net_epoch(torch, net, Xt, y, Xv, y_test, batch=32, chunk=1000)
 
 
 def cnn_batch_split(

@@ -119,6 +119,8 @@ class Network:
                 math.prod(layer.out_shape) for layer in self.layers if layer.has_params
             ]
         self.weighted = [layer for layer in self.layers if layer.has_params]
+        # backward stops at the first layer with weights: nothing below it needs a gradient
+        self._first = next(i for i, layer in enumerate(self.layers) if layer.has_params)
         shapes = [layer.weight_shape for layer in self.weighted]
         n_weights = sum(math.prod(s) for s in shapes)
         n_biases = sum(layer.n_bias for layer in self.weighted)
@@ -290,7 +292,7 @@ class Network:
         n = G.shape[0]
         slot = self._slots[key]
         D: np.ndarray | None = G
-        first = next(i for i, layer in enumerate(self.layers) if layer.has_params)
+        first = self._first
         for i in range(len(self.layers) - 1, first - 1, -1):
             layer = self.layers[i]
             D = layer.backward(D, slot.inputs[i], slot.bufs[i], n, i > first)  # type: ignore[arg-type]

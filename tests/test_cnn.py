@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_network import _softmax_ce, _torch_optimizer, _write_csv  # shared with the MLP tests
 
 import losslab
 from losslab.activations import ACTIVATIONS
 from losslab.layers import Conv2D, Flatten, MaxPool, parse_layers
 from losslab.network import Network
-from losslab.optimizers import OPTIMIZERS
 
 RELU = ACTIVATIONS.get("relu")
 DIGITS = Path(__file__).resolve().parent.parent / "datasets" / "digits.csv"
@@ -25,20 +25,6 @@ DIGITS = Path(__file__).resolve().parent.parent / "datasets" / "digits.csv"
 def _digits(n: int) -> tuple[np.ndarray, np.ndarray]:
     raw = np.loadtxt(DIGITS, delimiter=",", skiprows=1)[:n]
     return raw[:, :-1] / 16.0, raw[:, -1].astype(int)
-
-
-def _write_csv(path: Path, X: np.ndarray, y: np.ndarray) -> Path:
-    header = ",".join([f"pixel{j}" for j in range(X.shape[1])] + ["label"])
-    rows = [",".join(repr(float(v)) for v in x) + f",{t}" for x, t in zip(X, y, strict=True)]
-    path.write_text(header + "\n" + "\n".join(rows) + "\n")
-    return path
-
-
-def _softmax_ce(S: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    Z = S - S.max(axis=1, keepdims=True)
-    logZ = np.log(np.exp(Z).sum(axis=1))
-    Y = np.eye(S.shape[1])[y]
-    return float(np.mean(logZ - (Z * Y).sum(axis=1))), (np.exp(Z - logZ[:, None]) - Y) / len(y)
 
 
 # --------------------------------------------------------------------------- layers
@@ -325,25 +311,6 @@ def _torch_model(torch, net: Network, act: str = "ReLU"):
         if layer.activation is not None:
             modules.append(getattr(torch.nn, act)())
     return torch.nn.Sequential(*modules)
-
-
-def _torch_optimizer(torch, name: str, model, lr: float):
-    spec = OPTIMIZERS.get(name)
-    h = spec.hyper_defaults
-    if spec.rule.__name__ == "SGD":
-        return torch.optim.SGD(
-            model.parameters(), lr=lr, momentum=h["momentum"], nesterov=h["nesterov"]
-        )
-    if name == "adagrad":
-        return torch.optim.Adagrad(model.parameters(), lr=lr, eps=h["eps"])
-    if name == "rmsprop":
-        return torch.optim.RMSprop(model.parameters(), lr=lr, alpha=h["alpha"], eps=h["eps"])
-    weights = [p for n_, p in model.named_parameters() if n_.endswith("weight")]
-    biases = [p for n_, p in model.named_parameters() if n_.endswith("bias")]
-    groups = [{"params": weights, "weight_decay": h.get("weight_decay", 0.0)}]
-    groups.append({"params": biases, "weight_decay": 0.0})
-    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    return cls(groups, lr=lr, betas=(h["beta1"], h["beta2"]), eps=h["eps"])
 
 
 def _torch_losses(torch, model, X, y, image, *, optimizer, lr, epochs, batch, seed):
