@@ -6,11 +6,16 @@ line on stderr and exit code 1; usage errors are typer's (exit code 2).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
+import math
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 
@@ -39,6 +44,27 @@ class Format(str, Enum):
 
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="Output: a table for people, json or csv.")
+]
+SepOpt = Annotated[
+    str | None,
+    typer.Option("--sep", help="Column separator: , ; tab |  (default: sniffed from the header)."),
+]
+
+
+class Progress(str, Enum):
+    auto = "auto"
+    bar = "bar"
+    lines = "lines"
+    none = "none"
+
+
+ProgressOpt = Annotated[
+    Progress,
+    typer.Option(
+        "--progress",
+        help="Progress on stderr: auto (a bar when stderr is a terminal), bar, lines (plain "
+        "lines, the first update always, then at most one a second) or none.",
+    ),
 ]
 
 
@@ -83,6 +109,11 @@ def command(fn: F) -> F:
         except LossLabError as exc:
             _fail(render_escape(str(exc)))
             raise typer.Exit(1) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C outside a training loop: loading, saving …
+            from rich.markup import escape
+
+            _fail(escape(f"interrupted: {exc}" if str(exc) else "interrupted"))
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -174,6 +205,7 @@ def eval_cmd(
     margin: Annotated[
         float | None, typer.Option(help="Contrastive margin m (default 1.0).")
     ] = None,
+    sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Compute losses of prediction columns against target columns in a CSV.
@@ -192,7 +224,7 @@ def eval_cmd(
         from losslab.predict import evaluate_model
 
         result = evaluate_model(
-            model, data, losses=loss or ["all"], target=target or [], params=params
+            model, data, losses=loss or ["all"], target=target or [], params=params, sep=sep
         )
     else:
         from losslab.evaluate import evaluate
@@ -204,17 +236,21 @@ def eval_cmd(
             pred=pred or [],
             logits=logits,
             params=params,
+            sep=sep,
         )
     from losslab import render
 
     obj = result.to_dict()
     rows = [(name, value) for name, value in {**result.losses, **result.metrics}.items()]
 
+    def shown(name: str, value: float | None) -> Any:
+        return render.Undefined(result.undefined[name]) if value is None else value
+
     def tables() -> list[Any]:
         where = f"{result.data}: {result.rows} rows · target {', '.join(result.target)}"
         where += f" · predictions {', '.join(result.pred)}" + (" (logits)" if result.logits else "")
-        loss_rows = [(name, value) for name, value in result.losses.items()]
-        metric_rows = [(name, value) for name, value in result.metrics.items()]
+        loss_rows = [(name, shown(name, value)) for name, value in result.losses.items()]
+        metric_rows = [(name, shown(name, value)) for name, value in result.metrics.items()]
         out = [render.line(where), render.table(None, ["loss", "value"], loss_rows, digits=8)]
         if metric_rows:
             out.append(render.table(None, ["metric", "value"], metric_rows, digits=6))
@@ -345,7 +381,13 @@ def _fit_options_help() -> dict[str, str]:
 
 _HELP = _fit_options_help()
 
-Target = Annotated[str | None, Opt(help="Target column (default: the last column).")]
+Target = Annotated[
+    str | None,
+    Opt(
+        help="Target column (default: a column named target, label, class or y, any case, "
+        "else the last column)."
+    ),
+]
 Features = Annotated[
     str | None, Opt(help="Comma-separated feature columns (default: all but the target).")
 ]
@@ -353,7 +395,7 @@ Model = Annotated[
     str | None,
     Opt(
         help="linear, logistic, softmax, mlp or cnn (default: from the target: 2 values -> "
-        "logistic, 3-100 integers/strings -> softmax, else linear). mlp: a network of "
+        "logistic, strings or 3-20 distinct integers -> softmax, else linear). mlp: a network of "
         "--hidden layers whose output follows the loss (K logits, one score or a value); "
         "cnn: --layers on the rows read as --image images, output as mlp."
     ),
@@ -398,8 +440,28 @@ Scale = Annotated[
     ),
 ]
 Epochs = Annotated[int, Opt(help="Passes over the training rows.")]
-Seed = Annotated[int, Opt(help="Seed of the split and the shuffles (same seed, same numbers).")]
+Seed = Annotated[
+    int,
+    Opt(
+        help="Seed of the split, the shuffles and a network's initial weights (same seed, same "
+        "numbers)."
+    ),
+]
 TestSize = Annotated[float, Opt(help="Share of rows held out for testing, in [0, 1); 0 = none.")]
+ValSize = Annotated[
+    float | None,
+    Opt(
+        help="Share of the training rows held out for validation, in [0, 1) (drawn after the "
+        "test rows); --patience monitors it. Default: 0.1 with --patience, else 0."
+    ),
+]
+DivergenceFactor = Annotated[
+    float,
+    Opt(
+        help="A run diverges when its training objective exceeds this multiple of the "
+        "objective at the starting parameters (or overflows)."
+    ),
+]
 Standardize = Annotated[
     bool, Opt("--standardize/--no-standardize", help="Scale features by the training mean/std.")
 ]
@@ -423,7 +485,11 @@ PowerT = Annotated[float, Opt(help="Exponent of inverse-scaling: lr/(epoch+1)^po
 MinLr = Annotated[float, Opt(help="Floor of the cosine schedule.")]
 ClipNorm = Annotated[float | None, Opt(help="Clip the gradient's global L2 norm to this.")]
 Patience = Annotated[
-    int | None, Opt(help="Stop after N epochs without improvement (test loss, else train).")
+    int | None,
+    Opt(
+        help="Stop after N epochs without improvement of the validation loss (train loss with "
+        "--val-size 0) and restore the best parameters; the test split is never monitored."
+    ),
 ]
 Tol = Annotated[float, Opt(help="Improvement that resets --patience.")]
 Delta = Annotated[float | None, Opt(help="Huber δ (1.0).")]
@@ -500,6 +566,7 @@ def fit_cmd(
     init_from: InitFrom = None,
     seed: Seed = 0,
     test_size: TestSize = 0.2,
+    val_size: ValSize = None,
     test_data: TestData = None,
     standardize: Standardize = True,
     scale: Scale = None,
@@ -522,13 +589,16 @@ def fit_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
     delta: Delta = None,
     quantile: Quantile = None,
     epsilon: Epsilon = None,
     gamma: Gamma = None,
+    sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
+    progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
 ) -> None:
@@ -538,12 +608,16 @@ def fit_cmd(
     A record (config.json, history.csv, metrics.json, model.json) goes to results/ unless --no-save.
     """
     settings = _hyper_settings(
-        **{k: v for k, v in locals().items() if k not in ("data", "fmt", "out", "no_save")}
+        **{
+            k: v
+            for k, v in locals().items()
+            if k not in ("data", "fmt", "progress", "out", "no_save")
+        }
     )
     from losslab.records import save_fit
     from losslab.training import fit
 
-    with _progress("training") as bar:
+    with _progress("epoch", progress) as bar:
         result = fit(data, progress=bar, **settings)
     failures: list[str] = []
     if not no_save:
@@ -568,52 +642,81 @@ def render_escape(text: str) -> str:
 
 
 class _progress:
-    """A rich progress bar on stderr, hidden when stderr is not a terminal."""
+    """Progress on stderr, called as ``(done, total, value)``: a rich bar, plain lines or nothing.
 
-    def __init__(self, label: str) -> None:
+    ``auto`` is the bar when stderr is a terminal, nothing otherwise. ``lines`` prints the first
+    update (a sign of life that scripts and tests can wait for), the last, and in between at most
+    one line a second, so a fast run does not print thousands.
+    """
+
+    LINE_SECONDS = 1.0
+
+    def __init__(self, label: str, mode: Progress = Progress.auto) -> None:
         self.label = label
+        self.mode = mode
         self.bar: Any = None
         self.task: Any = None
+        self.last_line: float | None = None
+        self.last_step: float | None = None  # running-loss lines have a clock of their own
 
     def __enter__(self) -> Any:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
         from losslab.render import stderr_console
 
-        console = stderr_console()
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not console.is_terminal,
-        )
-        self.bar.__enter__()
+        self.console = stderr_console()
+        if self.mode is Progress.bar or (self.mode is Progress.auto and self.console.is_terminal):
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.progress import Progress as Bar
+
+            self.bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.bar.__enter__()
         return self
 
     @property
     def running(self) -> bool:
         """Whether the trainer should report a running loss within each epoch (`step`)."""
-        return not self.bar.disable
+        return self.bar is not None or self.mode is Progress.lines
 
     def __call__(self, done: int, total: int, value: float | None = None) -> None:
-        if self.task is None:
-            self.task = self.bar.add_task(self.label, total=total, info="")
         info = f"loss {value:.6g}" if value is not None else ""
-        self.bar.update(self.task, completed=done, total=total, info=info)
+        if self.bar is not None:
+            if self.task is None:
+                self.task = self.bar.add_task(self.label, total=total, info="")
+            self.bar.update(self.task, completed=done, total=total, info=info)
+        elif self.mode is Progress.lines:
+            now = time.monotonic()
+            if self.last_line is None or done >= total or now - self.last_line >= self.LINE_SECONDS:
+                self.last_line = now
+                sys.stderr.write(f"{self.label} {done}/{total}{' ' + info if info else ''}\n")
+                sys.stderr.flush()
+
+    def note(self, message: str) -> None:
+        """A line on stderr (above the bar, if there is one) whatever the mode."""
+        self.console.print(message, soft_wrap=True, markup=False)
 
     def step(self, epoch: int, batch: int, batches: int, running: float) -> None:
         """Within an epoch: the batch reached and the mean loss of the epoch's batches so far
         (the running loss of the classic PyTorch training log)."""
+        if self.bar is None:
+            now = time.monotonic()
+            if self.last_step is not None and now - self.last_step < self.LINE_SECONDS:
+                return
+            self.last_step = now
+            sys.stderr.write(f"epoch {epoch} batch {batch}/{batches} running loss {running:.4f}\n")
+            sys.stderr.flush()
+            return
         if self.task is None:
             self.task = self.bar.add_task(self.label, total=None, info="")
         if batch % 20 == 0 or batch == batches:
@@ -621,39 +724,65 @@ class _progress:
             self.bar.update(self.task, info=info)
 
     def __exit__(self, *exc: Any) -> None:
-        self.bar.__exit__(*exc)
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _architecture(cfg: dict[str, Any]) -> str:
+    """``mlp 128-64 relu`` or ``cnn 28x28x1 conv32,pool,… relu`` for a network, the model's name
+    otherwise."""
+    if cfg.get("layers") and cfg.get("activation"):
+        return f"{cfg['model']} {cfg['image']} {cfg['layers']} {cfg['activation']}"
+    if cfg.get("hidden") and cfg.get("activation"):
+        return f"{cfg['model']} {'-'.join(map(str, cfg['hidden']))} {cfg['activation']}"
+    return str(cfg["model"])
 
 
 def _report_fit(result: Any, fmt: str) -> None:
     from losslab import render
 
     train, test = result.metrics["train"], result.metrics["test"]
+    val = result.metrics.get("val")
     key = "accuracy" if "accuracy" in train else "r2"
+
+    def metric(value: float | None) -> Any:
+        # a finished run has an R² unless its target is constant (evaluate.r2_score)
+        return (
+            render.Undefined("constant target")
+            if value is None and train["loss"] is not None
+            else value
+        )
+
     rows = [
         ("status", result.status),
         ("epochs run", result.epochs_run),
         ("train loss", train["loss"]),
-        (f"train {key}", train[key]),
+        (f"train {key}", metric(train[key])),
     ]
+    if val is not None:
+        rows += [("val loss", val["loss"]), (f"val {key}", val[key])]
     if test is not None:
-        rows += [("test loss", test["loss"]), (f"test {key}", test[key])]
+        rows += [("test loss", test["loss"]), (f"test {key}", metric(test[key]))]
     rows += [("seconds", result.seconds)]
 
     def tables() -> list[Any]:
         cfg = result.config
         title = (
-            f"{result.data.get('source', '')} · {cfg['model']} · {cfg['loss']} · "
+            f"{result.data.get('source', '')} · {_architecture(cfg)} · {cfg['loss']} · "
             f"{cfg['optimizer']} lr {cfg['lr']:g} · batch {cfg['batch_size'] or 'full'} · "
             f"seed {cfg['seed']}"
         )
         curve = render.sparkline([h["train_loss"] for h in result.history])
-        out = [render.line(title), render.table(None, ["", "value"], rows)]
+        out = [render.line(title)]
+        if result.data.get("choice"):
+            out.append(render.line(result.data["choice"], None))
+        out.append(render.table(None, ["", "value"], rows))
         out.append(render.line(f"train loss by epoch {curve}", None))
         if result.record:
             out.append(render.line(f"record: {result.record}", None))
         return out
 
-    csv_rows = [(k, v) for k, v in rows]
+    csv_rows = [(k, None if isinstance(v, render.Undefined) else v) for k, v in rows]
     render.emit(
         fmt, obj=result.to_dict(), csv_header=["name", "value"], csv_rows=csv_rows, render=tables
     )
@@ -664,12 +793,13 @@ def _report_fit(result: Any, fmt: str) -> None:
 def predict_cmd(
     model: Annotated[str, typer.Argument(help="Run directory or model.json.")],
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
+    sep: SepOpt = None,
 ) -> None:
     """Write predictions (and class probabilities) of a saved model as CSV on stdout."""
     from losslab.predict import predict_csv
     from losslab.render import write
 
-    write(predict_csv(model, data))
+    write(predict_csv(model, data, sep=sep))
 
 
 # --------------------------------------------------------------------------- compare
@@ -758,6 +888,7 @@ def compare_cmd(
     init: Init = None,
     init_from: InitFrom = None,
     test_size: TestSize = 0.2,
+    val_size: ValSize = None,
     test_data: TestData = None,
     standardize: Standardize = True,
     scale: Scale = None,
@@ -782,13 +913,16 @@ def compare_cmd(
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
+    divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
     delta: Delta = None,
     quantile: Quantile = None,
     epsilon: Epsilon = None,
     gamma: Gamma = None,
+    sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
+    progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
 ) -> None:
@@ -838,24 +972,51 @@ def compare_cmd(
 
         check_png_name(plot)
         require_matplotlib()
-    with _progress("runs") as bar:
-        study = compare(base, grid, jobs=jobs, target_loss=target_loss, progress=bar)
+    with _progress("runs", progress) as bar:
+        study = compare(
+            base,
+            grid,
+            jobs=jobs,
+            target_loss=target_loss,
+            progress=bar,
+            on_interrupt=lambda: bar.note(
+                "interrupted: the runs under way stop after their current batch "
+                "(Ctrl-C again to stop now)"
+            ),
+        )
     failures: list[str] = []
-    if not no_save:
-        study.record = _saved(lambda: save_study(study, out), failures)
-    if plot is not None:
-        from losslab.plot import plot_study
+    with _ctrl_c_ignored(study.partial):  # once stopped, one more Ctrl-C must not lose the study
+        if not no_save:
+            study.record = _saved(lambda: save_study(study, out), failures)
+        if plot is not None:
+            from losslab.plot import plot_study
 
-        title = _study_title(study)
-        drawn = _saved(lambda: plot_study(study.summary, plot, title=title), failures)
-        plot = None if drawn is None else plot
-    _report_study(study, fmt.value, plot)
+            title = _study_title(study)
+            drawn = _saved(lambda: plot_study(study.summary, plot, title=title), failures)
+            plot = None if drawn is None else plot
+        _report_study(study, fmt.value, plot)
     if study.partial:
-        _fail("interrupted: the remaining runs were cancelled; the study is marked partial")
+        stopped = sum(run["status"] == "interrupted" for run in study.runs)
+        _fail(
+            f"interrupted: {len(study.runs) - stopped} of {study.config['runs_planned']} runs "
+            f"finished; {stopped} stopped early (listed, not averaged); the study is marked partial"
+        )
         for message in failures:
             _fail(render_escape(message))
         raise typer.Exit(130)
     _finish(failures)
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored(active: bool) -> Iterator[None]:
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _study_title(study: Any) -> str:
@@ -878,7 +1039,8 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     by_loss = ref.get("by_loss") or {}
 
     def gap(row: dict[str, Any]) -> str:
-        if (by_loss.get(row["loss"]) or {}).get("objective") is None:
+        objective = (by_loss.get(row["loss"]) or {}).get("objective")
+        if objective is None or not math.isfinite(objective):
             return "n/a"
         mean = row["gap_mean"]
         return "—" if mean is None else f"{mean:.2e}"
@@ -901,6 +1063,12 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     networks = stacks or any(row.get("hidden") for row in study.summary)
     if networks:
         header.insert(0, "layers" if stacks else "hidden")
+    from losslab.compare import ranked_by
+
+    by = ranked_by(study.runs)
+    validated = by == "val_loss"
+    if validated:
+        header.insert(header.index("test loss"), "val loss")
     rows = []
     for row in study.summary:
         ett = row["epochs_to_target"]
@@ -912,8 +1080,10 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
                 row["loss"],
                 "full" if not row["batch_size"] else row["batch_size"],
                 pm(row, "train_loss"),
+                *([pm(row, "val_loss")] if validated else []),
                 pm(row, "test_loss"),
-                next((pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), "—"),
+                next((pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), None)
+                or ("undefined (constant target)" if row["diverged"] < row["seeds"] else "—"),
                 gap(row),
                 "—"
                 if ett is None
@@ -929,8 +1099,13 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         for name, info in by_loss.items():
             label = f"{name}: " if len(by_loss) > 1 else ""
             per_seed = info.get("per_seed") or []
-            if info.get("objective") is None:
-                notes.append(f"gap: {label}{info.get('reason') or 'no reference optimum'}")
+            if info.get("objective") is None or not math.isfinite(info["objective"]):
+                reason = info.get("reason") or (
+                    "no reference optimum"
+                    if info.get("objective") is None
+                    else "no finite reference optimum (the objective exceeds float64)"
+                )
+                notes.append(f"gap: {label}{reason}")
                 continue
             where = "seed 0's training split" if len(per_seed) > 1 else "the training data"
             notes.append(
@@ -945,6 +1120,9 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
                 else f"train loss ≤ {study.target_loss:.6g}"
             )
             notes.append(f"epochs→target: median first epoch with {what} (seeds that reached it)")
+        what = "validation" if validated else "training"
+        notes.append(f"ranked by mean {what} loss within each loss (the test loss never chooses)")
+        notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
         if study.record:
             notes.append(f"saved: {study.record}")
         if plot:

@@ -2,24 +2,27 @@
 aggregated over seeds, with the reference optimum and each configuration's optimality gap.
 
 Each run is exactly `losslab fit` with the same settings (``prepare`` + ``train``).
-Runs go to worker processes with ``jobs > 1``; results are ordered by their place in the grid, so
-the numbers do not depend on which worker finishes first.
+Runs go to worker processes (``workers.Pool``) with ``jobs > 1``; results are ordered by their
+place in the grid, so the numbers do not depend on which worker finishes first.
 """
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import math
 import os
 import signal
 import statistics
+import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from losslab.errors import ConfigError, LossLabError
+from losslab import workers
+from losslab.errors import ConfigError
 from losslab.losses import LOSSES
 from losslab.models import check_loss
 from losslab.optimizers import OPTIMIZERS
@@ -95,6 +98,48 @@ def _hyper_for(optimizer: str, base: FitConfig) -> dict[str, Any]:
     return {k: (getattr(base, k) if k in used else None) for k in HYPER}
 
 
+def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
+    """(the distinct runs, notes): ``default`` lr, batch size and loss resolved to the values the
+    run would use, then runs with identical resolved settings kept once (the first in grid order).
+
+    Needs the worker caches started (:func:`_use_problem`).
+    """
+    seen: dict[tuple, tuple] = {}
+    out: list[FitConfig] = []
+    notes: list[str] = []
+    for run in runs:
+        problem = _problem_for(run)
+        spec = OPTIMIZERS.get(run.optimizer)
+        name, loss = OPTIMIZERS.resolve(run.optimizer), problem.loss.name
+        lr = run.lr if run.lr is not None else problem.head.default_lr(name, spec.default_lr, loss)
+        batch = run.batch_size if run.batch_size is not None else spec.default_batch_size
+        key = (tuple(run.hidden or ()), run.layers, name, lr, loss, batch, run.seed)
+        raw = (run.lr, run.batch_size, run.loss)
+        if key in seen:
+            if run.seed == 0:
+                same = [
+                    f"{flag} {_given(a)} and {_given(b)} are both {value}"
+                    for flag, a, b, value in zip(
+                        ("lr", "batch size", "loss"),
+                        seen[key],
+                        raw,
+                        (f"{lr:g}", batch or "full", loss),
+                        strict=True,
+                    )
+                    if a != b
+                ]
+                what = "; ".join(same) or "the same settings twice"
+                notes.append(f"{name} ({loss}): {what}; ran once")
+            continue
+        seen[key] = raw
+        out.append(replace(run, lr=lr, batch_size=batch, loss=loss))
+    return out, notes
+
+
+def _given(value: Any) -> str:
+    return "default" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
     """Reject bad grid values before any run starts, one clear line each."""
     if grid.seeds < 1:
@@ -132,9 +177,66 @@ def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(problem: Problem) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what to cancel
+class _Stop(_Interrupt):
+    """A study's Ctrl-C, one meaning whatever ``--jobs``.
+
+    The first asks every run under way to stop after its current batch (the training loop reads
+    ``requested`` after each one): such a run is kept with status ``interrupted``, and no new run
+    starts. The flag is one byte that forked or spawned workers share, so theirs stop too. The
+    second Ctrl-C raises KeyboardInterrupt in the parent: stop now, drop the runs under way.
+    """
+
+    def __init__(self, flag: Any) -> None:  # no super().__init__(): it would lower the flag
+        self.flag = flag
+        self.now = False
+        self.shielded = False  # while the workers are being reaped, a Ctrl-C must not cut in
+
+    @property  # type: ignore[override]
+    def requested(self) -> bool:
+        return bool(self.flag.value)
+
+    @requested.setter
+    def requested(self, value: bool) -> None:
+        if value:  # a request is never withdrawn (a worker must not lower the parent's flag)
+            self.flag.value = True
+
+    @contextmanager
+    def installed(self) -> Iterator[_Stop]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self  # signals reach the main thread only
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if not self.requested:
+                self.requested = True
+            elif not self.now:
+                self.now = True
+                if not self.shielded:
+                    raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    @contextmanager
+    def shield(self) -> Iterator[None]:
+        self.shielded = True
+        try:
+            yield
+        finally:
+            self.shielded = False
+
+
+def _init_worker(problem: Problem, flag: Any) -> None:
     _use_problem(problem)
+    _worker["stop"] = _Stop(flag)
+
+
+def _run_task(task: tuple[int, FitConfig]) -> dict[str, Any]:
+    index, config = task
+    return run_one(index, config, _worker["stop"])
 
 
 def _use_problem(problem: Problem) -> None:
@@ -180,6 +282,7 @@ def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
     key = metric_name(problem)
     train_m = result.metrics["train"] or {}
     test_m = result.metrics["test"] or {}
+    val_m = result.metrics.get("val") or {}
     return {
         "status": result.status,
         "epochs_run": result.epochs_run,
@@ -187,6 +290,7 @@ def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
         "config": result.config,
         "train_loss": train_m.get("loss"),
         "test_loss": test_m.get("loss"),
+        "val_loss": val_m.get("loss"),
         "objective": train_m.get("objective"),
         key: test_m.get(key, train_m.get(key)) if test_m else train_m.get(key),
         "curve": [
@@ -196,13 +300,6 @@ def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
     }
 
 
-def _pool_context():
-    import multiprocessing
-
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-
-
 def run_grid(
     runs: list[FitConfig],
     base: FitConfig,
@@ -210,52 +307,93 @@ def run_grid(
     *,
     jobs: int,
     progress: Callable[[int, int], None] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """(records in grid order, interrupted?). Ctrl-C keeps the finished runs."""
-    done: dict[int, dict[str, Any]] = {}
-    interrupted = False
-    total = len(runs)
-    if jobs <= 1 or total == 1:
-        _use_problem(problem)
-        interrupt = _Interrupt()
-        with interrupt.installed():
-            for i, config in enumerate(runs):
-                record = run_one(i, config, interrupt)
-                done[i] = record
-                if progress:
-                    progress(len(done), total)
-                if interrupt.requested:
-                    interrupted = True
-                    break
-        return [done[i] for i in sorted(done)], interrupted
-    pool = ProcessPoolExecutor(
-        max_workers=min(jobs, total),
-        mp_context=_pool_context(),
-        initializer=_init_worker,
-        initargs=(problem,),
+    """(records in grid order, interrupted?), the same meaning for every ``jobs``.
+
+    The first Ctrl-C: the runs under way stop after their current batch and are kept with status
+    ``interrupted``; no other run starts; ``on_interrupt()`` is called once when that is seen. The
+    second Ctrl-C: stop now; the runs under way are dropped, their workers killed. Either way the
+    finished runs are kept, and no worker outlives this call.
+    """
+    jobs = min(jobs, len(runs))
+    flag = workers.context().RawValue(ctypes.c_bool, False) if jobs > 1 else ctypes.c_bool()
+    study = _Execution(
+        runs,
+        problem,
+        _Stop(flag),
+        progress or (lambda done, total: None),
+        on_interrupt or (lambda: None),
     )
-    pending: set[Future] = set()
-    interrupt = _Interrupt()  # explicit: a SIGINT inherited as ignored must still stop us
-    try:
-        with interrupt.installed():
-            pending = {pool.submit(run_one, i, config) for i, config in enumerate(runs)}
-            while pending and not interrupt.requested:
-                finished, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    record = future.result()
-                    done[record["index"]] = record
-                if progress and finished:
-                    progress(len(done), total)
-            interrupted = interrupt.requested
-            for future in pending:
-                future.cancel()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    for future in pending:  # runs that were already under way finish during the shutdown
-        if future.done() and not future.cancelled() and future.exception() is None:
-            record = future.result()
-            done[record["index"]] = record
-    return [done[i] for i in sorted(done)], interrupted
+    with study.stop.installed():
+        try:
+            if jobs > 1:
+                study.in_workers(jobs)
+            else:
+                study.here()
+        except KeyboardInterrupt:
+            if not study.stop.now:  # not ours: a KeyboardInterrupt raised by hand
+                raise
+    return [study.done[i] for i in sorted(study.done)], study.stop.requested
+
+
+@dataclass
+class _Execution:
+    """A grid being run: its runs, the records so far (by grid index), and whom to tell."""
+
+    runs: list[FitConfig]
+    problem: Problem
+    stop: _Stop
+    progress: Callable[[int, int], None]
+    on_interrupt: Callable[[], None]
+    done: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def here(self) -> None:
+        _use_problem(self.problem)
+        for i, config in enumerate(self.runs):
+            self.done[i] = run_one(i, config, self.stop)
+            # read before reporting: once a run is reported, the next is under way (as a
+            # worker's next run is, handed out before the report), so a Ctrl-C after it stops it
+            stopping = self.stop.requested
+            self.progress(len(self.done), len(self.runs))
+            if stopping:
+                self.on_interrupt()
+                return
+
+    def in_workers(self, jobs: int) -> None:
+        """Each worker holds one run at a time and gets the next as soon as it reports."""
+        stop, tasks = self.stop, iter(enumerate(self.runs))
+        pool = workers.Pool(
+            jobs, handle=_run_task, init=_init_worker, initargs=(self.problem, stop.flag)
+        )
+
+        def give(worker: Any) -> None:
+            task = None if stop.requested else next(tasks, None)
+            if task is not None:
+                pool.submit(worker, task, tag=task[0])
+
+        try:
+            for worker in pool.workers:
+                give(worker)
+            announced = False
+            while pool.busy:
+                finished = 0
+                # the timeout only bounds how late on_interrupt is called
+                for worker, record in pool.results(timeout=0.1):
+                    self.done[record["index"]] = record
+                    finished += 1
+                    give(worker)
+                if finished:
+                    self.progress(len(self.done), len(self.runs))
+                if stop.requested and not announced:
+                    announced = True
+                    self.on_interrupt()
+        except BaseException:
+            with stop.shield():
+                pool.close(now=True)
+            raise
+        with stop.shield():
+            pool.close()
 
 
 # --------------------------------------------------------------------------- summarising
@@ -281,6 +419,7 @@ class Study:
             "seconds": self.seconds,
             "metric": self.metric,
             "metrics": self.metrics or [self.metric],
+            "ranked_by": ranked_by(self.runs),
             "target_loss": self.target_loss,
             "reference": self.reference,
             "config": self.config,
@@ -315,7 +454,11 @@ def summarise(
     reference: dict[str, Any] | None,
     target_loss: float | None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float | None]:
-    """(flat runs, per-configuration summary sorted by test loss, the target used)."""
+    """(flat runs, per-configuration summary sorted by test loss, the target used).
+
+    Interrupted runs are listed in the flat runs only: the summary (means, counts, curves) holds
+    the runs that ended on their own, so a partial study means the same whatever ``--jobs``.
+    """
     by_loss = (reference or {}).get("by_loss") or {}
 
     def optima_of(loss: str) -> list[float]:
@@ -350,6 +493,7 @@ def summarise(
                 "seed": cfg["seed"],
                 "train_loss": rec["train_loss"],
                 "test_loss": rec["test_loss"],
+                "val_loss": rec.get("val_loss"),
                 **{m: rec.get(m) for m in metrics},
                 "objective": rec["objective"],
                 "epochs_run": rec["epochs_run"],
@@ -361,20 +505,21 @@ def summarise(
         )
     groups: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
-        groups.setdefault(tuple(run[k] for k in CONFIG_KEYS), []).append(i)
+        if run["status"] != "interrupted":  # listed in runs, never averaged
+            groups.setdefault(tuple(run[k] for k in CONFIG_KEYS), []).append(i)
     summary = []
     for key, members in groups.items():
         ok = [i for i in members if runs[i]["status"] != "diverged"]
         row: dict[str, Any] = dict(zip(CONFIG_KEYS, key, strict=True))
         row["seeds"] = len(members)
         row["diverged"] = len(members) - len(ok)
-        for name in ("train_loss", "test_loss", *metrics, "gap"):
+        for name in ("train_loss", "test_loss", "val_loss", *metrics, "gap"):
             vals = [runs[i][name] for i in ok if runs[i][name] is not None]
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
         reached = [
             runs[i]["epochs_to_target"] for i in ok if runs[i]["epochs_to_target"] is not None
         ]
-        row["epochs_to_target"] = statistics.median(reached) if reached else None
+        row["epochs_to_target"] = statistics.median_low(reached) if reached else None
         row["reached_target"] = len(reached)
         row["seconds_mean"] = _mean_std([runs[i]["seconds"] for i in members])[0]
         curves = [records[i]["curve"] for i in ok]
@@ -384,14 +529,22 @@ def summarise(
         row["curve_max"] = _per_epoch(curves, 0, max)
         summary.append(row)
 
+    # Within each loss (losses in the order of the grid; their values are not comparable), by
+    # the loss that may choose: validation, else training. The test loss never ranks.
+    by = ranked_by(runs)
+    loss_rank = {name: k for k, name in enumerate(dict.fromkeys(run["loss"] for run in runs))}
+
     def order(row: dict[str, Any]) -> tuple:
-        value = (
-            row["test_loss_mean"] if row["test_loss_mean"] is not None else row["train_loss_mean"]
-        )
-        return (value is None, value if value is not None else math.inf)
+        value = row[f"{by}_mean"]
+        return (loss_rank[row["loss"]], value is None, value if value is not None else math.inf)
 
     summary.sort(key=order)
     return runs, summary, target
+
+
+def ranked_by(runs: list[dict[str, Any]]) -> str:
+    """``val_loss`` when the runs hold a validation split, else ``train_loss``."""
+    return "val_loss" if any(run.get("val_loss") is not None for run in runs) else "train_loss"
 
 
 def _per_epoch(
@@ -456,8 +609,9 @@ def compare(
     jobs: int | None = None,
     target_loss: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
 ) -> Study:
-    """Run the study and summarise it (no saving, no printing)."""
+    """Run the study and summarise it (no saving, no printing); Ctrl-C as in ``run_grid``."""
     base.validate()
     problem = load_problem(base)
     validate_grid(grid, base, problem)
@@ -469,10 +623,13 @@ def compare(
         raise ConfigError(f"--jobs must be >= 1, got {jobs}")
     start = time.perf_counter()
     _use_problem(problem)
+    runs, coincided = resolve_runs(runs)
     reference = reference_for(problem, base, grid.losses, grid.seeds)
-    records, interrupted = run_grid(runs, base, problem, jobs=jobs, progress=progress)
+    records, interrupted = run_grid(
+        runs, base, problem, jobs=jobs, progress=progress, on_interrupt=on_interrupt
+    )
     if not records:
-        raise LossLabError("interrupted before any run finished; nothing to report")
+        raise KeyboardInterrupt("stopped before any run finished; nothing to report")
     # a study of a linear model may mix regression losses (R²) and margin losses (accuracy)
     metrics = list(dict.fromkeys(metric_name(_problem_for(run)) for run in runs))
     metric = metrics[0]
@@ -493,12 +650,14 @@ def compare(
         "model": problem.model.name,
         "jobs": jobs,
         "runs_planned": len(runs),
+        "coincided": coincided,
         "target_default": target_loss is None,
         "data": {
             "source": problem.table.label,
             "path": str(problem.table.path.resolve()),
             "sha256": problem.table.sha256,
             "rows": problem.table.n_rows,
+            "choice": problem.choice,
         },
     }
     curves = [

@@ -17,6 +17,8 @@ SCALES = ("standard", "minmax", "none")
 INITS = ("torch", "he", "xavier")
 DEFAULT_HIDDEN = (128, 64)
 DEFAULT_ACTIVATION = "relu"
+DEFAULT_VAL_SIZE = 0.1  # the validation share --patience monitors when --val-size is not given
+DEFAULT_DIVERGENCE = 1e4  # a run diverges when its objective exceeds this × the initial one
 
 
 @dataclass
@@ -24,6 +26,7 @@ class FitConfig:
     """Every setting of a run; ``None`` means "resolve from the data or the optimizer"."""
 
     data: Any = "breast-cancer"  # a path, a bundled name (or, from Python, a DataFrame)
+    sep: str | None = None  # the data's column separator; None = sniffed
     target: str | None = None
     features: list[str] | None = None
     model: str | None = None
@@ -34,6 +37,7 @@ class FitConfig:
     batch_size: int | None = None
     seed: int = 0
     test_size: float = 0.2
+    val_size: float | None = None  # of the training rows; None: 0.1 with --patience, else 0
     test_data: Any = None  # score on this file instead of splitting
     standardize: bool = True
     scale: str | None = None  # standard, minmax, none; None: from ``standardize``
@@ -62,6 +66,7 @@ class FitConfig:
     clip_norm: float | None = None
     patience: int | None = None
     tol: float = 1e-4
+    divergence_factor: float = DEFAULT_DIVERGENCE
     delta: float | None = None
     quantile: float | None = None
     epsilon: float | None = None
@@ -91,6 +96,13 @@ class FitConfig:
         return {k: getattr(self, k) for k in LOSS_PARAMS if getattr(self, k) is not None}
 
     @property
+    def validation(self) -> float:
+        """The validation share of the training rows: ``val_size``, else 0.1 with --patience."""
+        if self.val_size is not None:
+            return self.val_size
+        return DEFAULT_VAL_SIZE if self.patience is not None else 0.0
+
+    @property
     def scaling(self) -> str:
         """The feature scaling: ``scale`` when given, else standard or none by ``standardize``."""
         if self.scale is not None:
@@ -117,6 +129,8 @@ class FitConfig:
             raise ConfigError(f"--batch-size must be >= 0 (0 = full batch), got {self.batch_size}")
         if not 0.0 <= self.test_size < 1.0:
             raise ConfigError(f"--test-size must be in [0, 1), got {self.test_size:g}")
+        if self.val_size is not None and not 0.0 <= self.val_size < 1.0:
+            raise ConfigError(f"--val-size must be in [0, 1), got {self.val_size:g}")
         for name in ("l1", "l2"):
             value = getattr(self, name)
             if not (value >= 0 and math.isfinite(value)):
@@ -125,6 +139,8 @@ class FitConfig:
             raise ConfigError(f"--clip-norm must be > 0, got {self.clip_norm:g}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"--patience must be >= 1, got {self.patience}")
+        if not (self.divergence_factor > 1 and not math.isnan(self.divergence_factor)):
+            raise ConfigError(f"--divergence-factor must be > 1, got {self.divergence_factor:g}")
         if not self.tol >= 0:
             raise ConfigError(f"--tol must be >= 0, got {self.tol:g}")
         if self.seed < 0:

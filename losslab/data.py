@@ -7,18 +7,24 @@ is imported only when a file is actually read.
 
 from __future__ import annotations
 
+import codecs
+import errno
 import gzip
 import hashlib
 import io
+import os
+import select
+import stat
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from losslab.errors import DataError
+from losslab.errors import ConfigError, DataError
 from losslab.registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,7 +49,10 @@ class Dataset:
 
 DATASETS: Registry[Dataset] = Registry("dataset")
 GZIP_MAGIC = b"\x1f\x8b"
-HEAD = 8192  # bytes of text checked for NULs before pandas parses a file
+PIPE_WAIT = 60.0  # seconds a pipe may stay silent before its first byte (a FIFO nobody writes)
+HEAD = 8192  # bytes of text checked for NULs and sniffed for the separator before parsing
+# What --sep accepts, and what each means; sniffing tries the separators in this order.
+SEPARATORS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "\t": "\t", "|": "|"}
 
 
 def _dataset(name: str, *args: Any, aliases: tuple[str, ...] = (), **kw: Any) -> None:
@@ -115,10 +124,55 @@ def resolve_path(source: str | Path) -> tuple[Path, str]:
     An existing file wins over a bundled name, so a local ``iris`` file is read as itself.
     """
     text = str(source)
-    path = Path(text).expanduser()
-    if path.exists() or text not in DATASETS:
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # ~user that does not exist
+        path = Path(text)
+    if os.path.lexists(path) or text not in DATASETS:
         return path, text
     return DATASETS.get(text).path, DATASETS.resolve(text)
+
+
+@dataclass
+class Layout:
+    """Where each data record of a CSV text starts (its file line) and how many fields it has.
+
+    Read as pandas reads: quoted fields may span lines, blank lines are skipped, the first
+    record is the header. ``long`` is the first data record with more fields than the header,
+    bar one empty field (a trailing delimiter, which pandas drops).
+    """
+
+    header: int = 0
+    starts: list[int] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)
+    long: int | None = None
+
+    @classmethod
+    def of(cls, text: io.StringIO, sep: str) -> Layout:
+        import csv
+
+        out = cls()
+        reader = csv.reader(text, delimiter=sep)
+        start = 1
+        limit = csv.field_size_limit(1 << 30)  # pandas takes fields of any size
+        try:
+            for fields in reader:
+                line, start = start, reader.line_num + 1
+                if len(fields) <= 1 and not "".join(fields).strip():
+                    continue
+                if not out.header:
+                    out.header = len(fields)
+                    continue
+                extra = len(fields) - out.header
+                if out.long is None and (extra > 1 or (extra == 1 and fields[-1])):
+                    out.long = len(out.starts)
+                out.starts.append(line)
+                out.widths.append(len(fields))
+        except csv.Error:
+            pass  # lines known so far stand
+        finally:
+            csv.field_size_limit(limit)
+        return out
 
 
 @dataclass
@@ -128,6 +182,8 @@ class Table:
     path: Path
     label: str
     frame: pd.DataFrame
+    sep: str = ","
+    raw: bytes | None = field(default=None, repr=False)  # the bytes of a pipe, read only once
     _numeric: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -140,34 +196,25 @@ class Table:
 
     @cached_property
     def sha256(self) -> str:
+        """The hash of the file's bytes as stored (compressed, if it is)."""
+        if self.raw is not None:
+            return hashlib.sha256(self.raw).hexdigest()
         digest = hashlib.sha256()
-        with open(self.path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
+        try:
+            with open(self.path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError as exc:
+            raise DataError(_os_problem(self.label, self.path, exc)) from None
         return digest.hexdigest()
 
-    def _text(self) -> io.StringIO:
-        """The file's text (decompressed), for locating rows in error messages."""
-        with open(self.path, "rb") as fh:
-            data = _decompressed(fh.read(), self.label)
-        return io.StringIO(data.decode("utf-8", errors="replace"), newline="")
-
     @cached_property
-    def _data_lines(self) -> list[int]:
-        """File line number (1-based) of each data row, skipping blank lines as pandas does."""
-        lines: list[int] = []
-        header_seen = False
-        for number, line in enumerate(self._text(), start=1):
-            if not line.strip():
-                continue
-            if header_seen:
-                lines.append(number)
-            header_seen = True
-        return lines
+    def _layout(self) -> Layout:
+        return Layout.of(_text_of(self.path, self.raw, self.label), self.sep)
 
     def line_of(self, row: int) -> int:
         """The file line of 0-based data row ``row``."""
-        lines = self._data_lines
+        lines = self._layout.starts
         return lines[row] if 0 <= row < len(lines) else row + 2
 
     def where(self, row: int | None = None, column: str | None = None) -> str:
@@ -187,18 +234,12 @@ class Table:
 
     def _field_count_problem(self, row: int) -> str | None:
         """A message if data row ``row`` has fewer fields than the header (pandas pads with NaN)."""
-        import csv
-
-        line = self.line_of(row)
-        for number, text in enumerate(self._text(), start=1):
-            if number == line:
-                fields = next(csv.reader([text]))
-                if len(fields) != len(self.frame.columns):
-                    return (
-                        f"{self.label}, line {line}: ragged row with {len(fields)} fields; "
-                        f"the header has {len(self.frame.columns)}"
-                    )
-                return None
+        layout = self._layout
+        if 0 <= row < len(layout.widths) and layout.widths[row] < layout.header:
+            return (
+                f"{self.label}, line {layout.starts[row]}: ragged row with "
+                f"{layout.widths[row]} fields; the header has {layout.header}"
+            )
         return None
 
     def numeric(self, column: str) -> np.ndarray:
@@ -214,7 +255,8 @@ class Table:
             coerced = pd.to_numeric(series, errors="coerce")
             bad = np.flatnonzero(coerced.isna().to_numpy() & series.notna().to_numpy())
             row = int(bad[0])
-            raise DataError(f"{self.where(row, column)}: non-numeric value {series.iloc[row]!r}")
+            value = _shown(series.iloc[row])
+            raise DataError(f"{self.where(row, column)}: non-numeric value {value}")
         finite = np.isfinite(values)
         if not finite.all():
             row = int(np.flatnonzero(~finite)[0])
@@ -245,7 +287,9 @@ class Table:
                 out = np.empty((self.n_rows, len(columns)), order="F")
                 for j, s in enumerate(series):
                     out[:, j] = s.to_numpy()
-            if np.isfinite(np.add.reduce(out, axis=0)).all():
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow: the slow path
+                sums = np.add.reduce(out, axis=0)
+            if np.isfinite(sums).all():
                 self._numeric.clear()
                 out.flags.writeable = False
                 return out
@@ -273,6 +317,12 @@ class Table:
         return values
 
 
+def _shown(value: Any, width: int = 60) -> str:
+    """A value's repr for a one-line message, cut in the middle when long."""
+    text = repr(value)
+    return text if len(text) <= width else f"{text[: width // 2]}…{text[-width // 2 :]}"
+
+
 def _to_float(series: pd.Series) -> np.ndarray | None:
     """float64 values, or None when some value is not a number."""
     kind = series.dtype.kind
@@ -284,49 +334,229 @@ def _to_float(series: pd.Series) -> np.ndarray | None:
         return None
 
 
-def read_table(source: str | Path) -> Table:
-    """Parse a CSV file (or bundled dataset name) with a header row."""
+def read_table(source: str | Path, *, sep: str | None = None) -> Table:
+    """Parse a CSV file (or bundled dataset name) with a header row.
+
+    The separator is ``sep`` (``,`` ``;`` ``tab`` or ``\\t``, ``|``), else sniffed from the first
+    lines. A gzip file is read as its decompressed text; a UTF-8 byte-order mark is skipped.
+    """
     path, label = resolve_path(source)
-    if not path.exists():
-        hint = f" (bundled datasets: {', '.join(DATASETS.names())})" if "/" not in label else ""
-        raise DataError(f"{label}: no such file{hint}")
-    if path.is_dir():
-        raise DataError(f"{label}: is a directory, not a CSV file")
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(HEAD)
-            text: bytes | None = None
-            if head.startswith(GZIP_MAGIC):
-                # Decompressed in memory once: the checks and pandas see the same text, and one
-                # zlib call is faster than pandas' own streaming decompression.
-                text = _decompressed(head + fh.read(), label)
-                head = text[:HEAD]
-    except OSError as exc:
-        raise DataError(f"{label}: cannot read ({exc.strerror})") from None
-    if not head.strip():
+    forced = _separator(sep)
+    raw, text, head = _load(path, label)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError(f"{label}: UTF-16 text; save the file as UTF-8")
+    if not head.removeprefix(codecs.BOM_UTF8).strip():
         raise DataError(f"{label}: empty file")
     if b"\x00" in head:
         raise DataError(f"{label}: binary file, not CSV text")
+    head_text = head.decode("utf-8-sig", errors="replace")
+    delimiter = forced or sniff_separator(head_text)
+    names = _header_names(head_text, delimiter)
+    import warnings
+
     import pandas as pd
 
     try:
-        source = path if text is None else io.BytesIO(text)
-        frame = pd.read_csv(source, engine="c", encoding="utf-8", compression=None)
+        with warnings.catch_warnings():
+            # A large column of mixed numbers and strings is typed per chunk; numeric() still
+            # finds the string and its line, so pandas' advice is noise on stderr.
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            # index_col=False drops a trailing delimiter's empty field; a non-empty extra field
+            # would be dropped too, with this warning: it is a ragged row.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path if text is None else io.BytesIO(text),
+                sep=delimiter,
+                engine="c",
+                encoding="utf-8-sig",
+                compression=None,
+                index_col=False,
+            )
     except pd.errors.EmptyDataError:
         raise DataError(f"{label}: empty file") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{label}: {_parser_message(str(exc))}") from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        layout = Layout.of(_text_of(path, raw, label), delimiter)
+        raise DataError(_parser_message(str(exc), layout, label)) from None
     except UnicodeDecodeError:
-        raise DataError(f"{label}: not UTF-8 text (a binary file?)") from None
+        raise DataError(_not_utf8(_bytes_of(path, raw, label), label)) from None
+    except OSError as exc:
+        raise DataError(_os_problem(label, path, exc)) from None
+    if names and names[-1] == "" and frame.iloc[:, -1].isna().all():
+        names, frame = names[:-1], frame.iloc[:, :-1]  # a trailing delimiter on every line
+    _check_names(names, label)
     if frame.empty:
         raise DataError(f"{label}: the header has no data rows")
-    unnamed = [c for c in frame.columns if str(c).startswith("Unnamed: ")]
-    if unnamed:
-        raise DataError(f"{label}: header has an empty column name (column {unnamed[0][9:]})")
-    dupes = [c for c in frame.columns if "." in str(c) and str(c).rsplit(".", 1)[0] in frame]
-    if dupes:
-        raise DataError(f"{label}: duplicate column name {str(dupes[0]).rsplit('.', 1)[0]!r}")
-    return Table(path=path, label=label, frame=frame)
+    return Table(path=path, label=label, frame=frame, sep=delimiter, raw=raw)
+
+
+def _bytes_of(path: Path, raw: bytes | None, label: str) -> bytes:
+    """The (decompressed) text bytes of a file, again, for locating a problem in it.
+
+    Empty for a pipe whose bytes are not at hand: better no line numbers than a second open
+    that waits for a writer forever.
+    """
+    if raw is None:
+        try:
+            raw = path.read_bytes() if stat.S_ISREG(os.stat(path).st_mode) else b""
+        except OSError:
+            raw = b""
+    return _decompressed(raw, label)
+
+
+def _text_of(path: Path, raw: bytes | None, label: str) -> io.StringIO:
+    """The file's text, for the csv module (line ends kept as they are)."""
+    text = _bytes_of(path, raw, label).decode("utf-8-sig", errors="replace")
+    return io.StringIO(text, newline="")
+
+
+def _header_names(head: str, sep: str) -> list[str]:
+    """The column names as the header spells them (pandas renames duplicates ``a`` → ``a.1``)."""
+    import csv
+
+    for fields in csv.reader(head.splitlines(keepends=True), delimiter=sep):
+        if len(fields) > 1 or "".join(fields).strip():
+            return fields
+    return []
+
+
+def _check_names(names: list[str], label: str) -> None:
+    """Every column has a name, and no name is used twice."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(names, start=1):
+        if not name.strip():
+            raise DataError(f"{label}: the header has an empty column name (column {number})")
+        if name in seen:
+            raise DataError(
+                f"{label}: duplicate column name {name!r} (columns {seen[name]} and {number})"
+            )
+        seen[name] = number
+
+
+def _not_utf8(data: bytes, label: str) -> str:
+    """Where a text stops being UTF-8, as the message."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start]
+        return (
+            f"{label}, line {line}: not UTF-8 text (byte 0x{byte:02x}; Latin-1? save it as UTF-8)"
+        )
+    return f"{label}: not UTF-8 text"
+
+
+def _load(path: Path, label: str) -> tuple[bytes | None, bytes | None, bytes]:
+    """(raw, text, head): what pandas and the checks need from ``path``, read once.
+
+    ``raw`` holds the bytes of a pipe or device, which can be read only once; ``text`` the whole
+    (decompressed) text when pandas must parse it from memory, else None (pandas reads the
+    file itself); ``head`` the first bytes of the text.
+    """
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise DataError(f"{label}: is a directory, not a CSV file")
+        if not stat.S_ISREG(mode):
+            raw = _read_stream(path, label)
+            text = _decompressed(raw, label)
+            return raw, text, _head(text)
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD)
+            if not head.startswith(GZIP_MAGIC):
+                while _head(head) == head and (more := fh.read(HEAD)):
+                    head += more  # a header longer than HEAD
+                return None, None, _head(head)
+            # Decompressed in memory once: the checks and pandas see the same text, and one
+            # zlib call is faster than pandas' own streaming decompression.
+            text = _decompressed(head + fh.read(), label)
+            return None, text, _head(text)
+    except (OSError, ValueError) as exc:
+        raise DataError(_os_problem(label, path, exc)) from None
+
+
+def _head(text: bytes) -> bytes:
+    """The first HEAD bytes of ``text``, or more, up to the end of the header's line."""
+    import re
+
+    content = re.match(rb"\s*", text).end()  # type: ignore[union-attr]
+    end = text.find(b"\n", content)
+    end = len(text) if end < 0 else end
+    cr = text.find(b"\r", content, end)
+    return text[: max(HEAD, (end if cr < 0 else cr) + 1)]
+
+
+def _read_stream(path: Path, label: str) -> bytes:
+    """Every byte of a FIFO, a pipe's /dev/fd/N or a device, read once.
+
+    Opening does not block; a pipe silent for PIPE_WAIT seconds (a FIFO nobody writes to) is an
+    error rather than a hang. A binary first chunk stops the reading (think /dev/zero).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        if not select.select([fd], [], [], PIPE_WAIT)[0]:
+            raise DataError(f"{label}: nothing was written to this pipe in {PIPE_WAIT:g} s")
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        while chunk := fh.read(1 << 20):
+            chunks.append(chunk)
+            if len(chunks) == 1 and b"\x00" in chunk[:HEAD] and not chunk.startswith(GZIP_MAGIC):
+                break
+    return b"".join(chunks)
+
+
+def _os_problem(label: str, path: Path, exc: OSError | ValueError) -> str:
+    """One line on what is wrong with ``path``, from the error the system gave."""
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOENT:
+        if os.path.islink(path):
+            return f"{label}: no such file (a symbolic link to a missing file)"
+        hint = f" (bundled datasets: {', '.join(DATASETS.names())})" if "/" not in label else ""
+        return f"{label}: no such file{hint}"
+    if code == errno.ENAMETOOLONG:
+        longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+        if longest > 255:
+            return f"{label}: file name too long ({longest} bytes in one name; the limit is 255)"
+        return f"{label}: path too long ({len(os.fsencode(path))} bytes)"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"{label}: permission denied (cannot read the file, or enter a directory above it)"
+    if code == errno.ELOOP:
+        return f"{label}: too many levels of symbolic links (a symlink loop)"
+    if code == errno.ENOTDIR:
+        return f"{label}: no such file (a part of the path is not a directory)"
+    if isinstance(exc, ValueError):
+        return f"{label}: not a valid file name ({exc})"
+    return f"{label}: cannot read ({exc.strerror or exc})"
+
+
+def _separator(sep: str | None) -> str | None:
+    """The delimiter ``--sep`` names, or None to sniff it."""
+    if sep is None or sep in SEPARATORS:
+        return None if sep is None else SEPARATORS[sep]
+    raise ConfigError(f"--sep must be one of , ; tab (or \\t) |, got {sep!r}")
+
+
+def sniff_separator(head: str) -> str:
+    """The delimiter of CSV text from its first lines: comma, semicolon, tab or pipe.
+
+    The candidate that splits the header and the following (complete) lines into the same
+    number of fields, the most such; failing that, the one that splits the header the most. Ties
+    go to the earlier of , ; tab |. A single-column header reads as comma-separated.
+    """
+    import csv
+
+    lines = head.splitlines(keepends=True)[:21]
+    if len(lines) > 1 and not lines[-1].endswith(("\n", "\r")):
+        lines = lines[:-1]  # cut by the head's size
+    best, best_key = ",", (1, False)
+    for delimiter in dict.fromkeys(SEPARATORS.values()):
+        rows = [r for r in csv.reader(lines, delimiter=delimiter) if any(f.strip() for f in r)]
+        if not rows:
+            continue
+        width = len(rows[0])
+        key = (width, all(len(r) == width for r in rows[1:]))
+        if width > 1 and (key[1], key[0]) > (best_key[1], best_key[0]):
+            best, best_key = delimiter, key
+    return best
 
 
 def _decompressed(data: bytes, label: str) -> bytes:
@@ -339,15 +569,23 @@ def _decompressed(data: bytes, label: str) -> bytes:
         raise DataError(f"{label}: corrupt gzip file ({exc})") from None
 
 
-def _parser_message(text: str) -> str:
-    """pandas' tokenizer error as one plain line."""
-    import re
+def _parser_message(text: str, layout: Layout, label: str) -> str:
+    """pandas' tokenizer error as one plain line, at the file line ``layout`` finds.
 
-    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
-    if match:
-        want, line, got = match.groups()
-        return f"line {line}: ragged row with {got} fields; the header has {want}"
-    return text.strip().splitlines()[-1].replace("Error tokenizing data. C error: ", "")
+    pandas numbers its lines by records, or from 0: the file's own lines are counted again.
+    """
+    if layout.long is not None:
+        row = layout.long
+        return (
+            f"{label}, line {layout.starts[row]}: ragged row with {layout.widths[row]} fields; "
+            f"the header has {layout.header}"
+        )
+    if "EOF inside string" in text:  # the open quote swallowed the rest: it is the last record
+        line = layout.starts[-1] if layout.starts else 1
+        return f'{label}, line {line}: a quoted field is never closed (")'
+    return f"{label}: " + text.strip().splitlines()[-1].replace(
+        "Error tokenizing data. C error: ", ""
+    )
 
 
 def dataset_shape(dataset: Dataset) -> tuple[int, int]:
@@ -355,6 +593,19 @@ def dataset_shape(dataset: Dataset) -> tuple[int, int]:
     with open(dataset.path, "rb") as fh:
         gzipped = fh.read(len(GZIP_MAGIC)) == GZIP_MAGIC
     with (gzip.open if gzipped else open)(dataset.path, "rb") as fh:
-        columns = len(fh.readline().split(b","))
-        rows = sum(1 for line in fh if line.strip())
+        lines = (line for line in _lines(fh) if line.removeprefix(codecs.BOM_UTF8).strip())
+        header = next(lines, b"").decode("utf-8-sig", errors="replace")
+        columns = len(_header_names(header, sniff_separator(header)))
+        rows = sum(1 for _ in lines)
     return rows, columns
+
+
+def _lines(fh: BinaryIO) -> Iterator[bytes]:
+    """The lines of a binary file, read in large blocks (much faster than line by line)."""
+    rest = b""
+    while block := fh.read(1 << 22):
+        lines = (rest + block).splitlines(keepends=True)
+        rest = lines.pop() if not lines[-1].endswith((b"\n", b"\r")) else b""
+        yield from lines
+    if rest:
+        yield rest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +25,12 @@ class EvalResult:
     target: list[str]
     pred: list[str]
     logits: bool
-    losses: dict[str, float]
-    metrics: dict[str, float]
+    losses: dict[str, float | None]
+    metrics: dict[str, float | None]
     params: dict[str, float] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    # name -> why its value (None) is undefined: a constant target, a value beyond float64
+    undefined: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +42,7 @@ class EvalResult:
             "params": self.params,
             "losses": self.losses,
             "metrics": self.metrics,
+            "undefined": self.undefined,
         }
 
 
@@ -131,21 +135,52 @@ def _domain_error(table: Table, exc: DomainError, target: list[str], pred: list[
     return DataError(f"{where}: {exc}")
 
 
-def metrics_for(y: np.ndarray, out: np.ndarray, *, multi: bool, logits: bool) -> dict[str, float]:
-    """Accuracy for classification inputs, R² for regression ones."""
+def metrics_for(
+    y: np.ndarray, out: np.ndarray, *, multi: bool, logits: bool
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """(accuracy for classification inputs or R² for regression ones, why any is undefined)."""
     if multi:
-        return {"accuracy": float(np.mean(np.argmax(out, axis=1) == y))}
+        return {"accuracy": float(np.mean(np.argmax(out, axis=1) == y))}, {}
     values = set(np.unique(y).tolist())
     if len(values) <= 2 and (values <= {0.0, 1.0} or values <= {-1.0, 1.0}):
         predicted = out >= 0.5 if not logits and _probabilities(out) else out > 0.0
-        return {"accuracy": float(np.mean(predicted == (y > 0)))}
-    return {"r2": r2_score(y, out)}
+        return {"accuracy": float(np.mean(predicted == (y > 0)))}, {}
+    r2, why = _r2(y, out)
+    return {"r2": r2}, ({"r2": why} if why else {})
 
 
-def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
-    """1 − Σ(y − ŷ)² / Σ(y − ȳ)² (NaN for a constant target)."""
-    total = float(np.sum((y - y.mean()) ** 2))
-    return 1.0 - float(np.sum((y - pred) ** 2)) / total if total > 0 else float("nan")
+R2_CONSTANT = "constant target"
+R2_BEYOND = "below the float64 range: the residuals dwarf the target's spread"
+
+
+def r2_score(y: np.ndarray, pred: np.ndarray) -> float | None:
+    """1 − Σ(y − ŷ)² / Σ(y − ȳ)²; None where undefined (a constant target, or an R² below
+    −1.8e308). Large values (targets of 1e200) are scaled, so the sums do not overflow."""
+    return _r2(y, pred)[0]
+
+
+def _r2(y: np.ndarray, pred: np.ndarray) -> tuple[float | None, str | None]:
+    """(R², None) or (None, why it is undefined)."""
+    if y.size == 0 or y.min() == y.max():
+        return None, R2_CONSTANT
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.sum((y - y.mean()) ** 2))
+        residual = float(np.sum((y - pred) ** 2))
+        ratio = residual / total if total > 0 else math.inf
+    if math.isfinite(total) and math.isfinite(ratio) and total > 0:
+        return 1.0 - ratio, None
+    # Scaled: Σ(y − ȳ)² = a²·Σ((y − ȳ)/a)² with a = max|y|, Σ(y − ŷ)² = b²·Σ(y/b − ŷ/b)² with
+    # b = max(|y|, |ŷ|); each scaled sum is at most 4n.
+    a = float(np.max(np.abs(y)))
+    b = max(a, float(np.max(np.abs(pred))))
+    ys = y / a
+    spread = float(np.sum((ys - ys.mean()) ** 2))
+    off = float(np.sum((y / b - pred / b) ** 2))
+    with np.errstate(over="ignore", divide="ignore"):
+        ratio = (b / a) ** 2 * (off / spread) if spread > 0 else math.inf
+    if not math.isfinite(ratio):
+        return None, R2_BEYOND
+    return 1.0 - ratio, None
 
 
 def _loss_list(names: Sequence[str]) -> list[Loss] | None:
@@ -167,13 +202,14 @@ def evaluate(
     pred: Sequence[str] = (),
     logits: bool = False,
     params: dict[str, float | None] | None = None,
+    sep: str | None = None,
 ) -> EvalResult:
     """Compute every requested loss (or ``all`` that apply) on a CSV's columns.
 
     ``params`` maps loss parameter names (delta, quantile, epsilon, gamma, margin) to values;
     None means the loss's default. A parameter no chosen loss uses is an error.
     """
-    table = source if isinstance(source, Table) else read_table(source)
+    table = source if isinstance(source, Table) else read_table(source, sep=sep)
     chosen = _loss_list(losses)
     target_cols, pred_cols = _choose_columns(table, chosen, list(target), list(pred))
     given = {k: v for k, v in (params or {}).items() if v is not None}
@@ -198,7 +234,8 @@ def evaluate(
         y = table.numeric(target_cols[0])
     out = table.numeric(pred_cols[0]) if len(pred_cols) == 1 else table.matrix(pred_cols)
 
-    values: dict[str, float] = {}
+    values: dict[str, float | None] = {}
+    undefined: dict[str, str] = {}
     used: dict[str, float] = {}
     skipped: dict[str, str] = {}
     for loss in candidates:
@@ -223,12 +260,18 @@ def evaluate(
                 skipped[loss.name] = str(exc)
                 continue
             raise _domain_error(table, exc, target_cols, pred_cols) from None
-        values[loss.name] = loss.value(y, out, logits=use_logits, **kwargs)
+        value = loss.value(y, out, logits=use_logits, **kwargs)
+        if not math.isfinite(value):
+            undefined[loss.name] = "a row's loss exceeds the float64 maximum 1.8e308"
+        values[loss.name] = value if math.isfinite(value) else None
         used.update({k: kwargs.get(k, default) for k, default in loss.params.items()})
     if not values:
         reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items())
         raise DataError(f"{table.label}: no loss applies to these columns ({reasons})")
-    metrics = {} if multi_target else metrics_for(y, out, multi=len(pred_cols) > 1, logits=logits)
+    metrics: dict[str, float | None] = {}
+    if not multi_target:
+        metrics, why = metrics_for(y, out, multi=len(pred_cols) > 1, logits=logits)
+        undefined.update(why)
     return EvalResult(
         data=table.label,
         rows=table.n_rows,
@@ -239,4 +282,5 @@ def evaluate(
         metrics=metrics,
         params=used,
         skipped=skipped,
+        undefined=undefined,
     )

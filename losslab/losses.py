@@ -62,13 +62,25 @@ class Loss:
         return {name: _param(name, value) for name, value in resolved.items()}
 
     def value(self, y: Any, out: Any, *, logits: bool = False, **params: float) -> float:
-        """Mean over rows of ``per_row`` (rmse: the square root of that mean)."""
+        """Mean over rows of ``per_row`` (rmse: the square root of that mean).
+
+        The mean never overflows where the sum would (rows of 1e308 average to 1e308); a row
+        value beyond the float64 range gives ``inf``, without a warning, for the caller to
+        report. rmse, positively homogeneous, is computed on inputs scaled by their largest
+        magnitude when the squares would overflow: rmse(y, ŷ) = c·rmse(y/c, ŷ/c).
+        """
         kw = self.resolve_params(**params)
         y, out = _f64(y), _f64(out)
         if out.shape[0] == 0:
             raise DomainError("no rows to score", part="target")
-        mean = float(np.mean(self.per_row(y, out, logits=logits, **kw)))
-        return math.sqrt(mean) if self.root_of_mean else mean
+        with np.errstate(over="ignore"):
+            mean = _mean(self.per_row(y, out, logits=logits, **kw))
+        if not self.root_of_mean:
+            return mean
+        if math.isinf(mean) and np.isfinite(y).all() and np.isfinite(out).all():
+            c = max(float(np.max(np.abs(y))), float(np.max(np.abs(out))))
+            return c * self.value(y / c, out / c, logits=logits, **params)
+        return math.sqrt(mean)
 
     def grad(self, y: Any, out: Any, *, logits: bool = False, **params: float) -> np.ndarray:
         """Gradient of :meth:`value` with respect to ``out``: ``row_grad / n``.
@@ -89,6 +101,16 @@ class Loss:
 
 
 LOSSES: Registry[Loss] = Registry("loss")
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean of finite values without overflow: scaled by the largest magnitude when the
+    plain sum overflows (n values of 1e308 have the mean 1e308, not inf)."""
+    mean = float(np.mean(values))
+    if math.isinf(mean) and np.isfinite(values).all():
+        c = float(np.max(np.abs(values)))
+        mean = c * float(np.mean(values / c))
+    return mean
 
 
 def get_loss(name: str) -> Loss:

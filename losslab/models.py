@@ -125,17 +125,40 @@ def default_loss(model: ModelKind, labels: np.ndarray) -> str:
     return model.default_loss()
 
 
+MAX_INTEGER_CLASSES = 20  # more distinct integers than this make a count or a value, not classes
+
+
 def default_model(labels: np.ndarray) -> str:
-    """2 distinct values -> logistic; 3–100 distinct integers or strings -> softmax; else linear."""
+    """The model :func:`choose_model` picks for a target."""
+    return choose_model(labels)[0]
+
+
+def choose_model(labels: np.ndarray) -> tuple[str, str]:
+    """(model, why) for a target column.
+
+    2 distinct values -> logistic; strings (3 or more) -> softmax; integers (also integral floats)
+    -> softmax only when there are few of them (3 to 20 distinct), else linear: a count with many
+    distinct values is a regression target. Everything else -> linear. (scikit-learn's
+    ``type_of_target`` calls all integers multiclass; we do not, since a softmax over 34 counts
+    is rarely what anyone means.)
+    """
     distinct = np.unique(labels)
-    if distinct.size == 2:
-        return "logistic"
-    if 3 <= distinct.size <= 100:
-        if labels.dtype.kind in "iubUSOT":
-            return "softmax"
-        if labels.dtype.kind == "f" and np.all(distinct == np.round(distinct)):
-            return "softmax"
-    return "linear"
+    k = distinct.size
+    if k == 2:
+        return "logistic", "2 distinct values → logistic (--model linear to override)"
+    if labels.dtype.kind in "USOTb":
+        if k >= 3:
+            return "softmax", f"{k} distinct strings → softmax"
+        return "linear", f"{k} distinct value → linear"
+    integral = labels.dtype.kind in "iu" or bool(np.all(distinct == np.round(distinct)))
+    if integral and 3 <= k <= MAX_INTEGER_CLASSES:
+        return "softmax", f"{k} distinct integers → softmax (--model linear to override)"
+    if integral and k > MAX_INTEGER_CLASSES:
+        return "linear", (
+            f"{k} distinct integers (more than {MAX_INTEGER_CLASSES}: a count or a value) "
+            "→ linear (--model softmax to override)"
+        )
+    return "linear", f"{'non-integer numbers' if k > 1 else f'{k} distinct value'} → linear"
 
 
 def check_loss(model: ModelKind, loss: str) -> None:

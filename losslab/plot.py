@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -81,17 +79,13 @@ def plot_study(
     return output
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def _num(text: str | None) -> float | None:
     return float(text) if text not in (None, "") else None
 
 
 def plot_record(result: str | Path, output: str | Path | None = None) -> Path:
-    """Plot a saved study (summary.json) or run (history.csv) directory."""
+    """Plot a saved study (summary.json) or run (history.csv) directory, validated on load."""
+    from losslab import schema
     from losslab.records import check_finished
 
     directory = Path(result)
@@ -99,24 +93,27 @@ def plot_record(result: str | Path, output: str | Path | None = None) -> Path:
     if not directory.is_dir():
         raise DataError(f"{result}: not a results directory")
     output = Path(output) if output is not None else directory / "curves.png"
+    config_file = directory / "config.json"
     summary_file = directory / "summary.json"
     history_file = directory / "history.csv"
+    if summary_file.is_file() or history_file.is_file():
+        if not config_file.is_file():
+            raise DataError(f"{config_file}: missing (every record has one)")
     if summary_file.is_file():
-        summary = json.loads(summary_file.read_text(encoding="utf-8"))
-        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+        config = schema.study_config(config_file)
+        summary = schema.study_summary(summary_file)
+        if (directory / "curves.csv").is_file():
+            schema.study_curves(directory / "curves.csv")
         title = f"{config['data']['source']} · {config['model']} · study {directory.name}"
         return plot_study(summary, output, title=title)
     if history_file.is_file():
-        rows = _read_csv(history_file)
-        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-        curve = [_num(r.get("train_loss")) for r in rows]
+        config = schema.run_config(config_file)
+        header, rows = schema.run_history(history_file)
+        column = {name: [_num(r[j]) for r in rows] for j, name in enumerate(header)}
         row = {
-            "optimizer": config.get("optimizer", "run"),
-            "lr": config.get("lr"),
-            "loss": config.get("loss"),
-            "batch_size": config.get("batch_size"),
-            "curve": curve,
-            "test_curve": [_num(r.get("test_loss")) for r in rows],
+            **{k: config[k] for k in ("optimizer", "lr", "loss", "batch_size")},
+            "curve": column["train_loss"],
+            "test_curve": column.get("test_loss", []),
         }
         return plot_study([row], output, title=f"run {directory.name}")
     raise DataError(f"{result}: holds neither summary.json (a study) nor history.csv (a run)")

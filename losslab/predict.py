@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from losslab.data import Table, read_table
 from losslab.errors import DataError, LossLabError
-from losslab.layers import image_shape
 from losslab.models import MODELS, ModelKind, head_of, plain, probabilities
 from losslab.network import Network
 
@@ -37,13 +34,23 @@ class SavedModel:
                 f"missing; the model needs: {', '.join(self.features)}"
             )
         X = table.matrix(self.features)
-        if self.mean is not None:
-            X = (X - self.mean) / self.scale
-        return self.net.scores(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.mean is not None:
+                X = (X - self.mean) / self.scale
+            S = self.net.scores(X)
+        if not np.isfinite(S).all():
+            row = int(np.flatnonzero(~np.isfinite(S.reshape(len(S), -1)).all(axis=1))[0])
+            largest = float(np.max(np.abs(self.net.weights)))
+            raise DataError(
+                f"{self.source}: the model's score of {table.where(row)} is beyond the float64 "
+                f"range (largest |weight| {largest:.3g}); no prediction"
+            )
+        return S
 
 
 def load_model(path: str | Path) -> SavedModel:
-    """Read a run directory's model.json (or the file itself), validating its shape."""
+    """Read a run directory's model.json (or the file itself), validated by ``schema.model``."""
+    from losslab import schema
     from losslab.records import check_finished
 
     path = Path(path)
@@ -51,54 +58,47 @@ def load_model(path: str | Path) -> SavedModel:
     file = path / "model.json" if path.is_dir() else path
     if not file.is_file():
         raise DataError(f"{path}: no model.json here (give a run directory or a model.json)")
-    try:
-        raw: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-        model = MODELS.get(raw["kind"])
-        loss = raw.get("loss") or model.default_loss()
-        kind = head_of(model, loss)
-        features = [str(f) for f in raw["features"]]
-        classes = list(raw.get("classes") or [])
-        if model.network:
-            layers = raw["layers"]
-            arrays = [np.asarray(layer[k], dtype=np.float64) for layer in layers for k in "Wb"]
-            sizes = [len(features)] + [a.shape[-1] for a in arrays[1::2]]
-            if model.images:
-                net = Network(
-                    [len(features), sizes[-1]],
-                    raw["activation"],
-                    vector_output=not kind.multi_output,
-                    layers=str(raw["spec"]),
-                    image=image_shape("x".join(map(str, raw["image"])), len(features)),
-                )
-            else:
-                net = Network(sizes, raw["activation"], vector_output=not kind.multi_output)
-        else:
-            coef = np.asarray(raw["coef"], dtype=np.float64)
-            intercept = np.atleast_1d(np.asarray(raw["intercept"], dtype=np.float64))
-            arrays = [coef, intercept]
-            if coef.shape[0] != len(features):
-                raise DataError(f"{file}: coefficients do not match its {len(features)} features")
+    raw = schema.model(file)
+    if raw["kind"] not in MODELS.names():
+        raise DataError(
+            f"{file}: field 'kind' is {raw['kind']!r}; this losslab predicts with "
+            f"{', '.join(MODELS.names())}"
+        )
+    model = MODELS.get(raw["kind"])
+    kind = head_of(model, raw["loss"])
+    n = len(raw["features"])
+    if model.network:
+        arrays = [layer[k] for layer in raw["layers"] for k in ("W", "b")]
+        sizes = [n] + [b.shape[0] for b in arrays[1::2]]
+        if model.images:
             net = Network(
-                [len(features), coef.shape[1] if coef.ndim == 2 else 1],
-                vector_output=coef.ndim == 1,
+                [n, sizes[-1]],
+                raw["activation"],
+                vector_output=not kind.multi_output,
+                layers=raw["spec"],
+                image=raw["image"],
             )
-        scaler = raw.get("scaler")
-        mean = np.asarray(scaler["mean"], dtype=np.float64) if scaler else None
-        scale = np.asarray(scaler["scale"], dtype=np.float64) if scaler else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise DataError(f"{file}: not a JSON model file") from None
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise DataError(f"{file}: not a losslab model ({exc})") from None
-    except LossLabError as exc:
-        raise DataError(f"{file}: {exc}") from None
-    if mean is not None and mean.shape[0] != len(features):
-        raise DataError(f"{file}: the scaler does not match its {len(features)} features")
+        else:
+            net = Network(sizes, raw["activation"], vector_output=not kind.multi_output)
+    else:
+        arrays = [raw["coef"], raw["intercept"]]
+        vector = raw["coef"].ndim == 1
+        net = Network([n, 1 if vector else raw["coef"].shape[1]], vector_output=vector)
     try:
         net.load(arrays, str(file))
     except LossLabError as exc:
         raise DataError(str(exc)) from None
+    scaler = raw["scaler"]
     return SavedModel(
-        kind, loss, str(raw.get("target", "")), features, classes, net, mean, scale, str(file)
+        kind,
+        raw["loss"],
+        raw["target"],
+        raw["features"],
+        raw["classes"],
+        net,
+        scaler["mean"] if scaler else None,
+        scaler["scale"] if scaler else None,
+        str(file),
     )
 
 
@@ -110,7 +110,8 @@ def predictions(model: SavedModel, table: Table) -> tuple[list[str], list[np.nda
             labels = np.asarray(model.classes, dtype=object)[(S > 0).astype(int)]
             return ["prediction", "score"], [labels, S]
         return ["prediction"], [S]
-    P = probabilities(model.kind, S)
+    with np.errstate(over="ignore"):  # S − max(S) below −1.8e308 is −inf: a probability of 0
+        P = probabilities(model.kind, S)
     classes = np.asarray(model.classes, dtype=object)
     if model.kind.multi_output:
         labels = classes[np.argmax(S, axis=1)]
@@ -119,12 +120,12 @@ def predictions(model: SavedModel, table: Table) -> tuple[list[str], list[np.nda
     return ["prediction", f"p_{model.classes[1]}"], [labels, P]
 
 
-def predict_csv(model_path: str | Path, data: str | Path) -> str:
+def predict_csv(model_path: str | Path, data: str | Path, *, sep: str | None = None) -> str:
     """`losslab predict`: the CSV text of predictions, one row per data row."""
     from losslab.render import to_csv
 
     model = load_model(model_path)
-    names, cols = predictions(model, read_table(data))
+    names, cols = predictions(model, read_table(data, sep=sep))
     rows = zip(*(c.tolist() for c in cols), strict=True)
     return to_csv(names, rows)
 
@@ -136,6 +137,7 @@ def evaluate_model(
     losses: Sequence[str] = ("all",),
     target: Sequence[str] = (),
     params: dict[str, float | None] | None = None,
+    sep: str | None = None,
 ):
     """`losslab eval --model`: the model's scores on DATA, scored like `losslab eval` does."""
     import pandas as pd
@@ -143,7 +145,7 @@ def evaluate_model(
     from losslab.evaluate import evaluate
 
     model = load_model(model_path)
-    table = read_table(data)
+    table = read_table(data, sep=sep)
     column = target[0] if target else model.target
     table.require(column)
     S = model.scores(table)

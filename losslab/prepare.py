@@ -1,15 +1,15 @@
 """From a table to training data: target and features, the model and loss, the split, the scaling.
 
 Randomness: ``SeedSequence(seed).spawn(3)`` gives three generators: the first draws the
-train/test split, the second the per-epoch shuffles of the training rows, the third a network's
-initial weights (``spawn(3)[:2]`` equal ``spawn(2)``, so adding the third changed no split or
-shuffle).
+train/test split and then the validation rows out of the training rows, the second the per-epoch
+shuffles of the training rows, the third a network's initial weights (``spawn(3)[:2]`` equal
+``spawn(2)``, so adding the third changed no split or shuffle).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,8 +22,8 @@ from losslab.models import (
     MODELS,
     ModelKind,
     check_loss,
+    choose_model,
     default_loss,
-    default_model,
     encode_target,
     head_of,
     plain,
@@ -49,6 +49,7 @@ class Problem:
     X: np.ndarray
     y: np.ndarray
     classes: list
+    choice: str = ""  # which target and model were chosen, and why
 
     @property
     def head(self) -> ModelKind:
@@ -66,26 +67,52 @@ class Problem:
 
 def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
     """Read the data and resolve target, features, model and loss for ``config``."""
-    table = table if table is not None else read_table(config.data)
+    table = table if table is not None else read_table(config.data, sep=config.sep)
     columns = table.columns
     if len(columns) < 2:
         raise DataError(f"{table.label}: needs a target column and at least one feature column")
-    target = config.target if config.target is not None else columns[-1]
-    table.require(target)
+    if config.target is not None:
+        target, why = config.target, "--target"
+        require_column(table, target, "--target")
+    else:
+        named = [c for c in columns if c.lower() in TARGET_NAMES]
+        target, why = (named[0], "named like a target") if named else (columns[-1], "last column")
     if config.features:
         features = list(config.features)
         for column in features:
-            table.require(column)
+            require_column(table, column, "--features")
         if target in features:
             raise ConfigError(f"column {target!r} is both the target and a feature")
     else:
         features = [c for c in columns if c != target]
     labels = table.labels(target)
-    model = MODELS.get(config.model or default_model(labels))
+    if config.model is not None:
+        model = MODELS.get(config.model)
+        how = f"{model.name} (--model)"
+    else:
+        name, how = choose_model(labels)
+        model = MODELS.get(name)
     loss = LOSSES.get(config.loss or default_loss(model, labels))
     y, classes = _encode(table, target, model, loss, labels)
     X = table.matrix(features)
-    return Problem(table, target, features, model, loss, X, y, classes)
+    choice = f"target {target!r} ({why}) · {how}"
+    return Problem(table, target, features, model, loss, X, y, classes, choice)
+
+
+TARGET_NAMES = ("target", "label", "class", "y")  # without --target, the first column so named
+
+
+def require_column(table: Table, column: str, flag: str) -> None:
+    """A column the user named; unknown: the columns and the closest name."""
+    if column in table.frame.columns:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(column, table.columns, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise DataError(
+        f"{table.label}: {flag}: no column {column!r}{hint} (columns: {', '.join(table.columns)})"
+    )
 
 
 def _encode(
@@ -151,10 +178,18 @@ class Split:
     scaler: Scaler | None
     test_rows: np.ndarray
     test_source: str | None = None  # the --test-data file, when the test rows come from one
+    X_val: np.ndarray | None = None  # the validation rows (--val-size), carved from training
+    y_val: np.ndarray | None = None
+    val_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.intp))
 
 
 def split_rows(
-    y: np.ndarray, test_size: float, rng: np.random.Generator, *, stratify: bool
+    y: np.ndarray,
+    test_size: float,
+    rng: np.random.Generator,
+    *,
+    stratify: bool,
+    flag: str = "--test-size",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) row indices, each sorted.
 
@@ -167,7 +202,7 @@ def split_rows(
         return np.arange(n), np.empty(0, dtype=np.intp)
     n_test = math.ceil(test_size * n)
     if n_test >= n:
-        raise DataError(f"--test-size {test_size:g} leaves no training row out of {n}")
+        raise DataError(f"{flag} {test_size:g} leaves no training row out of {n}")
     if not stratify:
         perm = rng.permutation(n)
         return np.sort(perm[n_test:]), np.sort(perm[:n_test])
@@ -235,12 +270,22 @@ def make_split(
     rng: np.random.Generator,
     test: TestData | None = None,
 ) -> Split:
-    """Training and test rows for ``config.seed`` (all rows train when ``test`` is given), scaled
-    by the training rows' statistics."""
+    """Training, validation and test rows for ``config.seed`` (all rows train when ``test`` is
+    given), scaled by the training rows' statistics alone.
+
+    The test rows are drawn first, then the validation rows out of the remaining training rows,
+    from the same generator: without a validation split every split is what it always was.
+    """
     if test is not None:
         train, test_rows = np.arange(problem.y.shape[0]), np.empty(0, dtype=np.intp)
     else:
         train, test_rows = split_rows(problem.y, config.test_size, rng, stratify=problem.classifier)
+    val_rows = np.empty(0, dtype=np.intp)
+    if config.validation > 0:
+        keep, val = split_rows(
+            problem.y[train], config.validation, rng, stratify=problem.classifier, flag="--val-size"
+        )
+        train, val_rows = train[keep], train[val]
     if problem.classifier:
         present = np.unique(problem.y[train]).size
         if present < 2:
@@ -248,7 +293,8 @@ def make_split(
                 f"{problem.table.label}: the training split holds a single class; "
                 "lower --test-size or use more data"
             )
-    X_train = problem.X[train] if test_rows.size else problem.X
+    X_train = problem.X[train] if train.size < problem.y.shape[0] else problem.X
+    X_val = problem.X[val_rows] if val_rows.size else None
     if test is not None:
         X_test, y_test = test.X, test.y
     else:
@@ -259,9 +305,11 @@ def make_split(
         scaler = Scaler.fit(X_train, config.scaling, problem.features, problem.table.label)
         X_train = scaler.apply(X_train)
         X_test = None if X_test is None else scaler.apply(X_test)
+        X_val = None if X_val is None else scaler.apply(X_val)
     else:
         X_train = np.asfortranarray(X_train)
         X_test = None if X_test is None else np.asfortranarray(X_test)
+        X_val = None if X_val is None else np.asfortranarray(X_val)
     return Split(
         X_train,
         problem.y[train],
@@ -270,6 +318,9 @@ def make_split(
         scaler,
         test_rows,
         test_source=test.table.label if test is not None else None,
+        X_val=X_val,
+        y_val=problem.y[val_rows] if val_rows.size else None,
+        val_rows=val_rows,
     )
 
 
@@ -293,6 +344,8 @@ def data_info(problem: Problem, split: Split) -> dict[str, Any]:
         "rows": table.n_rows,
         "train_rows": int(split.y_train.shape[0]),
         "test_rows": int(split.test_rows.size),
+        "val_rows": int(split.val_rows.size),
+        "choice": problem.choice,
     }
     if split.test_source is not None and split.y_test is not None:
         info["test_rows"] = int(split.y_test.shape[0])

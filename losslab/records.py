@@ -37,7 +37,21 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).stem if "/" in text else text).strip("-")
 
 
-PARTIAL = ".partial-"  # an unfinished record: ``.partial-<writer pid>-<random>``
+PARTIAL = ".partial-"  # an unfinished record: ``.partial-<pid>-<host>-<random>``
+
+
+def _host() -> str:
+    """8 hex digits naming this machine: a PID means something only on the host that issued it
+    (a results directory may be shared over the network or between containers)."""
+    import hashlib
+    import socket
+
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def partial_prefix(pid: int | None = None) -> str:
+    """The name prefix of an unfinished record written by process ``pid`` (default: this one)."""
+    return f"{PARTIAL}{os.getpid() if pid is None else pid}-{_host()}-"
 
 
 def is_partial(path: str | Path) -> bool:
@@ -71,16 +85,20 @@ def remove_stale(base: Path) -> list[Path]:
     """Remove the unfinished records under ``base`` whose writer process is gone.
 
     A writer killed mid-write (``kill -9``, power loss) cannot clean up after itself; a concurrent
-    writer's directory carries a live PID and is left alone.
+    writer's directory carries a live PID and is left alone, and so is any directory this host
+    cannot judge (another host's, or one without a PID).
     """
-    removed = []
+    removed: list[Path] = []
+    host = _host()
     try:
         entries = list(base.iterdir())
     except OSError:
         return removed
     for entry in entries:
-        match = re.fullmatch(re.escape(PARTIAL) + r"(\d+)-.+", entry.name)
-        if match and entry.is_dir() and not entry.is_symlink() and not _alive(int(match[1])):
+        match = re.fullmatch(re.escape(PARTIAL) + r"(\d+)-([0-9a-f]{8})-.+", entry.name)
+        if not match or match[2] != host or not entry.is_dir() or entry.is_symlink():
+            continue
+        if not _alive(int(match[1])):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
@@ -102,7 +120,7 @@ def write_record(root: str | Path | None, name: str, files: Mapping[str, str]) -
     try:
         base.mkdir(parents=True, exist_ok=True)
         remove_stale(base)
-        tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL}{os.getpid()}-", dir=base))
+        tmp = Path(tempfile.mkdtemp(prefix=partial_prefix(), dir=base))
     except OSError as exc:
         raise _cannot(base, exc) from None
     try:

@@ -106,7 +106,8 @@ def objective(
     W = np.asarray(coef, dtype=np.float64)
     S = X @ W + np.asarray(intercept, dtype=np.float64)
     if (model, loss) == ("linear", "mse"):
-        rows = (S - y) ** 2
+        with np.errstate(over="ignore"):  # beyond float64 is inf, which callers report
+            rows = (S - y) ** 2
     elif (model, loss) == ("logistic", "bce"):
         rows = _bce_rows(S, y)
     elif (model, loss) == ("softmax", "cross-entropy"):

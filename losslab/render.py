@@ -15,6 +15,14 @@ FORMATS = ("table", "json", "csv")
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
+class Undefined(str):
+    """A value that has none, with the reason ("undefined (constant target)"): shown in its
+    number column, aligned as a number; JSON and CSV carry null / empty instead."""
+
+    def __new__(cls, reason: str) -> Undefined:
+        return super().__new__(cls, f"undefined ({reason})")
+
+
 def fmt_number(value: Any, digits: int = 6) -> str:
     """Fixed, readable precision for tables (JSON/CSV keep full precision)."""
     if value is None:
@@ -107,7 +115,7 @@ def table(
     out = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
     for j, name in enumerate(header):
         numeric = rows and all(
-            isinstance(r[j], (int, float)) or r[j] is None for r in rows if j < len(r)
+            isinstance(r[j], (int, float, Undefined)) or r[j] is None for r in rows if j < len(r)
         )
         out.add_column(name, justify="right" if numeric else "left")
     from rich.text import Text

@@ -200,10 +200,13 @@ def train(
 
     X, y = split.X_train, split.y_train
     X_test, y_test = split.X_test, split.y_test
+    X_val, y_val = split.X_val, split.y_val
     if dtype != X.dtype:
         X, y = np.asfortranarray(X, dtype=dtype), y.astype(dtype)
         if X_test is not None and y_test is not None:
             X_test, y_test = np.asfortranarray(X_test, dtype=dtype), y_test.astype(dtype)
+        if X_val is not None and y_val is not None:
+            X_val, y_val = np.asfortranarray(X_val, dtype=dtype), y_val.astype(dtype)
     n, p = X.shape
     net = build_network(problem, config, p, dtype)
     # Decoupled weight decay spares the biases, so it steps on the two halves of θ; every other
@@ -244,24 +247,34 @@ def train(
             eval_out[key] = np.empty((Xs.shape[0], *tail), dtype=dtype)
         return net.scores(Xs, out=eval_out[key]), 0.0
 
+    # The objective at the starting parameters, before the first step: the yardstick of
+    # divergence (full batch, the same pass gives the first gradient).
     G_train = None
     if full_batch:
         G_train = np.empty((n, *tail), dtype=dtype)
-        objective.grad(net.forward(X, "train"), y, G_train)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            initial = objective.evaluate(net.forward(X, "train"), y, G_train)[0]
     else:
+        S0, add0 = scores_of(X, "train")
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            initial = objective.evaluate(S0, y, None, add0)[0]
         batches = Batches(X, y, batch, config.shuffle, rng)
         G_batch = np.empty((min(batch, n), *tail), dtype=dtype)
     running = bool(getattr(progress, "running", False)) and not full_batch
     step_progress = getattr(progress, "step", None) if running else None
 
+    initial += net.penalty(l1, l2)
+    ceiling = config.divergence_factor * initial if initial > 0 else math.inf
     history: list[dict[str, Any]] = []
     status = "completed"
     diverged_at = None
+    why = ""
     best = math.inf
     best_theta: np.ndarray | None = None
     waited = 0
     metric_key = metric_name(problem)
     has_test = X_test is not None
+    has_val = X_val is not None
     interrupt = interrupt or _Interrupt()
     start = time.perf_counter()
     epoch = 0
@@ -292,18 +305,32 @@ def train(
                 # Full batch, the gradient of the next epoch comes from these same scores.
                 ahead = G_train if epoch < config.epochs else None
                 train_loss, train_metric = objective.evaluate(S_train, y, ahead, add)
-            if not math.isfinite(train_loss):
+            total_objective = train_loss + net.penalty(l1, l2) if finite else math.nan
+            if not math.isfinite(total_objective):
                 status, diverged_at = "diverged", epoch
+                why = "the loss or the parameters overflowed"
+                break
+            if total_objective > ceiling:
+                status, diverged_at = "diverged", epoch
+                why = (
+                    f"objective {total_objective:.4g} > {config.divergence_factor:g} × the "
+                    f"initial {initial:.4g}"
+                )
                 break
             record: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "test_loss": None}
             record["lr"] = lr
-            record["objective"] = train_loss + net.penalty(l1, l2)
+            record["objective"] = total_objective
             record[f"train_{metric_key}"] = train_metric
             monitored, metric = train_loss, train_metric
+            if has_val:
+                S_val, add = scores_of(X_val, "val")
+                val_loss, val_metric = objective.evaluate(S_val, y_val, shift=add)
+                monitored = record["val_loss"] = val_loss
+                record[f"val_{metric_key}"] = val_metric
             if has_test:
                 S_test, add = scores_of(X_test, "test")
                 test_loss, metric = objective.evaluate(S_test, y_test, shift=add)
-                monitored = record["test_loss"] = test_loss
+                record["test_loss"] = test_loss
                 record[f"test_{metric_key}"] = metric
             record[metric_key] = metric
             history.append(record)
@@ -339,6 +366,7 @@ def train(
         target=problem.target,
         features=problem.features,
         scale=config.scaling,
+        val_size=config.validation,
         **opt.hyperparameters,
         **{k: loss_kw.get(k, v) for k, v in loss.params.items()},
     )
@@ -360,7 +388,7 @@ def train(
         metrics=metrics,
         model=model_dict(problem, split, final),
         diverged_at=diverged_at,
-        message=f"diverged at epoch {diverged_at}: {DIVERGED_HINT}" if diverged_at else None,
+        message=f"diverged at epoch {diverged_at} ({why}): {DIVERGED_HINT}" if why else None,
     )
 
 
@@ -374,7 +402,8 @@ def _final_metrics(
 ) -> dict[str, dict[str, float | None] | None]:
     key = metric_name(problem)
     if status == "diverged":
-        return {"train": {"loss": None, key: None, "objective": None}, "test": None}
+        val: dict[str, None] = {"val": None} if split.X_val is not None else {}
+        return {"train": {"loss": None, key: None, "objective": None}, "test": None, **val}
     logits = problem.head.logits
     S = net.scores(split.X_train)
     train_loss = problem.loss.value(split.y_train, S, logits=logits, **loss_kw)
@@ -386,6 +415,12 @@ def _final_metrics(
         },
         "test": None,
     }
+    if split.X_val is not None:
+        S = net.scores(split.X_val)
+        out["val"] = {
+            "loss": problem.loss.value(split.y_val, S, logits=logits, **loss_kw),
+            key: _metric(problem, split.y_val, S),
+        }
     if split.X_test is not None:
         S = net.scores(split.X_test)
         out["test"] = {

@@ -486,3 +486,20 @@ def test_bad_cnn_input(cli, tmp_path):
         tmp_path / "t.npz", "--no-save",
     )  # fmt: skip
     assert "W1 has shape (1, 4, 3, 3); this model needs (4, 1, 3, 3)" in message
+
+
+def test_a_saved_cnn_is_checked_on_load(cli, tmp_path):
+    out = cli.json(
+        "fit", "digits", "--model", "cnn", "--layers", "conv2,pool,dense4", "--epochs", "1",
+        "--out", tmp_path,
+    )  # fmt: skip
+    file = Path(out["record"]) / "model.json"
+    raw = json.loads(file.read_text())
+    for change, message in (
+        ({"image": [8, 9, 1]}, "field 'image' has 72 pixels; the model has 64 features"),
+        ({"spec": "conv2,bogus"}, "field 'spec' does not describe a network"),
+        ({"spec": "conv3,pool,dense4"}, "field 'layers[0].W' has shape (2, 1, 3, 3)"),
+    ):
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps({**raw, **change}))
+        assert message in cli.error("predict", bad, "digits")

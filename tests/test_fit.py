@@ -474,8 +474,10 @@ def test_early_stopping_restores_best(cli):
         "--no-save",
     )
     assert out["status"] == "early_stopped" and out["epochs_run"] < 200
-    best = min(h["test_loss"] for h in out["history"])
-    assert out["metrics"]["test"]["loss"] == pytest.approx(best, rel=1e-12)
+    best = out["history"][out["epochs_run"] - 3 - 1]  # the last improvement, 3 epochs back
+    # validation chooses, never the test split
+    assert out["metrics"]["val"]["loss"] == pytest.approx(best["val_loss"], rel=1e-12)
+    assert out["metrics"]["test"]["loss"] == pytest.approx(best["test_loss"], rel=1e-12)
 
 
 def test_schedule_and_clipping_reach_history(cli):

@@ -139,7 +139,7 @@ def _dead_pid() -> int:
 
 
 def _partial(base: Path, pid: int) -> Path:
-    directory = base / f"{records.PARTIAL}{pid}-abc123"
+    directory = base / f"{records.partial_prefix(pid)}abc123"
     directory.mkdir(parents=True)
     (directory / "config.json").write_text("{}")
     return directory
@@ -150,14 +150,17 @@ def test_stale_partials_are_removed_live_ones_kept(cli, tmp_path):
     live = _partial(tmp_path, os.getppid())  # a running process: a concurrent writer
     legacy = tmp_path / ".partial-xyz"  # no writer PID: cannot tell, so keep it
     legacy.mkdir()
+    elsewhere = tmp_path / f"{records.PARTIAL}{stale.name.split('-')[1]}-0badf00d-x"
+    elsewhere.mkdir()  # another host's PID: cannot tell either
     record = Path(cli.json(*FIT, "--out", tmp_path)["record"])
     assert record.is_dir() and not stale.exists() and live.exists() and legacy.exists()
+    assert elsewhere.exists()
 
 
 @pytest.mark.parametrize("command", ["plot", "predict", "eval"])
 def test_partials_are_never_read(cli, tmp_path, command):
     run = Path(cli.json(*FIT, "--out", tmp_path)["record"])
-    partial = tmp_path / f"{records.PARTIAL}{_dead_pid()}-x1"
+    partial = tmp_path / f"{records.partial_prefix(_dead_pid())}x1"
     run.rename(partial)
     args = {
         "plot": ("plot", partial),
