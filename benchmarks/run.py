@@ -20,6 +20,8 @@ Sections (targets from the issue, ratio = losslab / reference, lower is better):
   6 start-up: `losslab --help` ≤ 0.3 s, bare `losslab compare --no-save` ≤ 3 s
   7 scaling: full-batch epoch time per row at 1/10, 1 and 4 times --rows
   8 MNIST MLP epoch (784-128-64-10, relu, Adam, batch 64, float32) vs torch, same work  ≤ 1.0
+  9 MNIST CNN epoch (the seed's Keras network, Adam, batch 32, float32) vs torch, same work ≤ 1.5
+    (also the forward / backward+step split per batch, and the peak memory of an epoch)
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ from typing import Any
 import numpy as np
 
 import losslab
+from losslab.layers import SEED_LAYERS
 from losslab.losses import LOSSES
 from losslab.models import MODELS
+from losslab.network import Network
 from losslab.reference import objective, reference_optimum
 from losslab.training import FitConfig, FitResult, Problem, Split, _Interrupt, train
 
@@ -298,14 +302,9 @@ def torch_epoch(
 MNIST = ROOT / "datasets"
 
 
-def mnist_mlp(repeats: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """One epoch of the seeds' MNIST network against torch doing the same work in the same run.
-
-    Both: 784-128-64-10 with relu, softmax cross-entropy, Adam lr 1e-3, batch 64 from the same
-    ``rng.permutation(60000)``, float32, every core; then, as losslab records every epoch, the
-    loss and accuracy over the 60,000 training and the 10,000 test images. Pixels divided by
-    255 (``--scale minmax`` is the same up to the constant-zero border pixels).
-    """
+def mnist_problem(model: str) -> tuple[Problem, Split]:
+    """MNIST's 60,000 training and 10,000 test images as a prepared float32 split, pixels / 255
+    (``--scale minmax`` is the same up to the constant-zero border pixels)."""
     import pandas as pd
 
     def load(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -317,10 +316,22 @@ def mnist_mlp(repeats: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     X_test, y_test = load("mnist_test.csv.gz")
     features = [f"pixel{j}" for j in range(X.shape[1])]
     problem = Problem(
-        None, "label", features, MODELS.get("mlp"), LOSSES.get("cross-entropy"), X, y,  # type: ignore[arg-type]
+        None, "label", features, MODELS.get(model), LOSSES.get("cross-entropy"), X, y,  # type: ignore[arg-type]
         list(range(10)),
     )  # fmt: skip
-    split = Split(X, y, X_test, y_test, None, np.empty(0, dtype=np.intp))
+    return problem, Split(X, y, X_test, y_test, None, np.empty(0, dtype=np.intp))
+
+
+def mnist_mlp(repeats: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One epoch of the seeds' MNIST network against torch doing the same work in the same run.
+
+    Both: 784-128-64-10 with relu, softmax cross-entropy, Adam lr 1e-3, batch 64 from the same
+    ``rng.permutation(60000)``, float32, every core; then, as losslab records every epoch, the
+    loss and accuracy over the 60,000 training and the 10,000 test images. Pixels divided by
+    255 (``--scale minmax`` is the same up to the constant-zero border pixels).
+    """
+    problem, split = mnist_problem("mlp")
+    X, y, X_test, y_test = split.X_train, split.y_train, split.X_test, split.y_test
     config = FitConfig(
         model="mlp", hidden=[128, 64], optimizer="adam", lr=1e-3, batch_size=64, epochs=1,
         dtype="float32", test_size=0.0,
@@ -359,20 +370,32 @@ def torch_mlp_epoch(
         torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64), torch.nn.ReLU(),
         torch.nn.Linear(64, 10),
     )  # fmt: skip
+    Xt, Xv = (
+        torch.from_numpy(np.ascontiguousarray(X)),
+        torch.from_numpy(np.ascontiguousarray(X_test)),
+    )
+    return torch_net_epoch(torch, net, Xt, y, Xv, y_test, batch=64, chunk=len(y))
+
+
+def torch_net_epoch(
+    torch: Any, net: Any, Xt: Any, y: np.ndarray, Xv: Any, y_test: np.ndarray, *, batch: int,
+    chunk: int,
+) -> float:  # fmt: skip
+    """Seconds of one Adam epoch of ``net`` on the same ``rng.permutation`` batches as losslab,
+    then the loss and accuracy over the training and test rows, ``chunk`` rows per pass."""
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    Xt, yt = torch.from_numpy(np.ascontiguousarray(X)), torch.from_numpy(y).long()
-    Xv, yv = torch.from_numpy(np.ascontiguousarray(X_test)), torch.from_numpy(y_test).long()
+    yt, yv = torch.from_numpy(y).long(), torch.from_numpy(y_test).long()
     order = torch.from_numpy(np.random.default_rng(0).permutation(len(y)))
     F = torch.nn.functional
     start = time.perf_counter()
-    for lo in range(0, len(y), 64):
-        rows = order[lo : lo + 64]
+    for lo in range(0, len(y), batch):
+        rows = order[lo : lo + batch]
         opt.zero_grad(set_to_none=True)
         F.cross_entropy(net(Xt.index_select(0, rows)), yt.index_select(0, rows)).backward()
         opt.step()
     with torch.no_grad():
         for A, t in ((Xt, yt), (Xv, yv)):
-            S = net(A)
+            S = torch.cat([net(A[lo : lo + chunk]) for lo in range(0, len(A), chunk)])
             F.cross_entropy(S, t).item()
             (S.argmax(1) == t).float().mean().item()
     return time.perf_counter() - start
@@ -679,6 +702,121 @@ def render(rows: list[dict[str, Any]], env: dict[str, Any], args: argparse.Names
     return "\n".join(lines)
 
 
+def mnist_cnn(repeats: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One epoch of the seed's Keras MNIST network against torch doing the same work.
+
+    Both: conv32 → pool → conv64 → pool → conv64 → flatten → dense64 → dense10 with relu,
+    softmax cross-entropy, Adam lr 1e-3, batch 32 from the same ``rng.permutation(60000)``,
+    float32, every core; then the loss and accuracy over the 60,000 training and the 10,000 test
+    images in chunks (torch: 1,000 images per ``no_grad`` pass). Also the forward and the
+    backward + step time per batch of both, and the peak memory (tracemalloc) of losslab's epoch.
+    """
+    import tracemalloc
+
+    problem, split = mnist_problem("cnn")
+    X, y, X_test, y_test = split.X_train, split.y_train, split.X_test, split.y_test
+    config = FitConfig(
+        model="cnn", optimizer="adam", lr=1e-3, batch_size=32, epochs=1, dtype="float32",
+        test_size=0.0,
+    )  # fmt: skip
+    config.validate()
+
+    def ours() -> float:
+        return train(problem, split, config, interrupt=_Interrupt()).seconds
+
+    torch = optional("torch")
+    fns: dict[str, Callable[[], float]] = {"losslab": ours}
+    if torch is not None:
+        fns["torch"] = lambda: torch_cnn_epoch(torch, X, y, X_test, y_test)
+    times = alternate(fns, max(1, repeats // 2))
+    tracemalloc.start()
+    ours()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    extra: dict[str, Any] = {
+        "losslab_seconds": times["losslab"],
+        "torch_seconds": times.get("torch"),
+        "losslab_peak_bytes": peak,
+        "losslab_split_ms": cnn_batch_split(None, X, y, problem=problem),
+    }
+    if torch is None:
+        return [], extra
+    extra["torch_split_ms"] = cnn_batch_split(torch, X, y)
+    case = "MNIST CNN epoch, adam, batch 32, float32"
+    rows = [row("9 CNN epoch", case, times["losslab"], "torch, same work", times["torch"], 1.5)]
+    ours_ms, theirs_ms = extra["losslab_split_ms"], extra["torch_split_ms"]
+    for part in ("forward", "backward"):
+        case = f"… {part} per batch ({ours_ms[part]:.1f} ms)"
+        peer = f"torch {part} ({theirs_ms[part]:.1f} ms)"
+        rows.append(row("9 CNN epoch", case, ours_ms[part], peer, theirs_ms[part], None))
+    return rows, extra
+
+
+def _seed_cnn(torch: Any) -> Any:
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(), nn.Linear(576, 64),
+        nn.ReLU(), nn.Linear(64, 10),
+    )  # fmt: skip
+
+
+def torch_cnn_epoch(
+    torch: Any, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, y_test: np.ndarray
+) -> float:
+    torch.set_num_threads(cores())
+    torch.manual_seed(0)
+    net = _seed_cnn(torch)
+    Xt = torch.from_numpy(np.ascontiguousarray(X).reshape(-1, 1, 28, 28))
+    Xv = torch.from_numpy(np.ascontiguousarray(X_test).reshape(-1, 1, 28, 28))
+    return torch_net_epoch(torch, net, Xt, y, Xv, y_test, batch=32, chunk=1000)
+
+
+def cnn_batch_split(
+    torch: Any, X: np.ndarray, y: np.ndarray, batches: int = 300, problem: Problem | None = None
+) -> dict:
+    """Milliseconds per batch of 32 in the forward pass (with the loss) and in the backward pass
+    with the Adam step: losslab's layers when ``torch`` is None, else torch's."""
+    from losslab.kernels import objective_for
+    from losslab.optimizers import make_optimizer
+
+    rows = np.ascontiguousarray(X[: 32 * batches])
+    fwd = bwd = 0.0
+    if torch is None:
+        assert problem is not None
+        net = Network([784, 10], "relu", layers=SEED_LAYERS, image=(28, 28, 1), dtype=np.float32)
+        net.init("torch", np.random.default_rng(0))
+        objective = objective_for(problem, {})
+        opt = make_optimizer("adam")
+        state = opt.init([net.theta])
+        G = np.empty((32, 10), dtype=np.float32)
+        for k in range(batches):
+            t0 = time.perf_counter()
+            objective.grad(net.forward(rows[32 * k : 32 * k + 32]), y[32 * k : 32 * k + 32], G)
+            t1 = time.perf_counter()
+            net.backward(G)
+            opt.step([net.theta], [net.grad], state, 1e-3, decay_mask=[True])
+            t2 = time.perf_counter()
+            fwd, bwd = fwd + t1 - t0, bwd + t2 - t1
+    else:
+        torch.set_num_threads(cores())
+        net = _seed_cnn(torch)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        Xt, yt = torch.from_numpy(rows.reshape(-1, 1, 28, 28)), torch.from_numpy(y).long()
+        for k in range(batches):
+            t0 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            value = torch.nn.functional.cross_entropy(
+                net(Xt[32 * k : 32 * k + 32]), yt[32 * k : 32 * k + 32]
+            )
+            t1 = time.perf_counter()
+            value.backward()
+            opt.step()
+            t2 = time.perf_counter()
+            fwd, bwd = fwd + t1 - t0, bwd + t2 - t1
+    return {"forward": 1e3 * fwd / batches, "backward": 1e3 * bwd / batches}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 rows, 3 repeats")
@@ -730,6 +868,10 @@ def main(argv: list[str] | None = None) -> int:
     if "8" not in skip:
         say("8 MNIST network epoch")
         part, extra["mnist_mlp"] = mnist_mlp(args.repeats)
+        rows += part
+    if "9" not in skip:
+        say("9 MNIST CNN epoch")
+        part, extra["mnist_cnn"] = mnist_cnn(args.repeats)
         rows += part
     rows.sort(key=lambda r: r["section"])
     table = render(rows, env, args)

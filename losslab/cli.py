@@ -394,9 +394,10 @@ Features = Annotated[
 Model = Annotated[
     str | None,
     Opt(
-        help="linear, logistic, softmax or mlp (default: from the target: 2 values -> "
+        help="linear, logistic, softmax, mlp or cnn (default: from the target: 2 values -> "
         "logistic, strings or 3-20 distinct integers -> softmax, else linear). mlp: a network of "
-        "--hidden layers whose output follows the loss (K logits, one score or a value)."
+        "--hidden layers whose output follows the loss (K logits, one score or a value); "
+        "cnn: --layers on the rows read as --image images, output as mlp."
     ),
 ]
 Activation = Annotated[
@@ -408,6 +409,13 @@ Init = Annotated[
     Opt(
         help="Initial weights of a network, drawn from the seed: torch (nn.Linear's default, "
         "U(±1/√fan_in)), he or xavier."
+    ),
+]
+Image = Annotated[
+    str | None,
+    Opt(
+        help="Input shape of --model cnn, HxWxC (pixels in row-major (C, H, W) order); "
+        "default: a square number of columns is one H×H channel."
     ),
 ]
 InitFrom = Annotated[
@@ -572,6 +580,14 @@ def fit_cmd(
         str | None,
         Opt(help="Widths of the hidden layers of --model mlp, comma-separated (default 128,64)."),
     ] = None,
+    layers: Annotated[
+        str | None,
+        Opt(
+            help="Layers of --model cnn: convC (3×3), convCkK (K×K), pool (2×2 max), flatten, "
+            "denseN; default conv32,pool,conv64,pool,conv64,flatten,dense64."
+        ),
+    ] = None,
+    image: Image = None,
     activation: Activation = None,
     init: Init = None,
     init_from: InitFrom = None,
@@ -742,7 +758,10 @@ class _progress:
 
 
 def _architecture(cfg: dict[str, Any]) -> str:
-    """``mlp 128-64 relu`` for a network, the model's name otherwise."""
+    """``mlp 128-64 relu`` or ``cnn 28x28x1 conv32,pool,… relu`` for a network, the model's name
+    otherwise."""
+    if cfg.get("layers") and cfg.get("activation"):
+        return f"{cfg['model']} {cfg['image']} {cfg['layers']} {cfg['activation']}"
     if cfg.get("hidden") and cfg.get("activation"):
         return f"{cfg['model']} {'-'.join(map(str, cfg['hidden']))} {cfg['activation']}"
     return str(cfg["model"])
@@ -895,6 +914,14 @@ def compare_cmd(
             "architectures: --hidden 64 --hidden 128,64."
         ),
     ] = None,
+    layers: Annotated[
+        list[str] | None,
+        Opt(
+            help="Layers of --model cnn (e.g. conv32,pool,flatten,dense64); repeat the option "
+            "to compare architectures."
+        ),
+    ] = None,
+    image: Image = None,
     activation: Activation = None,
     init: Init = None,
     init_from: InitFrom = None,
@@ -955,7 +982,7 @@ def compare_cmd(
             k: v
             for k, v in locals().items()
             if k in {f for f in FitConfig.__dataclass_fields__}
-            and k not in ("data", "optimizer", "lr", "loss", "batch_size", "hidden")
+            and k not in ("data", "optimizer", "lr", "loss", "batch_size", "hidden", "layers")
         }
     )
     grid = {
@@ -964,6 +991,7 @@ def compare_cmd(
         "loss": _split_list(loss, str, "--loss"),
         "batch_size": _split_list(batch_size, _batch_size, "--batch-size"),
         "hidden": [parse_hidden(h) for h in hidden] if hidden else None,
+        "layers": list(layers) if layers else None,
     }
     if plot is not None:
         from losslab.plot import check_png_name, require_matplotlib
@@ -1077,6 +1105,7 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         cells.append(
             {
                 "hidden": row.get("hidden"),
+                "layers": row.get("layers"),
                 "optimizer": row["optimizer"],
                 "lr": f"{row['lr']:g}",
                 "loss": row["loss"],
@@ -1100,6 +1129,8 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     columns = list(cells[0]) if cells else []
     if not networks:
         columns.remove("hidden")
+    if not any(row.get("layers") for row in study.summary):
+        columns.remove("layers")
     if not validated:
         columns.remove("val loss")
     hidden_notes = []

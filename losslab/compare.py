@@ -45,7 +45,7 @@ from losslab.training import (
 DEFAULT_DATA = "breast-cancer"  # the bare `losslab compare` study
 DEFAULT_L2 = 0.01  # its classes are separable: without a penalty there is no finite optimum
 DEFAULT_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-CONFIG_KEYS = ("hidden", "optimizer", "lr", "loss", "batch_size")
+CONFIG_KEYS = ("hidden", "layers", "optimizer", "lr", "loss", "batch_size")
 
 
 @dataclass
@@ -58,12 +58,14 @@ class Grid:
     batch_sizes: list[int | None]
     seeds: int
     hiddens: list[list[int] | None] = field(default_factory=lambda: [None])
+    layers: list[str | None] = field(default_factory=lambda: [None])  # cnn stacks
 
     def configs(self, base: FitConfig) -> list[FitConfig]:
         """Every run, in grid order: architecture, optimizer, lr, loss, batch size, then seed."""
         runs = []
-        for hidden, opt, lr, loss, bs, seed in itertools.product(
+        for hidden, stack, opt, lr, loss, bs, seed in itertools.product(
             self.hiddens,
+            self.layers,
             self.optimizers,
             self.lrs,
             self.losses,
@@ -73,6 +75,8 @@ class Grid:
             hyper = _hyper_for(opt, base)
             if hidden is None:
                 hidden = base.hidden
+            if stack is None:
+                stack = base.layers
             runs.append(
                 replace(
                     base,
@@ -82,6 +86,7 @@ class Grid:
                     batch_size=bs,
                     seed=seed,
                     hidden=hidden,
+                    layers=stack,
                     **hyper,
                 )
             )
@@ -109,7 +114,7 @@ def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
         name, loss = OPTIMIZERS.resolve(run.optimizer), problem.loss.name
         lr = run.lr if run.lr is not None else problem.head.default_lr(name, spec.default_lr, loss)
         batch = run.batch_size if run.batch_size is not None else spec.default_batch_size
-        key = (tuple(run.hidden or ()), name, lr, loss, batch, run.seed)
+        key = (tuple(run.hidden or ()), run.layers, name, lr, loss, batch, run.seed)
         raw = (run.lr, run.batch_size, run.loss)
         if key in seen:
             if run.seed == 0:
@@ -161,6 +166,11 @@ def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
             check_loss(problem.model, LOSSES.resolve(loss))
     for run in grid.configs(base)[: len(grid.optimizers)]:
         run.validate()
+    if problem.model.images:
+        from losslab.layers import check_stack
+
+        for stack in grid.layers:
+            check_stack(stack or base.layers, base.image, len(problem.features))
 
 
 # --------------------------------------------------------------------------- running
@@ -499,6 +509,7 @@ def summarise(
             {
                 "run": rec["index"],
                 "hidden": ",".join(map(str, cfg["hidden"])) if cfg.get("hidden") else None,
+                "layers": cfg.get("layers"),
                 "optimizer": cfg["optimizer"],
                 "lr": cfg["lr"],
                 "loss": cfg["loss"],
@@ -659,6 +670,7 @@ def compare(
             "batch_sizes": grid.batch_sizes,
             "seeds": grid.seeds,
             "hiddens": grid.hiddens,
+            "layers": grid.layers,
         },
         "model": problem.model.name,
         "jobs": jobs,
@@ -744,6 +756,7 @@ def study(
     loss: Any = None,
     batch_size: Any = None,
     hidden: Any = None,
+    layers: Any = None,
     seeds: int = 3,
     jobs: int | None = None,
     target_loss: float | None = None,
@@ -756,7 +769,8 @@ def study(
     """`losslab compare` from Python: the grid options take one value or a list (``"default"``
     for the optimizer's own), every other keyword is a `fit` setting for all runs.
 
-    ``hidden`` takes one architecture (``[128, 64]`` or ``"128,64"``) or a list of them. Without
+    ``hidden`` takes one architecture (``[128, 64]`` or ``"128,64"``) or a list of them;
+    ``layers`` one cnn stack (``"conv32,pool,flatten,dense64"``) or a list of them. Without
     ``data``, the bare study (breast-cancer with l2 = 0.01 unless given). Saved only with
     ``save=True``.
     """
@@ -780,6 +794,7 @@ def study(
         batch_sizes=_values(batch_size, parse_batch_size),
         seeds=seeds,
         hiddens=hiddens,
+        layers=[layers] if isinstance(layers, str) else list(layers) if layers else [None],
     )
     result = compare(
         base,

@@ -42,6 +42,8 @@ class FitConfig:
     standardize: bool = True
     scale: str | None = None  # standard, minmax, none; None: from ``standardize``
     hidden: list[int] | None = None  # widths of the hidden layers (mlp)
+    layers: str | None = None  # the layer stack of a cnn ("conv32,pool,…,dense64")
+    image: str | None = None  # a cnn's input shape "HxWxC" (default: square, one channel)
     activation: str | None = None  # of the hidden layers (mlp)
     init: str | None = None  # torch, he, xavier (networks); linear models start at zero
     init_from: str | None = None  # .npz of W1, b1, … or a saved run
@@ -164,12 +166,26 @@ class FitConfig:
             raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
         self.hidden = parse_hidden(self.hidden)
         network = model is not None and model.network
+        images = model is not None and model.images
+        what = f"a {model.name} model" if model is not None else "the model chosen"
         for flag, value in (("--hidden", self.hidden), ("--activation", self.activation)):
             if value is not None and not network:
-                what = f"a {model.name} model" if model is not None else "the model chosen"
                 raise ConfigError(
                     f"{flag} applies to networks (--model mlp); {what} has no hidden layers"
                 )
+        if self.hidden is not None and images:
+            raise ConfigError("--hidden applies to --model mlp; a cnn takes --layers")
+        for flag, value in (("--layers", self.layers), ("--image", self.image)):
+            if value is not None and not images:
+                raise ConfigError(f"{flag} applies to --model cnn; {what} has no image layers")
+        if self.layers is not None:
+            from losslab.layers import format_layers, parse_layers
+
+            self.layers = format_layers(parse_layers(self.layers))
+        if self.image is not None:
+            from losslab.layers import parse_image
+
+            self.image = "x".join(map(str, parse_image(self.image)))
         if self.activation is not None:
             from losslab.activations import ACTIVATIONS
 
@@ -179,7 +195,7 @@ class FitConfig:
                 raise ConfigError(f"--init must be one of {', '.join(INITS)}, got {self.init!r}")
             if not network:
                 raise ConfigError(
-                    "--init applies to networks (--model mlp); linear models start at zero "
+                    "--init applies to networks (--model mlp, cnn); linear models start at zero "
                     "(use --init-from to start elsewhere)"
                 )
 

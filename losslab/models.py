@@ -6,7 +6,8 @@ and how scores become predictions. Their parameters start at zero.
 
 mlp is a network of dense layers (:mod:`losslab.network`) whose output layer is one of those
 three "heads", chosen by the loss: K logits for a multiclass loss, one score for a binary or a
-regression loss. Its target is encoded as its head's is.
+regression loss. Its target is encoded as its head's is. cnn is the same with a stack of
+convolution, pooling, flatten and dense layers (:mod:`losslab.layers`) on rows read as images.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ModelKind:
     # larger lr to bring the intercept to the target's mean within the default 100 epochs.
     default_lrs: tuple[tuple[str, float], ...] = ()
     network: bool = False  # hidden layers before the head (``--hidden``, ``--activation``)
+    images: bool = False  # the rows are images and the layers a stack (``--layers``, ``--image``)
 
     def default_lr(self, optimizer: str, fallback: float, loss: str = "") -> float:
         """The default lr of ``optimizer`` for this model with ``loss`` (regression losses only)."""
@@ -89,6 +91,18 @@ MODELS.add(
         network=True,
     ),
     aliases=("nn", "network"),
+)
+MODELS.add(
+    "cnn",
+    ModelKind(
+        "cnn",
+        MODELS.get("mlp").losses,
+        "a convolutional network on images (--layers conv32,pool,conv64,pool,conv64,flatten,"
+        "dense64 by default, --image HxWxC) with the head the loss needs, as mlp",
+        network=True,
+        images=True,
+    ),
+    aliases=("conv", "convnet"),
 )
 
 

@@ -75,7 +75,16 @@ def load_model(path: str | Path) -> SavedModel:
     if model.network:
         arrays = [layer[k] for layer in raw["layers"] for k in ("W", "b")]
         sizes = [n] + [b.shape[0] for b in arrays[1::2]]
-        net = Network(sizes, raw["activation"], vector_output=not kind.multi_output)
+        if model.images:
+            net = Network(
+                [n, sizes[-1]],
+                raw["activation"],
+                vector_output=not kind.multi_output,
+                layers=raw["spec"],
+                image=raw["image"],
+            )
+        else:
+            net = Network(sizes, raw["activation"], vector_output=not kind.multi_output)
     else:
         arrays = [raw["coef"], raw["intercept"]]
         vector = raw["coef"].ndim == 1

@@ -213,8 +213,8 @@ def _encode(
         numbers = pd.to_numeric(pd.Series(labels), errors="coerce").to_numpy()
         row = int(np.flatnonzero(np.isnan(numbers))[0]) if np.isnan(numbers).any() else 0
         raise DataError(
-            f"{table.where(row, target)}: non-numeric value {str(labels[row])!r} in the target of "
-            f"a regression ({loss.name}); use --model logistic or softmax for labels"
+            f"{table.where(row, target)}: non-numeric value {str(labels[row])!r}; a regression "
+            f"({loss.name}) needs a numeric target (use --model logistic or softmax for labels)"
         )
     return encode_target(head, loss.name, labels, f"{table.label}, column {target!r}")
 

@@ -303,6 +303,59 @@ def _mlp(raw: dict[str, Any], features: list[str], classes: list) -> dict[str, A
     return {"layers": out, "activation": _text(_get(raw, "activation"), "activation")}
 
 
+def _cnn(raw: dict[str, Any], features: list[str], classes: list) -> dict[str, Any]:
+    """A layer ``spec`` (``--layers``), an ``image`` [H, W, C] of as many pixels as features,
+    and the layers with weights in order: a conv ``W`` in torch's (C_out, C_in, k, k) layout, a
+    dense ``W`` inputs × outputs, each ``b`` one value per output."""
+    from losslab.activations import ACTIVATIONS
+    from losslab.errors import LossLabError
+    from losslab.layers import build_stack, parse_layers
+    from losslab.models import MODELS, head_of
+
+    spec = _text(_get(raw, "spec"), "spec")
+    image = _get(raw, "image")
+    if (
+        not isinstance(image, list)
+        or len(image) != 3
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in image)
+    ):
+        raise _field("image", f"must be [H, W, C], three positive integers, found {_what(image)}")
+    if math.prod(image) != len(features):
+        raise _field(
+            "image", f"has {math.prod(image)} pixels; the model has {len(features)} features"
+        )
+    activation = _text(_get(raw, "activation"), "activation")
+    head = head_of(MODELS.get(raw["kind"]), raw["loss"])
+    k = len(classes) if head.multi_output else 1
+    try:
+        act = ACTIVATIONS.get(activation)
+        stack = build_stack(parse_layers(spec), tuple(image), k, act, vector_output=False)
+    except LossLabError as exc:
+        raise _field("spec", f"does not describe a network on this image: {exc}") from None
+    weighted = [layer for layer in stack if layer.has_params]
+    layers = _get(raw, "layers")
+    if not isinstance(layers, list) or len(layers) != len(weighted):
+        raise _field(
+            "layers", f"must list {len(weighted)} layers with weights, found {_what(layers)}"
+        )
+    out = []
+    for i, (layer, entry) in enumerate(zip(weighted, layers, strict=True)):
+        obj = _object(entry, f"layers[{i}]")
+        name, shape = f"layers[{i}].W", layer.torch_shape  # type: ignore[attr-defined]
+        try:
+            W = np.array(_get(obj, "W", f"layers[{i}]."), dtype=np.float64)
+        except (TypeError, ValueError):
+            raise _field(name, f"must be nested lists of numbers of shape {shape}") from None
+        if W.shape != shape:
+            raise _field(name, f"has shape {W.shape}; the spec {spec!r} needs {shape}")
+        if not np.isfinite(W).all():
+            raise _field(name, "holds a value that is not a finite number")
+        b = _vector(_get(obj, "b", f"layers[{i}]."), f"layers[{i}].b", layer.n_bias,
+                    f"layer {i} has {layer.n_bias} outputs")  # fmt: skip
+        out.append({"W": W, "b": b})
+    return {"layers": out, "activation": activation, "spec": spec, "image": image}
+
+
 # kind -> its own fields; the common ones (features, classes, target, loss, scaler) are checked
 # first. A new kind is one entry here.
 MODEL_KINDS: dict[str, Callable[[dict[str, Any], list[str], list], dict[str, Any]]] = {
@@ -310,6 +363,7 @@ MODEL_KINDS: dict[str, Callable[[dict[str, Any], list[str], list], dict[str, Any
     "logistic": _logistic,
     "softmax": _softmax,
     "mlp": _mlp,
+    "cnn": _cnn,
 }
 
 

@@ -135,17 +135,29 @@ def build_network(problem: Problem, config: FitConfig, n_features: int, dtype: A
     ``--init`` scheme from the seed's INIT stream for networks, or ``--init-from``'s weights."""
     head = problem.head
     out = problem.n_outputs
-    if problem.model.network:
-        hidden = config.hidden or list(DEFAULT_HIDDEN)
-        activation = config.activation or DEFAULT_ACTIVATION
+    if problem.model.images:
+        from losslab.layers import SEED_LAYERS, image_shape
+
+        net = Network(
+            [n_features, out],
+            config.activation or DEFAULT_ACTIVATION,
+            vector_output=not head.multi_output,
+            dtype=dtype,
+            layers=config.layers or SEED_LAYERS,
+            image=image_shape(config.image, n_features),
+        )
     else:
-        hidden, activation = [], None
-    net = Network(
-        [n_features, *hidden, out],
-        activation,
-        vector_output=not head.multi_output,
-        dtype=dtype,
-    )
+        if problem.model.network:
+            hidden = config.hidden or list(DEFAULT_HIDDEN)
+            activation = config.activation or DEFAULT_ACTIVATION
+        else:
+            hidden, activation = [], None
+        net = Network(
+            [n_features, *hidden, out],
+            activation,
+            vector_output=not head.multi_output,
+            dtype=dtype,
+        )
     if config.init_from is not None:
         from losslab.weights import load_weights
 
@@ -372,10 +384,12 @@ def train(
     )
     if problem.model.network:
         resolved.update(
-            hidden=net.hidden,
+            hidden=net.hidden if net.spec is None else None,
             activation=net.activation.name,  # type: ignore[union-attr]
             init=config.init or ("torch" if config.init_from is None else None),
         )
+    if net.image is not None:
+        resolved.update(layers=net.architecture, image="x".join(map(str, net.image)))
     metrics = _final_metrics(problem, split, final, config, status, loss_kw)
     return FitResult(
         status=status,
@@ -431,8 +445,9 @@ def _final_metrics(
 def model_dict(problem: Problem, split: Split, net: Network) -> dict[str, Any]:
     """The saved model: JSON-ready, enough for `losslab predict` on raw features.
 
-    One-layer models keep ``coef`` and ``intercept``; networks list their ``layers``
-    (``W`` as (fan_in, fan_out), ``b``) with the ``activation``.
+    One-layer models keep ``coef`` and ``intercept``; networks list their ``layers`` with
+    weights (``W`` as (fan_in, fan_out), a conv's as torch's (C_out, C_in, k, k); ``b``) with the
+    ``activation``; a cnn also its layer ``spec`` and ``image`` shape [H, W, C].
     """
     out: dict[str, Any] = {
         "kind": problem.model.name,
@@ -443,6 +458,9 @@ def model_dict(problem: Problem, split: Split, net: Network) -> dict[str, Any]:
     }
     if problem.model.network:
         out["activation"] = net.activation.name  # type: ignore[union-attr]
+        if net.image is not None:
+            out["spec"] = net.architecture
+            out["image"] = list(net.image)
         out["layers"] = net.to_lists()
     else:
         W, b = net.W[0], net.b[0]
