@@ -204,19 +204,6 @@ def plain(value: object) -> object:
     return value
 
 
-def scores(X: np.ndarray, params: list[np.ndarray], out: np.ndarray | None = None) -> np.ndarray:
-    """S = X·W + b, written into ``out`` when given."""
-    W, b = params
-    S = np.matmul(X, W, out=out)
-    S += b if W.ndim == 2 else b[0]
-    return S
-
-
-def predict_labels(model: ModelKind, loss: str, S: np.ndarray) -> np.ndarray:
-    """Encoded predictions (0/1 or class index) from scores."""
-    if model.multi_output:
-        return np.argmax(S, axis=1).astype(np.float64)
-    return (S > 0).astype(np.float64)
 
 
 def probabilities(model: ModelKind, S: np.ndarray) -> np.ndarray | None:
