@@ -13,6 +13,7 @@ convolution, pooling, flatten and dense layers (:mod:`losslab.layers`) on rows r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -195,6 +196,23 @@ def encode_target(
     return y.astype(np.float64), [plain(c) for c in classes]
 
 
+def class_codes(labels: np.ndarray, classes: list, where: Any, why: str) -> np.ndarray:
+    """Labels as indices into ``classes`` (compared as text, so 1 and 1.0 and "1" agree), as
+    float64; a label outside them is a DataError at ``where(row)``: ``class 'x' {why} (classes:
+    …)``."""
+    known = {str(plain(c)): k for k, c in enumerate(classes)}
+    codes = np.fromiter(
+        (known.get(str(plain(v)), -1) for v in labels), dtype=np.intp, count=len(labels)
+    )
+    if (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise DataError(
+            f"{where(row)}: class {plain(labels[row])!r} {why} "
+            f"(classes: {', '.join(map(str, classes))})"
+        )
+    return codes.astype(np.float64)
+
+
 def plain(value: object) -> object:
     """numpy scalar -> python scalar for JSON."""
     if isinstance(value, np.generic):
@@ -202,8 +220,6 @@ def plain(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-
 
 
 def probabilities(model: ModelKind, S: np.ndarray) -> np.ndarray | None:

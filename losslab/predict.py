@@ -11,7 +11,7 @@ import numpy as np
 from losslab.data import Table, read_table
 from losslab.encoding import Encoder
 from losslab.errors import DataError, LossLabError
-from losslab.models import MODELS, ModelKind, head_of, plain, probabilities
+from losslab.models import MODELS, ModelKind, class_codes, head_of, probabilities
 from losslab.network import Network
 
 
@@ -159,15 +159,9 @@ def evaluate_model(
     frame = pd.DataFrame(S.reshape(len(S), -1), columns=pred_cols)
     if model.classes:
         labels = table.labels(column)
-        known = {str(plain(c)): k for k, c in enumerate(model.classes)}
-        codes = [known.get(str(plain(v))) for v in labels]
-        if None in codes:
-            row = codes.index(None)
-            raise DataError(
-                f"{table.where(row, column)}: class {labels[row]!r} is unknown to the model "
-                f"(classes: {', '.join(map(str, model.classes))})"
-            )
-        y = np.asarray(codes, dtype=np.float64)
+        y = class_codes(
+            labels, model.classes, lambda row: table.where(row, column), "is unknown to the model"
+        )
     else:
         y = table.numeric(column)
     frame.insert(0, column, y)

@@ -26,10 +26,10 @@ from losslab.models import (
     ModelKind,
     check_loss,
     choose_model,
+    class_codes,
     default_loss,
     encode_target,
     head_of,
-    plain,
 )
 
 SPLIT, SHUFFLE, INIT = range(3)  # which child of SeedSequence(seed) feeds what
@@ -345,17 +345,12 @@ def load_test(problem: Problem, source: Any) -> TestData:
         )
     labels = table.labels(problem.target)
     if problem.classes:
-        known = {str(plain(c)): k for k, c in enumerate(problem.classes)}
-        codes = np.fromiter(
-            (known.get(str(plain(v)), -1) for v in labels), dtype=np.intp, count=len(labels)
+        y = class_codes(
+            labels,
+            problem.classes,
+            lambda row: table.where(row, problem.target),
+            "does not occur in the training data",
         )
-        if (codes < 0).any():
-            row = int(np.flatnonzero(codes < 0)[0])
-            raise DataError(
-                f"{table.where(row, problem.target)}: class {plain(labels[row])!r} does not "
-                f"occur in the training data (classes: {', '.join(map(str, problem.classes))})"
-            )
-        y = codes.astype(np.float64)
     else:
         y = table.numeric(problem.target)
     X = table.matrix(problem.features) if problem.frame is None else None
