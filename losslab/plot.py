@@ -61,7 +61,12 @@ def plot_study(
                 ax.plot(epochs, _positive(test), color=c, lw=1.0, ls="--")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss (solid: train mean, band: min–max over seeds, dashed: test)")
+        seeded = any(row.get("seeds", 1) > 1 for row in summary)
+        ax.set_ylabel(
+            "loss (solid: train mean, band: min–max over seeds, dashed: test)"
+            if seeded
+            else "loss (solid: train, dashed: test)"
+        )
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
         if ax.lines:

@@ -349,13 +349,12 @@ def test_mlp_heads_and_activations_match_torch(tmp_path, act, loss):
         K = 1
     data = _write_csv(tmp_path / "d.csv", X, y)
     arrays = _init_npz(tmp_path / "w.npz", [64, 12, K], 6)
-    model_loss = {"bce": "bce", "mse": "mse", "cross-entropy": "cross-entropy"}[loss]
     ours = losslab.fit(
         str(data),
         model="mlp",
         hidden="12",
         activation=act,
-        loss=model_loss,
+        loss=loss,
         init_from=str(tmp_path / "w.npz"),
         optimizer="adam",
         lr=0.01,
