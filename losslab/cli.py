@@ -467,16 +467,6 @@ Standardize = Annotated[
 ]
 L1 = Annotated[float, Opt(help="L1 penalty l1·‖W‖₁ (the intercept is never penalised).")]
 L2 = Annotated[float, Opt(help="L2 penalty (l2/2)·‖W‖².")]
-Momentum = Annotated[
-    float | None, Opt(help="Momentum μ (sgd, rmsprop; 0.9 for momentum/nesterov).")
-]
-Nesterov = Annotated[bool, Opt("--nesterov", help="Nesterov momentum (sgd/gd).")]
-Beta1 = Annotated[float | None, Opt(help="Adam β1 (0.9).")]
-Beta2 = Annotated[float | None, Opt(help="Adam β2 (0.999).")]
-Eps = Annotated[float | None, Opt(help="Denominator ε (adam 1e-8, rmsprop 1e-8, adagrad 1e-10).")]
-Amsgrad = Annotated[bool, Opt("--amsgrad", help="AMSGrad variant of adam/adamw.")]
-Alpha = Annotated[float | None, Opt(help="RMSprop smoothing α (0.99).")]
-WeightDecay = Annotated[float | None, Opt(help="AdamW decoupled weight decay (0.01).")]
 Schedule = Annotated[str, Opt(help=_HELP["schedule"])]
 Warmup = Annotated[int, Opt(help="Epochs of linear lr warm-up.")]
 StepSize = Annotated[int, Opt(help="Epochs between decays (step schedule).")]
@@ -548,12 +538,54 @@ DtypeOpt = Annotated[
 ]
 
 
+def hyper_options(fn: F) -> F:
+    """Give a command one option per declared optimizer hyperparameter, in place of ``**hyper``.
+
+    The flags, their types and their help come from the optimizers' declarations
+    (:data:`losslab.optimizers.DECLARED`): registering an optimizer adds its flags here. A flag
+    not given is None, "the optimizer's default"; booleans are ``--x/--no-x``.
+    """
+    import inspect
+
+    from losslab.optimizers import DECLARED, hyper_help
+
+    sig = inspect.signature(fn, eval_str=True)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    annotations = {p.name: p.annotation for p in params}
+    for name, entries in DECLARED.items():
+        h = entries[0][1]
+        flag = "--" + name.replace("_", "-")
+        if h.kind is bool:
+            annotation: Any = Annotated[
+                bool | None, Opt(f"{flag}/--no-{flag[2:]}", help=hyper_help(name))
+            ]
+        elif h.kind is str:
+            annotation = Annotated[str | None, Opt(flag, help=hyper_help(name))]
+        else:
+            annotation = Annotated[h.kind | None, Opt(flag, help=hyper_help(name))]  # type: ignore[name-defined]
+        params.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+            )
+        )
+        annotations[name] = annotation
+    names = tuple(DECLARED)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        hyper = {k: kwargs.pop(k) for k in names if k in kwargs}
+        return fn(*args, **kwargs, **hyper)
+
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**annotations, "return": None}
+    return wrapper  # type: ignore[return-value]
+
+
 def _hyper_settings(**values: Any) -> dict[str, Any]:
-    """Typer values -> FitConfig fields (flags off mean "the optimizer's default")."""
+    """Typer values -> FitConfig fields (``hyper``: the optimizer's hyperparameters given)."""
+    hyper = values.pop("hyper", None) or {}
     values = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
-    for flag in ("nesterov", "amsgrad"):
-        if values.get(flag) is False:
-            values[flag] = None
+    values["hyper"] = {k: v for k, v in hyper.items() if v is not None}
     if values.get("features") is not None:
         values["features"] = [c.strip() for c in values["features"].split(",") if c.strip()]
     return values
@@ -561,6 +593,7 @@ def _hyper_settings(**values: Any) -> dict[str, Any]:
 
 @app.command("fit")
 @command
+@hyper_options
 def fit_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     target: Target = None,
@@ -599,14 +632,6 @@ def fit_cmd(
     scale: Scale = None,
     l1: L1 = 0.0,
     l2: L2 = 0.0,
-    momentum: Momentum = None,
-    nesterov: Nesterov = False,
-    beta1: Beta1 = None,
-    beta2: Beta2 = None,
-    eps: Eps = None,
-    amsgrad: Amsgrad = False,
-    alpha: Alpha = None,
-    weight_decay: WeightDecay = None,
     schedule: Schedule = "constant",
     warmup: Warmup = 0,
     step_size: StepSize = 10,
@@ -630,6 +655,7 @@ def fit_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
+    **hyper: Any,
 ) -> None:
     """Train a linear, logistic, softmax or mlp model on a CSV and report loss and accuracy/R².
 
@@ -869,6 +895,7 @@ ListOpt = Annotated[list[str] | None, Opt()]
 
 @app.command("compare")
 @command
+@hyper_options
 def compare_cmd(
     data: Annotated[
         str | None,
@@ -934,14 +961,6 @@ def compare_cmd(
     l2: Annotated[
         float | None, Opt(help="L2 penalty (l2/2)·‖W‖² (default 0; 0.01 in the bare study).")
     ] = None,
-    momentum: Momentum = None,
-    nesterov: Nesterov = False,
-    beta1: Beta1 = None,
-    beta2: Beta2 = None,
-    eps: Eps = None,
-    amsgrad: Amsgrad = False,
-    alpha: Alpha = None,
-    weight_decay: WeightDecay = None,
     schedule: Schedule = "constant",
     warmup: Warmup = 0,
     step_size: StepSize = 10,
@@ -965,6 +984,7 @@ def compare_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
+    **hyper: Any,
 ) -> None:
     """Compare optimizers × learning rates × losses × batch sizes over several seeds.
 

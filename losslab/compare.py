@@ -28,7 +28,6 @@ from losslab.models import check_loss
 from losslab.optimizers import OPTIMIZERS
 from losslab.prepare import source_path
 from losslab.training import (
-    HYPER,
     FitConfig,
     FitResult,
     Problem,
@@ -87,7 +86,7 @@ class Grid:
                     seed=seed,
                     hidden=hidden,
                     layers=stack,
-                    **hyper,
+                    hyper=hyper,
                 )
             )
         return runs
@@ -96,7 +95,7 @@ class Grid:
 def _hyper_for(optimizer: str, base: FitConfig) -> dict[str, Any]:
     """Study-wide hyperparameters reach only the optimizers that use them."""
     used = OPTIMIZERS.get(optimizer).hyper_defaults
-    return {k: (getattr(base, k) if k in used else None) for k in HYPER}
+    return {k: v for k, v in base.hyper.items() if k in used and v is not None}
 
 
 def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:

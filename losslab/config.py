@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from losslab.errors import ConfigError
 
 STATUSES = ("completed", "early_stopped", "diverged", "interrupted")
-HYPER = ("momentum", "nesterov", "beta1", "beta2", "eps", "amsgrad", "alpha", "weight_decay")
 LOSS_PARAMS = ("delta", "quantile", "epsilon", "gamma")
 SHUFFLES = ("epoch", "once")
 DTYPES = ("float64", "float32")
@@ -49,14 +48,10 @@ class FitConfig:
     init_from: str | None = None  # .npz of W1, b1, … or a saved run
     l1: float = 0.0
     l2: float = 0.0
-    momentum: float | None = None
-    nesterov: bool | None = None
-    beta1: float | None = None
-    beta2: float | None = None
-    eps: float | None = None
-    amsgrad: bool | None = None
-    alpha: float | None = None
-    weight_decay: float | None = None
+    # the optimizer's hyperparameters by name (those its registry entry declares); a missing
+    # name or None means the optimizer's default. ``from_dict`` and ``to_dict`` keep them at the
+    # top level, where the run records have them.
+    hyper: dict[str, Any] = field(default_factory=dict)
     schedule: str = "constant"
     warmup: int = 0
     step_size: int = 10
@@ -77,7 +72,9 @@ class FitConfig:
     dtype: str = "float64"  # "float32" halves the memory traffic of every pass
 
     def to_dict(self) -> dict[str, Any]:
+        """Every setting by name, the optimizer's hyperparameters among them."""
         out = asdict(self)
+        out.update(out.pop("hyper"))
         for key in ("data", "test_data"):
             if out[key] is not None and not isinstance(out[key], str):
                 out[key] = "<DataFrame>"
@@ -85,14 +82,24 @@ class FitConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> FitConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown setting {unknown[0]!r}")
-        return cls(**values)
+        """The settings ``to_dict`` gives (or any subset): hyperparameters by their own names."""
+        from losslab.optimizers import HYPERPARAMETERS
 
-    def hyper(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in HYPER if getattr(self, k) is not None}
+        known = {f.name for f in fields(cls)} - {"hyper"}
+        hyper = dict(values.get("hyper") or {})
+        settings = {}
+        for key, value in values.items():
+            if key in known:
+                settings[key] = value
+            elif key in HYPERPARAMETERS:
+                hyper[key] = value
+            elif key != "hyper":
+                raise ConfigError(f"unknown setting {key!r}")
+        return cls(**settings, hyper=hyper)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The hyperparameters given (None dropped): what the optimizer is built with."""
+        return {k: v for k, v in self.hyper.items() if v is not None}
 
     def loss_params(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in LOSS_PARAMS if getattr(self, k) is not None}

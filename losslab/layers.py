@@ -220,6 +220,10 @@ class Dense(Layer):
     def get_weight(self) -> np.ndarray:
         return self.W.reshape(self.torch_shape)
 
+    def torch_view(self, W: np.ndarray) -> np.ndarray:
+        """``W`` (or its gradient) as a view in nn.Linear's (out, in) layout."""
+        return W.reshape(1, -1) if self.vector else W.T
+
     def set_weight(self, value: np.ndarray) -> None:
         self.W[...] = value.reshape(self.W.shape)
 
@@ -304,6 +308,10 @@ class Conv2D(Layer):
 
     def get_weight(self) -> np.ndarray:
         return self.W.transpose(3, 2, 0, 1)
+
+    def torch_view(self, W: np.ndarray) -> np.ndarray:
+        """``W`` (or its gradient) as a view in nn.Conv2d's (C_out, C_in, k, k) layout."""
+        return W.transpose(3, 2, 0, 1)
 
     def set_weight(self, value: np.ndarray) -> None:
         self.W[...] = value.reshape(self.torch_shape).transpose(2, 3, 1, 0)

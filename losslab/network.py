@@ -180,6 +180,17 @@ class Network:
     def grads(self) -> list[np.ndarray]:
         return [g for pair in zip(self.gW, self.gb, strict=True) for g in pair]
 
+    def torch_tensors(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """(parameters, gradients) as torch's module lists them — each layer's weight in torch's
+        layout ((out, in); a conv's (C_out, C_in, k, k)), then its bias — all views into θ, g."""
+        ps: list[np.ndarray] = []
+        gs: list[np.ndarray] = []
+        for layer in self.weighted:
+            view = layer.torch_view  # type: ignore[attr-defined]
+            ps += [view(layer.W), layer.b]
+            gs += [view(layer.gW), layer.gb]
+        return ps, gs
+
     @property
     def output_shift(self) -> np.ndarray:
         """The output bias, shaped to be added to the scores (a 1-vector for vector output)."""

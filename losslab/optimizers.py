@@ -16,66 +16,17 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from losslab.errors import ConfigError
+from losslab.hyper import Hyper, nonnegative, positive, resolve, switch, unit
 from losslab.registry import Registry
 
-# Every hyperparameter any optimizer takes; make_optimizer accepts exactly these names.
-HYPERPARAMETERS = (
-    "momentum",
-    "nesterov",
-    "beta1",
-    "beta2",
-    "eps",
-    "amsgrad",
-    "alpha",
-    "weight_decay",
-)
-
 Params = Sequence[np.ndarray]
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise ConfigError(f"{_flag(name)} must be a number, got {value!r}")
-    return float(value)
-
-
-def _unit(name: str, value: Any) -> float:
-    """A decay rate in [0, 1): momentum μ, β1, β2, α."""
-    x = _number(name, value)
-    if not 0.0 <= x < 1.0:
-        raise ConfigError(f"{_flag(name)} must be in [0, 1), got {x:g}")
-    return x
-
-
-def _positive(name: str, value: Any) -> float:
-    x = _number(name, value)
-    if not (x > 0.0 and math.isfinite(x)):
-        raise ConfigError(f"{_flag(name)} must be > 0, got {x:g}")
-    return x
-
-
-def _nonnegative(name: str, value: Any) -> float:
-    x = _number(name, value)
-    if not (x >= 0.0 and math.isfinite(x)):
-        raise ConfigError(f"{_flag(name)} must be >= 0, got {x:g}")
-    return x
-
-
-def _flag_value(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{_flag(name)} must be true or false, got {value!r}")
-    return bool(value)
 
 
 @dataclass
@@ -92,8 +43,61 @@ class OptState:
     scratch: list[np.ndarray]
 
 
+@dataclass
+class StepContext:
+    """What some rules need beyond the gradient (the training loop fills what a rule asks for).
+
+    ``loss``: the objective at the parameters the gradient was taken at (full batch);
+    ``closure``: recomputes the full-batch objective and its gradient (into the ``grads`` arrays)
+    at the current parameters and returns the objective — L-BFGS's line search calls it;
+    ``optimum``: f*, the exact minimum of the objective where losslab knows it (Polyak's step).
+    """
+
+    loss: float | None = None
+    closure: Callable[[], float] | None = None
+    optimum: float | None = None
+
+
 class UpdateRule(ABC):
-    """An update rule: ``init`` allocates the state once, ``step`` updates everything in place."""
+    """An update rule: ``init`` allocates the state once, ``step`` updates everything in place.
+
+    A rule declares its hyperparameters once, in ``hypers`` (name, default, range, help); the
+    constructor takes exactly those keywords, validates them and sets them as attributes, and
+    the CLI flags, ``losslab optimizers`` and the run record are derived from the same list.
+
+    ``layout`` says what ``step`` receives: ``"flat"``, the parameter vector θ in one piece (or
+    as its weights and its biases when ``decays`` is true, so that weight decay can spare the
+    biases); ``"tensors"``, one array per layer parameter in torch's layout (a dense weight as
+    (out, in), a conv kernel as (C_out, C_in, k, k)), weights and biases alternating, for rules
+    that treat a matrix as a matrix. ``full_batch``: the rule needs the whole training set at
+    every step (``closure``, ``loss``); ``needs_optimum``: it needs ``StepContext.optimum``;
+    ``evaluates_elsewhere``: :meth:`to_eval` moves θ to another point than where gradients are
+    taken (the training loop then evaluates, reports and saves the model at that point).
+    """
+
+    hypers: ClassVar[tuple[Hyper, ...]] = ()
+    layout: ClassVar[str] = "flat"
+    full_batch: ClassVar[bool] = False
+    needs_optimum: ClassVar[bool] = False
+    evaluates_elsewhere: ClassVar[bool] = False  # to_eval moves θ (schedule-free)
+
+    def __init__(self, **hyper: Any) -> None:
+        for name, value in resolve(self.hypers, hyper, type(self).__name__).items():
+            setattr(self, name, value)
+        self.check()
+
+    def check(self) -> None:
+        """Constraints between hyperparameters (one ConfigError line each)."""
+        return None
+
+    @property
+    def decays(self) -> bool:
+        """Whether a weight decay applies (then the biases are stepped apart and spared)."""
+        return bool(getattr(self, "weight_decay", 0.0))
+
+    def check_model(self, params: Params, decay_mask: Sequence[bool], model: str) -> None:
+        """ConfigError if the rule cannot step on these parameters (e.g. Muon without a matrix)."""
+        return None
 
     def buffer_names(self) -> tuple[str, ...]:
         """The per-parameter buffers this rule keeps (zeros at ``init``)."""
@@ -119,23 +123,57 @@ class UpdateRule(ABC):
         lr: float,
         *,
         decay_mask: Sequence[bool] | None = None,
+        ctx: StepContext | None = None,
     ) -> None:
         """Apply one update to ``params`` and ``state`` in place.
 
         ``grads`` are used as scratch space: their contents are undefined afterwards.
-        ``decay_mask[i]`` says whether decoupled weight decay applies to ``params[i]`` (the
-        coefficients, not the intercept); None means every parameter, as a single torch param
-        group. Rules without weight decay ignore it.
+        ``decay_mask[i]`` says whether weight decay applies to ``params[i]`` (the weights, not
+        the biases); None means every parameter, as a single torch param group. Rules without
+        weight decay ignore it.
         """
+
+    def to_eval(self, params: Params, state: OptState) -> None:
+        """Move ``params`` to the point the model is evaluated at (schedule-free's x)."""
+        return None
+
+    def to_train(self, params: Params, state: OptState) -> None:
+        """Undo :meth:`to_eval`: back to the point gradients are taken at."""
+        return None
 
     @property
     def hyperparameters(self) -> dict[str, Any]:
         """The rule's hyperparameters by name (its constructor's keywords)."""
-        return dict(vars(self))
+        return {h.name: getattr(self, h.name) for h in self.hypers}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())
         return f"{type(self).__name__}({args})"
+
+
+def weight_decay(
+    p: np.ndarray, g: np.ndarray, s: np.ndarray, lr: float, wd: float, decoupled: bool
+) -> None:
+    """torch's two weight decays, in place: decoupled (AdamW, Loshchilov & Hutter 2019)
+    θ ← θ·(1 − lr·λ); coupled (L2 in the gradient) g ← g + λθ. ``s`` is scratch."""
+    if not wd:
+        return
+    if decoupled:
+        p *= 1.0 - lr * wd
+    else:
+        np.multiply(p, wd, out=s)
+        g += s
+
+
+# The declarations several rules share; a rule's own default overrides the one here.
+MOMENTUM = unit("momentum", 0.0, "momentum factor μ")
+EPS = positive("eps", 1e-8, "term added to the denominator for numerical stability")
+BETA1 = unit("beta1", 0.9, "decay of the first-moment (gradient) average β1")
+BETA2 = unit("beta2", 0.999, "decay of the second-moment (squared gradient) average β2")
+WEIGHT_DECAY = nonnegative("weight_decay", 0.0, "weight decay λ (the biases are spared)")
+DECOUPLED = switch(
+    "decoupled_weight_decay", False, "decay θ directly (AdamW) instead of adding λθ to g"
+)
 
 
 class SGD(UpdateRule):
@@ -145,9 +183,11 @@ class SGD(UpdateRule):
     θ −= lr·b, or θ −= lr·(g + μb) with Nesterov. Nesterov needs μ > 0, as in torch.
     """
 
-    def __init__(self, *, momentum: float = 0.0, nesterov: bool = False) -> None:
-        self.momentum = _unit("momentum", momentum)
-        self.nesterov = _flag_value("nesterov", nesterov)
+    hypers = (MOMENTUM, switch("nesterov", False, "Nesterov momentum (needs μ > 0)"))
+    momentum: float
+    nesterov: bool
+
+    def check(self) -> None:
         if self.nesterov and self.momentum == 0.0:
             raise ConfigError("--nesterov needs --momentum > 0, got 0")
 
@@ -162,6 +202,7 @@ class SGD(UpdateRule):
         lr: float,
         *,
         decay_mask: Sequence[bool] | None = None,
+        ctx: StepContext | None = None,
     ) -> None:
         state.step += 1
         mu = self.momentum
@@ -189,8 +230,8 @@ class Adagrad(UpdateRule):
     s += g²; θ −= lr·g/(√s + ε).
     """
 
-    def __init__(self, *, eps: float = 1e-10) -> None:
-        self.eps = _positive("eps", eps)
+    hypers = (EPS.with_default(1e-10),)
+    eps: float
 
     def buffer_names(self) -> tuple[str, ...]:
         return ("sum",)
@@ -203,6 +244,7 @@ class Adagrad(UpdateRule):
         lr: float,
         *,
         decay_mask: Sequence[bool] | None = None,
+        ctx: StepContext | None = None,
     ) -> None:
         state.step += 1
         for i, (p, g, s) in enumerate(zip(params, grads, state.scratch, strict=True)):
@@ -223,10 +265,14 @@ class RMSprop(UpdateRule):
     b = μb + g/(√v + ε); θ −= lr·b.
     """
 
-    def __init__(self, *, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0) -> None:
-        self.alpha = _unit("alpha", alpha)
-        self.eps = _positive("eps", eps)
-        self.momentum = _unit("momentum", momentum)
+    hypers = (
+        unit("alpha", 0.99, "smoothing constant α of the squared-gradient average"),
+        EPS,
+        MOMENTUM,
+    )
+    alpha: float
+    eps: float
+    momentum: float
 
     def buffer_names(self) -> tuple[str, ...]:
         return ("v", "momentum") if self.momentum else ("v",)
@@ -239,6 +285,7 @@ class RMSprop(UpdateRule):
         lr: float,
         *,
         decay_mask: Sequence[bool] | None = None,
+        ctx: StepContext | None = None,
     ) -> None:
         state.step += 1
         alpha, mu = self.alpha, self.momentum
@@ -263,28 +310,27 @@ class RMSprop(UpdateRule):
 
 
 class Adam(UpdateRule):
-    """Adam (Kingma & Ba 2015) as torch.optim.Adam; with weight_decay, AdamW (torch.optim.AdamW).
+    """Adam (Kingma & Ba 2015) as torch.optim.Adam; decoupled, AdamW (torch.optim.AdamW).
 
-    AdamW first shrinks the decayed parameters: θ ← θ·(1 − lr·wd). Then
-    m = β1m + (1−β1)g, v = β2v + (1−β2)g² (AMSGrad: v̄ = max(v̄, v), used for v below), and
-    θ −= (lr/(1−β1ᵗ))·m/(√v/√(1−β2ᵗ) + ε). The L2 penalty of Adam proper is not here: the
-    trainer adds it to the gradient.
+    Weight decay λ (see :func:`weight_decay`): coupled, g ← g + λθ; decoupled (AdamW),
+    θ ← θ·(1 − lr·λ) first. Then m = β1m + (1−β1)g, v = β2v + (1−β2)g² (AMSGrad:
+    v̄ = max(v̄, v), used for v below), and θ −= (lr/(1−β1ᵗ))·m/(√v/√(1−β2ᵗ) + ε).
     """
 
-    def __init__(
-        self,
-        *,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-8,
-        amsgrad: bool = False,
-        weight_decay: float = 0.0,
-    ) -> None:
-        self.beta1 = _unit("beta1", beta1)
-        self.beta2 = _unit("beta2", beta2)
-        self.eps = _positive("eps", eps)
-        self.amsgrad = _flag_value("amsgrad", amsgrad)
-        self.weight_decay = _nonnegative("weight_decay", weight_decay)
+    hypers = (
+        BETA1,
+        BETA2,
+        EPS,
+        switch("amsgrad", False, "AMSGrad: divide by the running maximum of v"),
+        WEIGHT_DECAY,
+        DECOUPLED,
+    )
+    beta1: float
+    beta2: float
+    eps: float
+    amsgrad: bool
+    weight_decay: float
+    decoupled_weight_decay: bool
 
     def buffer_names(self) -> tuple[str, ...]:
         return ("m", "v", "vmax") if self.amsgrad else ("m", "v")
@@ -297,18 +343,18 @@ class Adam(UpdateRule):
         lr: float,
         *,
         decay_mask: Sequence[bool] | None = None,
+        ctx: StepContext | None = None,
     ) -> None:
         state.step += 1
         t = state.step
         b1, b2, eps = self.beta1, self.beta2, self.eps
-        shrink = 1.0 - lr * self.weight_decay
         step_size = lr / (1.0 - b1**t)
         bc2_sqrt = math.sqrt(1.0 - b2**t)
         for i, (p, g, s) in enumerate(zip(params, grads, state.scratch, strict=True)):
             buf = state.buffers[i]
             m, v = buf["m"], buf["v"]
-            if self.weight_decay and (decay_mask is None or decay_mask[i]):
-                p *= shrink
+            if decay_mask is None or decay_mask[i]:
+                weight_decay(p, g, s, lr, self.weight_decay, self.decoupled_weight_decay)
             v *= b2
             np.multiply(g, g, out=s)
             s *= 1.0 - b2
@@ -339,27 +385,29 @@ class OptimizerSpec:
 
     name: str
     rule: type[UpdateRule]
-    hyper_defaults: dict[str, float | bool]  # the hyperparameters it takes, with defaults
+    hypers: tuple[Hyper, ...]  # the rule's declarations, with this name's defaults
     default_lr: float
     default_batch_size: int  # 0 = full batch
     description: str  # one line, with the update formula
+    reference: str  # what it equals, step for step
+
+    @property
+    def hyper_defaults(self) -> dict[str, Any]:
+        return {h.name: h.default for h in self.hypers}
 
     def __call__(self, **hyper: Any) -> Optimizer:
         """Build with ``hyper`` over the defaults; None means the default.
 
-        ConfigError if a (non-None) hyperparameter is one this optimizer does not use, or its
-        value is out of range.
+        TypeError for a name no optimizer declares; ConfigError if a (non-None) hyperparameter
+        is one this optimizer does not use, or its value is out of range.
         """
-        given = {k: v for k, v in hyper.items() if v is not None}
-        for k in given:
+        for k in hyper:
             if k not in HYPERPARAMETERS:
                 raise TypeError(
                     f"unknown hyperparameter {k!r}; known: {', '.join(HYPERPARAMETERS)}"
                 )
-            if k not in self.hyper_defaults:
-                uses = ", ".join(_flag(h) for h in self.hyper_defaults) or "none"
-                raise ConfigError(f"{_flag(k)} is not used by {self.name} (it takes: {uses})")
-        return Optimizer(self, self.rule(**{**self.hyper_defaults, **given}))
+        values = resolve(self.hypers, hyper, self.name)
+        return Optimizer(self, self.rule(**values))
 
     def to_dict(self) -> dict[str, Any]:
         """The row of `losslab optimizers`."""
@@ -367,8 +415,9 @@ class OptimizerSpec:
             "name": self.name,
             "lr": self.default_lr,
             "batch_size": self.default_batch_size,
-            "hyperparameters": dict(self.hyper_defaults),
+            "hyperparameters": self.hyper_defaults,
             "description": self.description,
+            "reference": self.reference,
         }
 
 
@@ -394,7 +443,7 @@ class Optimizer:
     @property
     def hyperparameters(self) -> dict[str, Any]:
         """The resolved values of the hyperparameters this optimizer takes (for run records)."""
-        return {k: getattr(self.rule, k) for k in self.spec.hyper_defaults}
+        return self.rule.hyperparameters
 
     def init(self, params: Params) -> OptState:
         return self.rule.init(params)
@@ -407,49 +456,96 @@ class Optimizer:
         lr: float,
         *,
         decay_mask: Sequence[bool] | None = None,
+        ctx: StepContext | None = None,
     ) -> None:
         """One in-place update; ``grads`` are clobbered (see :meth:`UpdateRule.step`)."""
-        self.rule.step(params, grads, state, lr, decay_mask=decay_mask)
+        self.rule.step(params, grads, state, lr, decay_mask=decay_mask, ctx=ctx)
 
 
 OPTIMIZERS: Registry[OptimizerSpec] = Registry("optimizer")
+# Every hyperparameter some optimizer declares, in order of first declaration (kept up to date
+# by ``register``): the names make_optimizer, FitConfig and the CLI accept.
+HYPERPARAMETERS: list[str] = []
+# Each name's declarations (one per optimizer that takes it): the CLI's help is built from them.
+DECLARED: dict[str, list[tuple[str, Hyper]]] = {}
 
 
-def _register(
+def register(
     name: str,
     rule: type[UpdateRule],
-    defaults: dict[str, float | bool],
     *,
     lr: float,
     description: str,
+    reference: str,
     batch_size: int = 32,
+    **defaults: Any,
 ) -> OptimizerSpec:
-    return OPTIMIZERS.add(name, OptimizerSpec(name, rule, defaults, lr, batch_size, description))
+    """Register ``rule`` as ``name`` with its own ``defaults`` for some of its hyperparameters."""
+    declared = {h.name for h in rule.hypers}
+    for k in defaults:
+        if k not in declared:
+            raise TypeError(f"{rule.__name__} declares no hyperparameter {k!r}")
+    hypers = tuple(
+        h.with_default(defaults[h.name]) if h.name in defaults else h for h in rule.hypers
+    )
+    spec = OPTIMIZERS.add(
+        name, OptimizerSpec(name, rule, hypers, lr, batch_size, description, reference)
+    )
+    for h in hypers:
+        if h.name not in DECLARED:
+            HYPERPARAMETERS.append(h.name)
+            DECLARED[h.name] = []
+        DECLARED[h.name].append((spec.name, h))
+    return spec
 
 
+def hyper_help(name: str) -> str:
+    """The ``--help`` of a hyperparameter flag: what it is, its range, who takes it with which
+    default (``Momentum factor μ, in [0, 1). Default 0.9: momentum, nesterov; 0: gd, sgd``)."""
+    entries = DECLARED[name]
+    first = entries[0][1]
+    by_default: dict[str, list[str]] = {}
+    for opt, h in entries:
+        shown = (
+            "on"
+            if h.default is True
+            else "off"
+            if h.default is False
+            else f"{h.default:g}"
+            if isinstance(h.default, (int, float))
+            else str(h.default)
+        )
+        by_default.setdefault(shown, []).append(opt)
+    users = "; ".join(f"{d}: {', '.join(opts)}" for d, opts in by_default.items())
+    text = f"{first.help[0].upper()}{first.help[1:]}"
+    if first.kind is not bool:
+        rng = first.range_text()
+        text += f", {'in ' if rng[0] in '[(' else ''}{rng}"
+    return f"{text}. Default {users}."
+
+
+_TORCH = "torch.optim.{}"
 # Sorted by complexity. Default lrs: each reaches a good test loss within 100 epochs (batch 32,
 # gd full batch) on the bundled classification data and on a regression with standardised
 # features and target (tuned on iris, breast_cancer, digits and a standardised diabetes).
-_SGD = {"momentum": 0.0, "nesterov": False}
-_HEAVY = {"momentum": 0.9, "nesterov": False}
-_ADAM = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False}
 # fmt: off
-_register("gd", SGD, _SGD, lr=0.1, batch_size=0,
-          description="full-batch gradient descent: θ −= lr·g")
-_register("sgd", SGD, _SGD, lr=0.05,
-          description="minibatch SGD: θ −= lr·g (with momentum μ: b = μb + g, θ −= lr·b)")
-_register("momentum", SGD, _HEAVY, lr=0.01,
-          description="SGD with heavy-ball momentum: b = μb + g, θ −= lr·b (μ = 0.9)")
-_register("nesterov", SGD, {**_HEAVY, "nesterov": True}, lr=0.01,
-          description="SGD with Nesterov momentum: b = μb + g, θ −= lr·(g + μb) (μ = 0.9)")
-_register("adagrad", Adagrad, {"eps": 1e-10}, lr=0.1,
-          description="Adagrad: s += g², θ −= lr·g/(√s + ε)")
-_register("rmsprop", RMSprop, {"alpha": 0.99, "eps": 1e-8, "momentum": 0.0}, lr=0.01,
-          description="RMSprop: v = αv + (1−α)g², θ −= lr·g/(√v + ε)")
-_register("adam", Adam, _ADAM, lr=0.01,
-          description="Adam: m = β1m + (1−β1)g, v = β2v + (1−β2)g², θ −= lr·m̂/(√v̂ + ε)")
-_register("adamw", Adam, {**_ADAM, "weight_decay": 0.01}, lr=0.01,
-          description="AdamW: θ ← θ·(1 − lr·wd) on the coefficients, then the Adam step")
+register("gd", SGD, lr=0.1, batch_size=0, reference=_TORCH.format("SGD"),
+         description="full-batch gradient descent: θ −= lr·g")
+register("sgd", SGD, lr=0.05, reference=_TORCH.format("SGD"),
+         description="minibatch SGD: θ −= lr·g (with momentum μ: b = μb + g, θ −= lr·b)")
+register("momentum", SGD, momentum=0.9, lr=0.01, reference=_TORCH.format("SGD"),
+         description="SGD with heavy-ball momentum: b = μb + g, θ −= lr·b (μ = 0.9)")
+register("nesterov", SGD, momentum=0.9, nesterov=True, lr=0.01, reference=_TORCH.format("SGD"),
+         description="SGD with Nesterov momentum: b = μb + g, θ −= lr·(g + μb) (μ = 0.9)")
+register("adagrad", Adagrad, lr=0.1, reference=_TORCH.format("Adagrad"),
+         description="Adagrad: s += g², θ −= lr·g/(√s + ε)")
+register("rmsprop", RMSprop, lr=0.01, reference=_TORCH.format("RMSprop"),
+         description="RMSprop: v = αv + (1−α)g², θ −= lr·g/(√v + ε)")
+register("adam", Adam, lr=0.01, reference=_TORCH.format("Adam"),
+         description="Adam: m = β1m + (1−β1)g, v = β2v + (1−β2)g², θ −= lr·m̂/(√v̂ + ε)")
+register("adamw", Adam, weight_decay=0.01, decoupled_weight_decay=True, lr=0.01,
+         reference=_TORCH.format("AdamW"),
+         description="AdamW: θ ← θ·(1 − lr·wd) on the coefficients, then the Adam step")
 # fmt: on
 
 

@@ -23,7 +23,6 @@ from losslab.config import (  # noqa: F401  (re-exported: the settings live in l
     DEFAULT_ACTIVATION,
     DEFAULT_HIDDEN,
     DTYPES,
-    HYPER,
     LOSS_PARAMS,
     SHUFFLES,
     STATUSES,
@@ -39,7 +38,7 @@ from losslab.kernels import (  # noqa: F401  (re-exported for the tests and benc
     objective_for,
 )
 from losslab.network import Network
-from losslab.optimizers import OPTIMIZERS, make_optimizer
+from losslab.optimizers import OPTIMIZERS, StepContext, make_optimizer
 from losslab.prepare import (  # noqa: F401  (re-exported)
     INIT,
     SHUFFLE,
@@ -173,6 +172,13 @@ def build_network(problem: Problem, config: FitConfig, n_features: int, dtype: A
     return net
 
 
+def optimum_of(rule: Any, problem: Problem, split: Split, config: FitConfig) -> float | None:
+    """f*, the exact minimum of the training objective, for the rules that need it."""
+    if not rule.needs_optimum:
+        return None
+    raise ConfigError("no rule needs the optimum yet")
+
+
 def train(
     problem: Problem,
     split: Split,
@@ -188,7 +194,7 @@ def train(
     row-major copy of the training rows into one reused buffer (:class:`Batches`).
     """
     loss, head = problem.loss, problem.head
-    opt = make_optimizer(config.optimizer, **config.hyper())
+    opt = make_optimizer(config.optimizer, **config.hyperparameters())
     lr0 = (
         config.lr if config.lr is not None else head.default_lr(opt.name, opt.default_lr, loss.name)
     )
@@ -221,14 +227,25 @@ def train(
             X_val, y_val = np.asfortranarray(X_val, dtype=dtype), y_val.astype(dtype)
     n, p = X.shape
     net = build_network(problem, config, p, dtype)
-    # Decoupled weight decay spares the biases, so it steps on the two halves of θ; every other
-    # rule steps once on the whole vector.
-    if opt.hyperparameters.get("weight_decay"):
+    rule = opt.rule
+    # A rule that treats matrices as matrices steps on each layer's tensors (torch's layout);
+    # weight decay spares the biases, so a decaying rule steps on the two halves of θ; every
+    # other rule steps once on the whole vector.
+    if rule.layout == "tensors":
+        step_params, step_grads = net.torch_tensors()
+        step_mask = [True, False] * net.n_layers
+    elif rule.decays:
         w = net.weights.size
         step_params = [net.weights, net.biases]
         step_grads, step_mask = [net.grad[:w], net.grad[w:]], [True, False]
     else:
         step_params, step_grads, step_mask = [net.theta], [net.grad], [True]
+    rule.check_model(step_params, step_mask, problem.model.name)
+    if rule.full_batch and batch not in (0, None) and batch < n:
+        raise ConfigError(
+            f"{opt.name} needs the full batch (each step uses the whole objective); "
+            f"drop --batch-size {batch} or give --batch-size full"
+        )
     state = opt.init(step_params)
     batch = n if batch == 0 or batch >= n else batch
     full_batch = batch == n
@@ -238,14 +255,29 @@ def train(
     one_layer = net.n_layers == 1
     tail = () if net.vector_output else (net.sizes[-1],)  # the scores' shape after the rows
 
-    def step(G: np.ndarray, key: str, lr: float) -> None:
+    def gradient(G: np.ndarray, key: str) -> None:
         net.backward(G, key)
         net.add_penalty_grad(l1, l2)
         if clip is not None:
             coef = clip / (net.grad_norm() + 1e-6)
             if coef < 1.0:
                 np.multiply(net.grad, coef, out=net.grad)
-        opt.step(step_params, step_grads, state, lr, decay_mask=step_mask)
+
+    ctx = None
+    if rule.full_batch or rule.needs_optimum:
+
+        def closure() -> float:
+            """The full-batch objective at the current θ; its gradient goes into net.grad."""
+            S = net.forward(X, "train")
+            value = objective.evaluate(S, y, G_train)[0] + net.penalty(l1, l2)
+            gradient(G_train, "train")
+            return float(value)
+
+        ctx = StepContext(closure=closure, optimum=optimum_of(rule, problem, split, config))
+
+    def step(G: np.ndarray, key: str, lr: float) -> None:
+        gradient(G, key)
+        opt.step(step_params, step_grads, state, lr, decay_mask=step_mask, ctx=ctx)
 
     eval_out: dict[str, np.ndarray] = {}
 
@@ -276,6 +308,7 @@ def train(
     step_progress = getattr(progress, "step", None) if running else None
 
     initial += net.penalty(l1, l2)
+    current = initial  # the objective at the current θ (full batch, where the gradient is)
     ceiling = config.divergence_factor * initial if initial > 0 else math.inf
     history: list[dict[str, Any]] = []
     status = "completed"
@@ -293,7 +326,15 @@ def train(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, config.epochs + 1):
             lr = lrs[epoch - 1]
+            if epoch > 1:
+                rule.to_train(step_params, state)
             if full_batch:
+                if rule.evaluates_elsewhere and epoch > 1:
+                    # the evaluation pass ran at the averaged point; the gradient is taken here
+                    current = objective.evaluate(net.forward(X, "train"), y, G_train)[0]
+                    current += net.penalty(l1, l2)
+                if ctx is not None:
+                    ctx.loss = current
                 step(G_train, "train", lr)
             else:
                 seen, total = 0, 0.0
@@ -310,6 +351,7 @@ def train(
                     step(Gb, "batch", lr)
                     if interrupt.requested:
                         break
+            rule.to_eval(step_params, state)
             finite = bool(np.isfinite(net.theta).all())
             S_train, add = scores_of(X, "train")
             train_loss, train_metric = math.nan, math.nan
@@ -318,6 +360,7 @@ def train(
                 ahead = G_train if epoch < config.epochs else None
                 train_loss, train_metric = objective.evaluate(S_train, y, ahead, add)
             total_objective = train_loss + net.penalty(l1, l2) if finite else math.nan
+            current = total_objective
             if not math.isfinite(total_objective):
                 status, diverged_at = "diverged", epoch
                 why = "the loss or the parameters overflowed"

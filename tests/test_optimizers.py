@@ -22,8 +22,22 @@ REF_DEFAULTS = {
     "nesterov": {"momentum": 0.9, "nesterov": True},
     "adagrad": {"eps": 1e-10},
     "rmsprop": {"alpha": 0.99, "eps": 1e-8, "momentum": 0.0},
-    "adam": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False},
-    "adamw": {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False, "weight_decay": 0.01},
+    "adam": {
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "eps": 1e-8,
+        "amsgrad": False,
+        "weight_decay": 0.0,
+        "decoupled_weight_decay": False,
+    },
+    "adamw": {
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "eps": 1e-8,
+        "amsgrad": False,
+        "weight_decay": 0.01,
+        "decoupled_weight_decay": True,
+    },
 }
 FAMILY = {
     "gd": "sgd",
@@ -62,8 +76,10 @@ def ref_rmsprop(h, theta, g, s, t, lr, decay):
 
 def ref_adam(h, theta, g, s, t, lr, decay):
     b1, b2 = h["beta1"], h["beta2"]
-    if decay:
-        theta = theta * (1 - lr * h.get("weight_decay", 0.0))
+    if decay and h["decoupled_weight_decay"]:
+        theta = theta * (1 - lr * h["weight_decay"])
+    elif decay:
+        g = g + h["weight_decay"] * theta
     m = b1 * s.get("m", 0.0) + (1 - b1) * g
     v = b2 * s.get("v", 0.0) + (1 - b2) * g**2
     vmax = np.maximum(s.get("vmax", 0.0), v) if h["amsgrad"] else v
@@ -112,17 +128,14 @@ def run_torch(name, hyper, params0, grads, lrs, mask):
         opt = torch.optim.RMSprop(
             ps, lr=1.0, alpha=h["alpha"], eps=h["eps"], momentum=h["momentum"]
         )
-    elif "weight_decay" in h:
+    else:
         groups = [
             {"params": [p], "weight_decay": h["weight_decay"] if m else 0.0}
             for p, m in zip(ps, mask, strict=True)
         ]
-        opt = torch.optim.AdamW(
+        cls = torch.optim.AdamW if h["decoupled_weight_decay"] else torch.optim.Adam
+        opt = cls(
             groups, lr=1.0, betas=(h["beta1"], h["beta2"]), eps=h["eps"], amsgrad=h["amsgrad"]
-        )
-    else:
-        opt = torch.optim.Adam(
-            ps, lr=1.0, betas=(h["beta1"], h["beta2"]), eps=h["eps"], amsgrad=h["amsgrad"]
         )
     out = []
     for gs, lr in zip(grads, lrs, strict=True):
@@ -172,6 +185,8 @@ CASES = [(name, {}) for name in OPTIMIZERS.names()] + [
     ("adam", {"beta1": 0.5, "beta2": 0.9, "eps": 1e-6}),
     ("adamw", {"weight_decay": 0.2, "amsgrad": True}),
     ("adamw", {"weight_decay": 0.0}),
+    ("adam", {"weight_decay": 0.1}),
+    ("adam", {"weight_decay": 0.1, "decoupled_weight_decay": True}),
 ]
 IDS = [name + "".join(f"-{k}={v}" for k, v in hyper.items()) for name, hyper in CASES]
 
@@ -317,7 +332,7 @@ def test_names_are_folded():
     [
         ("sgd", {"beta1": 0.9}, "--beta1 is not used by sgd"),
         ("gd", {"amsgrad": True}, "--amsgrad is not used by gd"),
-        ("adam", {"weight_decay": 0.1}, "--weight-decay is not used by adam"),
+        ("adam", {"momentum": 0.9}, "--momentum is not used by adam"),
         ("adagrad", {"momentum": 0.9}, "--momentum is not used by adagrad"),
         ("rmsprop", {"nesterov": True}, "--nesterov is not used by rmsprop"),
         ("momentum", {"alpha": 0.9}, "--alpha is not used by momentum"),
@@ -373,11 +388,8 @@ def test_invalid_hyperparameter(name, hyper, message):
         ("nesterov", {"momentum": 0.9, "nesterov": True}),
         ("adagrad", {"eps": 1e-10}),
         ("rmsprop", {"alpha": 0.99, "eps": 1e-8, "momentum": 0.0}),
-        ("adam", {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False}),
-        (
-            "adamw",
-            {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False, "weight_decay": 0.01},
-        ),
+        ("adam", REF_DEFAULTS["adam"]),
+        ("adamw", REF_DEFAULTS["adamw"]),
     ],
 )
 def test_defaults(name, hyperparameters):
@@ -413,6 +425,7 @@ def test_metadata(name):
         "batch_size": spec.default_batch_size,
         "hyperparameters": spec.hyper_defaults,
         "description": spec.description,
+        "reference": spec.reference,
     }
     opt = make_optimizer(name)
     assert (opt.name, opt.default_lr, opt.default_batch_size) == (

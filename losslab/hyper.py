@@ -1,0 +1,151 @@
+"""Declared settings: a name, a default, a valid range and a line of help.
+
+A registry entry (an optimizer, a schedule) lists its :class:`Hyper` declarations once; the CLI
+flags, their ``--help``, the validation messages, ``losslab optimizers`` and the run record are
+all derived from them. ``Hyper("rho", 0.9, "decay of the squared-gradient average", low=0,
+high=1, high_open=True).check(1.5)`` raises ``--rho must be in [0, 1), got 1.5``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from losslab.errors import ConfigError
+
+
+def flag_of(name: str) -> str:
+    """The command-line flag of a setting: ``weight_decay`` -> ``--weight-decay``."""
+    return "--" + name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """One declared hyperparameter.
+
+    ``kind`` is ``float``, ``int``, ``bool`` or ``str`` (then one of ``choices``); numbers lie in
+    the interval from ``low`` to ``high`` (None: unbounded), open at an end when ``low_open`` /
+    ``high_open``. ``optional``: None is a valid value (it then means what ``help`` says).
+    """
+
+    name: str
+    default: Any
+    help: str
+    kind: type = float
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+
+    @property
+    def flag(self) -> str:
+        return flag_of(self.name)
+
+    def with_default(self, default: Any) -> Hyper:
+        return replace(self, default=self.check(default))
+
+    def range_text(self) -> str:
+        """``[0, 1)``, ``> 0``, ``>= 1`` …: the valid values, as the messages print them."""
+        if self.kind is bool:
+            return "true or false"
+        if self.kind is str:
+            return "one of " + ", ".join(self.choices)
+        lo, hi = self.low, self.high
+        if lo is not None and hi is not None:
+            return f"{'(' if self.low_open else '['}{lo:g}, {hi:g}{')' if self.high_open else ']'}"
+        if lo is not None:
+            return f"{'>' if self.low_open else '>='} {lo:g}"
+        if hi is not None:
+            return f"{'<' if self.high_open else '<='} {hi:g}"
+        return "finite"
+
+    def check(self, value: Any) -> Any:
+        """``value`` as this setting's type; ConfigError naming the flag, range and value."""
+        if value is None:
+            if self.optional:
+                return None
+            raise ConfigError(f"{self.flag} needs a value")
+        if self.kind is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise ConfigError(f"{self.flag} must be true or false, got {value!r}")
+            return bool(value)
+        if self.kind is str:
+            from losslab.registry import canonical
+
+            text = canonical(str(value))
+            if text not in self.choices:
+                raise ConfigError(f"{self.flag} must be {self.range_text()}, got {value!r}")
+            return text
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+            raise ConfigError(f"{self.flag} must be a number, got {value!r}")
+        if self.kind is int:
+            if float(value) != int(value):
+                raise ConfigError(f"{self.flag} must be an integer, got {value!r}")
+            x: float = int(value)
+        else:
+            x = float(value)
+        ok = not (isinstance(x, float) and math.isnan(x))
+        if ok and self.low is not None:
+            ok = x > self.low if self.low_open else x >= self.low
+        if ok and self.high is not None:
+            ok = x < self.high if self.high_open else x <= self.high
+        if ok and self.kind is float and self.low is not None and self.high is None:
+            ok = math.isfinite(x)
+        if not ok:
+            text = self.range_text()
+            text = f"in {text}" if text[0] in "[(" else text
+            raise ConfigError(f"{self.flag} must be {text}, got {value:g}")
+        return x
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "default": self.default,
+            "type": self.kind.__name__,
+            "range": self.range_text(),
+            "help": self.help,
+        }
+
+
+# Ranges used again and again.
+def unit(name: str, default: float, help: str) -> Hyper:
+    """A decay rate in [0, 1): momentum μ, β, α, ρ."""
+    return Hyper(name, default, help, low=0.0, high=1.0, high_open=True)
+
+
+def positive(name: str, default: float | None, help: str, *, optional: bool = False) -> Hyper:
+    return Hyper(name, default, help, low=0.0, low_open=True, optional=optional)
+
+
+def nonnegative(name: str, default: float, help: str) -> Hyper:
+    return Hyper(name, default, help, low=0.0)
+
+
+def switch(name: str, default: bool, help: str) -> Hyper:
+    return Hyper(name, default, help, kind=bool)
+
+
+def count(name: str, default: int, help: str, *, low: int = 1, optional: bool = False) -> Hyper:
+    return Hyper(name, default, help, kind=int, low=low, optional=optional)
+
+
+def resolve(declared: Iterable[Hyper], given: dict[str, Any], owner: str) -> dict[str, Any]:
+    """Every declared value (``given`` over the defaults, None = the default), validated.
+
+    A given name that is not declared is a ConfigError naming what ``owner`` takes.
+    """
+    by_name = {h.name: h for h in declared}
+    for name, value in given.items():
+        if value is not None and name not in by_name:
+            takes = ", ".join(h.flag for h in by_name.values()) or "none"
+            raise ConfigError(f"{flag_of(name)} is not used by {owner} (it takes: {takes})")
+    return {
+        name: h.check(given[name]) if given.get(name) is not None else h.default
+        for name, h in by_name.items()
+    }
