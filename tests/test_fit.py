@@ -155,7 +155,10 @@ def _encoded(model: str):
 
 
 def test_every_optimizer_is_covered():
-    assert {name for name, _ in VARIANTS} == set(OPTIMIZERS.names())
+    from zoo import referenced
+
+    covered = {name for name, _ in VARIANTS} | referenced("FIT_REFERENCED")
+    assert covered >= set(OPTIMIZERS.names())
 
 
 @pytest.mark.parametrize("model", list(CASES))
