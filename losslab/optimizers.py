@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,12 +35,14 @@ class OptState:
 
     ``step`` counts the steps taken; ``buffers[i]`` holds the named buffers of parameter ``i``
     (``"momentum"``, ``"sum"``, ``"m"``, ``"v"``, ``"vmax"`` …), each shaped like it;
-    ``scratch[i]`` is a work array of the same shape, overwritten by every step.
+    ``scratch[i]`` is a work array of the same shape, overwritten by every step; ``scalars``
+    holds a rule's numbers that are not per parameter.
     """
 
     step: int
     buffers: list[dict[str, np.ndarray]]
     scratch: list[np.ndarray]
+    scalars: dict[str, Any] = field(default_factory=dict)  # NAdam's μ-product, Prodigy's d …
 
 
 @dataclass
@@ -557,3 +559,11 @@ def make_optimizer(name: str, **hyper: Any) -> Optimizer:
     (``--beta1 is not used by sgd``), as is an out-of-range value.
     """
     return OPTIMIZERS.get(name)(**hyper)
+
+
+# The rest of the zoo registers itself here, after the rules it builds on (order = listing order).
+from losslab import (  # noqa: E402, F401
+    optimizers_matrix,
+    optimizers_modern,
+    optimizers_torch,
+)

@@ -1,0 +1,3 @@
+"""Rules that see a matrix or the whole objective: Adafactor, Muon, L-BFGS, Polyak's step."""
+
+from __future__ import annotations
