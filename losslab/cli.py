@@ -291,44 +291,71 @@ def losses_cmd(fmt: FormatOpt = Format.table) -> None:
 
 @app.command("optimizers")
 @command
-def optimizers_cmd(fmt: FormatOpt = Format.table) -> None:
-    """List every optimizer: default lr and batch size, hyperparameters, update rule."""
+def optimizers_cmd(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Show one optimizer's hyperparameters: default, range, meaning."),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List every optimizer: default lr and batch size, update rule, the reference it equals."""
     from losslab import render
     from losslab.models import MODELS
     from losslab.optimizers import OPTIMIZERS
 
     linear = dict(MODELS.get("linear").default_lrs)
-    rows, obj = [], []
-    for name, spec in OPTIMIZERS.items():
+    if name is not None:
+        spec = OPTIMIZERS.get(name)
         info = spec.to_dict()
-        info["lr_linear"] = linear.get(name, spec.default_lr)
-        obj.append(info)
-        hyper = ", ".join(f"{k}={v}" for k, v in spec.hyper_defaults.items())
-        rows.append(
-            (
-                name,
-                f"{spec.default_lr:g}",
-                f"{info['lr_linear']:g}",
-                spec.default_batch_size or "full",
-                hyper,
-                spec.description,
-            )
+        info["lr_linear"] = linear.get(spec.name, spec.default_lr)
+        info["hyperparameters"] = [h.to_dict() for h in spec.hypers]
+        header = ["hyperparameter", "flag", "default", "range", "meaning"]
+        rows = [(h.name, h.flag, _shown(h.default), h.range_text(), h.help) for h in spec.hypers]
+        title = (
+            f"{spec.name}: {spec.description}\nreference: {spec.reference}; default lr "
+            f"{spec.default_lr:g} (linear regression {info['lr_linear']:g}), batch "
+            f"{spec.default_batch_size or 'full'}"
         )
-    header = [
-        "name",
-        "lr",
-        "lr (linear regression)",
-        "batch",
-        "hyperparameters",
-        "update (torch.optim rules)",
-    ]
+        render.emit(
+            fmt.value,
+            obj=info,
+            csv_header=header,
+            csv_rows=rows,
+            render=lambda: [render.table(title, header, rows, digits=6)],
+        )
+        return
+    rows, obj = [], []
+    for key, spec in OPTIMIZERS.items():
+        info = spec.to_dict()
+        info["lr_linear"] = linear.get(key, spec.default_lr)
+        obj.append(info)
+        lr = f"{spec.default_lr:g}"
+        if info["lr_linear"] != spec.default_lr:
+            lr += f" ({info['lr_linear']:g})"
+        rows.append((key, lr, spec.default_batch_size or "full", spec.description, spec.reference))
+    header = ["name", "lr (linear regression)", "batch", "update", "reference"]
     render.emit(
         fmt.value,
         obj=obj,
         csv_header=header,
         csv_rows=rows,
-        render=lambda: [render.table("Optimizers (defaults)", header, rows, digits=4)],
+        render=lambda: [
+            render.table(
+                "Optimizers (defaults); `losslab optimizers NAME` lists one's hyperparameters",
+                header,
+                rows,
+                digits=4,
+            )
+        ],
     )
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @app.command("datasets")

@@ -53,7 +53,7 @@ class Hyper:
     def range_text(self) -> str:
         """``[0, 1)``, ``> 0``, ``>= 1`` …: the valid values, as the messages print them."""
         if self.kind is bool:
-            return "true or false"
+            return "on or off"
         if self.kind is str:
             return "one of " + ", ".join(self.choices)
         lo, hi = self.low, self.high
