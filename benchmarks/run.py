@@ -817,6 +817,57 @@ def cnn_batch_split(
     return {"forward": 1e3 * fwd / batches, "backward": 1e3 * bwd / batches}
 
 
+def optimizer_steps(repeats: int, steps: int = 200) -> tuple[list[dict[str, Any]], dict]:
+    """Section 10: the cost of one update of every registered optimizer, relative to sgd's.
+
+    On the parameters of the seed's MNIST MLP (784-128-64-10, 109,386 numbers, float64) with a
+    fixed gradient, each optimizer steps on the arrays the training loop gives it
+    (``training.step_arrays``: θ whole, its two halves, or torch-layout tensors). Rules that
+    call the objective (L-BFGS, Polyak) get a quadratic f = ½‖θ‖² whose gradient is θ, so their
+    line searches cost what their own arithmetic costs: one L-BFGS step is up to ``max_iter``
+    iterations, and its row says per step. Times alternate between optimizers.
+    """
+    from losslab.optimizers import OPTIMIZERS, StepContext, make_optimizer
+    from losslab.training import step_arrays
+
+    rng = np.random.default_rng(0)
+    g0 = rng.normal(size=109_386) * 1e-2
+
+    def runner(name: str) -> Callable[[], float]:
+        opt = make_optimizer(name)
+        net = Network([784, 128, 64, 10], "relu")
+        net.init("torch", np.random.default_rng(1))
+        params, grads, mask = step_arrays(net, opt.rule)
+        state = opt.init(params)
+        theta0 = net.theta.copy()
+
+        def closure() -> float:
+            np.copyto(net.grad, net.theta)
+            return 0.5 * float(net.theta @ net.theta)
+
+        ctx = StepContext(closure=closure, optimum=0.0)
+
+        def run() -> float:
+            np.copyto(net.theta, theta0)
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                np.copyto(net.grad, g0 if not opt.rule.full_batch else net.theta)
+                ctx.loss = 0.5 * float(net.theta @ net.theta) if opt.rule.full_batch else None
+                opt.step(params, grads, state, 1e-3, decay_mask=mask, ctx=ctx)
+            return (time.perf_counter() - t0) / steps
+
+        return run
+
+    names = OPTIMIZERS.names()
+    times = alternate({name: runner(name) for name in names}, repeats)
+    base = times["sgd"]
+    rows = [
+        row("10 optimizer step", f"{name} step / sgd step", times[name], "sgd", base, None)
+        for name in names
+    ]
+    return rows, {name: 1e6 * t for name, t in times.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 rows, 3 repeats")
@@ -826,7 +877,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     parser.add_argument("--cache", type=Path, default=ROOT / "results" / "cache")
     parser.add_argument(
-        "--skip", default="", help="comma-separated sections to skip (1-8), e.g. 5,7"
+        "--skip", default="", help="comma-separated sections to skip (1-10), e.g. 5,7"
     )
     args = parser.parse_args(argv)
     args.rows = args.rows or (100_000 if args.quick else 1_000_000)
@@ -873,7 +924,11 @@ def main(argv: list[str] | None = None) -> int:
         say("9 MNIST CNN epoch")
         part, extra["mnist_cnn"] = mnist_cnn(args.repeats)
         rows += part
-    rows.sort(key=lambda r: r["section"])
+    if "10" not in skip:
+        say("10 optimizer steps")
+        part, extra["optimizer_step_us"] = optimizer_steps(args.repeats)
+        rows += part
+    rows.sort(key=lambda r: int(r["section"].split()[0]))
     table = render(rows, env, args)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -172,6 +172,22 @@ def build_network(problem: Problem, config: FitConfig, n_features: int, dtype: A
     return net
 
 
+def step_arrays(net: Network, rule: Any) -> tuple[list[np.ndarray], list[np.ndarray], list[bool]]:
+    """(params, grads, decay mask) that ``rule`` steps on, all views into θ and g.
+
+    A rule that treats matrices as matrices steps on each layer's tensors (torch's layout);
+    weight decay spares the biases, so a decaying rule steps on the two halves of θ; every
+    other rule steps once on the whole vector.
+    """
+    if rule.layout == "tensors":
+        params, grads = net.torch_tensors()
+        return params, grads, [True, False] * net.n_layers
+    if rule.decays:
+        w = net.weights.size
+        return [net.weights, net.biases], [net.grad[:w], net.grad[w:]], [True, False]
+    return [net.theta], [net.grad], [True]
+
+
 def optimum_of(rule: Any, problem: Problem, split: Split, config: FitConfig) -> float | None:
     """f*, the exact minimum of the training objective, for the rules that need it."""
     if not rule.needs_optimum:
@@ -228,18 +244,7 @@ def train(
     n, p = X.shape
     net = build_network(problem, config, p, dtype)
     rule = opt.rule
-    # A rule that treats matrices as matrices steps on each layer's tensors (torch's layout);
-    # weight decay spares the biases, so a decaying rule steps on the two halves of θ; every
-    # other rule steps once on the whole vector.
-    if rule.layout == "tensors":
-        step_params, step_grads = net.torch_tensors()
-        step_mask = [True, False] * net.n_layers
-    elif rule.decays:
-        w = net.weights.size
-        step_params = [net.weights, net.biases]
-        step_grads, step_mask = [net.grad[:w], net.grad[w:]], [True, False]
-    else:
-        step_params, step_grads, step_mask = [net.theta], [net.grad], [True]
+    step_params, step_grads, step_mask = step_arrays(net, rule)
     rule.check_model(step_params, step_mask, problem.model.name)
     if rule.full_batch and batch not in (0, None) and batch < n:
         raise ConfigError(
