@@ -63,7 +63,16 @@ MODELS.add(
         "linear",
         ("mse", "mae", "huber", "log-cosh", "quantile", "epsilon-insensitive", *MARGIN_LOSSES),
         "score = X·w + b; regression, or a linear SVM with a margin loss on a binary target",
-        default_lrs=(("adagrad", 5.0), ("adam", 0.3), ("adamw", 0.3), ("rmsprop", 0.3)),
+        default_lrs=(
+            ("adagrad", 5.0),
+            ("adam", 0.3),
+            ("adamw", 0.3),
+            ("rmsprop", 0.3),
+            ("nadam", 0.3),
+            ("radam", 0.3),
+            ("adamax", 0.5),
+            ("adadelta", 100.0),
+        ),
     ),
 )
 MODELS.add(

@@ -167,6 +167,20 @@ def weight_decay(
         g += s
 
 
+def lerp(a: np.ndarray, b: np.ndarray, w: float, s: np.ndarray) -> None:
+    """a ← a + w·(b − a) in place, torch's running average ``exp_avg.lerp_(grad, 1 − β1)``.
+
+    Written as torch's ``lerp`` writes it: a + w·(b − a) for |w| < ½, else b − (1 − w)·(b − a),
+    so that the average stays close to b when w is near 1. ``s`` is scratch."""
+    np.subtract(b, a, out=s)
+    if abs(w) < 0.5:
+        s *= w
+        a += s
+    else:
+        s *= 1.0 - w
+        np.subtract(b, s, out=a)
+
+
 # The declarations several rules share; a rule's own default overrides the one here.
 MOMENTUM = unit("momentum", 0.0, "momentum factor μ")
 EPS = positive("eps", 1e-8, "term added to the denominator for numerical stability")
@@ -181,17 +195,29 @@ DECOUPLED = switch(
 class SGD(UpdateRule):
     """Gradient descent with optional heavy-ball or Nesterov momentum (torch.optim.SGD).
 
-    μ = 0: θ −= lr·g. μ > 0: b = μb + g (b = g at the first step, dampening 0), then
-    θ −= lr·b, or θ −= lr·(g + μb) with Nesterov. Nesterov needs μ > 0, as in torch.
+    Weight decay λ (coupled): g ← g + λθ. μ = 0: θ −= lr·g. μ > 0: b = g at the first step,
+    then b = μb + (1 − τ)·g (dampening τ); θ −= lr·b, or θ −= lr·(g + μb) with Nesterov, which
+    needs μ > 0 and τ = 0 as in torch.
     """
 
-    hypers = (MOMENTUM, switch("nesterov", False, "Nesterov momentum (needs μ > 0)"))
+    hypers = (
+        MOMENTUM,
+        switch("nesterov", False, "Nesterov momentum (needs μ > 0 and dampening 0)"),
+        Hyper(
+            "dampening", 0.0, "dampening τ of the momentum: b = μb + (1 − τ)g", low=0.0, high=1.0
+        ),
+        WEIGHT_DECAY,
+    )
     momentum: float
     nesterov: bool
+    dampening: float
+    weight_decay: float
 
     def check(self) -> None:
         if self.nesterov and self.momentum == 0.0:
             raise ConfigError("--nesterov needs --momentum > 0, got 0")
+        if self.nesterov and self.dampening:
+            raise ConfigError(f"--nesterov needs --dampening 0, got {self.dampening:g}")
 
     def buffer_names(self) -> tuple[str, ...]:
         return ("momentum",) if self.momentum else ()
@@ -209,6 +235,8 @@ class SGD(UpdateRule):
         state.step += 1
         mu = self.momentum
         for i, (p, g, s) in enumerate(zip(params, grads, state.scratch, strict=True)):
+            if decay_mask is None or decay_mask[i]:
+                weight_decay(p, g, s, lr, self.weight_decay, False)
             d = g
             if mu:
                 b = state.buffers[i]["momentum"]
@@ -216,7 +244,11 @@ class SGD(UpdateRule):
                     np.copyto(b, g)
                 else:
                     b *= mu
-                    b += g
+                    if self.dampening:
+                        np.multiply(g, 1.0 - self.dampening, out=s)
+                        b += s
+                    else:
+                        b += g
                 if self.nesterov:
                     np.multiply(b, mu, out=s)
                     g += s
@@ -227,16 +259,31 @@ class SGD(UpdateRule):
 
 
 class Adagrad(UpdateRule):
-    """Adagrad (torch.optim.Adagrad, lr_decay 0, initial accumulator 0).
+    """Adagrad (Duchi et al. 2011) as torch.optim.Adagrad.
 
-    s += g²; θ −= lr·g/(√s + ε).
+    Weight decay λ (coupled): g ← g + λθ. s += g² (s starts at the initial accumulator value);
+    θ −= clr·g/(√s + ε) with clr = lr/(1 + (t − 1)·lr_decay).
     """
 
-    hypers = (EPS.with_default(1e-10),)
+    hypers = (
+        EPS.with_default(1e-10),
+        nonnegative("lr_decay", 0.0, "learning-rate decay: lr/(1 + (t − 1)·lr_decay) at step t"),
+        nonnegative("initial_accumulator_value", 0.0, "starting value of the sum of squares s"),
+        WEIGHT_DECAY,
+    )
     eps: float
+    lr_decay: float
+    initial_accumulator_value: float
+    weight_decay: float
 
     def buffer_names(self) -> tuple[str, ...]:
         return ("sum",)
+
+    def init(self, params: Params) -> OptState:
+        state = super().init(params)
+        for buf in state.buffers:
+            buf["sum"].fill(self.initial_accumulator_value)
+        return state
 
     def step(
         self,
@@ -249,35 +296,43 @@ class Adagrad(UpdateRule):
         ctx: StepContext | None = None,
     ) -> None:
         state.step += 1
+        clr = lr / (1.0 + (state.step - 1) * self.lr_decay)
         for i, (p, g, s) in enumerate(zip(params, grads, state.scratch, strict=True)):
+            if decay_mask is None or decay_mask[i]:
+                weight_decay(p, g, s, lr, self.weight_decay, False)
             acc = state.buffers[i]["sum"]
             np.multiply(g, g, out=s)
             acc += s
             np.sqrt(acc, out=s)
             s += self.eps
             np.divide(g, s, out=s)
-            s *= lr
+            s *= clr
             p -= s
 
 
 class RMSprop(UpdateRule):
-    """RMSprop (torch.optim.RMSprop, centered=False; Hinton's lecture 6e).
+    """RMSprop (Hinton's lecture 6e; centered: Graves 2013) as torch.optim.RMSprop.
 
-    v = αv + (1−α)g²; θ −= lr·g/(√v + ε). With momentum μ > 0 (buffer starting at 0):
-    b = μb + g/(√v + ε); θ −= lr·b.
+    Weight decay λ (coupled): g ← g + λθ. v = αv + (1−α)g²; the denominator is
+    d = √v + ε, or, centered, ḡ = αḡ + (1−α)g and d = √(v − ḡ²) + ε; θ −= lr·g/d. With
+    momentum μ > 0 (buffer starting at 0): b = μb + g/d; θ −= lr·b.
     """
 
     hypers = (
         unit("alpha", 0.99, "smoothing constant α of the squared-gradient average"),
         EPS,
         MOMENTUM,
+        switch("centered", False, "divide by the centred second moment √(v − ḡ²)"),
+        WEIGHT_DECAY,
     )
     alpha: float
     eps: float
     momentum: float
+    centered: bool
+    weight_decay: float
 
     def buffer_names(self) -> tuple[str, ...]:
-        return ("v", "momentum") if self.momentum else ("v",)
+        return ("v",) + ("grad_avg",) * self.centered + ("momentum",) * bool(self.momentum)
 
     def step(
         self,
@@ -292,13 +347,22 @@ class RMSprop(UpdateRule):
         state.step += 1
         alpha, mu = self.alpha, self.momentum
         for i, (p, g, s) in enumerate(zip(params, grads, state.scratch, strict=True)):
+            if decay_mask is None or decay_mask[i]:
+                weight_decay(p, g, s, lr, self.weight_decay, False)
             buf = state.buffers[i]
             v = buf["v"]
             v *= alpha
             np.multiply(g, g, out=s)
             s *= 1.0 - alpha
             v += s
-            np.sqrt(v, out=s)
+            if self.centered:
+                avg = buf["grad_avg"]
+                lerp(avg, g, 1.0 - alpha, s)
+                np.multiply(avg, avg, out=s)
+                np.subtract(v, s, out=s)
+                np.sqrt(s, out=s)
+            else:
+                np.sqrt(v, out=s)
             s += self.eps
             np.divide(g, s, out=s)
             if mu:
@@ -503,11 +567,18 @@ def register(
 
 def hyper_help(name: str) -> str:
     """The ``--help`` of a hyperparameter flag: what it is, its range, who takes it with which
-    default (``Momentum factor μ, in [0, 1). Default 0.9: momentum, nesterov; 0: gd, sgd``)."""
+    default (``Momentum factor μ, in [0, 1). Default 0.9: momentum, nesterov; 0: gd, sgd``).
+    A name that means different things to different rules (RMSprop's and ASGD's α) gives each
+    meaning with its range and its takers."""
     entries = DECLARED[name]
-    first = entries[0][1]
+    by_meaning: dict[str, list[str]] = {}
     by_default: dict[str, list[str]] = {}
     for opt, h in entries:
+        meaning = h.help
+        if h.kind is not bool:
+            rng = h.range_text()
+            meaning += f", {'in ' if rng[0] in '[(' else ''}{rng}"
+        by_meaning.setdefault(meaning, []).append(opt)
         shown = (
             "on"
             if h.default is True
@@ -519,11 +590,11 @@ def hyper_help(name: str) -> str:
         )
         by_default.setdefault(shown, []).append(opt)
     users = "; ".join(f"{d}: {', '.join(opts)}" for d, opts in by_default.items())
-    text = f"{first.help[0].upper()}{first.help[1:]}"
-    if first.kind is not bool:
-        rng = first.range_text()
-        text += f", {'in ' if rng[0] in '[(' else ''}{rng}"
-    return f"{text}. Default {users}."
+    if len(by_meaning) == 1:
+        text = next(iter(by_meaning))
+    else:
+        text = "; ".join(f"{m} ({', '.join(opts)})" for m, opts in by_meaning.items())
+    return f"{text[0].upper()}{text[1:]}. Default {users}."
 
 
 _TORCH = "torch.optim.{}"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from twins import float64_state, torch_optimizer
 
 import losslab
 from losslab.activations import ACTIVATIONS, erf
@@ -243,29 +244,18 @@ def test_mlp_equals_a_numpy_reference(tmp_path):
 # --------------------------------------------------------------------------- torch
 
 
-def _torch_optimizer(torch, name: str, model, lr: float):
-    spec = OPTIMIZERS.get(name)
-    h = spec.hyper_defaults
+def _torch_optimizer(torch, name: str, model, lr: float, **hyper):
     weights = [p for n_, p in model.named_parameters() if n_.endswith("weight")]
     biases = [p for n_, p in model.named_parameters() if n_.endswith("bias")]
-    if spec.rule.__name__ == "SGD":
-        return torch.optim.SGD(
-            model.parameters(), lr=lr, momentum=h["momentum"], nesterov=h["nesterov"]
-        )
-    if name == "adagrad":
-        return torch.optim.Adagrad(model.parameters(), lr=lr, eps=h["eps"])
-    if name == "rmsprop":
-        return torch.optim.RMSprop(model.parameters(), lr=lr, alpha=h["alpha"], eps=h["eps"])
-    groups = [{"params": weights, "weight_decay": h.get("weight_decay", 0.0)}]
-    groups.append({"params": biases, "weight_decay": 0.0})
-    cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    return cls(groups, lr=lr, betas=(h["beta1"], h["beta2"]), eps=h["eps"])
+    return torch_optimizer(torch, name, weights, biases, lr, **hyper)
 
 
 _TORCH_ACT = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "gelu": "GELU"}
 
 
-def _torch_history(torch, X, y, arrays, *, act, loss, optimizer, lr, epochs, batch, seed, l2=0.0):
+def _torch_history(
+    torch, X, y, arrays, *, act, loss, optimizer, lr, epochs, batch, seed, l2=0.0, **hyper
+):
     F = torch.nn.functional
     layers = []
     for i in range(0, len(arrays), 2):
@@ -278,7 +268,7 @@ def _torch_history(torch, X, y, arrays, *, act, loss, optimizer, lr, epochs, bat
         if i < len(arrays) - 2:
             layers.append(getattr(torch.nn, _TORCH_ACT[act])())
     model = torch.nn.Sequential(*layers)
-    opt = _torch_optimizer(torch, optimizer, model, lr)
+    opt = _torch_optimizer(torch, optimizer, model, lr, **hyper)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
 
     def objective(S, target):
@@ -300,7 +290,8 @@ def _torch_history(torch, X, y, arrays, *, act, loss, optimizer, lr, epochs, bat
             if l2:
                 value = value + 0.5 * l2 * sum(m.weight.pow(2).sum() for m in model[::2])
             value.backward()
-            opt.step()
+            with float64_state(torch):
+                opt.step()
         with torch.no_grad():
             out.append(objective(model(Xt), yt).item())
     return out
