@@ -1271,6 +1271,78 @@ def plot_cmd(
     write(f"{path}\n")
 
 
+class ShapeKind(str, Enum):
+    both = "both"
+    regression = "regression"
+    classification = "classification"
+
+
+@app.command("shapes")
+@command
+def shapes_cmd(
+    kind: Annotated[
+        ShapeKind,
+        Opt(
+            help="Regression losses against the residual, classification losses against the "
+            "margin, or both."
+        ),
+    ] = ShapeKind.both,
+    loss: Annotated[list[str] | None, Opt(help="Only these losses (LIST).")] = None,
+    gradients: Annotated[
+        bool, Opt("--gradients", help="Also draw each loss's gradient (a second row).")
+    ] = False,
+    lo: Annotated[float, Opt("--from", help="Left end of the residual/margin axis.")] = -3.0,
+    hi: Annotated[float, Opt("--to", help="Right end of the residual/margin axis.")] = 3.0,
+    plot: Annotated[
+        str | None, Opt(help="Draw to this .png, .svg or .pdf (needs losslab[plot]).")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Every loss on one chart: regression losses against the residual r = ŷ − y, classification
+    losses against the margin m = t·s (scikit-learn's "convex loss functions" figure).
+
+    Without --plot, a chart drawn in the terminal; --format json/csv gives the curves.
+    """
+    from losslab import render
+    from losslab.shapes import KINDS, loss_shapes, plot_shapes, text_chart
+
+    kinds = KINDS if kind is ShapeKind.both else (kind.value,)
+    names = [x for x in _split_list(loss, str, "--loss") if x] if loss else None
+    charts = []
+    for k in kinds:
+        try:
+            charts.append(loss_shapes(k, losses=names, lo=lo, hi=hi))
+        except LossLabError:
+            if kind is not ShapeKind.both or (k == kinds[-1] and not charts):
+                raise
+    if plot is not None:
+        path = plot_shapes(charts, plot, gradients=gradients)
+    csv_rows = [
+        (c.kind, name, float(x), float(v), float(g))
+        for c in charts
+        for name in c.values
+        for x, v, g in zip(c.x, c.values[name], c.gradients[name], strict=True)
+        if math.isfinite(v)
+    ]
+
+    def drawn() -> list[Any]:
+        if plot is not None:
+            return [f"wrote {path}"]
+        out: list[Any] = []
+        for c in charts:
+            out += ["\n".join(text_chart(c)), ""]
+            out += [f"  {name}: {note}" for name, note in c.notes.items()]
+        return out
+
+    render.emit(
+        fmt.value,
+        obj=[c.to_dict() for c in charts],
+        csv_header=["kind", "loss", "x", "value", "gradient"],
+        csv_rows=csv_rows,
+        render=drawn,
+    )
+
+
 @app.command("gradcheck")
 @command
 def gradcheck_cmd(
