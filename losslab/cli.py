@@ -1271,6 +1271,141 @@ def plot_cmd(
     write(f"{path}\n")
 
 
+class ShapeKind(str, Enum):
+    both = "both"
+    regression = "regression"
+    classification = "classification"
+
+
+@app.command("shapes")
+@command
+def shapes_cmd(
+    kind: Annotated[
+        ShapeKind,
+        Opt(
+            help="Regression losses against the residual, classification losses against the "
+            "margin, or both."
+        ),
+    ] = ShapeKind.both,
+    loss: Annotated[list[str] | None, Opt(help="Only these losses (LIST).")] = None,
+    gradients: Annotated[
+        bool, Opt("--gradients", help="Also draw each loss's gradient (a second row).")
+    ] = False,
+    lo: Annotated[float, Opt("--from", help="Left end of the residual/margin axis.")] = -3.0,
+    hi: Annotated[float, Opt("--to", help="Right end of the residual/margin axis.")] = 3.0,
+    plot: Annotated[
+        str | None, Opt(help="Draw to this .png, .svg or .pdf (needs losslab[plot]).")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Every loss on one chart: regression losses against the residual r = ŷ − y, classification
+    losses against the margin m = t·s (scikit-learn's "convex loss functions" figure).
+
+    Without --plot, a chart drawn in the terminal; --format json/csv gives the curves.
+    """
+    from losslab import render
+    from losslab.shapes import KINDS, loss_shapes, plot_shapes, text_chart
+
+    kinds = KINDS if kind is ShapeKind.both else (kind.value,)
+    names = [x for x in _split_list(loss, str, "--loss") if x] if loss else None
+    charts = []
+    for k in kinds:
+        try:
+            charts.append(loss_shapes(k, losses=names, lo=lo, hi=hi))
+        except LossLabError:
+            if kind is not ShapeKind.both or (k == kinds[-1] and not charts):
+                raise
+    if plot is not None:
+        path = plot_shapes(charts, plot, gradients=gradients)
+    csv_rows = [
+        (c.kind, name, float(x), float(v), float(g))
+        for c in charts
+        for name in c.values
+        for x, v, g in zip(c.x, c.values[name], c.gradients[name], strict=True)
+        if math.isfinite(v)
+    ]
+
+    def drawn() -> list[Any]:
+        if plot is not None:
+            return [f"wrote {path}"]
+        out: list[Any] = []
+        for c in charts:
+            out += ["\n".join(text_chart(c)), ""]
+            out += [f"  {name}: {note}" for name, note in c.notes.items()]
+        return out
+
+    render.emit(
+        fmt.value,
+        obj=[c.to_dict() for c in charts],
+        csv_header=["kind", "loss", "x", "value", "gradient"],
+        csv_rows=csv_rows,
+        render=drawn,
+    )
+
+
+@app.command("gradcheck")
+@command
+def gradcheck_cmd(
+    loss: Annotated[
+        list[str] | None, Opt(help="Losses to check (LIST; default: every loss and model).")
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        Opt(
+            help="Models to check, each with every loss it takes (LIST; networks also with "
+            "every activation)."
+        ),
+    ] = None,
+    tol: Annotated[float, Opt(help="Largest relative error that passes.")] = 1e-4,
+    seed: Annotated[int, Opt(help="Seed of the sampled inputs and weights.")] = 0,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Analytic gradients against central finite differences, per loss and per model.
+
+    For a loss, the gradient of the mean loss with respect to the model output; for a model
+    (its layers included: an mlp 4-5-4-out, a cnn conv3,pool,conv2k2,flatten,dense4 on 6×6×2
+    images), the gradient of the objective (with an l2 penalty) with respect to every parameter.
+    The error is max |a − n| / max(|a|, |n|, 1e-4·max|g|); exit 1 when a pair exceeds --tol.
+    """
+    from losslab import render
+    from losslab.gradcheck import gradcheck
+
+    if not (tol > 0 and math.isfinite(tol)):
+        raise LossLabError(f"--tol must be > 0, got {tol:g}")
+    losses = [x for x in _split_list(loss, str, "--loss") if x] if loss else None
+    models = [x for x in _split_list(model, str, "--model") if x] if model else None
+    checks = gradcheck(losses, models, seed=seed, tol=tol)
+    header = ["kind", "name", "checked", "entries", "max rel. error", "ok"]
+    rows = [
+        (c.kind, c.name, c.detail, c.entries, f"{c.max_error:.1e}", "ok" if c.ok else "FAIL")
+        for c in checks
+    ]
+    failed = [c for c in checks if not c.ok]
+    render.emit(
+        fmt.value,
+        obj=[c.to_dict() for c in checks],
+        csv_header=header,
+        csv_rows=rows,
+        render=lambda: [
+            render.table(
+                f"Gradients vs central differences (h = 1e-6): {len(checks) - len(failed)} of "
+                f"{len(checks)} within {tol:g}",
+                header,
+                rows,
+            )
+        ],
+    )
+    if failed:
+        worst = max(failed, key=lambda c: c.max_error)
+        _fail(
+            render_escape(
+                f"gradcheck: {len(failed)} of {len(checks)} failed; worst {worst.kind} "
+                f"{worst.name} ({worst.detail}): {worst.max_error:.2e} > {tol:g}"
+            )
+        )
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
