@@ -509,7 +509,9 @@ def hyper_help(name: str) -> str:
     by_default: dict[str, list[str]] = {}
     for opt, h in entries:
         shown = (
-            "on"
+            "unset"
+            if h.default is None
+            else "on"
             if h.default is True
             else "off"
             if h.default is False
