@@ -184,7 +184,6 @@ def optimum_of(rule: Any, problem: Problem, split: Split, config: FitConfig) -> 
     """
     if not rule.needs_optimum:
         return None
-    from losslab.optimizers import OPTIMIZERS
     from losslab.reference import reference_optimum
 
     ref = reference_optimum(
