@@ -95,7 +95,7 @@ class Hyper:
             ok = x > self.low if self.low_open else x >= self.low
         if ok and self.high is not None:
             ok = x < self.high if self.high_open else x <= self.high
-        if ok and self.kind is float and self.low is not None and self.high is None:
+        if ok and self.kind is float and (self.low is None or self.high is None):
             ok = math.isfinite(x)
         if not ok:
             text = self.range_text()

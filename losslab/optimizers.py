@@ -580,7 +580,9 @@ def hyper_help(name: str) -> str:
             meaning += f", {'in ' if rng[0] in '[(' else ''}{rng}"
         by_meaning.setdefault(meaning, []).append(opt)
         shown = (
-            "on"
+            "unset"
+            if h.default is None
+            else "on"
             if h.default is True
             else "off"
             if h.default is False

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,9 @@ class Reference:
     method: str  # "normal equations", "least squares", "newton", or "none" (nothing was solved)
     iterations: int
     reason: str | None = None  # why there is no number (None when objective is a number)
+    # The infimum when it is known but not attained: 0 when an iterate separated the classes
+    # (without a penalty, every row's loss then goes to 0 along that direction).
+    infimum: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the parameters are left out)."""
@@ -277,6 +280,8 @@ def _linear_result(
 class _Logistic:
     """bce on s = X·w + b; θ = (w, b)."""
 
+    separated = False  # an iterate classified every row correctly (set by _newton)
+
     def __init__(self, X: np.ndarray, y: np.ndarray, l2: float) -> None:
         self.X, self.y, self.l2 = X, y, l2
         n, p = X.shape
@@ -342,6 +347,8 @@ class _Softmax:
     loss, unchanged, so the Hessian is singular along those directions. The last class is pinned:
     its intercept (the penalty fixes the rest of W) or, without a penalty, its whole column.
     """
+
+    separated = False  # an iterate classified every row correctly (set by _newton)
 
     def __init__(self, X: np.ndarray, labels: np.ndarray, n_classes: int, l2: float) -> None:
         self.X, self.labels, self.K, self.l2 = X, labels, n_classes, l2
@@ -513,6 +520,7 @@ def _newton(
         theta, s, f = theta + t * d, s + t * u, new
         reuse = chord and (reuse or dec <= 1e-8 * f)
         if l2 == 0 and prob.separates(s):
+            prob.separated = True
             return None, it, SEPARABLE
         moved = t * float(np.max(np.abs(u))) / (1.0 + float(np.max(np.abs(s))))
         small = dec <= 1e-20 * f
@@ -599,7 +607,8 @@ def _newton_result(
 ) -> Reference:
     theta, iterations, reason = _newton(prob, l2, theta0, H0)
     if theta is None:
-        return _none(reason or "no optimum", "newton", iterations)
+        ref = _none(reason or "no optimum", "newton", iterations)
+        return replace(ref, infimum=0.0) if prob.separated else ref
     coef, intercept = prob.params(theta)
     value = objective(model, loss, X, y, coef, intercept, l2=l2)
     return Reference(value, coef, intercept, "newton", iterations)

@@ -189,10 +189,37 @@ def step_arrays(net: Network, rule: Any) -> tuple[list[np.ndarray], list[np.ndar
 
 
 def optimum_of(rule: Any, problem: Problem, split: Split, config: FitConfig) -> float | None:
-    """f*, the exact minimum of the training objective, for the rules that need it."""
+    """f*, the exact minimum of the training objective, for the rules that need it.
+
+    The objective is the one the loop minimises: the mean loss over the training rows (the
+    validation rows left out) + (l2/2)·‖W‖², solved by :func:`losslab.reference.reference_optimum`
+    as `compare`'s gap column is. Where the classes are separable and nothing is penalised, the
+    infimum 0 is approached but not attained: f* = 0 (the interpolation case of Loizou et al.
+    2021). Elsewhere (a network, a non-smooth or non-convex loss, --l1, an unattained optimum)
+    a ConfigError says why there is none.
+    """
     if not rule.needs_optimum:
         return None
-    raise ConfigError("no rule needs the optimum yet")
+    from losslab.reference import reference_optimum
+
+    ref = reference_optimum(
+        problem.model.name,
+        problem.loss.name,
+        split.X_train,
+        split.y_train,
+        n_classes=max(problem.n_outputs, 2),
+        l1=config.l1,
+        l2=config.l2,
+    )
+    if ref.objective is not None:
+        return ref.objective
+    if ref.infimum is not None:
+        return ref.infimum
+    raise ConfigError(
+        f"{OPTIMIZERS.resolve(config.optimizer)} needs the exact optimum f*, which losslab "
+        "computes for linear/mse, logistic/bce and softmax/cross-entropy without --l1; "
+        f"{problem.model.name}/{problem.loss.name} has none here: {ref.reason}"
+    )
 
 
 def train(
