@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from losslab.errors import ConfigError
-from losslab.hyper import Hyper, nonnegative, positive, resolve, switch, unit
+from losslab.hyper import Hyper, declared_help, nonnegative, positive, resolve, switch, unit
 from losslab.registry import Registry
 
 Params = Sequence[np.ndarray]
@@ -504,26 +504,7 @@ def register(
 def hyper_help(name: str) -> str:
     """The ``--help`` of a hyperparameter flag: what it is, its range, who takes it with which
     default (``Momentum factor μ, in [0, 1). Default 0.9: momentum, nesterov; 0: gd, sgd``)."""
-    entries = DECLARED[name]
-    first = entries[0][1]
-    by_default: dict[str, list[str]] = {}
-    for opt, h in entries:
-        shown = (
-            "on"
-            if h.default is True
-            else "off"
-            if h.default is False
-            else f"{h.default:g}"
-            if isinstance(h.default, (int, float))
-            else str(h.default)
-        )
-        by_default.setdefault(shown, []).append(opt)
-    users = "; ".join(f"{d}: {', '.join(opts)}" for d, opts in by_default.items())
-    text = f"{first.help[0].upper()}{first.help[1:]}"
-    if first.kind is not bool:
-        rng = first.range_text()
-        text += f", {'in ' if rng[0] in '[(' else ''}{rng}"
-    return f"{text}. Default {users}."
+    return declared_help(DECLARED[name])
 
 
 _TORCH = "torch.optim.{}"
