@@ -24,6 +24,8 @@ _LAZY = {
     "FitConfig": ("losslab.training", "FitConfig"),
     "LOSSES": ("losslab.losses", "LOSSES"),
     "OPTIMIZERS": ("losslab.optimizers", "OPTIMIZERS"),
+    "SCHEDULES": ("losslab.schedules", "SCHEDULES"),
+    "lr_find": ("losslab.lrfind", "lr_find"),  # the range test of `losslab lr-find`
 }
 _API = ("fit", "evaluate", "compare")
 

@@ -358,6 +358,33 @@ def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+@app.command("schedules")
+@command
+def schedules_cmd(fmt: FormatOpt = Format.table) -> None:
+    """List every lr schedule: default unit, parameters with their defaults, formula, reference.
+
+    e counts units (epochs, or optimizer steps with --schedule-unit step) after any --warmup.
+    """
+    from losslab import render
+    from losslab.schedules import SCHEDULES
+
+    rows, obj = [], []
+    for name, entry in SCHEDULES.items():
+        obj.append(entry.to_dict())
+        params = ", ".join(
+            f"{h.name}={'unset' if h.default is None else h.default}" for h in entry.params
+        )
+        rows.append((name, entry.unit, params, entry.description, entry.reference))
+    header = ["name", "unit", "parameters", "lr at unit e", "equals"]
+    render.emit(
+        fmt.value,
+        obj=obj,
+        csv_header=header,
+        csv_rows=rows,
+        render=lambda: [render.table("Learning-rate schedules (defaults)", header, rows)],
+    )
+
+
 @app.command("datasets")
 @command
 def datasets_cmd(fmt: FormatOpt = Format.table) -> None:
@@ -402,7 +429,8 @@ def _fit_options_help() -> dict[str, str]:
     )
     return {
         "optimizer": f"Optimizer and its default --lr: {opts}.",
-        "schedule": f"Per-epoch lr schedule: {', '.join(SCHEDULES.names())}.",
+        "schedule": f"Learning-rate schedule (torch.optim.lr_scheduler's; `losslab schedules` "
+        f"lists their parameters): {', '.join(SCHEDULES.names())}.",
     }
 
 
@@ -495,11 +523,28 @@ Standardize = Annotated[
 L1 = Annotated[float, Opt(help="L1 penalty l1·‖W‖₁ (the intercept is never penalised).")]
 L2 = Annotated[float, Opt(help="L2 penalty (l2/2)·‖W‖².")]
 Schedule = Annotated[str, Opt(help=_HELP["schedule"])]
-Warmup = Annotated[int, Opt(help="Epochs of linear lr warm-up.")]
-StepSize = Annotated[int, Opt(help="Epochs between decays (step schedule).")]
-Decay = Annotated[float, Opt(help="Decay factor (step, exponential).")]
-PowerT = Annotated[float, Opt(help="Exponent of inverse-scaling: lr/(epoch+1)^power_t.")]
-MinLr = Annotated[float, Opt(help="Floor of the cosine schedule.")]
+Warmup = Annotated[
+    int,
+    Opt(
+        help="Units (of --schedule-unit) of linear lr warm-up: unit k < w uses lr·(k+1)/(w+1), "
+        "then the schedule starts afresh (torch's LinearLR then SequentialLR)."
+    ),
+]
+
+
+class Unit(str, Enum):
+    epoch = "epoch"
+    step = "step"
+
+
+ScheduleUnit = Annotated[
+    Unit | None,
+    Opt(
+        help="What the schedule counts: epochs, or optimizer steps (minibatches; the history's "
+        "lr is then the lr of each epoch's last step). Default: step for cyclic and one-cycle "
+        "(as in torch's examples), epoch for the others."
+    ),
+]
 ClipNorm = Annotated[float | None, Opt(help="Clip the gradient's global L2 norm to this.")]
 Patience = Annotated[
     int | None,
@@ -565,54 +610,80 @@ DtypeOpt = Annotated[
 ]
 
 
-def hyper_options(fn: F) -> F:
-    """Give a command one option per declared optimizer hyperparameter, in place of ``**hyper``.
+def declared_options(declared: dict[str, list[tuple[str, Any]]], into: str) -> Callable[[F], F]:
+    """Give a command one option per declared setting, gathered into its parameter ``into``.
 
-    The flags, their types and their help come from the optimizers' declarations
-    (:data:`losslab.optimizers.DECLARED`): registering an optimizer adds its flags here. A flag
-    not given is None, "the optimizer's default"; booleans are ``--x/--no-x``.
+    ``declared`` maps each name to its declarations ``(owner, Hyper)`` (an optimizer's
+    hyperparameters, a schedule's parameters): registering an owner adds its flags here, with
+    their types and help (:func:`losslab.hyper.declared_help`). A flag not given is None, "the
+    owner's default"; booleans are ``--x/--no-x``; a list of integers is one comma-separated
+    string.
     """
     import inspect
 
-    from losslab.optimizers import DECLARED, hyper_help
+    from losslab.hyper import declared_help
 
-    sig = inspect.signature(fn, eval_str=True)
-    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
-    annotations = {p.name: p.annotation for p in params}
-    for name, entries in DECLARED.items():
-        h = entries[0][1]
-        flag = "--" + name.replace("_", "-")
-        if h.kind is bool:
-            annotation: Any = Annotated[
-                bool | None, Opt(f"{flag}/--no-{flag[2:]}", help=hyper_help(name))
-            ]
-        elif h.kind is str:
-            annotation = Annotated[str | None, Opt(flag, help=hyper_help(name))]
-        else:
-            annotation = Annotated[h.kind | None, Opt(flag, help=hyper_help(name))]  # type: ignore[name-defined]
-        params.append(
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+    def help_of(name: str) -> str:
+        return declared_help(declared[name])
+
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn, eval_str=True)
+        params = [p for p in sig.parameters.values() if p.name != into]
+        annotations = {p.name: p.annotation for p in params}
+        for name, entries in declared.items():
+            h = entries[0][1]
+            flag = "--" + name.replace("_", "-")
+            if h.kind is bool:
+                annotation: Any = Annotated[
+                    bool | None, Opt(f"{flag}/--no-{flag[2:]}", help=help_of(name))
+                ]
+            elif h.kind in (str, tuple):
+                annotation = Annotated[str | None, Opt(flag, help=help_of(name))]
+            else:
+                annotation = Annotated[h.kind | None, Opt(flag, help=help_of(name))]  # type: ignore[name-defined]
+            params.append(
+                inspect.Parameter(
+                    name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+                )
             )
-        )
-        annotations[name] = annotation
-    names = tuple(DECLARED)
+            annotations[name] = annotation
+        names = tuple(declared)
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        hyper = {k: kwargs.pop(k) for k in names if k in kwargs}
-        return fn(*args, **kwargs, **hyper)
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {k: kwargs.pop(k) for k in names if k in kwargs}
+            return fn(*args, **kwargs, **{into: given})
 
-    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**annotations, "return": None}
-    return wrapper  # type: ignore[return-value]
+        wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**annotations, "return": None}
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+def hyper_options(fn: F) -> F:
+    """One option per declared optimizer hyperparameter (:data:`losslab.optimizers.DECLARED`),
+    gathered into the command's ``hyper``."""
+    from losslab.optimizers import DECLARED
+
+    return declared_options(DECLARED, "hyper")(fn)
+
+
+def schedule_options(fn: F) -> F:
+    """One option per declared schedule parameter (:data:`losslab.schedules.DECLARED`),
+    gathered into the command's ``schedule_params``."""
+    from losslab.schedules import DECLARED
+
+    return declared_options(DECLARED, "schedule_params")(fn)
 
 
 def _hyper_settings(**values: Any) -> dict[str, Any]:
-    """Typer values -> FitConfig fields (``hyper``: the optimizer's hyperparameters given)."""
-    hyper = values.pop("hyper", None) or {}
+    """Typer values -> FitConfig fields (``hyper``, ``schedule_params``: the optimizer's
+    hyperparameters and the schedule's parameters given)."""
+    nested = {k: values.pop(k, None) or {} for k in ("hyper", "schedule_params")}
     values = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
-    values["hyper"] = {k: v for k, v in hyper.items() if v is not None}
+    for key, given in nested.items():
+        values[key] = {k: v for k, v in given.items() if v is not None}
     if values.get("features") is not None:
         values["features"] = [c.strip() for c in values["features"].split(",") if c.strip()]
     return values
@@ -621,6 +692,7 @@ def _hyper_settings(**values: Any) -> dict[str, Any]:
 @app.command("fit")
 @command
 @hyper_options
+@schedule_options
 def fit_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     target: Target = None,
@@ -661,10 +733,7 @@ def fit_cmd(
     l2: L2 = 0.0,
     schedule: Schedule = "constant",
     warmup: Warmup = 0,
-    step_size: StepSize = 10,
-    decay: Decay = 0.5,
-    power_t: PowerT = 0.5,
-    min_lr: MinLr = 0.0,
+    schedule_unit: ScheduleUnit = None,
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
@@ -682,7 +751,8 @@ def fit_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
-    **hyper: Any,
+    hyper: dict[str, Any] | None = None,
+    schedule_params: dict[str, Any] | None = None,
 ) -> None:
     """Train a linear, logistic, softmax or mlp model on a CSV and report loss and accuracy/R².
 
@@ -874,6 +944,156 @@ def _report_fit(result: Any, fmt: str) -> None:
     )
 
 
+# --------------------------------------------------------------------------- lr-find
+
+LR_FIND_ROWS = 25  # the table shows this many points, evenly spaced; json and csv show all
+
+
+@app.command("lr-find")
+@command
+@hyper_options
+def lr_find_cmd(
+    data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
+    start_lr: Annotated[float, Opt(help="First lr of the exponential sweep.")] = 1e-7,
+    end_lr: Annotated[float, Opt(help="Last lr of the exponential sweep.")] = 10.0,
+    steps: Annotated[
+        int,
+        Opt(
+            help="Minibatch steps of the sweep (cycling over the training rows in the run's "
+            "shuffled batch order); it stops earlier once the smoothed loss exceeds 4× its best "
+            "or is not finite."
+        ),
+    ] = 100,
+    plot: Annotated[
+        str | None,
+        Opt(help="Also draw the curve and both suggestions to this PNG (needs losslab[plot])."),
+    ] = None,
+    target: Target = None,
+    features: Features = None,
+    model: Model = None,
+    loss: Annotated[
+        str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
+    ] = None,
+    optimizer: Annotated[str, Opt(help=_HELP["optimizer"])] = "adam",
+    batch_size: Annotated[
+        str | None,
+        Opt(help="Rows per step; 0 or 'full' = full batch (default: gd full, others 32)."),
+    ] = None,
+    hidden: Annotated[
+        str | None,
+        Opt(help="Widths of the hidden layers of --model mlp, comma-separated (default 128,64)."),
+    ] = None,
+    layers: Annotated[str | None, Opt(help="Layers of --model cnn (as for fit).")] = None,
+    image: Image = None,
+    activation: Activation = None,
+    init: Init = None,
+    init_from: InitFrom = None,
+    seed: Seed = 0,
+    test_size: TestSize = 0.2,
+    val_size: ValSize = None,
+    standardize: Standardize = True,
+    scale: Scale = None,
+    l1: L1 = 0.0,
+    l2: L2 = 0.0,
+    clip_norm: ClipNorm = None,
+    missing: MissingOpt = Missing.error,
+    categorical: CategoricalOpt = Categorical.onehot,
+    divergence_factor: DivergenceFactor = 1e4,
+    shuffle: ShuffleOpt = Shuffle.epoch,
+    dtype: DtypeOpt = Dtype.float64,
+    delta: Delta = None,
+    quantile: Quantile = None,
+    epsilon: Epsilon = None,
+    gamma: Gamma = None,
+    sep: SepOpt = None,
+    fmt: FormatOpt = Format.table,
+    hyper: dict[str, Any] | None = None,
+) -> None:
+    """Smith's lr range test: suggest a learning rate (a heuristic, not a guarantee).
+
+    From the model's initial weights with a fresh optimizer, --steps minibatch steps sweep the
+    lr exponentially from --start-lr to --end-lr, recording each batch's objective; the curve is
+    smoothed as fastai does (β 0.98, bias-corrected). Two suggestions: the steepest descent of
+    the smoothed curve (Lightning's suggestion()) and fastai's valley rule. Both are heuristics:
+    train and compare around them before trusting one. Nothing is saved (the weights reached are
+    thrown away); --plot draws the curve.
+    """
+    settings = _hyper_settings(
+        **{
+            k: v
+            for k, v in locals().items()
+            if k not in ("data", "fmt", "start_lr", "end_lr", "steps", "plot")
+        }
+    )
+    from losslab.lrfind import check_sweep, lr_find
+
+    check_sweep(start_lr, end_lr, steps)
+    if plot is not None:
+        from losslab.plot import check_png_name, require_matplotlib
+
+        check_png_name(plot)
+        require_matplotlib()
+    result = lr_find(data, start_lr=start_lr, end_lr=end_lr, steps=steps, **settings)
+    failures: list[str] = []
+    cfg = result.config
+    title = (
+        f"lr range test · {result.data.get('source', '')} · {_architecture(cfg)} · "
+        f"{cfg['loss']} · {cfg['optimizer']} · batch {cfg['batch_size'] or 'full'} · "
+        f"seed {cfg['seed']}"
+    )
+    if plot is not None:
+        from losslab.plot import plot_lr_find
+
+        drawn = _saved(lambda: plot_lr_find(result, plot, title=title), failures)
+        plot = None if drawn is None else plot
+    _report_lr_find(result, fmt.value, title, plot)
+    _finish(failures)
+
+
+def _report_lr_find(result: Any, fmt: str, title: str, plot: str | None) -> None:
+    from losslab import render
+    from losslab.lrfind import HEURISTIC
+
+    marks: dict[int, list[str]] = {}
+    for name, s in result.suggestions.items():
+        if s is not None:
+            marks.setdefault(s["index"], []).append(name)
+    points = list(zip(result.lrs, result.losses, result.smoothed, strict=True))
+    header = ["step", "lr", "loss", "smoothed", "suggestion"]
+    rows = [
+        (i, lr, loss, smooth, ", ".join(marks.get(i, [])) or None)
+        for i, (lr, loss, smooth) in enumerate(points)
+    ]
+
+    def tables() -> list[Any]:
+        every = max(1, -(-len(rows) // LR_FIND_ROWS))
+        shown = [r for r in rows if r[0] % every == 0 or r[0] in marks or r[0] == len(rows) - 1]
+        cells = [(i, f"{lr:.3g}", loss, smooth, mark or "") for i, lr, loss, smooth, mark in shown]
+        suggested = [
+            (name, f"{s['lr']:.3g}", s["loss"], s["index"], s["rule"])
+            if s is not None
+            else (name, "—", None, None, "too few points for this rule")
+            for name, s in result.suggestions.items()
+        ]
+        out = [
+            render.line(title),
+            render.table(None, ["suggestion", "lr", "smoothed loss", "step", "rule"], suggested),
+            render.line(f"{HEURISTIC}.", None),
+        ]
+        sweep = f"{len(rows)} of {result.steps} steps, lr {result.start_lr:g} → {result.end_lr:g}"
+        if result.stopped:
+            sweep += f"; stopped early: {result.stopped}"
+        out.append(render.line(f"sweep: {sweep}", None))
+        out.append(render.table(None, header, cells))
+        if every > 1:
+            out.append(render.line(f"every {every}th step shown; all in --format json|csv", None))
+        if plot:
+            out.append(render.line(f"plot: {plot}", None))
+        return out
+
+    render.emit(fmt, obj=result.to_dict(), csv_header=header, csv_rows=rows, render=tables)
+
+
 @app.command("predict")
 @command
 def predict_cmd(
@@ -923,6 +1143,7 @@ ListOpt = Annotated[list[str] | None, Opt()]
 @app.command("compare")
 @command
 @hyper_options
+@schedule_options
 def compare_cmd(
     data: Annotated[
         str | None,
@@ -990,10 +1211,7 @@ def compare_cmd(
     ] = None,
     schedule: Schedule = "constant",
     warmup: Warmup = 0,
-    step_size: StepSize = 10,
-    decay: Decay = 0.5,
-    power_t: PowerT = 0.5,
-    min_lr: MinLr = 0.0,
+    schedule_unit: ScheduleUnit = None,
     clip_norm: ClipNorm = None,
     patience: Patience = None,
     tol: Tol = 1e-4,
@@ -1011,7 +1229,8 @@ def compare_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
-    **hyper: Any,
+    hyper: dict[str, Any] | None = None,
+    schedule_params: dict[str, Any] | None = None,
 ) -> None:
     """Compare optimizers × learning rates × losses × batch sizes over several seeds.
 

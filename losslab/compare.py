@@ -113,6 +113,14 @@ def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
         name, loss = OPTIMIZERS.resolve(run.optimizer), problem.loss.name
         lr = run.lr if run.lr is not None else problem.head.default_lr(name, spec.default_lr, loss)
         batch = run.batch_size if run.batch_size is not None else spec.default_batch_size
+        if spec.rule.full_batch and batch:
+            # L-BFGS and Polyak step on the whole objective: a minibatch run is not theirs
+            if run.seed == 0:
+                notes.append(
+                    f"{name} steps on the full batch only (each step uses the whole objective): "
+                    f"its runs at batch size {batch} are left out"
+                )
+            continue
         key = (tuple(run.hidden or ()), run.layers, name, lr, loss, batch, run.seed)
         raw = (run.lr, run.batch_size, run.loss)
         if key in seen:
@@ -133,6 +141,8 @@ def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
             continue
         seen[key] = raw
         out.append(replace(run, lr=lr, batch_size=batch, loss=loss))
+    if not out:
+        raise ConfigError("no run left to do: " + "; ".join(notes))
     return out, notes
 
 

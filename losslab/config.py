@@ -53,11 +53,10 @@ class FitConfig:
     # top level, where the run records have them.
     hyper: dict[str, Any] = field(default_factory=dict)
     schedule: str = "constant"
-    warmup: int = 0
-    step_size: int = 10
-    decay: float = 0.5
-    power_t: float = 0.5
-    min_lr: float = 0.0
+    warmup: int = 0  # units (of schedule_unit) of linear warm-up
+    schedule_unit: str | None = None  # epoch or step; None: the schedule's own
+    # the schedule's parameters by name (those its registry entry declares), kept like ``hyper``
+    schedule_params: dict[str, Any] = field(default_factory=dict)
     clip_norm: float | None = None
     patience: int | None = None
     tol: float = 1e-4
@@ -72,9 +71,10 @@ class FitConfig:
     dtype: str = "float64"  # "float32" halves the memory traffic of every pass
 
     def to_dict(self) -> dict[str, Any]:
-        """Every setting by name, the optimizer's hyperparameters among them."""
+        """Every setting by name, the optimizer's and the schedule's parameters among them."""
         out = asdict(self)
         out.update(out.pop("hyper"))
+        out.update(out.pop("schedule_params"))
         for key in ("data", "test_data"):
             if out[key] is not None and not isinstance(out[key], str):
                 out[key] = "<DataFrame>"
@@ -82,20 +82,26 @@ class FitConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> FitConfig:
-        """The settings ``to_dict`` gives (or any subset): hyperparameters by their own names."""
+        """The settings ``to_dict`` gives (or any subset): the optimizer's hyperparameters and
+        the schedule's parameters by their own names."""
         from losslab.optimizers import HYPERPARAMETERS
+        from losslab.schedules import DECLARED
 
-        known = {f.name for f in fields(cls)} - {"hyper"}
+        nested = ("hyper", "schedule_params")
+        known = {f.name for f in fields(cls)} - set(nested)
         hyper = dict(values.get("hyper") or {})
+        schedule_params = dict(values.get("schedule_params") or {})
         settings = {}
         for key, value in values.items():
             if key in known:
                 settings[key] = value
             elif key in HYPERPARAMETERS:
                 hyper[key] = value
-            elif key != "hyper":
+            elif key in DECLARED:
+                schedule_params[key] = value
+            elif key not in nested:
                 raise ConfigError(f"unknown setting {key!r}")
-        return cls(**settings, hyper=hyper)
+        return cls(**settings, hyper=hyper, schedule_params=schedule_params)
 
     def hyperparameters(self) -> dict[str, Any]:
         """The hyperparameters given (None dropped): what the optimizer is built with."""
@@ -123,10 +129,11 @@ class FitConfig:
         from losslab.losses import LOSSES
         from losslab.models import MODELS
         from losslab.optimizers import OPTIMIZERS
-        from losslab.schedules import SCHEDULES
+        from losslab.schedules import SCHEDULES, schedule_unit
 
         OPTIMIZERS.resolve(self.optimizer)
-        SCHEDULES.resolve(self.schedule)
+        schedule_unit(self.schedule, self.schedule_unit)
+        SCHEDULES.get(self.schedule).resolve(self.schedule_params)
         model = MODELS.get(self.model) if self.model is not None else None
         if self.loss is not None:
             LOSSES.resolve(self.loss)

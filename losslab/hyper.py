@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,8 @@ def flag_of(name: str) -> str:
 class Hyper:
     """One declared hyperparameter.
 
-    ``kind`` is ``float``, ``int``, ``bool`` or ``str`` (then one of ``choices``); numbers lie in
+    ``kind`` is ``float``, ``int``, ``bool``, ``str`` (then one of ``choices``) or ``tuple`` (a
+    strictly increasing list of integers, given as ``"30,80"`` or a sequence); numbers lie in
     the interval from ``low`` to ``high`` (None: unbounded), open at an end when ``low_open`` /
     ``high_open``. ``optional``: None is a valid value (it then means what ``help`` says).
     """
@@ -56,6 +58,8 @@ class Hyper:
             return "on or off"
         if self.kind is str:
             return "one of " + ", ".join(self.choices)
+        if self.kind is tuple:
+            return "increasing integers " + replace(self, kind=int).range_text()
         lo, hi = self.low, self.high
         if lo is not None and hi is not None:
             return f"{'(' if self.low_open else '['}{lo:g}, {hi:g}{')' if self.high_open else ']'}"
@@ -82,6 +86,8 @@ class Hyper:
             if text not in self.choices:
                 raise ConfigError(f"{self.flag} must be {self.range_text()}, got {value!r}")
             return text
+        if self.kind is tuple:
+            return self._check_list(value)
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
             raise ConfigError(f"{self.flag} must be a number, got {value!r}")
         if self.kind is int:
@@ -103,11 +109,32 @@ class Hyper:
             raise ConfigError(f"{self.flag} must be {text}, got {value:g}")
         return x
 
+    def _check_list(self, value: Any) -> tuple[int, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        try:
+            if isinstance(items, (bool, int, float, np.number)):
+                raise TypeError
+            ints = [int(str(v).strip()) for v in items]
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{self.flag} takes comma-separated integers (e.g. 30,80), got {value!r}"
+            ) from None
+        if not ints:
+            raise ConfigError(f"{self.flag} needs at least one integer (e.g. 30,80)")
+        for x in ints:
+            if self.low is not None and x < self.low:
+                rng = replace(self, kind=int).range_text()
+                raise ConfigError(f"{self.flag} takes integers {rng}, got {x}")
+        if any(b <= a for a, b in pairwise(ints)):
+            shown = ",".join(map(str, ints))
+            raise ConfigError(f"{self.flag} must be strictly increasing, got {shown}")
+        return tuple(ints)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "default": self.default,
-            "type": self.kind.__name__,
+            "type": "list[int]" if self.kind is tuple else self.kind.__name__,
             "range": self.range_text(),
             "help": self.help,
         }
@@ -149,3 +176,40 @@ def resolve(declared: Iterable[Hyper], given: dict[str, Any], owner: str) -> dic
         name: h.check(given[name]) if given.get(name) is not None else h.default
         for name, h in by_name.items()
     }
+
+
+def declared_help(entries: Iterable[tuple[str, Hyper]]) -> str:
+    """The ``--help`` of a declared flag from its declarations ``(owner, Hyper)``: what it is,
+    its range, who takes it with which default (``Momentum factor μ, in [0, 1). Default 0.9:
+    momentum, nesterov; 0: gd, sgd``); a None default shows as ``unset``. A name that means
+    different things to different owners (RMSprop's and ASGD's α) gives each meaning with its
+    range and its takers."""
+    by_meaning: dict[str, list[str]] = {}
+    by_default: dict[str, list[str]] = {}
+    for owner, h in entries:
+        meaning = h.help
+        if h.kind is not bool:
+            rng = h.range_text()
+            meaning += f", {'in ' if rng[0] in '[(' else ''}{rng}"
+        by_meaning.setdefault(meaning, []).append(owner)
+        d = h.default
+        shown = (
+            "unset"
+            if d is None
+            else "on"
+            if d is True
+            else "off"
+            if d is False
+            else f"{d:g}"
+            if isinstance(d, (int, float))
+            else ",".join(map(str, d))
+            if isinstance(d, tuple)
+            else str(d)
+        )
+        by_default.setdefault(shown, []).append(owner)
+    users = "; ".join(f"{d}: {', '.join(owners)}" for d, owners in by_default.items())
+    if len(by_meaning) == 1:
+        text = next(iter(by_meaning))
+    else:
+        text = "; ".join(f"{m} ({', '.join(owners)})" for m, owners in by_meaning.items())
+    return f"{text[0].upper()}{text[1:]}. Default {users}."

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from losslab.errors import ConfigError
-from losslab.hyper import Hyper, nonnegative, positive, resolve, switch, unit
+from losslab.hyper import Hyper, declared_help, nonnegative, positive, resolve, switch, unit
 from losslab.registry import Registry
 
 Params = Sequence[np.ndarray]
@@ -567,36 +567,8 @@ def register(
 
 def hyper_help(name: str) -> str:
     """The ``--help`` of a hyperparameter flag: what it is, its range, who takes it with which
-    default (``Momentum factor μ, in [0, 1). Default 0.9: momentum, nesterov; 0: gd, sgd``).
-    A name that means different things to different rules (RMSprop's and ASGD's α) gives each
-    meaning with its range and its takers."""
-    entries = DECLARED[name]
-    by_meaning: dict[str, list[str]] = {}
-    by_default: dict[str, list[str]] = {}
-    for opt, h in entries:
-        meaning = h.help
-        if h.kind is not bool:
-            rng = h.range_text()
-            meaning += f", {'in ' if rng[0] in '[(' else ''}{rng}"
-        by_meaning.setdefault(meaning, []).append(opt)
-        shown = (
-            "unset"
-            if h.default is None
-            else "on"
-            if h.default is True
-            else "off"
-            if h.default is False
-            else f"{h.default:g}"
-            if isinstance(h.default, (int, float))
-            else str(h.default)
-        )
-        by_default.setdefault(shown, []).append(opt)
-    users = "; ".join(f"{d}: {', '.join(opts)}" for d, opts in by_default.items())
-    if len(by_meaning) == 1:
-        text = next(iter(by_meaning))
-    else:
-        text = "; ".join(f"{m} ({', '.join(opts)})" for m, opts in by_meaning.items())
-    return f"{text[0].upper()}{text[1:]}. Default {users}."
+    default (``Momentum factor μ, in [0, 1). Default 0.9: momentum, nesterov; 0: gd, sgd``)."""
+    return declared_help(DECLARED[name])
 
 
 _TORCH = "torch.optim.{}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +72,76 @@ def plot_study(
         ax.grid(True, which="both", alpha=0.3)
         if ax.lines:
             ax.legend(fontsize="small", ncol=2)
-        fig.tight_layout()
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(output, dpi=DPI)
-        except FileExistsError:
-            raise LossLabError(f"cannot write the plot {output}: not a directory") from None
-        except OSError as exc:
-            raise LossLabError(f"cannot write the plot {output}: {exc.strerror or exc}") from None
+        _save(fig, output)
+    finally:
+        plt.close(fig)
+    return output
+
+
+def _save(fig: Any, output: Path) -> None:
+    fig.tight_layout()
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(output, dpi=DPI)
+    except FileExistsError:
+        raise LossLabError(f"cannot write the plot {output}: not a directory") from None
+    except OSError as exc:
+        raise LossLabError(f"cannot write the plot {output}: {exc.strerror or exc}") from None
+
+
+def plot_lr_find(result: Any, output: str | Path, *, title: str) -> Path:
+    """The range test: loss per step (faint) and smoothed (solid) against the lr on a log axis,
+    both suggestions marked and labelled; the y axis stops where the sweep's stop rule would."""
+    output = check_png_name(output)
+    plt = require_matplotlib()
+    lrs = result.lrs
+    smoothed = [v if math.isfinite(v) else math.nan for v in result.smoothed]
+    fig, ax = plt.subplots(figsize=(WIDTH, HEIGHT), dpi=DPI)
+    try:
+        ax.plot(lrs, result.losses, color="0.7", lw=0.8, label="batch objective")
+        ax.plot(lrs, smoothed, color="C0", lw=2.0, label="smoothed (β = 0.98, bias-corrected)")
+        finite = [v for v in smoothed if math.isfinite(v)]
+        low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+        if finite:
+            high = min(high, max(finite[0], 4 * low))  # the sweep's stop rule: 4 × the best
+            pad = 0.06 * (high - low) or 0.06 * abs(low) or 0.06
+            low, high = low - pad, high + pad
+            ax.set_ylim(low, high)
+        marks = {"steepest": ("C3", "v", "steepest descent"), "valley": ("C2", "o", "valley")}
+        for name, suggestion in result.suggestions.items():
+            if suggestion is None:
+                continue
+            colour, marker, label = marks[name]
+            lr, loss = suggestion["lr"], suggestion["loss"]
+            ax.axvline(lr, color=colour, lw=1.0, ls="--", alpha=0.7)
+            ax.plot(
+                [lr],
+                [loss],
+                marker=marker,
+                ms=10,
+                color=colour,
+                ls="none",
+                label=f"{label}: lr {lr:.3g}",
+            )
+            upper = loss > (low + high) / 2  # label on the side with room
+            ax.annotate(
+                f"{label}\nlr {lr:.3g}",
+                (lr, loss),
+                xytext=(8, -30 if upper else 10),
+                textcoords="offset points",
+                color=colour,
+                fontsize="medium",
+                fontweight="bold",
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate (log scale)")
+        ax.set_ylabel("training objective of the step's minibatch")
+        ax.set_title(f"{title}\na heuristic: check the lrs around a suggestion by training")
+        ax.grid(True, which="major", alpha=0.35)
+        ax.grid(True, which="minor", alpha=0.1)
+        # below the axes: the curve may run through any corner
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, frameon=False)
+        _save(fig, output)
     finally:
         plt.close(fig)
     return output

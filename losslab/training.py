@@ -54,7 +54,7 @@ from losslab.prepare import (  # noqa: F401  (re-exported)
     split_rows,
     with_loss,
 )
-from losslab.schedules import SCHEDULES, lr_schedule
+from losslab.schedules import LRSchedule, Plateau, lr_schedule, schedule_unit
 
 DIVERGED_HINT = "lower --lr (or keep --standardize on, or add --clip-norm)"
 _Objective = Objective  # the name the speed-path tests know
@@ -222,6 +222,20 @@ def optimum_of(rule: Any, problem: Problem, split: Split, config: FitConfig) -> 
     )
 
 
+def schedule_for(config: FitConfig, lr0: float, steps_per_epoch: int) -> LRSchedule | Plateau:
+    """The run's lr schedule: per epoch, or per optimizer step over the run's
+    ``epochs × steps_per_epoch`` steps (``--schedule-unit step``)."""
+    unit = schedule_unit(config.schedule, config.schedule_unit)
+    return lr_schedule(
+        base_lr=lr0,
+        units=config.epochs * (steps_per_epoch if unit == "step" else 1),
+        schedule=config.schedule,
+        warmup=config.warmup,
+        unit=unit,
+        **config.schedule_params,
+    )
+
+
 def train(
     problem: Problem,
     split: Split,
@@ -229,12 +243,18 @@ def train(
     *,
     progress: ProgressFn | None = None,
     interrupt: _Interrupt | None = None,
+    lrs: LRSchedule | None = None,
+    on_batch: Callable[[float, float], None] | None = None,
 ) -> FitResult:
     """Run the optimisation loop on a prepared split; never raises on divergence.
 
     Full batch, an epoch is one backward pass and one forward pass: the forward pass that gives
     the epoch's loss is the one the next gradient needs. Minibatches are gathered from a
     row-major copy of the training rows into one reused buffer (:class:`Batches`).
+
+    ``lrs`` replaces the configured schedule (lr-find's sweep); ``on_batch(lr, objective)``
+    hears, after each step, its lr and the objective of its batch before it (lr-find's
+    recorder: it stops the run through ``interrupt``).
     """
     loss, head = problem.loss, problem.head
     opt = make_optimizer(config.optimizer, **config.hyperparameters())
@@ -242,16 +262,6 @@ def train(
         config.lr if config.lr is not None else head.default_lr(opt.name, opt.default_lr, loss.name)
     )
     batch = config.batch_size if config.batch_size is not None else opt.default_batch_size
-    lrs = lr_schedule(
-        base_lr=lr0,
-        epochs=config.epochs,
-        schedule=config.schedule,
-        warmup=config.warmup,
-        step_size=config.step_size,
-        decay=config.decay,
-        power_t=config.power_t,
-        min_lr=config.min_lr,
-    )
     loss_kw = dict(config.loss_params())
     for name in loss_kw:
         if name not in loss.params:
@@ -281,6 +291,12 @@ def train(
     state = opt.init(step_params)
     batch = n if batch == 0 or batch >= n else batch
     full_batch = batch == n
+    if lrs is None:
+        lrs = schedule_for(config, lr0, steps_per_epoch=-(-n // batch))
+    # Per step, the lr changes with every minibatch (an O(1) lookup: one float per step).
+    per_step = lrs.unit == "step" and not full_batch
+    lr_of = lrs.at
+    t = 0  # optimizer steps taken, the unit of a per-step schedule
     rng = generator(config.seed, SHUFFLE)
     objective = objective_for(problem, loss_kw)
     shift = net.output_shift
@@ -357,7 +373,7 @@ def train(
     epoch = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, config.epochs + 1):
-            lr = lrs[epoch - 1]
+            lr = lr_of(epoch - 1) if not per_step else math.nan
             if epoch > 1:
                 rule.to_train(step_params, state)
             if full_batch:
@@ -368,19 +384,28 @@ def train(
                 if ctx is not None:
                     ctx.loss = current
                 step(G_train, "train", lr)
+                if on_batch is not None:
+                    on_batch(lr, current)
             else:
                 seen, total = 0, 0.0
                 for k, (Xb, yb) in enumerate(batches.epoch(), start=1):
                     m = yb.shape[0]
                     Sb, Gb = net.forward(Xb, "batch"), G_batch[:m]
-                    if running:
+                    if running or on_batch is not None:
                         value, _ = objective.evaluate(Sb, yb, Gb)
                         seen, total = seen + m, total + value * m
                         if step_progress is not None:
                             step_progress(epoch, k, batches.count, total / seen)
+                        if on_batch is not None:
+                            value += net.penalty(l1, l2)  # θ before the step
                     else:
                         objective.grad(Sb, yb, Gb)
+                    if per_step:
+                        lr = lr_of(t)
+                        t += 1
                     step(Gb, "batch", lr)
+                    if on_batch is not None:
+                        on_batch(lr, value)
                     if interrupt.requested:
                         break
             rule.to_eval(step_params, state)
@@ -405,7 +430,7 @@ def train(
                 )
                 break
             record: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "test_loss": None}
-            record["lr"] = lr
+            record["lr"] = lr  # per step: the lr of the epoch's last step
             record["objective"] = total_objective
             record[f"train_{metric_key}"] = train_metric
             monitored, metric = train_loss, train_metric
@@ -421,6 +446,8 @@ def train(
                 record[f"test_{metric_key}"] = metric
             record[metric_key] = metric
             history.append(record)
+            if lrs.stateful:
+                lrs.observe(epoch - 1, monitored)
             if progress is not None:
                 progress(epoch, config.epochs, train_loss)
             if interrupt.requested:
@@ -447,7 +474,9 @@ def train(
         model=problem.model.name,
         loss=loss.name,
         optimizer=OPTIMIZERS.resolve(config.optimizer),
-        schedule=SCHEDULES.resolve(config.schedule),
+        schedule=lrs.name,
+        schedule_unit=lrs.unit,
+        **lrs.params,
         lr=lr0,
         batch_size=0 if full_batch else batch,
         target=problem.target,

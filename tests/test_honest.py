@@ -118,6 +118,23 @@ def test_identical_resolved_configurations_run_once(cli):
     ]
 
 
+def test_full_batch_optimizers_skip_minibatch_runs_with_a_note(cli):
+    out = cli.json(
+        "compare", "breast-cancer", "--l2", "0.01", "--optimizer", "sgd,lbfgs",
+        "--batch-size", "32,full", "--seeds", "1", "--epochs", "3", "--no-save", "-j", "1",
+    )  # fmt: skip
+    runs = {(r["optimizer"], r["batch_size"]) for r in out["runs"]}
+    assert runs == {("sgd", 32), ("sgd", 0), ("lbfgs", 0)}
+    assert out["config"]["coincided"] == [
+        "lbfgs steps on the full batch only (each step uses the whole objective): its runs at "
+        "batch size 32 are left out"
+    ]
+    message = cli.error(
+        "compare", "iris", "--optimizer", "lbfgs", "--batch-size", "16", "--no-save", "-j", "1"
+    )
+    assert message.startswith("error: no run left to do: lbfgs steps on the full batch only")
+
+
 def test_rows_are_ranked_within_each_loss_never_across(cli):
     out = cli.json(
         "compare", "diabetes", "--optimizer", "gd,adam", "--loss", "mse,huber", "--seeds", "1",
