@@ -63,7 +63,18 @@ MODELS.add(
         "linear",
         ("mse", "mae", "huber", "log-cosh", "quantile", "epsilon-insensitive", *MARGIN_LOSSES),
         "score = X·w + b; regression, or a linear SVM with a margin loss on a binary target",
-        default_lrs=(("adagrad", 5.0), ("adam", 0.3), ("adamw", 0.3), ("rmsprop", 0.3)),
+        default_lrs=(
+            ("adagrad", 5.0),
+            ("adam", 0.3),
+            ("adamw", 0.3),
+            ("rmsprop", 0.3),
+            ("signsgd", 0.3),
+            ("signum", 0.3),
+            ("lion", 0.3),
+            ("yogi", 0.3),
+            ("adabelief", 0.3),
+            ("schedule-free-adamw", 1.0),
+        ),
     ),
 )
 MODELS.add(
