@@ -11,6 +11,7 @@ the 1-based step count, ``lr`` the learning rate of this step.
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,6 +34,13 @@ from losslab.optimizers import (
 
 def _decays(decay_mask: Sequence[bool] | None, i: int) -> bool:
     return decay_mask is None or bool(decay_mask[i])
+
+
+def _ema(avg: np.ndarray, x: np.ndarray, beta: float, s: np.ndarray) -> None:
+    """avg = β·avg + (1−β)·x in place (``s`` is scratch, and may be ``x``)."""
+    avg *= beta
+    np.multiply(x, 1.0 - beta, out=s)
+    avg += s
 
 
 class Signum(UpdateRule):
@@ -65,9 +73,7 @@ class Signum(UpdateRule):
             d = g
             if mu:
                 d = state.buffers[i]["m"]
-                d *= mu
-                g *= 1.0 - mu
-                d += g
+                _ema(d, g, mu, g)
             np.sign(d, out=g)
             g *= lr
             p -= g
@@ -105,9 +111,7 @@ class Lion(UpdateRule):
             np.multiply(g, 1.0 - b1, out=c)
             np.multiply(m, b1, out=s)
             c += s
-            m *= b2
-            g *= 1.0 - b2
-            m += g
+            _ema(m, g, b2, g)
             np.sign(c, out=s)
             if wd and _decays(decay_mask, i):
                 np.multiply(p, wd, out=g)
@@ -116,7 +120,61 @@ class Lion(UpdateRule):
             p -= s
 
 
-class Yogi(UpdateRule):
+class _AdamDirection(UpdateRule):
+    """Rules that step along Adam's bias-corrected direction, in optax's order:
+    m = (1−β1)g + β1m, a second moment v of the rule's own, u = (m/(1−β1ᵗ))/(√(v/(1−β2ᵗ) +
+    ε_root) + ε); θ −= lr·u unless the rule does more with u (:meth:`apply`)."""
+
+    beta1: float
+    beta2: float
+    eps: float
+
+    def buffer_names(self) -> tuple[str, ...]:
+        return ("m", "v")
+
+    def root(self) -> float:
+        """ε_root, added to v/(1−β2ᵗ) under the square root."""
+        return 0.0
+
+    @abstractmethod
+    def second_moment(self, v: np.ndarray, g: np.ndarray, m: np.ndarray, s: np.ndarray) -> None:
+        """Update v in place from g (and the new m); ``g`` and ``s`` may be clobbered."""
+
+    def apply(
+        self, i: int, p: np.ndarray, u: np.ndarray, s: np.ndarray, lr: float, decays: bool
+    ) -> None:
+        """θ −= lr·u (``u`` and ``s`` may be clobbered)."""
+        u *= lr
+        p -= u
+
+    def step(
+        self,
+        params: Params,
+        grads: Params,
+        state: OptState,
+        lr: float,
+        *,
+        decay_mask: Sequence[bool] | None = None,
+        ctx: StepContext | None = None,
+    ) -> None:
+        state.step += 1
+        t = state.step
+        bc1, bc2, root = 1.0 - self.beta1**t, 1.0 - self.beta2**t, self.root()
+        for i, (p, g, s) in enumerate(zip(params, grads, state.scratch, strict=True)):
+            m, v = state.buffers[i]["m"], state.buffers[i]["v"]
+            _ema(m, g, self.beta1, s)
+            self.second_moment(v, g, m, s)
+            np.divide(v, bc2, out=s)
+            if root:
+                s += root
+            np.sqrt(s, out=s)
+            s += self.eps
+            np.divide(m, bc1, out=g)
+            g /= s
+            self.apply(i, p, g, s, lr, _decays(decay_mask, i))
+
+
+class Yogi(_AdamDirection):
     """Yogi (Zaheer et al. 2018, NeurIPS) as optax.yogi.
 
     m and v start at the initial accumulator value a (1e-6); m = (1−β1)g + β1m,
@@ -130,13 +188,7 @@ class Yogi(UpdateRule):
         EPS.with_default(1e-3),
         nonnegative("initial_accumulator_value", 1e-6, "starting value a of m and v"),
     )
-    beta1: float
-    beta2: float
-    eps: float
     initial_accumulator_value: float
-
-    def buffer_names(self) -> tuple[str, ...]:
-        return ("m", "v")
 
     def init(self, params: Params) -> OptState:
         state = super().init(params)
@@ -145,41 +197,16 @@ class Yogi(UpdateRule):
                 a.fill(self.initial_accumulator_value)
         return state
 
-    def step(
-        self,
-        params: Params,
-        grads: Params,
-        state: OptState,
-        lr: float,
-        *,
-        decay_mask: Sequence[bool] | None = None,
-        ctx: StepContext | None = None,
-    ) -> None:
-        state.step += 1
-        t = state.step
-        b1, b2 = self.beta1, self.beta2
-        bc1, bc2 = 1.0 - b1**t, 1.0 - b2**t
-        for i, (p, g, s) in enumerate(zip(params, grads, state.scratch, strict=True)):
-            m, v = state.buffers[i]["m"], state.buffers[i]["v"]
-            m *= b1
-            np.multiply(g, 1.0 - b1, out=s)
-            m += s
-            np.multiply(g, g, out=s)
-            np.subtract(v, s, out=g)
-            np.sign(g, out=g)
-            s *= 1.0 - b2
-            s *= g
-            v -= s
-            np.divide(v, bc2, out=s)
-            np.sqrt(s, out=s)
-            s += self.eps
-            np.divide(m, bc1, out=g)
-            g /= s
-            g *= lr
-            p -= g
+    def second_moment(self, v: np.ndarray, g: np.ndarray, m: np.ndarray, s: np.ndarray) -> None:
+        np.multiply(g, g, out=s)
+        np.subtract(v, s, out=g)
+        np.sign(g, out=g)
+        s *= 1.0 - self.beta2
+        s *= g
+        v -= s
 
 
-class AdaBelief(UpdateRule):
+class AdaBelief(_AdamDirection):
     """AdaBelief (Zhuang et al. 2020, arXiv:2010.07468) as optax.adabelief.
 
     m = (1−β1)g + β1m; s = (1−β2)(g − m)² + β2s + ε_root (ε_root kept in the state);
@@ -192,49 +219,18 @@ class AdaBelief(UpdateRule):
         EPS.with_default(1e-16),
         nonnegative("eps_root", 1e-16, "term added inside the square root's average"),
     )
-    beta1: float
-    beta2: float
-    eps: float
     eps_root: float
 
-    def buffer_names(self) -> tuple[str, ...]:
-        return ("m", "v")
-
-    def step(
-        self,
-        params: Params,
-        grads: Params,
-        state: OptState,
-        lr: float,
-        *,
-        decay_mask: Sequence[bool] | None = None,
-        ctx: StepContext | None = None,
-    ) -> None:
-        state.step += 1
-        t = state.step
-        b1, b2 = self.beta1, self.beta2
-        bc1, bc2 = 1.0 - b1**t, 1.0 - b2**t
-        for i, (p, g, s) in enumerate(zip(params, grads, state.scratch, strict=True)):
-            m, v = state.buffers[i]["m"], state.buffers[i]["v"]
-            m *= b1
-            np.multiply(g, 1.0 - b1, out=s)
-            m += s
-            g -= m
-            g *= g
-            g *= 1.0 - b2
-            v *= b2
-            v += g
-            v += self.eps_root
-            np.divide(v, bc2, out=s)
-            np.sqrt(s, out=s)
-            s += self.eps
-            np.divide(m, bc1, out=g)
-            g /= s
-            g *= lr
-            p -= g
+    def second_moment(self, v: np.ndarray, g: np.ndarray, m: np.ndarray, s: np.ndarray) -> None:
+        g -= m
+        g *= g
+        g *= 1.0 - self.beta2
+        v *= self.beta2
+        v += g
+        v += self.eps_root
 
 
-class Lamb(UpdateRule):
+class Lamb(_AdamDirection):
     """LAMB (You et al. 2019, arXiv:1904.00962) as optax.lamb, per tensor.
 
     Adam's direction u = (m/(1−β1ᵗ))/(√(v/(1−β2ᵗ) + ε_root) + ε), plus λθ on the weights;
@@ -249,56 +245,32 @@ class Lamb(UpdateRule):
         WEIGHT_DECAY,
     )
     layout = "tensors"
-    beta1: float
-    beta2: float
-    eps: float
     eps_root: float
     weight_decay: float
 
-    def buffer_names(self) -> tuple[str, ...]:
-        return ("m", "v")
+    def root(self) -> float:
+        return self.eps_root
 
-    def step(
-        self,
-        params: Params,
-        grads: Params,
-        state: OptState,
-        lr: float,
-        *,
-        decay_mask: Sequence[bool] | None = None,
-        ctx: StepContext | None = None,
+    def second_moment(self, v: np.ndarray, g: np.ndarray, m: np.ndarray, s: np.ndarray) -> None:
+        v *= self.beta2
+        g *= g
+        g *= 1.0 - self.beta2
+        v += g
+
+    def apply(
+        self, i: int, p: np.ndarray, u: np.ndarray, s: np.ndarray, lr: float, decays: bool
     ) -> None:
-        state.step += 1
-        t = state.step
-        b1, b2, wd = self.beta1, self.beta2, self.weight_decay
-        bc1, bc2 = 1.0 - b1**t, 1.0 - b2**t
-        for i, (p, g, s) in enumerate(zip(params, grads, state.scratch, strict=True)):
-            m, v = state.buffers[i]["m"], state.buffers[i]["v"]
-            m *= b1
-            np.multiply(g, 1.0 - b1, out=s)
-            m += s
-            v *= b2
-            g *= g
-            g *= 1.0 - b2
-            v += g
-            np.divide(v, bc2, out=s)
-            if self.eps_root:
-                s += self.eps_root
-            np.sqrt(s, out=s)
-            s += self.eps
-            np.divide(m, bc1, out=g)
-            np.divide(g, s, out=s)
-            if wd and _decays(decay_mask, i):
-                np.multiply(p, wd, out=g)
-                s += g
-            np.multiply(p, p, out=g)
-            p_norm = math.sqrt(float(g.sum()))
-            np.multiply(s, s, out=g)
-            u_norm = math.sqrt(float(g.sum()))
-            if p_norm and u_norm:
-                s *= p_norm / u_norm
-            s *= lr
-            p -= s
+        if self.weight_decay and decays:
+            np.multiply(p, self.weight_decay, out=s)
+            u += s
+        np.multiply(p, p, out=s)
+        p_norm = math.sqrt(float(s.sum()))
+        np.multiply(u, u, out=s)
+        u_norm = math.sqrt(float(s.sum()))
+        if p_norm and u_norm:
+            u *= p_norm / u_norm
+        u *= lr
+        p -= u
 
 
 # --------------------------------------------------------------------------- Schedule-Free
@@ -633,12 +605,12 @@ register("lamb", Lamb, lr=0.015,
          description="LAMB: Adam's u (+ λθ), θ −= lr·(‖θ‖/‖u‖)·u per tensor")
 register("schedule-free-sgd", ScheduleFreeSGD, lr=1.0,
          reference=_SF.format("SGDScheduleFree"),
-         description="Schedule-Free SGD: z −= lr·g at y = (1−μ)z + μx, x averages z; "
-                     "evaluated at x")
+         description="Schedule-Free SGD: z −= lr·g at θ = (1−μ)z + μx, x the weighted average "
+                     "of z, evaluated at x")
 register("schedule-free-adamw", ScheduleFreeAdamW, lr=0.03,
          reference=_SF.format("AdamWScheduleFree"),
-         description="Schedule-Free AdamW: z −= lr·g/(√v̂ + ε) at y = (1−β1)z + β1x, x "
-                     "averages z; evaluated at x")
+         description="Schedule-Free AdamW: z −= lr·g/(√v̂ + ε) at θ = (1−β1)z + β1x, x the "
+                     "weighted average of z, evaluated at x")
 register("prodigy", Prodigy, decoupled_weight_decay=True, lr=1.0,
          reference="prodigyopt.Prodigy 1.1 (Mishchenko & Defazio 2023, arXiv:2306.06101)",
          description="Prodigy: Adam with θ −= d·lr·m/(√v + dε), d estimated from "
