@@ -92,7 +92,8 @@ class Lion(UpdateRule):
     weight_decay: float
 
     def buffer_names(self) -> tuple[str, ...]:
-        return ("m", "c")  # c: the interpolation, kept apart from m and g
+        # c, the interpolation, reads the old m while the new m reads g: one array more
+        return ("m", "c")
 
     def step(
         self,
