@@ -72,6 +72,12 @@ MODELS.add(
             ("radam", 0.3),
             ("adamax", 0.5),
             ("adadelta", 100.0),
+            ("signsgd", 0.3),
+            ("signum", 0.3),
+            ("lion", 0.3),
+            ("yogi", 0.3),
+            ("adabelief", 0.3),
+            ("schedule-free-adamw", 1.0),
         ),
     ),
 )
