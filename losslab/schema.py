@@ -64,8 +64,11 @@ def read_json(file: Path) -> Any:
         raise DataError(f"{file}: not a JSON file ({exc})") from None
 
 
-def read_csv(file: Path, required: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of a record's CSV with the ``required`` columns and no ragged rows."""
+def read_csv(
+    file: Path, required: tuple[str, ...], *, empty: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a record's CSV with the ``required`` columns and no ragged rows;
+    ``empty``: a blank header with no rows means no rows."""
     try:
         with open(file, encoding="utf-8", newline="") as fh:
             table = list(csv.reader(fh))
@@ -78,6 +81,8 @@ def read_csv(file: Path, required: tuple[str, ...]) -> tuple[list[str], list[lis
     if not table:
         raise DataError(f"{file}: empty (no header)")
     header, rows = table[0], table[1:]
+    if empty and header == [] and not rows:
+        return list(required), []
     for name in required:
         if name not in header:
             raise DataError(f"{file}: no column '{name}' (header: {', '.join(header)})")
@@ -594,8 +599,9 @@ def run_config(file: Path) -> dict[str, Any]:
 
 def run_history(file: Path) -> tuple[list[str], list[dict[str, Any]]]:
     """A run's history.csv: (header, rows): epochs 1, 2, … and a finite train_loss each; other
-    columns finite numbers or empty."""
-    header, rows = read_csv(file, ("epoch", "train_loss"))
+    columns finite numbers or empty. A run that diverged in its first epoch has no rows (and,
+    saved before the header was written for it, no header either)."""
+    header, rows = read_csv(file, ("epoch", "train_loss"), empty=True)
     kinds = {"epoch": "int", "train_loss": "number"}
     kinds.update({c: "number?" for c in header if c not in kinds})
     table = _cells(file, header, rows, kinds)
