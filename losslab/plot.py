@@ -585,7 +585,7 @@ def _wrap(text: str, inches: float) -> list[str]:
     """Lines of ``text`` that fit a figure ``inches`` wide at the title's size."""
     import textwrap
 
-    return textwrap.wrap(text, width=max(40, int(inches * 12)), break_on_hyphens=False)
+    return textwrap.wrap(text, width=max(40, int(inches * 13)), break_on_hyphens=False)
 
 
 def save_figure(fig: Any, output: str | Path) -> Path:
