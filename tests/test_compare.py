@@ -262,16 +262,7 @@ def test_csv_format_and_saved_study(cli, tmp_path):
     (study,) = [p for p in tmp_path.iterdir()]
     with open(study / "curves.csv") as fh:
         curves = list(csv.DictReader(fh))
-    assert len(curves) == 2 * 4 and list(curves[0]) == [
-        "run",
-        "epoch",
-        "train_loss",
-        "test_loss",
-        "val_loss",
-        "objective",
-        "seconds",
-        "accuracy",
-    ]
+    assert len(curves) == 2 * 4 and {"run", "epoch", "train_loss", "accuracy"} <= set(curves[0])
     with open(study / "summary.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 1
     assert json.loads((study / "config.json").read_text())["partial"] is False
@@ -306,16 +297,6 @@ def test_plot_png(cli, tmp_path):
     assert again == Path(out["record"]) / "curves.png" and png_size(again) == (width, height)
 
 
-def test_plot_without_matplotlib_names_the_extra(cli, monkeypatch):
-    import builtins
-
-    real = builtins.__import__
-
-    def fake(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake)
+def test_plot_without_matplotlib_names_the_extra(cli, no_matplotlib):
     err = cli.error("compare", "iris", "--plot", "x.png", "--no-save")
     assert "losslab[plot]" in err

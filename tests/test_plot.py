@@ -245,22 +245,9 @@ def test_nothing_to_draw_is_an_error():
 # --------------------------------------------------------------------------- saved studies
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory) -> Path:
-    """A saved study with a known optimum, three lrs, two seeds and a diverging lr."""
-    out = tmp_path_factory.mktemp("studies")
-    result = losslab.compare(
-        "breast-cancer",
-        optimizer=["gd", "adam"],
-        lr=[0.01, 0.1, 1e30],
-        seeds=2,
-        epochs=4,
-        l2=0.01,
-        jobs=1,
-        save=True,
-        out=str(out),
-    )
-    return Path(result.record)
+@pytest.fixture
+def study(saved_study) -> Path:
+    return saved_study[0]
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -421,16 +408,6 @@ def test_a_diverged_run_is_drawn_up_to_its_divergence(cli, tmp_path):
     assert Path(cli("plot", run).stdout.strip()).stat().st_size > 10_000
 
 
-def test_without_matplotlib_one_line(cli, study, monkeypatch):
-    import builtins
-
-    real = builtins.__import__
-
-    def fake(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake)
+def test_without_matplotlib_one_line(cli, study, no_matplotlib):
     line = cli.error("plot", study)
     assert line == "error: plotting needs matplotlib: pip install 'losslab[plot]'"

@@ -18,22 +18,9 @@ import losslab
 pytest.importorskip("matplotlib")
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory) -> tuple[Path, dict]:
-    """A saved study (its directory, its `--format json` output) and a saved run."""
-    out = tmp_path_factory.mktemp("studies")
-    result = losslab.compare(
-        "breast-cancer",
-        optimizer=["gd", "adam"],
-        lr=[0.01, 0.1, 1e30],
-        seeds=2,
-        epochs=4,
-        l2=0.01,
-        jobs=1,
-        save=True,
-        out=str(out),
-    )
-    return Path(result.record), result.to_dict()
+@pytest.fixture
+def study(saved_study) -> tuple[Path, dict]:
+    return saved_study
 
 
 @pytest.fixture(scope="module")
@@ -110,17 +97,7 @@ def test_report_errors_are_one_line(cli, study, tmp_path):
     assert line.startswith(f"error: cannot write the report {tmp_path / 'file' / 'r.html'}")
 
 
-def test_report_without_matplotlib_still_writes_the_page(cli, study, tmp_path, monkeypatch):
-    import builtins
-
-    real = builtins.__import__
-
-    def fake(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake)
+def test_report_without_matplotlib_still_writes_the_page(cli, study, tmp_path, no_matplotlib):
     directory, _ = study
     result = cli("report", directory, "--out", tmp_path / "r.html")
     assert "warning: no figure: plotting needs matplotlib" in result.stderr
