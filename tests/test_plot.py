@@ -411,3 +411,11 @@ def test_a_diverged_run_is_drawn_up_to_its_divergence(cli, tmp_path):
 def test_without_matplotlib_one_line(cli, study, no_matplotlib):
     line = cli.error("plot", study)
     assert line == "error: plotting needs matplotlib: pip install 'losslab[plot]'"
+
+
+def test_compare_prints_its_table_then_says_there_is_nothing_to_draw(cli, tmp_path):
+    png = tmp_path / "x.png"
+    result = cli("compare", "diabetes", "--optimizer", "gd", "--lr", "1e30", "--seeds", "1",
+                 "--epochs", "2", "--no-save", "--plot", png, code=1)  # fmt: skip
+    assert "diverged" in result.stdout and not png.exists()
+    assert result.stderr.strip() == "error: nothing to draw: every run diverged in its first epoch"
