@@ -77,6 +77,15 @@ def _fail(message: str) -> None:
         pass  # nowhere left to report to; the exit code still tells
 
 
+def _warn(message: str) -> None:
+    from losslab.render import stderr_console
+
+    try:
+        stderr_console().print(f"[bold yellow]warning:[/] {render_escape(message)}", soft_wrap=True)
+    except OSError:
+        pass
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so that the interpreter's last flush cannot fail again."""
     try:
@@ -893,29 +902,14 @@ def _architecture(cfg: dict[str, Any]) -> str:
 def _report_fit(result: Any, fmt: str) -> None:
     from losslab import render
 
-    train, test = result.metrics["train"], result.metrics["test"]
-    val = result.metrics.get("val")
-    key = "accuracy" if "accuracy" in train else "r2"
-
-    def metric(value: float | None) -> Any:
-        # a finished run has an R² unless its target is constant (evaluate.r2_score)
-        return (
-            render.Undefined("constant target")
-            if value is None and train["loss"] is not None
-            else value
-        )
-
-    rows = [
-        ("status", result.status),
-        ("epochs run", result.epochs_run),
-        ("train loss", train["loss"]),
-        (f"train {key}", metric(train[key])),
-    ]
-    if val is not None:
-        rows += [("val loss", val["loss"]), (f"val {key}", val[key])]
-    if test is not None:
-        rows += [("test loss", test["loss"]), (f"test {key}", metric(test[key]))]
-    rows += [("seconds", result.seconds)]
+    rows = render.fit_rows(
+        {
+            "status": result.status,
+            "epochs_run": result.epochs_run,
+            "seconds": result.seconds,
+            **result.metrics,
+        }
+    )
 
     def tables() -> list[Any]:
         cfg = result.config
@@ -1029,9 +1023,9 @@ def lr_find_cmd(
 
     check_sweep(start_lr, end_lr, steps)
     if plot is not None:
-        from losslab.plot import check_png_name, require_matplotlib
+        from losslab.plot import check_plot_name, require_matplotlib
 
-        check_png_name(plot)
+        check_plot_name(plot)
         require_matplotlib()
     result = lr_find(data, start_lr=start_lr, end_lr=end_lr, steps=steps, **settings)
     failures: list[str] = []
@@ -1180,7 +1174,8 @@ def compare_cmd(
         Opt(help="Train loss to reach for 'epochs to target' (default: the optimum + 1%)."),
     ] = None,
     plot: Annotated[
-        str | None, Opt(help="Also draw the loss curves to this PNG (needs losslab[plot]).")
+        str | None,
+        Opt(help="Also draw the comparison figure to this .png, .svg or .pdf (losslab[plot])."),
     ] = None,
     hidden: Annotated[
         list[str] | None,
@@ -1260,9 +1255,9 @@ def compare_cmd(
         "layers": list(layers) if layers else None,
     }
     if plot is not None:
-        from losslab.plot import check_png_name, require_matplotlib
+        from losslab.plot import check_plot_name, require_matplotlib
 
-        check_png_name(plot)
+        check_plot_name(plot)
         require_matplotlib()
     with _progress("runs", progress) as bar:
         result = study(
@@ -1283,10 +1278,20 @@ def compare_cmd(
         if not no_save:
             result.record = _saved(lambda: save_study(result, out), failures)
         if plot is not None:
+            from losslab.compare import optima
             from losslab.plot import plot_study
+            from losslab.render import study_title
 
-            title = _study_title(result)
-            drawn = _saved(lambda: plot_study(result.summary, plot, title=title), failures)
+            drawn = _saved(
+                lambda: plot_study(
+                    result.runs,
+                    result.curves,
+                    plot,
+                    optima=optima(result.reference),
+                    title=study_title(result),
+                ),
+                failures,
+            )
             plot = None if drawn is None else plot
         _report_study(result, fmt.value, plot)
     if result.partial:
@@ -1313,154 +1318,18 @@ def _ctrl_c_ignored(active: bool) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _study_title(study: Any) -> str:
-    cfg = study.config
-    return f"{cfg['data']['source']} · {cfg['model']} · {len(study.runs)} runs"
-
-
 NARROW_TABLE = 150  # below this many columns, the compare table keeps the essential columns
-
-
-def _num(value: float, digits: int = 4, *, significant: bool = False) -> str:
-    """Fixed decimals (or, ``significant``, that many significant digits) for ordinary
-    magnitudes, scientific notation for tiny or huge ones: never a row of zeros, never forty
-    digits."""
-    if value == 0:
-        return "0"
-    if not 1e-3 <= abs(value) < 1e5:
-        return f"{value:.{max(digits - 2, 1)}e}"
-    if significant:
-        digits = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
-    return f"{value:.{digits}f}"
 
 
 def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     from losslab import render
 
-    metrics = study.metrics or [study.metric]
-    ref = study.reference or {}
-
     # At 80 columns the table keeps what chooses between configurations; --format json|csv
     # keep everything.
     narrow = render.stdout_console().width < NARROW_TABLE
 
-    def pm(row: dict[str, Any], name: str, digits: int = 4) -> str:
-        mean, std = row[f"{name}_mean"], row[f"{name}_std"]
-        if mean is None:
-            return "—"
-        if narrow:
-            return _num(mean, digits, significant=True)
-        return f"{_num(mean, digits)} ± {_num(std, digits)}"
-
-    by_loss = ref.get("by_loss") or {}
-
-    def gap(row: dict[str, Any]) -> str:
-        objective = (by_loss.get(row["loss"]) or {}).get("objective")
-        if objective is None or not math.isfinite(objective):
-            return "n/a"
-        mean = row["gap_mean"]
-        return "—" if mean is None else "0" if mean == 0 else f"{mean:.2e}"
-
-    from losslab.compare import ranked_by
-
-    validated = ranked_by(study.runs) == "val_loss"
-    networks = any(row.get("hidden") for row in study.summary)
-    cells = []
-    for row in study.summary:
-        ett = row["epochs_to_target"]
-        cells.append(
-            {
-                "hidden": row.get("hidden"),
-                "layers": row.get("layers"),
-                "optimizer": row["optimizer"],
-                "lr": f"{row['lr']:g}",
-                "loss": row["loss"],
-                "batch": "full" if not row["batch_size"] else row["batch_size"],
-                "train loss": pm(row, "train_loss"),
-                "val loss": pm(row, "val_loss"),
-                "test loss": pm(row, "test_loss"),
-                "metric": next(
-                    (pm(row, m, 3) for m in metrics if row[f"{m}_mean"] is not None), None
-                )
-                or ("undefined (constant target)" if row["diverged"] < row["seeds"] else "—"),
-                "gap": gap(row),
-                "epochs→target": "—"
-                if ett is None
-                else f"{ett} ({row['reached_target']}/{row['seeds'] - row['diverged']})",
-                "time s": _num(row["seconds_mean"], 3),
-                "diverged": f"{row['diverged']}/{row['seeds']}",
-                "train curve": render.sparkline(row["curve"]),
-            }
-        )
-    columns = list(cells[0]) if cells else []
-    if not networks:
-        columns.remove("hidden")
-    if not any(row.get("layers") for row in study.summary):
-        columns.remove("layers")
-    if not validated:
-        columns.remove("val loss")
-    hidden_notes = []
-    if narrow:
-        columns = [c for c in columns if c not in ("time s", "train curve")]
-        if len({row["loss"] for row in study.summary}) == 1:
-            columns.remove("loss")
-        if not any(row["diverged"] for row in study.summary):
-            columns.remove("diverged")
-            hidden_notes.append("no run diverged")
-        for empty in ("gap", "epochs→target"):  # explained by the notes below
-            if all(cell[empty] in ("n/a", "—") for cell in cells):
-                columns.remove(empty)
-        hidden_notes.append(
-            "means over seeds; ± std, times, curves and losses per run in --format json|csv"
-        )
-    names = {"metric": " / ".join(metrics)}
-    if narrow:
-        names.update({"train loss": "train", "val loss": "val", "test loss": "test"})
-        names.update({"epochs→target": "epochs→\ntarget", "diverged": "diverged"})
-    header = [names.get(c, c) for c in columns]
-    rows = [[cell[c] for c in columns] for cell in cells]
-
     def tables() -> list[Any]:
-        notes = []
-        for name, info in by_loss.items():
-            label = f"{name}: " if len(by_loss) > 1 else ""
-            per_seed = info.get("per_seed") or []
-            if info.get("objective") is None or not math.isfinite(info["objective"]):
-                reason = info.get("reason") or (
-                    "no reference optimum"
-                    if info.get("objective") is None
-                    else "no finite reference optimum (the objective exceeds float64)"
-                )
-                notes.append(f"gap: {label}{reason}")
-                continue
-            where = "seed 0's training split" if len(per_seed) > 1 else "the training data"
-            notes.append(
-                f"gap = final objective − exact optimum: {label}{info['objective']:.10g} on "
-                f"{where} ({info['method']}, {info['iterations']} iterations"
-                + ("; each seed against its own split's optimum)" if len(per_seed) > 1 else ")")
-            )
-        if study.target_loss is not None:
-            what = (
-                "train objective within 1% of the optimum"
-                if study.config.get("target_default")
-                else f"train loss ≤ {study.target_loss:.6g}"
-            )
-            notes.append(f"epochs→target: median first epoch with {what} (seeds that reached it)")
-        what = "validation" if validated else "training"
-        notes.append(f"ranked by mean {what} loss within each loss (the test loss never chooses)")
-        notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
-        if study.record:
-            notes.append(f"saved: {study.record}")
-        if plot:
-            notes.append(f"plot: {plot}")
-        if study.partial:
-            notes.append("PARTIAL: interrupted before every run finished")
-        notes += hidden_notes
-        spread = "mean over seeds" if narrow else "mean ± std over seeds"
-        seconds = f"{study.seconds:.{1 if study.seconds >= 0.1 else 3}f}"
-        title = _study_title(study) + f" · {seconds} s · {spread}"
-        if narrow and len({row["loss"] for row in study.summary}) == 1 and study.summary:
-            title += f" · {study.summary[0]['loss']}"
+        title, header, rows, notes = render.study_table(study, narrow=narrow, plot=plot)
         table = render.table(None, header, rows, highlight_row=0, digits=4, compact=narrow)
         return [render.line(title), table, *(render.line(n, None) for n in notes)]
 
@@ -1479,10 +1348,16 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
 def plot_cmd(
     result: Annotated[str, typer.Argument(help="A saved study or run directory under results/.")],
     output: Annotated[
-        str | None, Opt("--output", "-o", help="PNG file (default: RESULT/curves.png).")
+        str | None,
+        Opt(
+            "--out",
+            "--output",
+            "-o",
+            help="A .png, .svg or .pdf file (default: RESULT/curves.png).",
+        ),
     ] = None,
 ) -> None:
-    """Draw the loss curves of a saved study (or run) to a PNG."""
+    """Draw the comparison figure of a saved study (or the curves of a run)."""
     from losslab.plot import plot_record
     from losslab.render import write
 
@@ -1623,6 +1498,25 @@ def gradcheck_cmd(
             )
         )
         raise typer.Exit(1)
+
+
+@app.command("report")
+@command
+def report_cmd(
+    result: Annotated[str, typer.Argument(help="A saved study or run directory under results/.")],
+    out: Annotated[
+        str | None, Opt("--out", "-o", help="The HTML file (default: RESULT/report.html).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML page of a saved study or run: its table, figure
+    (inline SVG), configuration, data fingerprint and versions; nothing loaded from the network."""
+    from losslab.render import write
+    from losslab.report import report
+
+    path, warnings = report(result, out)
+    for warning in warnings:
+        _warn(warning)
+    write(f"{path}\n")
 
 
 def main() -> None:

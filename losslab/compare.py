@@ -19,10 +19,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from losslab import workers
-from losslab.errors import ConfigError
+from losslab.errors import ConfigError, DataError
 from losslab.losses import LOSSES
 from losslab.models import check_loss
 from losslab.optimizers import OPTIMIZERS
@@ -45,6 +46,9 @@ DEFAULT_DATA = "breast-cancer"  # the bare `losslab compare` study
 DEFAULT_L2 = 0.01  # its classes are separable: without a penalty there is no finite optimum
 DEFAULT_OPTIMIZERS = ("gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 CONFIG_KEYS = ("hidden", "layers", "optimizer", "lr", "loss", "batch_size")
+# curves.csv: these, then one column per metric of the study; ``seconds`` is the wall time from
+# the start of the run to the end of the epoch (older studies lack val_loss, objective, seconds)
+CURVE_COLUMNS = ("run", "epoch", "train_loss", "test_loss", "val_loss", "objective", "seconds")
 
 
 @dataclass
@@ -303,9 +307,10 @@ def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
         "val_loss": val_m.get("loss"),
         "objective": train_m.get("objective"),
         key: test_m.get(key, train_m.get(key)) if test_m else train_m.get(key),
+        # per epoch: (train, test, objective, metric, val, seconds); slots only ever appended
         "curve": [
-            (h["train_loss"], h["test_loss"], h.get("objective"), h.get(key))
-            for h in result.history
+            (h["train_loss"], h["test_loss"], h.get("objective"), h.get(key), h.get("val_loss"), t)
+            for h, t in zip(result.history, result.epoch_seconds, strict=True)
         ],
     }
 
@@ -425,7 +430,7 @@ class Study:
     metric: str
     partial: bool
     config: dict[str, Any]
-    seconds: float
+    seconds: float | None  # None: a study saved before the total time was recorded
     target_loss: float | None
     curves: list[dict[str, Any]] = field(default_factory=list)
     record: str | None = None
@@ -493,22 +498,18 @@ def summarise(
     Interrupted runs are listed in the flat runs only: the summary (means, counts, curves) holds
     the runs that ended on their own, so a partial study means the same whatever ``--jobs``.
     """
-    by_loss = (reference or {}).get("by_loss") or {}
-
-    def optima_of(loss: str) -> list[float]:
-        return (by_loss.get(loss) or {}).get("per_seed") or []
-
-    use_objective = target_loss is None and any(optima_of(name) for name in by_loss)
+    known = optima(reference)
+    use_objective = target_loss is None and bool(known)
     target = target_loss
     if use_objective:
-        first = next(optima_of(name) for name in by_loss if optima_of(name))
+        first = next(iter(known.values()))
         target = first[0] + 0.01 * abs(first[0])
     runs = []
     for rec in records:
         cfg = rec["config"]
         finished = rec["status"] != "diverged"
-        optima = optima_of(cfg["loss"])
-        optimum = optima[cfg["seed"] % len(optima)] if optima else None
+        per_seed = known.get(cfg["loss"])
+        optimum = per_seed[cfg["seed"] % len(per_seed)] if per_seed else None
         gap = rec["objective"] - optimum if finished and optimum is not None else None
         if use_objective:
             run_target = optimum + 0.01 * abs(optimum) if optimum is not None else None
@@ -694,8 +695,19 @@ def compare(
             "choice": problem.choice,
         },
     }
+    metric_of = [metric_name(_problem_for(run)) for run in runs]
     curves = [
-        {"run": rec["index"], "epoch": e, "train_loss": pt[0], "test_loss": pt[1], metric: pt[3]}
+        {
+            "run": rec["index"],
+            "epoch": e,
+            "train_loss": pt[0],
+            "test_loss": pt[1],
+            "val_loss": pt[4],
+            "objective": pt[2],
+            "seconds": pt[5],
+            # each run's metric in its own column (a study may mix R² and accuracy)
+            **{m: pt[3] if m == metric_of[rec["index"]] else None for m in metrics},
+        }
         for rec in records
         for e, pt in enumerate(rec["curve"], start=1)
     ]
@@ -723,9 +735,11 @@ def save_study(study: Study, out: str | None) -> str:
         for row in study.summary
     ]
     summary_header = list(summary_rows[0].keys()) if summary_rows else []
-    curve_header = ["run", "epoch", "train_loss", "test_loss", study.metric]
+    curve_header = [*CURVE_COLUMNS, *(study.metrics or [study.metric])]
     config = {
         **study.config,
+        "metrics": study.metrics or [study.metric],
+        "seconds": study.seconds,
         "partial": study.partial,
         "reference": study.reference,
         "target_loss": study.target_loss,
@@ -744,6 +758,40 @@ def save_study(study: Study, out: str | None) -> str:
     src = study.config["data"]["source"]
     name = f"compare-{src}-{study.config['model']}" + ("-partial" if study.partial else "")
     return str(write_record(out, name, files))
+
+
+def load_study(directory: str | Path) -> Study:
+    """A saved study (config.json, summary.json, runs.csv, curves.csv), each file validated on
+    load; studies saved before curves.csv had val_loss, objective and seconds load too."""
+    from losslab import schema
+
+    directory = Path(directory)
+    config = schema.study_config(directory / "config.json")
+    summary = schema.study_summary(directory / "summary.json")
+    _, runs = schema.study_runs(directory / "runs.csv")
+    header, curves = schema.study_curves(directory / "curves.csv")
+    metrics = config.get("metrics") or [c for c in header if c not in CURVE_COLUMNS]
+    if not metrics:
+        raise DataError(f"{directory / 'curves.csv'}: no metric column")
+    return Study(
+        runs=runs,
+        summary=summary,
+        reference=config.get("reference"),
+        metric=metrics[0],
+        metrics=metrics,
+        partial=config.get("partial", False),
+        config=config,
+        seconds=config.get("seconds"),
+        target_loss=config.get("target_loss"),
+        curves=curves,
+        record=str(directory),
+    )
+
+
+def optima(reference: dict[str, Any] | None) -> dict[str, list[float]]:
+    """Each loss's exact optimum per seed (seed k uses entry k mod n), where one is known."""
+    by_loss = (reference or {}).get("by_loss") or {}
+    return {loss: info["per_seed"] for loss, info in by_loss.items() if info.get("per_seed")}
 
 
 def default_grid() -> Grid:

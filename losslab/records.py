@@ -149,7 +149,7 @@ def write_record(root: str | Path | None, name: str, files: Mapping[str, str]) -
 
 
 def history_csv(history: list[dict[str, Any]]) -> str:
-    header: list[str] = []
+    header: list[str] = [] if history else ["epoch", "train_loss"]  # diverged in epoch 1
     for row in history:
         header.extend(k for k in row if k not in header)
     return to_csv(header, ([row.get(k) for k in header] for row in history))

@@ -1,9 +1,9 @@
 """The files of a record, checked on load: one function per file type.
 
-``model`` (model.json), ``study_config`` / ``study_summary`` / ``study_curves`` (a study's
-config.json, summary.json, curves.csv), ``run_config`` / ``run_history`` (a run's config.json,
-history.csv). Each returns the content it vouches for (types, shapes, finite numbers, a known
-kind) or raises one DataError naming the file and the field::
+``model`` (model.json), ``study_config`` / ``study_summary`` / ``study_curves`` / ``study_runs``
+(a study's config.json, summary.json, curves.csv, runs.csv), ``run_config`` / ``run_history``
+(a run's config.json, history.csv). Each returns the content it vouches for (types, shapes,
+finite numbers, a known kind) or raises one DataError naming the file and the field::
 
     results/x/model.json: field 'coef' has 3 rows; the model has 4 features
 
@@ -64,8 +64,11 @@ def read_json(file: Path) -> Any:
         raise DataError(f"{file}: not a JSON file ({exc})") from None
 
 
-def read_csv(file: Path, required: tuple[str, ...]) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of a record's CSV with the ``required`` columns and no ragged rows."""
+def read_csv(
+    file: Path, required: tuple[str, ...], *, empty: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a record's CSV with the ``required`` columns and no ragged rows;
+    ``empty``: a blank header with no rows means no rows."""
     try:
         with open(file, encoding="utf-8", newline="") as fh:
             table = list(csv.reader(fh))
@@ -78,6 +81,8 @@ def read_csv(file: Path, required: tuple[str, ...]) -> tuple[list[str], list[lis
     if not table:
         raise DataError(f"{file}: empty (no header)")
     header, rows = table[0], table[1:]
+    if empty and header == [] and not rows:
+        return list(required), []
     for name in required:
         if name not in header:
             raise DataError(f"{file}: no column '{name}' (header: {', '.join(header)})")
@@ -447,6 +452,23 @@ def _study_config(raw: Any) -> dict[str, Any]:
     _text(_get(data, "source", "data."), "data.source")
     if not isinstance(obj.get("partial", False), bool):
         raise _field("partial", f"must be true or false, found {_what(obj['partial'])}")
+    if obj.get("metrics") is not None:
+        _texts(obj["metrics"], "metrics")
+    _optional(_number)(obj.get("seconds"), "seconds")
+    _optional(_number)(obj.get("target_loss"), "target_loss")
+    reference = obj.get("reference")
+    if reference is not None:
+        by_loss = _object(_object(reference, "reference").get("by_loss") or {}, "reference.by_loss")
+        for loss, info in by_loss.items():
+            name = f"reference.by_loss.{loss}.per_seed"
+            per_seed = _object(info, f"reference.by_loss.{loss}").get("per_seed")
+            if per_seed is not None:
+                if not isinstance(per_seed, list) or not per_seed:
+                    raise _field(
+                        name, f"must be a non-empty list of numbers, found {_what(per_seed)}"
+                    )
+                for i, v in enumerate(per_seed):  # null: no finite optimum on that seed
+                    _optional(_number)(v, f"{name}[{i}]")
     return obj
 
 
@@ -502,32 +524,66 @@ def study_summary(file: Path) -> list[dict[str, Any]]:
     return _load(file, _study_summary)
 
 
-def _cells(file: Path, header: list[str], rows: list[list[str]], kinds: dict[str, str]) -> None:
-    """Each cell of the named columns: "int" (>= 0), "number" (finite) or "number?" (or empty)."""
+def _cells(
+    file: Path, header: list[str], rows: list[list[str]], kinds: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Each cell of the named columns: "int" (>= 0), "number" (finite), "text", or with "?"
+    also empty; returns the rows as dicts of typed values (an empty cell is None)."""
+    out: list[dict[str, Any]] = []
+    columns = [(j, name, kinds.get(name, "text?")) for j, name in enumerate(header)]
     for line, row in enumerate(rows, start=2):
-        for column, kind in kinds.items():
-            if column not in header:
+        typed: dict[str, Any] = {}
+        for j, column, kind in columns:
+            text = row[j]
+            if text == "" and kind.endswith("?"):
+                typed[column] = None
                 continue
-            text = row[header.index(column)]
-            if text == "" and kind == "number?":
+            if kind.startswith("text"):
+                typed[column] = text
                 continue
+            integer = kind.startswith("int")
             try:
-                value = int(text) if kind == "int" else float(text)
+                value = int(text) if integer else float(text)
             except ValueError:
                 value = None
-            if value is None or (kind == "int" and value < 0) or not math.isfinite(value):
-                noun = "an integer >= 0" if kind == "int" else "a finite number"
+            if value is None or (integer and value < 0) or not math.isfinite(value):
+                noun = "an integer >= 0" if integer else "a finite number"
                 raise DataError(f"{file}: line {line}, field '{column}': {text!r} is not {noun}")
+            typed[column] = value
+        out.append(typed)
+    return out
 
 
-def study_curves(file: Path) -> tuple[list[str], list[list[str]]]:
-    """A study's curves.csv: run and epoch (integers), train_loss, test_loss and the metric
-    (finite numbers or empty)."""
+def study_curves(file: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """A study's curves.csv: (header, rows): run and epoch (integers), train_loss, test_loss and
+    the other columns (val_loss, objective, seconds, the metrics) finite numbers or empty."""
     header, rows = read_csv(file, ("run", "epoch", "train_loss", "test_loss"))
     kinds = {"run": "int", "epoch": "int"}
     kinds.update({c: "number?" for c in header if c not in kinds})
-    _cells(file, header, rows, kinds)
-    return header, rows
+    return header, _cells(file, header, rows, kinds)
+
+
+RUN_TEXTS = ("hidden", "layers", "optimizer", "loss", "model", "status")
+RUN_INTEGERS = ("run", "seed", "epochs_run", "epochs_to_target", "batch_size")
+
+
+def study_runs(file: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """A study's runs.csv: (header, rows): one row per run with its settings (texts and
+    integers) and results (finite numbers or empty)."""
+    required = ("run", "optimizer", "lr", "loss", "batch_size", "seed", "status")
+    header, rows = read_csv(file, required)
+    kinds = {c: "int?" if c in RUN_INTEGERS else "number?" for c in header}
+    kinds.update({c: "text?" for c in RUN_TEXTS})
+    kinds.update({"run": "int", "seed": "int", "lr": "number", "optimizer": "text"})
+    kinds.update({"loss": "text", "status": "text"})
+    table = _cells(file, header, rows, kinds)
+    for line, row in enumerate(table, start=2):
+        if row["lr"] <= 0:
+            raise DataError(f"{file}: line {line}, field 'lr': must be > 0, found {row['lr']!r}")
+        for name in ("optimizer", "loss", "status"):
+            if not row[name]:
+                raise DataError(f"{file}: line {line}, field '{name}': empty")
+    return header, table
 
 
 def _run_config(raw: Any) -> dict[str, Any]:
@@ -541,17 +597,18 @@ def run_config(file: Path) -> dict[str, Any]:
     return _load(file, _run_config)
 
 
-def run_history(file: Path) -> tuple[list[str], list[list[str]]]:
-    """A run's history.csv: epochs 1, 2, … and a finite train_loss each; other columns finite
-    numbers or empty."""
-    header, rows = read_csv(file, ("epoch", "train_loss"))
+def run_history(file: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """A run's history.csv: (header, rows): epochs 1, 2, … and a finite train_loss each; other
+    columns finite numbers or empty. A run that diverged in its first epoch has no rows (and,
+    saved before the header was written for it, no header either)."""
+    header, rows = read_csv(file, ("epoch", "train_loss"), empty=True)
     kinds = {"epoch": "int", "train_loss": "number"}
     kinds.update({c: "number?" for c in header if c not in kinds})
-    _cells(file, header, rows, kinds)
+    table = _cells(file, header, rows, kinds)
     epoch = header.index("epoch")
     for line, row in enumerate(rows, start=2):
         if int(row[epoch]) != line - 1:
             raise DataError(
                 f"{file}: line {line}, field 'epoch': {row[epoch]!r}; expected {line - 1}"
             )
-    return header, rows
+    return header, table

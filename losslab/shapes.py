@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -160,11 +159,9 @@ def style(i: int) -> dict[str, Any]:
 
 def plot_shapes(charts: Sequence[Shapes], output: str, *, gradients: bool = False) -> Any:
     """One panel per chart (and a row of their gradients), saved to ``output`` (.png/.svg/.pdf)."""
-    from losslab.plot import require_matplotlib
+    from losslab.plot import check_plot_name, require_matplotlib, save_figure
 
-    suffix = Path(output).suffix.lower()
-    if suffix not in (".png", ".svg", ".pdf"):
-        raise ConfigError(f"--plot takes a .png, .svg or .pdf file name, got {Path(output).name!r}")
+    output = check_plot_name(output)
     plt = require_matplotlib()
     rows = 2 if gradients else 1
     fig, axes = plt.subplots(
@@ -208,13 +205,9 @@ def plot_shapes(charts: Sequence[Shapes], output: str, *, gradients: bool = Fals
                 )
     fig.tight_layout()
     try:
-        Path(output).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(output, dpi=110)
-    except OSError as exc:
-        raise LossLabError(f"cannot write the plot {output}: {exc.strerror or exc}") from None
+        return save_figure(fig, output)
     finally:
         plt.close(fig)
-    return Path(output)
 
 
 def text_chart(chart: Shapes, *, width: int = 72, height: int = 18) -> list[str]:

@@ -67,7 +67,9 @@ class FitResult:
     ``status``: completed, early_stopped, diverged or interrupted; ``config``: every resolved
     setting; ``history``: one dict per epoch (train/val/test loss, metric, lr, objective);
     ``metrics``: the final train (val, test) loss and metric; ``model``: the saved model;
-    ``data``: the data's provenance and the choices made on it; ``record``: the run directory.
+    ``data``: the data's provenance and the choices made on it; ``record``: the run directory;
+    ``epoch_seconds``: wall time from the start of training to the end of each epoch of
+    ``history`` (kept out of it, so that the history of a seed is always the same numbers).
     """
 
     status: str
@@ -81,6 +83,7 @@ class FitResult:
     diverged_at: int | None = None
     message: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    epoch_seconds: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -359,6 +362,7 @@ def train(
     current = initial  # the objective at the current θ (full batch, where the gradient is)
     ceiling = config.divergence_factor * initial if initial > 0 else math.inf
     history: list[dict[str, Any]] = []
+    epoch_seconds: list[float] = []
     status = "completed"
     diverged_at = None
     why = ""
@@ -448,6 +452,7 @@ def train(
             history.append(record)
             if lrs.stateful:
                 lrs.observe(epoch - 1, monitored)
+            epoch_seconds.append(time.perf_counter() - start)
             if progress is not None:
                 progress(epoch, config.epochs, train_loss)
             if interrupt.requested:
@@ -504,6 +509,7 @@ def train(
         metrics=metrics,
         model=model_dict(problem, split, final),
         diverged_at=diverged_at,
+        epoch_seconds=epoch_seconds,
         message=f"diverged at epoch {diverged_at} ({why}): {DIVERGED_HINT}" if why else None,
     )
 

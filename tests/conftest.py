@@ -52,3 +52,38 @@ def write_csv(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def saved_study(tmp_path_factory) -> tuple[Path, dict[str, Any]]:
+    """A saved study with a known optimum (l2 = 0.01), three lrs of which one diverges at once,
+    two seeds: its directory and its `--format json` output."""
+    import losslab
+
+    result = losslab.compare(
+        "breast-cancer",
+        optimizer=["gd", "adam"],
+        lr=[0.01, 0.1, 1e30],
+        seeds=2,
+        epochs=4,
+        l2=0.01,
+        jobs=1,
+        save=True,
+        out=str(tmp_path_factory.mktemp("studies")),
+    )
+    return Path(result.record), result.to_dict()
+
+
+@pytest.fixture
+def no_matplotlib(monkeypatch) -> None:
+    """Every import of matplotlib fails, as where the plot extra is not installed."""
+    import builtins
+
+    real = builtins.__import__
+
+    def fake(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake)

@@ -234,7 +234,7 @@ def test_diverged_runs_are_counted_not_averaged(cli):
         (["--batch-size", "-1"], "--batch-size"),
         (["--seeds", "0"], "--seeds"),
         (["--lr", "fast"], "'fast'"),
-        (["--plot", "curves.txt"], ".png file name"),
+        (["--plot", "curves.txt"], "--plot takes a .png, .svg or .pdf file name"),
     ],
 )
 def test_bad_grid_values_rejected_before_running(cli, args, needle):
@@ -262,13 +262,7 @@ def test_csv_format_and_saved_study(cli, tmp_path):
     (study,) = [p for p in tmp_path.iterdir()]
     with open(study / "curves.csv") as fh:
         curves = list(csv.DictReader(fh))
-    assert len(curves) == 2 * 4 and set(curves[0]) == {
-        "run",
-        "epoch",
-        "train_loss",
-        "test_loss",
-        "accuracy",
-    }
+    assert len(curves) == 2 * 4 and {"run", "epoch", "train_loss", "accuracy"} <= set(curves[0])
     with open(study / "summary.csv") as fh:
         assert len(list(csv.DictReader(fh))) == 1
     assert json.loads((study / "config.json").read_text())["partial"] is False
@@ -297,21 +291,12 @@ def test_plot_png(cli, tmp_path):
         "--out",
         tmp_path / "results",
     )
-    assert png_size(png) == (1000, 600)
+    width, height = png_size(png)
+    assert 600 <= width <= 1200 and 300 <= height <= 1200
     again = Path(cli("plot", out["record"]).stdout.strip())
-    assert png_size(again) == (1000, 600)
+    assert again == Path(out["record"]) / "curves.png" and png_size(again) == (width, height)
 
 
-def test_plot_without_matplotlib_names_the_extra(cli, monkeypatch):
-    import builtins
-
-    real = builtins.__import__
-
-    def fake(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake)
+def test_plot_without_matplotlib_names_the_extra(cli, no_matplotlib):
     err = cli.error("compare", "iris", "--plot", "x.png", "--no-save")
     assert "losslab[plot]" in err

@@ -434,7 +434,7 @@ RECORD_VARIANTS: list[tuple[str, Callable[[Path], None], str, str]] = [
         "study",
         edit_text("curves.csv", _lines(lambda ls: [*ls[:2], ls[2] + ",1"])),
         "curves.csv",
-        "line 3 has 6 fields; the header has 5",
+        "line 3 has 9 fields; the header has 8",
     ),
     (
         "study",
@@ -459,6 +459,45 @@ RECORD_VARIANTS: list[tuple[str, Callable[[Path], None], str, str]] = [
         lambda d: (d / "curves.csv").write_bytes(b"\xff\xfe\x00run"),
         "curves.csv",
         "not UTF-8",
+    ),
+    ("study", remove("runs.csv"), "runs.csv", "cannot read"),
+    (
+        "study",
+        edit_text("runs.csv", lambda t: t.replace(",status", ",state", 1)),
+        "runs.csv",
+        "no column 'status'",
+    ),
+    (
+        "study",
+        edit_text("runs.csv", _cell(1, 4, "-0.5")),
+        "runs.csv",
+        "line 2, field 'lr': must be > 0, found -0.5",
+    ),
+    (
+        "study",
+        edit_text("runs.csv", _cell(1, 0, "first")),
+        "runs.csv",
+        "line 2, field 'run': 'first' is not an integer >= 0",
+    ),
+    (
+        "study",
+        edit_json("config.json", lambda v: v.update(metrics="accuracy")),
+        "config.json",
+        "field 'metrics' must be a non-empty list of names",
+    ),
+    (
+        "study",
+        edit_json("config.json", lambda v: v.update(reference={"by_loss": {"mse": []}})),
+        "config.json",
+        "field 'reference.by_loss.mse' must be an object",
+    ),
+    (
+        "study",
+        edit_json(
+            "config.json", lambda v: v["reference"].update(by_loss={"mse": {"per_seed": ["x"]}})
+        ),
+        "config.json",
+        "field 'reference.by_loss.mse.per_seed[0]' must be a number",
     ),
     ("run", edit_text("history.csv", lambda t: ""), "history.csv", "empty (no header)"),
     (
