@@ -127,6 +127,7 @@ class _Interrupt:
 
 
 ProgressFn = Callable[[int, int, float], None]
+EpochFn = Callable[[int, np.ndarray], None]
 
 
 def build_network(problem: Problem, config: FitConfig, n_features: int, dtype: Any) -> Network:
@@ -202,8 +203,12 @@ def train(
     *,
     progress: ProgressFn | None = None,
     interrupt: _Interrupt | None = None,
+    on_epoch: EpochFn | None = None,
 ) -> FitResult:
     """Run the optimisation loop on a prepared split; never raises on divergence.
+
+    ``on_epoch(epoch, θ)`` sees the parameters (a view, to copy) before the first step (epoch 0)
+    and after each epoch that is kept in the history, at the point the model is evaluated at.
 
     Full batch, an epoch is one backward pass and one forward pass: the forward pass that gives
     the epoch's loss is the one the next gradient needs. Minibatches are gathered from a
@@ -326,6 +331,8 @@ def train(
     has_test = X_test is not None
     has_val = X_val is not None
     interrupt = interrupt or _Interrupt()
+    if on_epoch is not None:
+        on_epoch(0, net.theta)
     start = time.perf_counter()
     epoch = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -394,6 +401,8 @@ def train(
                 record[f"test_{metric_key}"] = metric
             record[metric_key] = metric
             history.append(record)
+            if on_epoch is not None:
+                on_epoch(epoch, net.theta)
             if progress is not None:
                 progress(epoch, config.epochs, train_loss)
             if interrupt.requested:
