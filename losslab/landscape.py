@@ -843,13 +843,13 @@ def data_landscape(
     if directions == "pca":
         D, ratio = pca_directions(trajectories, center)  # type: ignore[arg-type]
         labels = (f"PC1 ({ratio[0]:.1%} of the paths' variance)", f"PC2 ({ratio[1]:.1%})")
-        what = "the top two principal directions of the stacked paths (Li et al. 2018, §7)"
+        what = "the paths' top two principal directions (Li et al. 2018, §7)"
     else:
         rng = direction_seed(config.seed)
         D = np.vstack([filter_normalized_direction(net, center, rng) for _ in range(2)])
         ratio = None
         labels = ("α (random direction 1)", "β (random direction 2)")
-        what = "two random filter-normalised directions (Li et al. 2018, §4), biases fixed"
+        what = "two random filter-normalised directions (Li et al. 2018, §4; biases fixed)"
     theta0 = trajectories[0][0]  # type: ignore[index]
     for p in paths:
         p.points = plane_coordinates(p.thetas, center, D)  # type: ignore[arg-type]

@@ -302,8 +302,8 @@ def _data_figure(plt: Any, land: Landscape) -> Any:
             line.plot(alphas, p.interpolation, lw=1.7, label=p.optimizer, **style(i))
     if land.minimum is not None:
         line.axhline(land.minimum, color="black", lw=0.8, ls="--")
-        line.annotate("f*", (1.0, land.minimum), xycoords=("axes fraction", "data"),
-                      xytext=(-14, 3), textcoords="offset points", fontsize=9)  # fmt: skip
+        line.annotate("f*", (0.0, land.minimum), xycoords=("axes fraction", "data"),
+                      xytext=(4, 3), textcoords="offset points", fontsize=9)  # fmt: skip
     curves = [p.interpolation for p in land.paths if p.interpolation is not None]
     finite = np.concatenate(curves) if curves else np.array([])
     finite = finite[np.isfinite(finite)]
@@ -321,11 +321,11 @@ def _data_figure(plt: Any, land: Landscape) -> Any:
     line.legend(loc="upper right", fontsize=9, frameon=False)
     plane = land.info["plane"]
     fig.suptitle(
-        _wrap(land.title)
+        land.title
         + "\n"
         + _wrap(
-            f"spanned by {plane['spanned_by']}. A projected path is not the path: the legend "
-            "gives the share of each path's variance the plane holds."
+            f"Plane spanned by {plane['spanned_by']}. A projected path is not the path: the "
+            "legend gives the share of each path's variance the plane holds."
         ),
         fontsize=10,
     )
