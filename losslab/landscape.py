@@ -407,6 +407,33 @@ def tune_lr(run: Callable[[float], Path], lrs: Sequence[float]) -> Path:
     return chosen
 
 
+def run_all(
+    names: Sequence[str],
+    run: Callable[[str, float | None], Path],
+    lr: float | None,
+    lrs: Sequence[float] | None,
+    what: str,
+) -> tuple[list[Path], list[dict[str, str]]]:
+    """(paths, skipped): ``run(name, lr)`` for each optimizer, or its best of ``lrs``. A rule
+    that refuses the model (a matrix rule on a vector, a full-batch rule on minibatches) is
+    skipped with its reason; any other error stops everything."""
+    paths, skipped = [], []
+    for name in names:
+        try:
+            if lrs is not None:
+                paths.append(tune_lr(lambda rate, name=name: run(name, rate), lrs))  # type: ignore[misc]
+            else:
+                paths.append(run(name, lr))
+        except ConfigError as exc:
+            rule = OPTIMIZERS.get(name).rule
+            if not (rule.layout == "tensors" or rule.full_batch):
+                raise
+            skipped.append({"optimizer": name, "reason": str(exc)})
+    if not paths:
+        raise ConfigError(f"no optimizer can {what}: {skipped[0]['reason']}")
+    return paths, skipped
+
+
 # --------------------------------------------------------------------------- the result
 
 
@@ -536,22 +563,13 @@ def function_landscape(
     hyper = {k: v for k, v in (hyper or {}).items() if v is not None}
     check_hyper(names, hyper)
     lrs = lr_grid(*tune) if tune is not None else None
-    paths, skipped = [], []
-    for opt in names:
 
-        def run(rate: float | None, opt: str = opt) -> Path:
-            return function_path(
-                fn, opt, start=start, steps=steps, lr=rate, hyper=hyper_for(opt, hyper)
-            )
+    def run(opt: str, rate: float | None) -> Path:
+        return function_path(
+            fn, opt, start=start, steps=steps, lr=rate, hyper=hyper_for(opt, hyper)
+        )
 
-        try:
-            paths.append(tune_lr(run, lrs) if lrs is not None else run(lr))
-        except ConfigError as exc:
-            if OPTIMIZERS.get(opt).rule.layout != "tensors":
-                raise
-            skipped.append({"optimizer": opt, "reason": str(exc)})
-    if not paths:
-        raise ConfigError(f"no optimizer can step on a 2-d point: {skipped[0]['reason']}")
+    paths, skipped = run_all(names, run, lr, lrs, "step on a 2-d point")
     xs, ys, values = fn.grid(grid)
     s = fn.start if start is None else start
     return _finish(
@@ -786,37 +804,27 @@ def data_landscape(
         l2=config.l2,
     )
     total, done = len(names) * (len(lrs) if lrs is not None else 1), 0
-    paths, skipped = [], []
-    for opt in names:
 
-        def run(rate: float | None, opt: str = opt) -> Path:
-            nonlocal done
-            thetas: list[np.ndarray] = []
-            cfg = replace(config, optimizer=opt, lr=rate, hyper=hyper_for(opt, config.hyper))
-            result = train(problem, split, cfg, on_epoch=lambda _, th: thetas.append(th.copy()))
-            done += 1
-            if progress is not None:
-                progress(done, total)
-            T = np.array(thetas)
-            return Path(
-                opt,
-                float(result.config["lr"]),
-                {k: result.config[k] for k in OPTIMIZERS.get(opt).hyper_defaults},
-                np.zeros((len(T), 2)),
-                objective(T),
-                diverged_at=result.diverged_at,
-                thetas=T,
-            )
+    def run(opt: str, rate: float | None) -> Path:
+        nonlocal done
+        thetas: list[np.ndarray] = []
+        cfg = replace(config, optimizer=opt, lr=rate, hyper=hyper_for(opt, config.hyper))
+        result = train(problem, split, cfg, on_epoch=lambda _, th: thetas.append(th.copy()))
+        done += 1
+        if progress is not None:
+            progress(done, total)
+        T = np.array(thetas)
+        return Path(
+            opt,
+            float(result.config["lr"]),
+            {k: result.config[k] for k in OPTIMIZERS.get(opt).hyper_defaults},
+            np.zeros((len(T), 2)),
+            objective(T),
+            diverged_at=result.diverged_at,
+            thetas=T,
+        )
 
-        try:
-            paths.append(tune_lr(run, lrs) if lrs is not None else run(config.lr))
-        except ConfigError as exc:
-            rule = OPTIMIZERS.get(opt).rule
-            if not (rule.layout == "tensors" or rule.full_batch):
-                raise
-            skipped.append({"optimizer": opt, "reason": str(exc)})
-    if not paths:
-        raise ConfigError(f"no optimizer can train this model: {skipped[0]['reason']}")
+    paths, skipped = run_all(names, run, config.lr, lrs, "train this model")
 
     ref = None
     if not network:

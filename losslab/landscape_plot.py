@@ -4,7 +4,7 @@ A test function: its filled contour map (log-spaced levels of f − f* where f s
 path on it (or one panel per optimizer), the start and the minima marked; with ``--tune`` a panel
 of the final value against the lr tried, diverged candidates marked. On data: the objective on the
 plane with the projected paths, and the 1-D interpolation from θ0 to each final θ. Colours are
-Okabe & Ito's colour-blind-safe palette, cycled with line styles beyond eight paths; legends sit
+Okabe & Ito's colour-blind-safe palette, cycled with line styles beyond seven paths; legends sit
 outside the data.
 """
 
@@ -19,10 +19,10 @@ import numpy as np
 
 from losslab.errors import ConfigError, LossLabError
 from losslab.landscape import Landscape, Path
-from losslab.plot import require_matplotlib
+from losslab.plot import require_matplotlib, save_figure
 
-# Okabe & Ito (2008), "Color Universal Design"; yellow last (weak on a light background).
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+# Okabe & Ito (2008), "Color Universal Design", without its yellow (unreadable on white).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 STYLES = ("-", "--", ":", "-.")
 SUFFIXES = (".png", ".svg")
 WIDTH, DPI = 8.0, 100  # 800 pixels wide: a README column, a slide
@@ -249,7 +249,7 @@ def figure(land: Landscape, layout: str = "auto") -> Any:
         n = len(land.paths)
         cols = 2 if n <= 4 else 3
         rows = math.ceil(n / cols)
-        panel = (WIDTH - 1.8) / cols
+        panel = (WIDTH - 2.3) / cols
         panels_height = rows * (panel * aspect + 0.6) + 0.8
         tune_height = 3.4 if tuned else 0.0
         fig = plt.figure(figsize=(WIDTH, panels_height + tune_height + 0.8), layout="constrained",
@@ -274,6 +274,8 @@ def figure(land: Landscape, layout: str = "auto") -> Any:
                 ax.set_ylabel("")
             if k < n - cols:
                 ax.set_xlabel("")
+            else:  # the lowest panel of its column: its x axis is the column's
+                ax.xaxis.set_tick_params(labelbottom=True)
         _colorbar(top, mappable, axes, land)
         _legend_below(top, axes.flat[0])
         if bottom is not None:
@@ -338,12 +340,7 @@ def plot_landscape(land: Landscape, output: str | FilePath, *, layout: str = "au
     plt = require_matplotlib()
     fig = figure(land, layout)
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(output, dpi=DPI)
-    except FileExistsError:
-        raise LossLabError(f"cannot write the plot {output}: not a directory") from None
-    except OSError as exc:
-        raise LossLabError(f"cannot write the plot {output}: {exc.strerror or exc}") from None
+        save_figure(fig, output, DPI)
     finally:
         plt.close(fig)
     return output

@@ -72,16 +72,21 @@ def plot_study(
         if ax.lines:
             ax.legend(fontsize="small", ncol=2)
         fig.tight_layout()
-        try:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(output, dpi=DPI)
-        except FileExistsError:
-            raise LossLabError(f"cannot write the plot {output}: not a directory") from None
-        except OSError as exc:
-            raise LossLabError(f"cannot write the plot {output}: {exc.strerror or exc}") from None
+        save_figure(fig, output, DPI)
     finally:
         plt.close(fig)
     return output
+
+
+def save_figure(fig: Any, output: Path, dpi: int) -> None:
+    """``fig.savefig(output)``, its directory made; a failure is one LossLabError line."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(output, dpi=dpi)
+    except FileExistsError:
+        raise LossLabError(f"cannot write the plot {output}: not a directory") from None
+    except OSError as exc:
+        raise LossLabError(f"cannot write the plot {output}: {exc.strerror or exc}") from None
 
 
 def _num(text: str | None) -> float | None:

@@ -52,3 +52,18 @@ def write_csv(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture
+def without_matplotlib(monkeypatch):
+    """Make ``import matplotlib`` fail, as where the plot extra is not installed."""
+    import builtins
+
+    real = builtins.__import__
+
+    def fake(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake)

@@ -302,16 +302,6 @@ def test_plot_png(cli, tmp_path):
     assert png_size(again) == (1000, 600)
 
 
-def test_plot_without_matplotlib_names_the_extra(cli, monkeypatch):
-    import builtins
-
-    real = builtins.__import__
-
-    def fake(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake)
+def test_plot_without_matplotlib_names_the_extra(cli, without_matplotlib):
     err = cli.error("compare", "iris", "--plot", "x.png", "--no-save")
     assert "losslab[plot]" in err

@@ -470,17 +470,7 @@ def test_bad_input_is_one_line(cli, args, message):
     assert message in cli.error("landscape", *args)
 
 
-def test_plot_without_matplotlib_names_the_extra(cli, monkeypatch):
-    import builtins
-
-    real = builtins.__import__
-
-    def fake(name, *args, **kwargs):
-        if name.startswith("matplotlib"):
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake)
+def test_plot_without_matplotlib_names_the_extra(cli, without_matplotlib):
     assert "losslab[plot]" in cli.error("landscape", "rosenbrock", "--plot", "x.png")
 
 
