@@ -234,7 +234,7 @@ def unknown_target(name: str, datasets: Sequence[str]) -> UnknownNameError:
 
 
 @dataclass
-class Path:
+class Trajectory:
     """One optimizer's path: the points drawn and the objective at each (the true point's value,
     also on data where the point drawn is its projection)."""
 
@@ -313,7 +313,7 @@ def function_path(
     lr: float | None = None,
     hyper: dict[str, Any] | None = None,
     divergence_factor: float = DEFAULT_DIVERGENCE,
-) -> Path:
+) -> Trajectory:
     """The path of ``optimizer`` on ``fn`` from ``start`` (default: the function's) over ``steps``.
 
     θ = (x, y) is one vector parameter (weight decay applies to it); each step computes ∇f at θ
@@ -366,7 +366,7 @@ def function_path(
             if f > ceiling:
                 diverged = k
                 break
-    return Path(
+    return Trajectory(
         OPTIMIZERS.resolve(optimizer),
         float(lr),
         opt.hyperparameters,
@@ -385,12 +385,12 @@ def lr_grid(low: float, high: float, n: int) -> np.ndarray:
     return np.geomspace(low, high, n)
 
 
-def tune_lr(run: Callable[[float], Path], lrs: Sequence[float]) -> Path:
+def tune_lr(run: Callable[[float], Trajectory], lrs: Sequence[float]) -> Trajectory:
     """The path of the lr with the lowest final value (ties: the smaller lr), with every
     candidate listed in ``candidates`` (lr, final value, diverged). When every lr diverges, the
     smallest lr's path (marked diverged)."""
-    best: Path | None = None
-    first: Path | None = None
+    best: Trajectory | None = None
+    first: Trajectory | None = None
     candidates = []
     for lr in lrs:
         path = run(float(lr))
@@ -409,11 +409,11 @@ def tune_lr(run: Callable[[float], Path], lrs: Sequence[float]) -> Path:
 
 def run_all(
     names: Sequence[str],
-    run: Callable[[str, float | None], Path],
+    run: Callable[[str, float | None], Trajectory],
     lr: float | None,
     lrs: Sequence[float] | None,
     what: str,
-) -> tuple[list[Path], list[dict[str, str]]]:
+) -> tuple[list[Trajectory], list[dict[str, str]]]:
     """(paths, skipped): ``run(name, lr)`` for each optimizer, or its best of ``lrs``. A rule
     that refuses the model (a matrix rule on a vector, a full-batch rule on minibatches) is
     skipped with its reason; any other error stops everything."""
@@ -451,7 +451,7 @@ class Landscape:
     x: np.ndarray
     y: np.ndarray
     values: np.ndarray
-    paths: list[Path]
+    paths: list[Trajectory]
     marks: list[tuple[float, float]]
     mark_label: str
     minimum: float | None
@@ -516,7 +516,9 @@ def _finish(landscape: Landscape) -> Landscape:
     return landscape
 
 
-def _check_common(steps: int, grid: int, tol: float) -> None:
+def _check_common(steps: int, grid: int, tol: float, lr: float | None, tune: Any) -> None:
+    if lr is not None and tune is not None:
+        raise ConfigError("--lr and --tune exclude each other: --tune picks the lr")
     if steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {steps}")
     if grid < 3:
@@ -552,7 +554,7 @@ def function_landscape(
     from that log grid by the final value. A rule that refuses a 2-vector is skipped with a note.
     """
     fn = make_function(name, condition=condition)
-    _check_common(steps, grid, tol)
+    _check_common(steps, grid, tol, lr, tune)
     if start is not None:
         start = tuple(float(v) for v in start)
         if len(start) != 2 or not all(math.isfinite(v) for v in start):
@@ -564,7 +566,7 @@ def function_landscape(
     check_hyper(names, hyper)
     lrs = lr_grid(*tune) if tune is not None else None
 
-    def run(opt: str, rate: float | None) -> Path:
+    def run(opt: str, rate: float | None) -> Trajectory:
         return function_path(
             fn, opt, start=start, steps=steps, lr=rate, hyper=hyper_for(opt, hyper)
         )
@@ -780,7 +782,7 @@ def data_landscape(
     from losslab.reference import NETWORKS, reference_optimum
     from losslab.training import build_network, train
 
-    _check_common(config.epochs, grid, tol)
+    _check_common(config.epochs, grid, tol, config.lr, tune)
     names = _optimizer_list(optimizers)
     check_hyper(names, config.hyper)
     lrs = lr_grid(*tune) if tune is not None else None
@@ -805,7 +807,7 @@ def data_landscape(
     )
     total, done = len(names) * (len(lrs) if lrs is not None else 1), 0
 
-    def run(opt: str, rate: float | None) -> Path:
+    def run(opt: str, rate: float | None) -> Trajectory:
         nonlocal done
         thetas: list[np.ndarray] = []
         cfg = replace(config, optimizer=opt, lr=rate, hyper=hyper_for(opt, config.hyper))
@@ -814,7 +816,7 @@ def data_landscape(
         if progress is not None:
             progress(done, total)
         T = np.array(thetas)
-        return Path(
+        return Trajectory(
             opt,
             float(result.config["lr"]),
             {k: result.config[k] for k in OPTIMIZERS.get(opt).hyper_defaults},

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from losslab.errors import ConfigError, LossLabError
-from losslab.landscape import Landscape, Path
+from losslab.landscape import Landscape, Trajectory
 from losslab.plot import require_matplotlib, save_figure
 
 # Okabe & Ito (2008), "Color Universal Design", without its yellow (unreadable on white).
@@ -121,7 +121,7 @@ def _colorbar(fig: Any, mappable: Any, axes: Any, land: Landscape) -> None:
     bar.set_label(label)
 
 
-def _path_label(p: Path, land: Landscape, sep: str = "  ") -> str:
+def _path_label(p: Trajectory, land: Landscape, sep: str = "  ") -> str:
     label = f"{p.optimizer}  lr {p.lr:.3g}"
     if p.diverged_at is not None:
         unit = "step" if land.kind == "function" else "epoch"
@@ -132,7 +132,7 @@ def _path_label(p: Path, land: Landscape, sep: str = "  ") -> str:
     return label
 
 
-def _draw_path(ax: Any, p: Path, i: int, label: str | None) -> None:
+def _draw_path(ax: Any, p: Trajectory, i: int, label: str | None) -> None:
     s = style(i)
     pts = p.points
     every = max(1, len(pts) // 25)
@@ -221,7 +221,7 @@ def figure(land: Landscape, layout: str = "auto") -> Any:
         raise ConfigError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     plt = require_matplotlib()
     if land.kind == "data":
-        return _data_figure(plt, land)
+        return _skipped(_data_figure(plt, land), land)
     if layout == "auto":
         layout = "overlay" if len(land.paths) <= OVERLAY_MAX else "panels"
     tuned = any(p.tuned for p in land.paths)
@@ -281,9 +281,14 @@ def figure(land: Landscape, layout: str = "auto") -> Any:
         if bottom is not None:
             _tune_panel(bottom.subplots(), land)
     fig.suptitle(_wrap(_function_title(land)), fontsize=11)
+    return _skipped(fig, land)
+
+
+def _skipped(fig: Any, land: Landscape) -> Any:
+    """Name the optimizers left out (their reasons are in the table and the JSON)."""
     if land.skipped:
         names = ", ".join(s["optimizer"] for s in land.skipped)
-        fig.supxlabel(f"skipped (cannot step on a 2-d point): {names}", fontsize=8)
+        fig.supxlabel(f"skipped (the rule refuses this model): {names}", fontsize=8)
     return fig
 
 

@@ -224,12 +224,12 @@ def test_tune_picks_the_lowest_final_value_of_its_grid():
 
 def test_tune_breaks_ties_towards_the_smaller_lr_and_survives_all_diverging():
     def run(lr):
-        return ls.Path("x", lr, {}, np.zeros((2, 2)), np.array([1.0, 0.5]))
+        return ls.Trajectory("x", lr, {}, np.zeros((2, 2)), np.array([1.0, 0.5]))
 
     assert ls.tune_lr(run, [0.1, 0.01, 1.0]).lr == 0.1  # first of equals in grid order
 
     def diverging(lr):
-        return ls.Path("x", lr, {}, np.zeros((1, 2)), np.array([1.0]), diverged_at=1)
+        return ls.Trajectory("x", lr, {}, np.zeros((1, 2)), np.array([1.0]), diverged_at=1)
 
     path = ls.tune_lr(diverging, [0.5, 1.0])
     assert path.lr == 0.5 and path.diverged_at == 1
@@ -464,6 +464,7 @@ def test_table_and_csv(cli):
         (["rosenbrock", "--tune", "--tune-grid", "1,2"], "--tune-grid must be LO,HI,N"),
         (["rosenbrock", "--beta1", "0.5", "--optimizer", "sgd"], "--beta1 is not used by any"),
         (["rosenbrock", "--grid", "2"], "--grid must be >= 3"),
+        (["rosenbrock", "--tune", "--lr", "0.1"], "--lr and --tune exclude each other"),
     ],
 )
 def test_bad_input_is_one_line(cli, args, message):
@@ -569,3 +570,11 @@ def test_plot_files(cli, tmp_path, plt):
         assert out["plot"] == str(tmp_path / name)
         assert (tmp_path / name).stat().st_size > 1000
     assert (tmp_path / "map.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_figure_names_the_skipped_rules(plt, monkeypatch):
+    from losslab.landscape_plot import figure
+
+    _register(monkeypatch, "refuses", _Refuses)
+    land = ls.function_landscape("quadratic", optimizers=["sgd", "refuses"], steps=3, grid=5)
+    assert figure(land)._supxlabel.get_text().endswith(": refuses")
