@@ -629,7 +629,6 @@ def plot_study(
 # --------------------------------------------------------------------------- saved records
 
 
-@dataclass
 def plot_lr_find(result: Any, output: str | Path, *, title: str) -> Path:
     """The range test: loss per step (faint) and smoothed (solid) against the lr on a log axis,
     both suggestions marked and labelled; the y axis stops where the sweep's stop rule would."""
@@ -685,9 +684,9 @@ def plot_lr_find(result: Any, output: str | Path, *, title: str) -> Path:
         return save_figure(fig, output)
     finally:
         plt.close(fig)
-    return output
 
 
+@dataclass
 class Drawable:
     """The tidy records of a saved study or run, ready for :func:`study_figure`."""
 

@@ -130,6 +130,7 @@ class _Interrupt:
 
 
 ProgressFn = Callable[[int, int, float], None]
+EpochFn = Callable[[int, np.ndarray], None]
 
 
 def build_network(problem: Problem, config: FitConfig, n_features: int, dtype: Any) -> Network:
@@ -248,8 +249,12 @@ def train(
     interrupt: _Interrupt | None = None,
     lrs: LRSchedule | None = None,
     on_batch: Callable[[float, float], None] | None = None,
+    on_epoch: EpochFn | None = None,
 ) -> FitResult:
     """Run the optimisation loop on a prepared split; never raises on divergence.
+
+    ``on_epoch(epoch, θ)`` sees the parameters (a view, to copy) before the first step (epoch 0)
+    and after each epoch that is kept in the history, at the point the model is evaluated at.
 
     Full batch, an epoch is one backward pass and one forward pass: the forward pass that gives
     the epoch's loss is the one the next gradient needs. Minibatches are gathered from a
@@ -373,6 +378,8 @@ def train(
     has_test = X_test is not None
     has_val = X_val is not None
     interrupt = interrupt or _Interrupt()
+    if on_epoch is not None:
+        on_epoch(0, net.theta)
     start = time.perf_counter()
     epoch = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -453,6 +460,8 @@ def train(
             if lrs.stateful:
                 lrs.observe(epoch - 1, monitored)
             epoch_seconds.append(time.perf_counter() - start)
+            if on_epoch is not None:
+                on_epoch(epoch, net.theta)
             if progress is not None:
                 progress(epoch, config.epochs, train_loss)
             if interrupt.requested:

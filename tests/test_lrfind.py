@@ -222,7 +222,7 @@ def test_help_says_heuristic(cli):
         (["--start-lr", "0"], "--start-lr must be > 0, got 0"),
         (["--end-lr", "1e-8"], "--end-lr must be > --start-lr (1e-07), got 1e-08"),
         (["--steps", "1"], "--steps must be >= 2, got 1"),
-        (["--plot", "curve.pdf"], "--plot takes a .png file name"),
+        (["--plot", "curve.gif"], "--plot takes a .png, .svg or .pdf file name"),
         (["--optimizer", "adamm"], "Did you mean 'adam'"),
         (["--beta1", "1.5"], "--beta1 must be in [0, 1), got 1.5"),
     ],
