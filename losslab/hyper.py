@@ -42,6 +42,7 @@ class Hyper:
     high_open: bool = False
     choices: tuple[str, ...] = ()
     optional: bool = False
+    gap: tuple[float, float] | None = None  # an open interval of invalid values (no low/high)
 
     @property
     def flag(self) -> str:
@@ -56,6 +57,8 @@ class Hyper:
             return "true or false"
         if self.kind is str:
             return "one of " + ", ".join(self.choices)
+        if self.gap is not None:
+            return f"<= {self.gap[0]:g} or >= {self.gap[1]:g}"
         lo, hi = self.low, self.high
         if lo is not None and hi is not None:
             return f"{'(' if self.low_open else '['}{lo:g}, {hi:g}{')' if self.high_open else ']'}"
@@ -64,6 +67,11 @@ class Hyper:
         if hi is not None:
             return f"{'<' if self.high_open else '<='} {hi:g}"
         return "finite"
+
+    def range_words(self) -> str:
+        """:meth:`range_text` as it follows "must be": ``in [0, 1)``, ``> 0``."""
+        text = self.range_text()
+        return f"in {text}" if text[0] in "[(" else text
 
     def check(self, value: Any) -> Any:
         """``value`` as this setting's type; ConfigError naming the flag, range and value."""
@@ -97,10 +105,11 @@ class Hyper:
             ok = x < self.high if self.high_open else x <= self.high
         if ok and self.kind is float and self.low is not None and self.high is None:
             ok = math.isfinite(x)
+        if ok and self.gap is not None:
+            ok = math.isfinite(x) and not self.gap[0] < x < self.gap[1]
         if not ok:
             text = self.range_text()
-            text = f"in {text}" if text[0] in "[(" else text
-            raise ConfigError(f"{self.flag} must be {text}, got {value:g}")
+            raise ConfigError(f"{self.flag} must be {self.range_words()}, got {value:g}")
         return x
 
     def to_dict(self) -> dict[str, Any]:
