@@ -160,11 +160,81 @@ def _loss_names() -> str:
     return ", ".join(LOSSES.names())
 
 
+def _declarations(kind: str) -> tuple[dict[str, list[tuple[str, Any]]], Callable[[str], str]]:
+    """(each setting's declarations, its --help) of a registry: "optimizer" or "loss"."""
+    if kind == "optimizer":
+        from losslab.optimizers import DECLARED, hyper_help
+
+        return DECLARED, hyper_help
+    from losslab.losses import DECLARED as LOSS_DECLARED
+    from losslab.losses import param_help
+
+    return LOSS_DECLARED, param_help
+
+
+def declared_options(*kinds: str) -> Callable[[F], F]:
+    """Give a command one option per setting its registries declare, in place of ``**kwargs``.
+
+    The flags, their types and their help come from the declarations (:class:`Hyper`) of the
+    optimizers' hyperparameters (``"optimizer"``, :data:`losslab.optimizers.DECLARED`) and of the
+    losses' parameters (``"loss"``, :data:`losslab.losses.DECLARED`): registering an optimizer or
+    a loss adds its flags here. A flag not given is None, "the default"; booleans are
+    ``--x/--no-x``. The values reach the command's ``**kwargs`` by name; a name declared by two
+    registries, or taken by the command itself, is a TypeError when the CLI is built.
+    """
+
+    def deco(fn: F) -> F:
+        import inspect
+
+        sig = inspect.signature(fn, eval_str=True)
+        params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        annotations = {p.name: p.annotation for p in params}
+        names: list[str] = []
+        for kind in kinds:
+            declared, help_of = _declarations(kind)
+            for name, entries in declared.items():
+                if name in annotations:
+                    raise TypeError(f"{fn.__name__}: --{name} is declared twice ({kind})")
+                h, text = entries[0][1], help_of(name)
+                flag = "--" + name.replace("_", "-")
+                if h.kind is bool:
+                    annotation: Any = Annotated[
+                        bool | None, typer.Option(f"{flag}/--no-{flag[2:]}", help=text)
+                    ]
+                elif h.kind is str:
+                    annotation = Annotated[str | None, typer.Option(flag, help=text)]
+                else:
+                    annotation = Annotated[h.kind | None, typer.Option(flag, help=text)]  # type: ignore[name-defined]
+                params.append(
+                    inspect.Parameter(
+                        name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+                    )
+                )
+                annotations[name] = annotation
+                names.append(name)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            declared = {k: kwargs.pop(k) for k in names if k in kwargs}
+            return fn(*args, **kwargs, **declared)
+
+        wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**annotations, "return": None}
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+# fit and compare: the optimizers' hyperparameters and the losses' parameters
+hyper_options = declared_options("optimizer", "loss")
+
+
 # --------------------------------------------------------------------------- eval
 
 
 @app.command("eval")
 @command
+@declared_options("loss")
 def eval_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     loss: Annotated[
@@ -194,37 +264,33 @@ def eval_cmd(
         str | None,
         typer.Option(help="Score a saved model (run directory or model.json) on DATA instead."),
     ] = None,
-    delta: Annotated[float | None, typer.Option(help="Huber δ (default 1.0).")] = None,
-    quantile: Annotated[
-        float | None, typer.Option(help="Quantile τ in (0, 1) (default 0.5).")
-    ] = None,
-    epsilon: Annotated[
-        float | None, typer.Option(help="Epsilon-insensitive ε (default 0.1).")
-    ] = None,
-    gamma: Annotated[float | None, typer.Option(help="Focal γ (default 2).")] = None,
-    margin: Annotated[
-        float | None, typer.Option(help="Contrastive margin m (default 1.0).")
+    weight_column: Annotated[
+        str | None,
+        typer.Option(
+            help="A column of row weights (finite, >= 0; not a target or prediction): every "
+            "loss and metric is the weighted mean Σ w·ℓ / Σ w; rows of weight 0 do not count."
+        ),
     ] = None,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
+    **params: Any,
 ) -> None:
     """Compute losses of prediction columns against target columns in a CSV.
 
     Probabilities are clipped to [eps, 1 - eps], eps = float64 machine epsilon, as scikit-learn
     does. Also reports accuracy (classification) or R² (regression).
     """
-    params = {
-        "delta": delta,
-        "quantile": quantile,
-        "epsilon": epsilon,
-        "gamma": gamma,
-        "margin": margin,
-    }
     if model is not None:
         from losslab.predict import evaluate_model
 
         result = evaluate_model(
-            model, data, losses=loss or ["all"], target=target or [], params=params, sep=sep
+            model,
+            data,
+            losses=loss or ["all"],
+            target=target or [],
+            params=params,
+            sep=sep,
+            weight_column=weight_column,
         )
     else:
         from losslab.evaluate import evaluate
@@ -237,6 +303,7 @@ def eval_cmd(
             logits=logits,
             params=params,
             sep=sep,
+            weight_column=weight_column,
         )
     from losslab import render
 
@@ -255,8 +322,12 @@ def eval_cmd(
         if metric_rows:
             out.append(render.table(None, ["metric", "value"], metric_rows, digits=6))
         if result.params:
-            params = ", ".join(f"{k} = {v:g}" for k, v in result.params.items())
-            out.append(render.line(f"parameters: {params}", None))
+            from losslab.losses import show_param
+
+            text = ", ".join(f"{k} = {show_param(v)}" for k, v in result.params.items())
+            out.append(render.line(f"parameters: {text}", None))
+        if result.weight_column:
+            out.append(render.line(f"weighted by column {result.weight_column!r}", None))
         return out
 
     render.emit(fmt.value, obj=obj, csv_header=["name", "value"], csv_rows=rows, render=tables)
@@ -270,13 +341,15 @@ def eval_cmd(
 def losses_cmd(fmt: FormatOpt = Format.table) -> None:
     """List every loss: name, task, inputs, formula and parameters."""
     from losslab import render
-    from losslab.losses import LOSSES
+    from losslab.losses import LOSSES, show_param
 
     rows = []
     for name, loss in LOSSES.items():
-        params = ", ".join(f"{k}={v:g}" for k, v in loss.params.items())
+        params = ", ".join(f"{k}={show_param(v)}" for k, v in loss.params.items())
         aliases = ", ".join(LOSSES.aliases_of(name))
         logit = " (or logits)" if loss.supports_logits else ""
+        if loss.link is not None:
+            logit += f"; fit: {loss.link.formula}"
         rows.append((name, aliases, loss.task, loss.inputs + logit, loss.formula, params))
     header = ["name", "aliases", "task", "inputs", "formula", "parameters"]
     obj = [dict(zip(header, row, strict=True)) for row in rows]
@@ -482,10 +555,23 @@ Patience = Annotated[
     ),
 ]
 Tol = Annotated[float, Opt(help="Improvement that resets --patience.")]
-Delta = Annotated[float | None, Opt(help="Huber δ (1.0).")]
-Quantile = Annotated[float | None, Opt(help="Quantile τ (0.5).")]
-Epsilon = Annotated[float | None, Opt(help="Epsilon-insensitive ε (0.1).")]
-Gamma = Annotated[float | None, Opt(help="Focal γ (2).")]
+ClassWeight = Annotated[
+    str | None,
+    Opt(
+        help="Class weights: 'balanced' (n / (K·count(class)) on the training rows, "
+        "scikit-learn's) or CLASS=WEIGHT,… (unnamed classes 1). cross-entropy: torch's weight, "
+        "the mean Σ w_y·ℓ / Σ w_y; bce: torch's pos_weight, the positive class's term "
+        "multiplied (name the positive class; balanced = n_negative / n_positive)."
+    ),
+]
+WeightColumn = Annotated[
+    str | None,
+    Opt(
+        help="A column of row weights (not a feature; finite, >= 0): the objective, each "
+        "batch's, the losses and the metrics become weighted means Σ w·ℓ / Σ w; rows of weight "
+        "0 do not count."
+    ),
+]
 OutDir = Annotated[str | None, Opt("--out", help="Directory for the record (default: results/).")]
 NoSave = Annotated[bool, Opt("--no-save", help="Do not write a run record.")]
 
@@ -538,54 +624,16 @@ DtypeOpt = Annotated[
 ]
 
 
-def hyper_options(fn: F) -> F:
-    """Give a command one option per declared optimizer hyperparameter, in place of ``**hyper``.
-
-    The flags, their types and their help come from the optimizers' declarations
-    (:data:`losslab.optimizers.DECLARED`): registering an optimizer adds its flags here. A flag
-    not given is None, "the optimizer's default"; booleans are ``--x/--no-x``.
-    """
-    import inspect
-
-    from losslab.optimizers import DECLARED, hyper_help
-
-    sig = inspect.signature(fn, eval_str=True)
-    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
-    annotations = {p.name: p.annotation for p in params}
-    for name, entries in DECLARED.items():
-        h = entries[0][1]
-        flag = "--" + name.replace("_", "-")
-        if h.kind is bool:
-            annotation: Any = Annotated[
-                bool | None, Opt(f"{flag}/--no-{flag[2:]}", help=hyper_help(name))
-            ]
-        elif h.kind is str:
-            annotation = Annotated[str | None, Opt(flag, help=hyper_help(name))]
-        else:
-            annotation = Annotated[h.kind | None, Opt(flag, help=hyper_help(name))]  # type: ignore[name-defined]
-        params.append(
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
-            )
-        )
-        annotations[name] = annotation
-    names = tuple(DECLARED)
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        hyper = {k: kwargs.pop(k) for k in names if k in kwargs}
-        return fn(*args, **kwargs, **hyper)
-
-    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**annotations, "return": None}
-    return wrapper  # type: ignore[return-value]
-
-
 def _hyper_settings(**values: Any) -> dict[str, Any]:
-    """Typer values -> FitConfig fields (``hyper``: the optimizer's hyperparameters given)."""
+    """Typer values -> FitConfig fields (``hyper``: the optimizer's hyperparameters given;
+    ``loss_args``: the loss's parameters given)."""
+    from losslab.losses import DECLARED as LOSS_DECLARED
+
     hyper = values.pop("hyper", None) or {}
     values = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
-    values["hyper"] = {k: v for k, v in hyper.items() if v is not None}
+    given = {k: v for k, v in hyper.items() if v is not None}
+    values["hyper"] = {k: v for k, v in given.items() if k not in LOSS_DECLARED}
+    values["loss_args"] = {k: v for k, v in given.items() if k in LOSS_DECLARED}
     if values.get("features") is not None:
         values["features"] = [c.strip() for c in values["features"].split(",") if c.strip()]
     return values
@@ -646,10 +694,8 @@ def fit_cmd(
     divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
-    delta: Delta = None,
-    quantile: Quantile = None,
-    epsilon: Epsilon = None,
-    gamma: Gamma = None,
+    class_weight: ClassWeight = None,
+    weight_column: WeightColumn = None,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     progress: ProgressOpt = Progress.auto,
@@ -975,10 +1021,8 @@ def compare_cmd(
     divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
-    delta: Delta = None,
-    quantile: Quantile = None,
-    epsilon: Epsilon = None,
-    gamma: Gamma = None,
+    class_weight: ClassWeight = None,
+    weight_column: WeightColumn = None,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     progress: ProgressOpt = Progress.auto,

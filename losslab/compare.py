@@ -252,7 +252,7 @@ def _problem_for(config: FitConfig) -> Problem:
     problem: Problem = _worker["problem"]
     key = LOSSES.resolve(config.loss) if config.loss else problem.loss.name
     if key not in problems:
-        problems[key] = with_loss(problem, key)
+        problems[key] = with_loss(problem, key, config.loss_params())
     return problems[key]
 
 
@@ -608,6 +608,15 @@ def _reference_of(base: FitConfig, loss: str, seeds: int) -> dict[str, Any]:
     for seed in range(seeds if base.test_size > 0 else 1):
         config = replace(base, seed=seed, loss=loss)
         problem = _problem_for(config)
+        reason = _not_plain(problem, config)
+        if reason:
+            return {
+                "objective": None,
+                "method": "none",
+                "iterations": 0,
+                "reason": reason,
+                "per_seed": None,
+            }
         split = _split_for(problem, config)  # cached: the runs (forked workers too) reuse it
         ref = reference_optimum(
             problem.model.name,
@@ -624,6 +633,19 @@ def _reference_of(base: FitConfig, loss: str, seeds: int) -> dict[str, Any]:
     first = per_seed[0]
     values = [r["objective"] for r in per_seed]
     return {**first, "per_seed": values if first["objective"] is not None else None}
+
+
+def _not_plain(problem: Problem, config: FitConfig) -> str | None:
+    """Why the objective is not the plain mean loss the reference solvers minimise, if so."""
+    if problem.weights is not None:
+        return f"sample weights (--weight-column {config.weight_column}): no reference optimum"
+    if config.class_weight is not None:
+        return f"class weights (--class-weight {config.class_weight}): no reference optimum"
+    loss = problem.loss
+    for name, value in config.loss_params().items():
+        if name in loss.params and value != loss.params[name]:
+            return f"{loss.name} with --{name.replace('_', '-')} {value:g}: no reference optimum"
+    return None
 
 
 def compare(

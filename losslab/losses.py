@@ -321,12 +321,12 @@ def param_help(name: str) -> str:
     first = entries[0][1]
     by_default: dict[str, list[str]] = {}
     for loss, h in entries:
-        by_default.setdefault(_shown(h.default), []).append(loss)
+        by_default.setdefault(show_param(h.default), []).append(loss)
     defaults = "; ".join(f"{d}: {', '.join(names)}" for d, names in by_default.items())
     return f"{first.help}, {first.range_text()}. Default {defaults}."
 
 
-def _shown(value: Any) -> str:
+def show_param(value: Any) -> str:
     """A parameter value as listings show it: true/false, or a number in %g."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -823,7 +823,15 @@ def poisson(
     """Poisson negative log-likelihood without log y!: eˢ − y·s from a log rate s, s − y·log(s +
     eps) from a rate; ``full`` adds Stirling's y·log y − y + ½·log(2πy) for y > 1 (torch
     ``PoissonNLLLoss``). A model trains on its score as the log rate and predicts eˢ."""
-    rows = np.exp(out) - y * out if log_input else out - y * np.log(out + poisson_eps)
+    if log_input:
+        with np.errstate(invalid="ignore"):
+            rows = np.exp(out) - y * out
+        both = np.isnan(rows)  # eˢ and y·s both beyond float64: the larger decides the sign
+        if both.any():
+            s, t = out[both], y[both]
+            rows[both] = np.where(s > np.log(t) + np.log(s), np.inf, -np.inf)
+    else:
+        rows = out - y * np.log(out + poisson_eps)
     return rows + _stirling(y) if full else rows
 
 
@@ -882,9 +890,9 @@ def tweedie(
         d = y - out
         return d * d
     if p == 1:
-        return 2.0 * (_xlogy(y, y / out) - y + out)
+        return 2.0 * (np.where(y == 0, 0.0, y * _log_ratio(y, out)) - y + out)
     if p == 2:
-        return 2.0 * (np.log(out / y) + y / out - 1.0)
+        return 2.0 * (_log_ratio(out, y) + y / out - 1.0)
     yp = np.where(y > 0, y, 0.0) if p < 0 else y
     return 2.0 * (
         yp ** (2.0 - p) / ((1.0 - p) * (2.0 - p))
@@ -893,9 +901,17 @@ def tweedie(
     )
 
 
-def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """x·log y with 0·log y = 0 (scipy's ``xlogy``)."""
-    return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
+def _log_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """log(a/b) for a ≥ 0, b > 0 (scikit-learn's form), as log a − log b where a/b leaves the
+    float64 range (1e-300/1e308 is not 0); 0 where a = 0 (its factor a is 0 too)."""
+    r = a / b
+    fits = (r > 0) & np.isfinite(r)
+    if fits.all():
+        return np.log(r)
+    logs = np.log(np.where(fits, r, 1.0))
+    apart = ~fits & (a > 0)
+    logs[apart] = np.log(a[apart]) - np.log(b[apart])
+    return logs
 
 
 def check_gamma(y: Any, out: Any, *, logits: bool = False, **params: Any) -> None:
