@@ -38,7 +38,7 @@ def read_weights(table: Table, column: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raw = series.iloc[row]
-        shown = "missing" if pd.isna(raw) else repr(raw) if isinstance(raw, str) else f"{raw!r}"
+        shown = "missing" if pd.isna(raw) else repr(raw) if isinstance(raw, str) else f"{raw:g}"
         raise DataError(
             f"{table.where(row, column)}: weights must be finite numbers >= 0; found {shown} "
             "(--weight-column)"
