@@ -1123,3 +1123,154 @@ def test_empty_input():
         get_loss("mse").check(np.array([]), np.array([]))
     with pytest.raises(DomainError, match="no rows"):
         loss_value("mse", [], [])
+
+
+# --------------------------------------------------------------------------- new losses: sklearn
+
+
+def test_new_regression_losses_match_sklearn_metrics():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(8)
+    y = rng.gamma(2.0, 2.0, 40) + 0.01
+    pred = y * np.exp(rng.normal(0.0, 0.5, 40))
+    for power in (-1.0, 0.0, 1.0, 1.2, 1.5, 2.0, 3.0):
+        assert loss_value("tweedie", y, pred, power=power) == pytest.approx(
+            metrics.mean_tweedie_deviance(y, pred, power=power), rel=1e-12
+        ), power
+    assert loss_value("gamma-deviance", y, pred) == pytest.approx(
+        metrics.mean_gamma_deviance(y, pred), rel=1e-12
+    )
+    counts = rng.poisson(3.0, 40).astype(float)  # zeros included: 0·log 0 = 0
+    assert loss_value("tweedie", counts, pred, power=1.0) == pytest.approx(
+        metrics.mean_poisson_deviance(counts, pred), rel=1e-12
+    )
+    assert loss_value("msle", y - 0.5, pred - 0.5) == pytest.approx(
+        metrics.mean_squared_log_error(y - 0.5, pred - 0.5), rel=1e-12
+    )
+    with_zero = np.concatenate([[0.0], y])
+    assert loss_value("mape", with_zero, np.concatenate([[0.25], pred])) == pytest.approx(
+        metrics.mean_absolute_percentage_error(with_zero, np.concatenate([[0.25], pred])),
+        rel=1e-12,
+    )
+
+
+def test_positive_losses_refuse_what_sklearn_refuses():
+    metrics = pytest.importorskip("sklearn.metrics")
+    cases = [
+        ("tweedie", [0.0, 1.0], [1.0, 1.0], {"power": 2.0}),
+        ("tweedie", [-1.0, 1.0], [1.0, 1.0], {"power": 1.5}),
+        ("tweedie", [1.0, 1.0], [0.0, 1.0], {"power": -0.5}),
+        ("msle", [-1.0, 1.0], [1.0, 1.0], {}),
+    ]
+    for name, y, pred, params in cases:
+        with pytest.raises(ValueError):
+            if name == "msle":
+                metrics.mean_squared_log_error(y, pred)
+            else:
+                metrics.mean_tweedie_deviance(y, pred, **params)
+        with pytest.raises(DomainError):
+            get_loss(name).check(np.array(y), np.array(pred), **params)
+    get_loss("tweedie").check(np.array([-2.0, 1.0]), np.array([1.0, 2.0]), power=0.0)
+
+
+def test_poisson_without_log_input_checks_the_rates():
+    with pytest.raises(DomainError, match="rates must be >= 0") as err:
+        get_loss("poisson").check(np.array([1.0, 2.0]), np.array([0.5, -1.0]), log_input=False)
+    assert err.value.row == 1
+    get_loss("poisson").check(np.array([1.0, 2.0]), np.array([0.5, -1.0]))
+
+
+def test_links_map_scores_to_predictions():
+    s = np.array([-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(get_loss("tweedie").predict(s), np.exp(s))
+    np.testing.assert_array_equal(get_loss("poisson").predict(s), np.exp(s))
+    np.testing.assert_array_equal(get_loss("msle").predict(s), np.expm1(s))
+    assert get_loss("mse").predict(s) is s
+
+
+# --------------------------------------------------------------------------- through the CLI
+
+NEW = {
+    "squared-epsilon-insensitive": "diabetes",
+    "mape": "diabetes",
+    "poisson": "diabetes",
+    "tweedie": "diabetes",
+    "gamma-deviance": "diabetes",
+    "msle": "diabetes",
+    "perceptron": "breast-cancer",
+    "soft-margin": "breast-cancer",
+    "multi-margin": "iris",
+}
+
+
+@pytest.mark.parametrize("name", list(NEW))
+def test_every_new_loss_through_fit_compare_and_eval(cli, write_csv, name):
+    data, loss = NEW[name], get_loss(name)
+    model = "softmax" if loss.multi_output else "linear"
+    fitted = cli.json("fit", data, "--model", model, "--loss", name, "--epochs", "3", "--no-save")
+    assert fitted["status"] == "completed" and fitted["config"]["loss"] == name
+    assert math.isfinite(fitted["metrics"]["test"]["loss"])
+    assert {k: fitted["config"][k] for k in loss.params} == loss.params
+    study = cli.json(
+        "compare",
+        data,
+        "--model",
+        model,
+        "--loss",
+        name,
+        "--optimizer",
+        "adam",
+        "--epochs",
+        "2",
+        "--seeds",
+        "1",
+        "--jobs",
+        "1",
+        "--no-save",
+    )
+    assert [row["loss"] for row in study["summary"]] == [name]
+    if loss.multi_output:
+        path = write_csv("y,a,b,c\n0,2,0.5,1.5\n2,0,1,0.5\n")
+    elif loss.task == "margin":
+        path = write_csv("y,score\n1,0.5\n-1,2\n1,-3\n")
+    else:
+        path = write_csv("y,pred\n3,2.5\n5,5.5\n1,2\n")
+    out = cli.json("eval", path, "--loss", name)
+    y, pred = (np.array(v, float) for v in ([0, 2], [[2, 0.5, 1.5], [0, 1, 0.5]]))
+    if not loss.multi_output:
+        rows = np.loadtxt(path, delimiter=",", skiprows=1)
+        y, pred = rows[:, 0], rows[:, 1]
+    assert out["losses"][name] == pytest.approx(loss.value(y, pred), rel=1e-15)
+    assert out["params"] == loss.params
+
+
+def test_losses_listing_shows_parameters_and_links(cli):
+    rows = {row["name"]: row for row in cli.json("losses")}
+    assert rows["poisson"]["parameters"] == "log_input=true, full=false, poisson_eps=1e-08"
+    assert rows["multi-margin"]["parameters"] == "p=1, margin=1"
+    assert rows["cross-entropy"]["parameters"] == "label_smoothing=0"
+    assert "fit: ŷ = exp(s)" in rows["tweedie"]["inputs"]
+
+
+def test_every_loss_parameter_is_a_flag_of_fit_compare_and_eval(cli):
+    from losslab.losses import DECLARED
+    from losslab.optimizers import HYPERPARAMETERS
+
+    assert not set(DECLARED) & set(HYPERPARAMETERS)  # one flag, one meaning
+    for command in ("fit", "compare", "eval"):
+        text = "".join(cli(command, "--help").stdout.split())
+        for name in DECLARED:
+            assert "--" + name.replace("_", "-") in text, (command, name)
+    assert "--no-log-input" in "".join(cli("fit", "--help").stdout.split())
+
+
+def test_loss_parameters_reach_eval(cli, write_csv):
+    path = write_csv("y,pred\n1,4\n")
+    out = cli.json("eval", path, "--loss", "tweedie", "--power", "3")
+    assert out["losses"]["tweedie"] == pytest.approx(9 / 16)  # (y − ŷ)²/(y·ŷ²)
+    assert out["params"] == {"power": 3.0}
+    path = write_csv("y,pred\n2,1\n", "rates.csv")
+    out = cli.json("eval", path, "--loss", "poisson", "--no-log-input", "--full")
+    stirling = 2 * math.log(2) - 2 + 0.5 * math.log(4 * math.pi)
+    assert out["losses"]["poisson"] == pytest.approx(1 - 2 * math.log1p(1e-8) + stirling)
+    assert out["params"] == {"log_input": False, "full": True, "poisson_eps": 1e-8}
