@@ -132,7 +132,9 @@ def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
                 notes.append(f"{name} ({loss}): {what}; ran once")
             continue
         seen[key] = raw
-        out.append(replace(run, lr=lr, batch_size=batch, loss=loss))
+        # study-wide loss parameters reach only the losses that take them
+        args = {k: v for k, v in run.loss_args.items() if k in problem.loss.params}
+        out.append(replace(run, lr=lr, batch_size=batch, loss=loss, loss_args=args))
     return out, notes
 
 
@@ -160,9 +162,13 @@ def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
     for bs in grid.batch_sizes:
         if bs is not None and bs < 0:
             raise ConfigError(f"--batch-size must be >= 0 (0 = full batch), got {bs}")
-    for loss in grid.losses:
-        if loss is not None:
-            check_loss(problem.model, LOSSES.resolve(loss))
+    names = [LOSSES.resolve(loss) if loss else problem.loss.name for loss in grid.losses]
+    for name in names:
+        check_loss(problem.model, name)
+    for param in base.loss_params():
+        if not any(param in LOSSES.get(name).params for name in names):
+            flag = "--" + param.replace("_", "-")
+            raise ConfigError(f"{flag} is not used by {', '.join(names)}")
     for run in grid.configs(base)[: len(grid.optimizers)]:
         run.validate()
     if problem.model.images:

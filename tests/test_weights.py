@@ -451,3 +451,39 @@ def test_targets_outside_a_loss_domain_name_the_line(cli, write_csv):
         "fit", path, "--model", "linear", "--loss", "poisson", "--no-save", "--epochs", "2"
     )
     assert out["status"] == "completed"
+
+
+def test_compare_with_weights_says_why_there_is_no_gap(cli, tmp_path):
+    path = tmp_path / "weighted.csv"
+    frame("diabetes", draws(442, 13) + 0.5).to_csv(path, index=False)
+    args = ("--optimizer", "adam", "--epochs", "2", "--seeds", "1", "--jobs", "1", "--no-save")
+    study = cli.json("compare", path, "--weight-column", "w", *args)
+    assert (
+        study["reference"]["reason"] == "sample weights (--weight-column w): no reference optimum"
+    )
+    assert study["runs"][0]["status"] == "completed"
+    study = cli.json("compare", "iris", "--class-weight", "balanced", *args)
+    assert "class weights" in study["reference"]["reason"]
+    study = cli.json("compare", "iris", "--label-smoothing", "0.1", *args)
+    assert "--label-smoothing 0.1" in study["reference"]["reason"]
+
+
+def test_compare_loss_parameters_reach_the_losses_that_take_them(cli):
+    args = ("--optimizer", "adam", "--epochs", "2", "--seeds", "1", "--jobs", "1", "--no-save")
+    study = cli.json(
+        "compare",
+        "diabetes",
+        "--model",
+        "linear",
+        "--loss",
+        "tweedie,poisson",
+        "--power",
+        "1.2",
+        *args,
+    )
+    assert [row["loss"] for row in study["summary"]] == ["tweedie", "poisson"]
+    assert all(run["status"] == "completed" for run in study["runs"])
+    err = cli.error(
+        "compare", "diabetes", "--model", "linear", "--loss", "mse", "--power", "2", *args
+    )
+    assert "--power is not used by mse" in err
