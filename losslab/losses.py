@@ -2,9 +2,11 @@
 
 Every loss is one :class:`Loss` in :data:`LOSSES`. ``per_row`` gives one value per row and
 ``row_grad`` the derivative of each row's value with respect to that row's output (a number, or K
-numbers for the multi-column losses). Reduction happens in one place, :meth:`Loss.value` (the mean;
-the root of the mean for rmse) and :meth:`Loss.grad`. ``check`` validates inputs at the boundary;
-``value`` and ``grad`` do not, so the training loop pays nothing for it.
+numbers for the multi-column losses). Reduction happens in one place, :meth:`Loss.value` (the mean,
+or with sample and class weights the weighted mean Σ wᵢ·ℓᵢ / Σ wᵢ·cᵢ; the root of the mean for
+rmse) and :meth:`Loss.grad`. ``check`` validates inputs at the boundary; ``value`` and ``grad`` do
+not, so the training loop pays nothing for it. Parameters are declared once (:class:`Hyper`) in
+the registry entry: ranges, messages, CLI flags and listings derive from the declaration.
 
 Conventions: ``d = ŷ − y``; probabilities are clipped to ``[PROB_EPS, 1 − PROB_EPS]`` before any
 log, as scikit-learn's ``log_loss`` does; logits go through ``log1p``/``logaddexp`` and

@@ -215,6 +215,21 @@ def test_fit_with_sample_weights_matches_a_reference_trainer():
     assert result.metrics["train"]["r2"] == pytest.approx(r2, rel=1e-9)
 
 
+def _torch_sgd(torch, objective, params, lr, n, batch, epochs) -> list[float]:
+    """torch.optim.SGD on ``objective(rows)`` over losslab's batches; the full objective after
+    each epoch."""
+    opt = torch.optim.SGD(params, lr=lr)
+    losses = []
+    for epoch in _batches(n, batch, epochs):
+        for rows in epoch:
+            opt.zero_grad()
+            objective(torch.tensor(rows)).backward()
+            opt.step()
+        with torch.no_grad():
+            losses.append(objective(torch.arange(n)).item())
+    return losses
+
+
 @pytest.mark.parametrize(
     ("class_weight", "smoothing", "sampled"),
     [("balanced", 0.0, False), ("setosa=3,virginica=0.5", 0.2, True), (None, 0.1, False)],
@@ -252,7 +267,6 @@ def test_softmax_fit_matches_torch(class_weight, smoothing, sampled):
         cw = torch.ones(3, dtype=torch.float64)
     W = torch.zeros(4, 3, dtype=torch.float64, requires_grad=True)
     b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.SGD([W, b], lr=0.2)
 
     def objective(rows):
         out = F.cross_entropy(
@@ -260,14 +274,7 @@ def test_softmax_fit_matches_torch(class_weight, smoothing, sampled):
         )
         return (s[rows] * out).sum() / (s[rows] * cw[y[rows]]).sum()
 
-    losses = []
-    for epoch in _batches(len(y), 25, 3):
-        for rows in epoch:
-            opt.zero_grad()
-            objective(torch.tensor(rows)).backward()
-            opt.step()
-        with torch.no_grad():
-            losses.append(objective(torch.arange(len(y))).item())
+    losses = _torch_sgd(torch, objective, [W, b], 0.2, len(y), 25, 3)
     np.testing.assert_allclose([h["train_loss"] for h in result.history], losses, rtol=1e-10)
 
 
@@ -283,21 +290,13 @@ def test_logistic_fit_with_pos_weight_matches_torch():
     y = torch.tensor(df.iloc[:, -1].to_numpy(), dtype=torch.float64)
     w = torch.zeros(X.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.SGD([w, b], lr=0.1)
 
     def objective(rows):
         return F.binary_cross_entropy_with_logits(
             X[rows] @ w + b, y[rows], pos_weight=torch.tensor(2.5, dtype=torch.float64)
         )
 
-    losses = []
-    for epoch in _batches(len(y), 64, 3):
-        for rows in epoch:
-            opt.zero_grad()
-            objective(torch.tensor(rows)).backward()
-            opt.step()
-        with torch.no_grad():
-            losses.append(objective(torch.arange(len(y))).item())
+    losses = _torch_sgd(torch, objective, [w, b], 0.1, len(y), 64, 3)
     np.testing.assert_allclose([h["train_loss"] for h in result.history], losses, rtol=1e-10)
 
 
