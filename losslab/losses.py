@@ -161,16 +161,20 @@ class Loss:
         n = out.shape[0]
         if n == 0:
             raise DomainError("no rows to score", part="target")
-        rows, den, g = self._terms(y, out, logits, class_weight, kw, grad=True)
-        if den is None and sample_weight is None:
-            if self.root_of_mean:
-                root = math.sqrt(float(np.mean(rows)))
-                return g / (2.0 * n * root) if root > 0 else np.zeros_like(g)
-            return g / n
+        if class_weight is None:  # the rows' values only where rmse's root needs them
+            g, den = self.row_grad(y, out, logits=logits, **kw), None
+            if sample_weight is None:
+                if self.root_of_mean:
+                    root = math.sqrt(float(np.mean(self.per_row(y, out, logits=logits, **kw))))
+                    return g / (2.0 * n * root) if root > 0 else np.zeros_like(g)
+                return g / n
+        else:
+            _, den, g = self._terms(y, out, logits, class_weight, kw, grad=True)
         w = np.ones(n) if sample_weight is None else _f64(sample_weight)
         share = w / _total(w if den is None else w * den)
         g = g * (share[:, None] if g.ndim > 1 else share)
         if self.root_of_mean:
+            rows = self.per_row(y, out, logits=logits, **kw)
             root = math.sqrt(_weighted_mean(rows, den, sample_weight))
             return g / (2.0 * root) if root > 0 else np.zeros_like(g)
         return g
@@ -185,11 +189,11 @@ class Loss:
         *,
         grad: bool,
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """(row values, row denominators or None for 1, row gradients when ``grad``)."""
+        """(row values, row denominators or None for 1, row gradients when ``grad``, else the
+        row values again)."""
         if class_weight is None:
             rows = self.per_row(y, out, logits=logits, **kw)
-            g = self.row_grad(y, out, logits=logits, **kw) if grad else rows
-            return rows, None, g
+            return rows, None, self.row_grad(y, out, logits=logits, **kw) if grad else rows
         if self.class_rows is None:
             raise ConfigError(f"{self.name} takes no class weights (cross-entropy and bce do)")
         weight = _class_weight(class_weight, out)

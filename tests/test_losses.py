@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from losslab.errors import ConfigError, DomainError
 from losslab.losses import LOSSES, PROB_EPS, Loss, get_loss, loss_grad, loss_value
 
 EPS = float(np.finfo(np.float64).eps)
+DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 ALT_PARAMS = {
     "delta": 0.7,
     "quantile": 0.2,
@@ -1274,3 +1276,17 @@ def test_loss_parameters_reach_eval(cli, write_csv):
     stirling = 2 * math.log(2) - 2 + 0.5 * math.log(4 * math.pi)
     assert out["losses"]["poisson"] == pytest.approx(1 - 2 * math.log1p(1e-8) + stirling)
     assert out["params"] == {"log_input": False, "full": True, "poisson_eps": 1e-8}
+
+
+def test_a_linked_model_predicts_and_is_scored_on_its_predictions(cli, tmp_path):
+    import losslab
+
+    run = losslab.fit("diabetes", loss="tweedie", epochs=5, save=True, out=str(tmp_path))
+    rows = cli("predict", run.record, "diabetes").stdout.splitlines()
+    assert rows[0] == "prediction,score"
+    table = np.array([[float(v) for v in row.split(",")] for row in rows[1:]])
+    np.testing.assert_allclose(table[:, 0], np.exp(table[:, 1]), rtol=1e-15)
+    scored = cli.json("eval", "diabetes", "--model", run.record, "--loss", "tweedie")
+    y = np.loadtxt(DATASETS / "diabetes.csv", delimiter=",", skiprows=1)[:, -1]
+    want = get_loss("tweedie").value(y, table[:, 0])
+    assert scored["losses"]["tweedie"] == pytest.approx(want, rel=1e-12)
