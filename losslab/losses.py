@@ -329,7 +329,7 @@ def param_help(name: str) -> str:
     for loss, h in entries:
         by_default.setdefault(show_param(h.default), []).append(loss)
     defaults = "; ".join(f"{d}: {', '.join(names)}" for d, names in by_default.items())
-    return f"{first.help}, {first.range_text()}. Default {defaults}."
+    return f"{first.help}, {first.range_words()}. Default {defaults}."
 
 
 def show_param(value: Any) -> str:

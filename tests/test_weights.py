@@ -181,27 +181,41 @@ def test_class_weights_only_where_torch_has_them():
 # --------------------------------------------------------------------------- fit
 
 
-def _batches(n: int, batch: int, epochs: int):
-    """The rows of each step: a permutation of the shuffle stream per epoch, in slices."""
+def _batches(n: int, batch: int, epochs: int, once: bool = False):
+    """The rows of each step: a permutation of the shuffle stream per epoch, in slices; or
+    (``once``) one permutation, then a permutation of the slices per epoch."""
     rng = np.random.default_rng(SEEDS[1])
+    perm = rng.permutation(n) if once else None
     for _ in range(epochs):
+        if perm is not None:
+            slices = [perm[i : i + batch] for i in range(0, n, batch)]
+            yield [slices[k] for k in rng.permutation(len(slices))]
+            continue
         order = rng.permutation(n)
         yield [order[i : i + batch] for i in range(0, n, batch)]
 
 
-def test_fit_with_sample_weights_matches_a_reference_trainer():
+@pytest.mark.parametrize("shuffle", ["epoch", "once"])
+def test_fit_with_sample_weights_matches_a_reference_trainer(shuffle):
     """linear + mse, minibatches of 32 and SGD: each step on the batch's weighted mean
     Σ wᵢ·2(sᵢ − yᵢ) / Σ wᵢ; rows of weight 0 are not training rows (nor scaled on)."""
     df = frame("diabetes", draws(442))
     result = losslab.fit(
-        df, weight_column="w", test_size=0, optimizer="sgd", lr=0.05, batch_size=32, epochs=4
+        df,
+        weight_column="w",
+        test_size=0,
+        optimizer="sgd",
+        lr=0.05,
+        batch_size=32,
+        epochs=4,
+        shuffle=shuffle,
     )
     data = df.to_numpy()
     keep = data[:, -2] > 0
     X, w, y = standardise(data[keep, :-2]), data[keep, -2], data[keep, -1]
     theta, b = np.zeros(X.shape[1]), 0.0
     losses = []
-    for epoch in _batches(len(y), 32, 4):
+    for epoch in _batches(len(y), 32, 4, once=shuffle == "once"):
         for rows in epoch:
             r = 2 * (X[rows] @ theta + b - y[rows]) * w[rows] / w[rows].sum()
             theta, b = theta - 0.05 * (X[rows].T @ r), b - 0.05 * r.sum()
@@ -486,3 +500,13 @@ def test_compare_loss_parameters_reach_the_losses_that_take_them(cli):
         "compare", "diabetes", "--model", "linear", "--loss", "mse", "--power", "2", *args
     )
     assert "--power is not used by mse" in err
+
+
+@pytest.mark.parametrize("settings", [{"model": "mlp", "hidden": [4]}, {"dtype": "float32"}])
+def test_weights_and_class_weights_train_networks_and_float32(settings):
+    df = frame("iris", draws(150, 17))
+    result = losslab.fit(
+        df, weight_column="w", class_weight="balanced", label_smoothing=0.1, epochs=3, **settings
+    )
+    assert result.status == "completed"
+    assert all(math.isfinite(h["train_loss"]) for h in result.history)
