@@ -172,8 +172,84 @@ def _loss_names() -> str:
 # --------------------------------------------------------------------------- eval
 
 
+def declared_options(declared: dict[str, list[tuple[str, Any]]], into: str) -> Callable[[F], F]:
+    """Give a command one option per declared setting, gathered into its parameter ``into``.
+
+    ``declared`` maps each name to its declarations ``(owner, Hyper)`` (an optimizer's
+    hyperparameters, a schedule's parameters): registering an owner adds its flags here, with
+    their types and help (:func:`losslab.hyper.declared_help`). A flag not given is None, "the
+    owner's default"; booleans are ``--x/--no-x``; a list of integers is one comma-separated
+    string.
+    """
+    import inspect
+
+    from losslab.hyper import declared_help
+
+    def help_of(name: str) -> str:
+        return declared_help(declared[name])
+
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn, eval_str=True)
+        params = [p for p in sig.parameters.values() if p.name != into]
+        annotations = {p.name: p.annotation for p in params}
+        for name, entries in declared.items():
+            h = entries[0][1]
+            flag = "--" + name.replace("_", "-")
+            if h.kind is bool:
+                annotation: Any = Annotated[
+                    bool | None, typer.Option(f"{flag}/--no-{flag[2:]}", help=help_of(name))
+                ]
+            elif h.kind in (str, tuple):
+                annotation = Annotated[str | None, typer.Option(flag, help=help_of(name))]
+            else:
+                annotation = Annotated[h.kind | None, typer.Option(flag, help=help_of(name))]  # type: ignore[name-defined]
+            params.append(
+                inspect.Parameter(
+                    name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+                )
+            )
+            annotations[name] = annotation
+        names = tuple(declared)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {k: kwargs.pop(k) for k in names if k in kwargs}
+            return fn(*args, **kwargs, **{into: given})
+
+        wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**annotations, "return": None}
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+def hyper_options(fn: F) -> F:
+    """One option per declared optimizer hyperparameter (:data:`losslab.optimizers.DECLARED`),
+    gathered into the command's ``hyper``."""
+    from losslab.optimizers import DECLARED
+
+    return declared_options(DECLARED, "hyper")(fn)
+
+
+def loss_options(fn: F) -> F:
+    """One option per declared loss parameter (:data:`losslab.losses.DECLARED`), gathered into
+    the command's ``loss_args``."""
+    from losslab.losses import DECLARED
+
+    return declared_options(DECLARED, "loss_args")(fn)
+
+
+def schedule_options(fn: F) -> F:
+    """One option per declared schedule parameter (:data:`losslab.schedules.DECLARED`),
+    gathered into the command's ``schedule_params``."""
+    from losslab.schedules import DECLARED
+
+    return declared_options(DECLARED, "schedule_params")(fn)
+
+
 @app.command("eval")
 @command
+@loss_options
 def eval_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     loss: Annotated[
@@ -203,37 +279,34 @@ def eval_cmd(
         str | None,
         typer.Option(help="Score a saved model (run directory or model.json) on DATA instead."),
     ] = None,
-    delta: Annotated[float | None, typer.Option(help="Huber δ (default 1.0).")] = None,
-    quantile: Annotated[
-        float | None, typer.Option(help="Quantile τ in (0, 1) (default 0.5).")
-    ] = None,
-    epsilon: Annotated[
-        float | None, typer.Option(help="Epsilon-insensitive ε (default 0.1).")
-    ] = None,
-    gamma: Annotated[float | None, typer.Option(help="Focal γ (default 2).")] = None,
-    margin: Annotated[
-        float | None, typer.Option(help="Contrastive margin m (default 1.0).")
+    weight_column: Annotated[
+        str | None,
+        typer.Option(
+            help="A column of row weights (finite, >= 0; not a target or prediction): every "
+            "loss and metric is the weighted mean Σ w·ℓ / Σ w; rows of weight 0 do not count."
+        ),
     ] = None,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
+    loss_args: dict[str, Any] | None = None,
 ) -> None:
     """Compute losses of prediction columns against target columns in a CSV.
 
     Probabilities are clipped to [eps, 1 - eps], eps = float64 machine epsilon, as scikit-learn
     does. Also reports accuracy (classification) or R² (regression).
     """
-    params = {
-        "delta": delta,
-        "quantile": quantile,
-        "epsilon": epsilon,
-        "gamma": gamma,
-        "margin": margin,
-    }
+    params = {k: v for k, v in (loss_args or {}).items() if v is not None}
     if model is not None:
         from losslab.predict import evaluate_model
 
         result = evaluate_model(
-            model, data, losses=loss or ["all"], target=target or [], params=params, sep=sep
+            model,
+            data,
+            losses=loss or ["all"],
+            target=target or [],
+            params=params,
+            sep=sep,
+            weight_column=weight_column,
         )
     else:
         from losslab.evaluate import evaluate
@@ -246,6 +319,7 @@ def eval_cmd(
             logits=logits,
             params=params,
             sep=sep,
+            weight_column=weight_column,
         )
     from losslab import render
 
@@ -264,8 +338,12 @@ def eval_cmd(
         if metric_rows:
             out.append(render.table(None, ["metric", "value"], metric_rows, digits=6))
         if result.params:
-            params = ", ".join(f"{k} = {v:g}" for k, v in result.params.items())
-            out.append(render.line(f"parameters: {params}", None))
+            from losslab.losses import show_param
+
+            text = ", ".join(f"{k} = {show_param(v)}" for k, v in result.params.items())
+            out.append(render.line(f"parameters: {text}", None))
+        if result.weight_column:
+            out.append(render.line(f"weighted by column {result.weight_column!r}", None))
         return out
 
     render.emit(fmt.value, obj=obj, csv_header=["name", "value"], csv_rows=rows, render=tables)
@@ -279,13 +357,15 @@ def eval_cmd(
 def losses_cmd(fmt: FormatOpt = Format.table) -> None:
     """List every loss: name, task, inputs, formula and parameters."""
     from losslab import render
-    from losslab.losses import LOSSES
+    from losslab.losses import LOSSES, show_param
 
     rows = []
     for name, loss in LOSSES.items():
-        params = ", ".join(f"{k}={v:g}" for k, v in loss.params.items())
+        params = ", ".join(f"{k}={show_param(v)}" for k, v in loss.params.items())
         aliases = ", ".join(LOSSES.aliases_of(name))
         logit = " (or logits)" if loss.supports_logits else ""
+        if loss.link is not None:
+            logit += f"; fit: {loss.link.formula}"
         rows.append((name, aliases, loss.task, loss.inputs + logit, loss.formula, params))
     header = ["name", "aliases", "task", "inputs", "formula", "parameters"]
     obj = [dict(zip(header, row, strict=True)) for row in rows]
@@ -563,10 +643,23 @@ Patience = Annotated[
     ),
 ]
 Tol = Annotated[float, Opt(help="Improvement that resets --patience.")]
-Delta = Annotated[float | None, Opt(help="Huber δ (1.0).")]
-Quantile = Annotated[float | None, Opt(help="Quantile τ (0.5).")]
-Epsilon = Annotated[float | None, Opt(help="Epsilon-insensitive ε (0.1).")]
-Gamma = Annotated[float | None, Opt(help="Focal γ (2).")]
+ClassWeight = Annotated[
+    str | None,
+    Opt(
+        help="Class weights: 'balanced' (n / (K·count(class)) on the training rows, "
+        "scikit-learn's) or CLASS=WEIGHT,… (unnamed classes 1). cross-entropy: torch's weight, "
+        "the mean Σ w_y·ℓ / Σ w_y; bce: torch's pos_weight, the positive class's term "
+        "multiplied (name the positive class; balanced = n_negative / n_positive)."
+    ),
+]
+WeightColumn = Annotated[
+    str | None,
+    Opt(
+        help="A column of row weights (not a feature; finite, >= 0): the objective, each "
+        "batch's, the losses and the metrics become weighted means Σ w·ℓ / Σ w; rows of weight "
+        "0 do not count."
+    ),
+]
 OutDir = Annotated[str | None, Opt("--out", help="Directory for the record (default: results/).")]
 NoSave = Annotated[bool, Opt("--no-save", help="Do not write a run record.")]
 
@@ -619,77 +712,10 @@ DtypeOpt = Annotated[
 ]
 
 
-def declared_options(declared: dict[str, list[tuple[str, Any]]], into: str) -> Callable[[F], F]:
-    """Give a command one option per declared setting, gathered into its parameter ``into``.
-
-    ``declared`` maps each name to its declarations ``(owner, Hyper)`` (an optimizer's
-    hyperparameters, a schedule's parameters): registering an owner adds its flags here, with
-    their types and help (:func:`losslab.hyper.declared_help`). A flag not given is None, "the
-    owner's default"; booleans are ``--x/--no-x``; a list of integers is one comma-separated
-    string.
-    """
-    import inspect
-
-    from losslab.hyper import declared_help
-
-    def help_of(name: str) -> str:
-        return declared_help(declared[name])
-
-    def deco(fn: F) -> F:
-        sig = inspect.signature(fn, eval_str=True)
-        params = [p for p in sig.parameters.values() if p.name != into]
-        annotations = {p.name: p.annotation for p in params}
-        for name, entries in declared.items():
-            h = entries[0][1]
-            flag = "--" + name.replace("_", "-")
-            if h.kind is bool:
-                annotation: Any = Annotated[
-                    bool | None, Opt(f"{flag}/--no-{flag[2:]}", help=help_of(name))
-                ]
-            elif h.kind in (str, tuple):
-                annotation = Annotated[str | None, Opt(flag, help=help_of(name))]
-            else:
-                annotation = Annotated[h.kind | None, Opt(flag, help=help_of(name))]  # type: ignore[name-defined]
-            params.append(
-                inspect.Parameter(
-                    name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
-                )
-            )
-            annotations[name] = annotation
-        names = tuple(declared)
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            given = {k: kwargs.pop(k) for k in names if k in kwargs}
-            return fn(*args, **kwargs, **{into: given})
-
-        wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {**annotations, "return": None}
-        return wrapper  # type: ignore[return-value]
-
-    return deco
-
-
-def hyper_options(fn: F) -> F:
-    """One option per declared optimizer hyperparameter (:data:`losslab.optimizers.DECLARED`),
-    gathered into the command's ``hyper``."""
-    from losslab.optimizers import DECLARED
-
-    return declared_options(DECLARED, "hyper")(fn)
-
-
-def schedule_options(fn: F) -> F:
-    """One option per declared schedule parameter (:data:`losslab.schedules.DECLARED`),
-    gathered into the command's ``schedule_params``."""
-    from losslab.schedules import DECLARED
-
-    return declared_options(DECLARED, "schedule_params")(fn)
-
-
 def _hyper_settings(**values: Any) -> dict[str, Any]:
-    """Typer values -> FitConfig fields (``hyper``, ``schedule_params``: the optimizer's
-    hyperparameters and the schedule's parameters given)."""
-    nested = {k: values.pop(k, None) or {} for k in ("hyper", "schedule_params")}
+    """Typer values -> FitConfig fields (``hyper``, ``schedule_params``, ``loss_args``: the
+    optimizer's hyperparameters, the schedule's and the loss's parameters given)."""
+    nested = {k: values.pop(k, None) or {} for k in ("hyper", "schedule_params", "loss_args")}
     values = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
     for key, given in nested.items():
         values[key] = {k: v for k, v in given.items() if v is not None}
@@ -702,6 +728,7 @@ def _hyper_settings(**values: Any) -> dict[str, Any]:
 @command
 @hyper_options
 @schedule_options
+@loss_options
 def fit_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     target: Target = None,
@@ -751,10 +778,8 @@ def fit_cmd(
     divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
-    delta: Delta = None,
-    quantile: Quantile = None,
-    epsilon: Epsilon = None,
-    gamma: Gamma = None,
+    class_weight: ClassWeight = None,
+    weight_column: WeightColumn = None,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     progress: ProgressOpt = Progress.auto,
@@ -762,6 +787,7 @@ def fit_cmd(
     no_save: NoSave = False,
     hyper: dict[str, Any] | None = None,
     schedule_params: dict[str, Any] | None = None,
+    loss_args: dict[str, Any] | None = None,
 ) -> None:
     """Train a linear, logistic, softmax or mlp model on a CSV and report loss and accuracy/R².
 
@@ -946,6 +972,7 @@ LR_FIND_ROWS = 25  # the table shows this many points, evenly spaced; json and c
 @app.command("lr-find")
 @command
 @hyper_options
+@loss_options
 def lr_find_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     start_lr: Annotated[float, Opt(help="First lr of the exponential sweep.")] = 1e-7,
@@ -995,13 +1022,10 @@ def lr_find_cmd(
     divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
-    delta: Delta = None,
-    quantile: Quantile = None,
-    epsilon: Epsilon = None,
-    gamma: Gamma = None,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     hyper: dict[str, Any] | None = None,
+    loss_args: dict[str, Any] | None = None,
 ) -> None:
     """Smith's lr range test: suggest a learning rate (a heuristic, not a guarantee).
 
@@ -1138,6 +1162,7 @@ ListOpt = Annotated[list[str] | None, Opt()]
 @command
 @hyper_options
 @schedule_options
+@loss_options
 def compare_cmd(
     data: Annotated[
         str | None,
@@ -1215,10 +1240,8 @@ def compare_cmd(
     divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
     dtype: DtypeOpt = Dtype.float64,
-    delta: Delta = None,
-    quantile: Quantile = None,
-    epsilon: Epsilon = None,
-    gamma: Gamma = None,
+    class_weight: ClassWeight = None,
+    weight_column: WeightColumn = None,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     progress: ProgressOpt = Progress.auto,
@@ -1226,6 +1249,7 @@ def compare_cmd(
     no_save: NoSave = False,
     hyper: dict[str, Any] | None = None,
     schedule_params: dict[str, Any] | None = None,
+    loss_args: dict[str, Any] | None = None,
 ) -> None:
     """Compare optimizers × learning rates × losses × batch sizes over several seeds.
 
@@ -1366,8 +1390,9 @@ def plot_cmd(
 
 
 class ShapeKind(str, Enum):
-    both = "both"
+    all = "all"
     regression = "regression"
+    positive = "positive"
     classification = "classification"
 
 
@@ -1377,16 +1402,20 @@ def shapes_cmd(
     kind: Annotated[
         ShapeKind,
         Opt(
-            help="Regression losses against the residual, classification losses against the "
-            "margin, or both."
+            help="Regression losses against the residual, losses of positive targets against "
+            "the prediction, classification losses against the margin, or all three."
         ),
-    ] = ShapeKind.both,
+    ] = ShapeKind.all,
     loss: Annotated[list[str] | None, Opt(help="Only these losses (LIST).")] = None,
     gradients: Annotated[
         bool, Opt("--gradients", help="Also draw each loss's gradient (a second row).")
     ] = False,
-    lo: Annotated[float, Opt("--from", help="Left end of the residual/margin axis.")] = -3.0,
-    hi: Annotated[float, Opt("--to", help="Right end of the residual/margin axis.")] = 3.0,
+    lo: Annotated[
+        float | None, Opt("--from", help="Left end of the x axis (default −3; 0.05 for ŷ).")
+    ] = None,
+    hi: Annotated[
+        float | None, Opt("--to", help="Right end of the x axis (default 3; 4 for ŷ).")
+    ] = None,
     plot: Annotated[
         str | None, Opt(help="Draw to this .png, .svg or .pdf (needs losslab[plot]).")
     ] = None,
@@ -1400,14 +1429,14 @@ def shapes_cmd(
     from losslab import render
     from losslab.shapes import KINDS, loss_shapes, plot_shapes, text_chart
 
-    kinds = KINDS if kind is ShapeKind.both else (kind.value,)
+    kinds = KINDS if kind is ShapeKind.all else (kind.value,)
     names = [x for x in _split_list(loss, str, "--loss") if x] if loss else None
     charts = []
     for k in kinds:
         try:
             charts.append(loss_shapes(k, losses=names, lo=lo, hi=hi))
         except LossLabError:
-            if kind is not ShapeKind.both or (k == kinds[-1] and not charts):
+            if kind is not ShapeKind.all or (k == kinds[-1] and not charts):
                 raise
     if plot is not None:
         path = plot_shapes(charts, plot, gradients=gradients)
@@ -1434,6 +1463,59 @@ def shapes_cmd(
         csv_header=["kind", "loss", "x", "value", "gradient"],
         csv_rows=csv_rows,
         render=drawn,
+    )
+
+
+class ExplainKind(str, Enum):
+    loss = "loss"
+    optimizer = "optimizer"
+    schedule = "schedule"
+
+
+@app.command("explain")
+@command
+def explain_cmd(
+    name: Annotated[str, typer.Argument(help="A loss, optimizer or schedule name.")],
+    kind: Annotated[
+        ExplainKind | None, Opt(help="Which registry, when a name is in several.")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """What a loss, optimizer or schedule is: formula, gradient or update rule, defaults,
+    properties, the reference it equals, when to use it.
+
+    Read from the registry entry and the code it runs (properties of a loss are measured on its
+    functions), so it cannot drift from what `fit` does.
+    """
+    from losslab import render
+    from losslab.explain import explain
+
+    entries = explain(name, kind.value if kind is not None else None)
+    rows = [(e.kind, e.name, label, text) for e in entries for label, text in e.sections]
+
+    def tables() -> list[Any]:
+        out: list[Any] = []
+        for e in entries:
+            out.append(render.table(e.summary, ["", ""], [(k, v) for k, v in e.sections]))
+            if e.parameters:
+                out.append(
+                    render.table(
+                        "parameters",
+                        ["flag", "default", "range", "meaning"],
+                        [
+                            (p["flag"], _shown(p["default"]), p["range"], p["help"])
+                            for p in e.parameters
+                        ],
+                    )
+                )
+        return out
+
+    render.emit(
+        fmt.value,
+        obj=[e.to_dict() for e in entries],
+        csv_header=["kind", "name", "field", "value"],
+        csv_rows=rows,
+        render=tables,
     )
 
 
@@ -1549,7 +1631,7 @@ LANDSCAPE_FIT_OPTIONS = (
     "target", "features", "model", "loss", "batch_size", "hidden", "layers", "image",
     "activation", "init", "seed", "test_size", "standardize", "scale", "l1", "l2", "schedule",
     "schedule_unit", "warmup", "clip_norm", "missing", "categorical", "divergence_factor",
-    "shuffle", "delta", "quantile", "epsilon", "gamma", "sep",
+    "shuffle", "sep",
 )  # fmt: skip
 
 
@@ -1557,6 +1639,7 @@ LANDSCAPE_FIT_OPTIONS = (
 @command
 @hyper_options
 @schedule_options
+@loss_options
 def landscape_cmd(
     source: Annotated[
         str,
@@ -1661,15 +1744,12 @@ def landscape_cmd(
     categorical: CategoricalOpt = Categorical.onehot,
     divergence_factor: DivergenceFactor = 1e4,
     shuffle: ShuffleOpt = Shuffle.epoch,
-    delta: Delta = None,
-    quantile: Quantile = None,
-    epsilon: Epsilon = None,
-    gamma: Gamma = None,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     progress: ProgressOpt = Progress.auto,
     hyper: dict[str, Any] | None = None,
     schedule_params: dict[str, Any] | None = None,
+    loss_args: dict[str, Any] | None = None,
 ) -> None:
     """Optimizer paths on a test function's contour map, or on a fit's loss landscape.
 
@@ -1730,6 +1810,7 @@ def landscape_cmd(
             **{k: given[k] for k in fit_flags},
             hyper=hyper,
             schedule_params=schedule_params,
+            loss_args=loss_args,
             lr=lr,
             tol=1e-4,
         )

@@ -144,7 +144,9 @@ def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
                 notes.append(f"{name} ({loss}): {what}; ran once")
             continue
         seen[key] = raw
-        out.append(replace(run, lr=lr, batch_size=batch, loss=loss))
+        # study-wide loss parameters reach only the losses that take them
+        args = {k: v for k, v in run.loss_args.items() if k in problem.loss.params}
+        out.append(replace(run, lr=lr, batch_size=batch, loss=loss, loss_args=args))
     if not out:
         raise ConfigError("no run left to do: " + "; ".join(notes))
     return out, notes
@@ -174,9 +176,13 @@ def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
     for bs in grid.batch_sizes:
         if bs is not None and bs < 0:
             raise ConfigError(f"--batch-size must be >= 0 (0 = full batch), got {bs}")
-    for loss in grid.losses:
-        if loss is not None:
-            check_loss(problem.model, LOSSES.resolve(loss))
+    names = [LOSSES.resolve(loss) if loss else problem.loss.name for loss in grid.losses]
+    for name in names:
+        check_loss(problem.model, name)
+    for param in base.loss_params():
+        if not any(param in LOSSES.get(name).params for name in names):
+            flag = "--" + param.replace("_", "-")
+            raise ConfigError(f"{flag} is not used by {', '.join(names)}")
     for run in grid.configs(base)[: len(grid.optimizers)]:
         run.validate()
     if problem.model.images:
@@ -266,7 +272,7 @@ def _problem_for(config: FitConfig) -> Problem:
     problem: Problem = _worker["problem"]
     key = LOSSES.resolve(config.loss) if config.loss else problem.loss.name
     if key not in problems:
-        problems[key] = with_loss(problem, key)
+        problems[key] = with_loss(problem, key, config.loss_params())
     return problems[key]
 
 
@@ -619,6 +625,15 @@ def _reference_of(base: FitConfig, loss: str, seeds: int) -> dict[str, Any]:
     for seed in range(seeds if base.test_size > 0 else 1):
         config = replace(base, seed=seed, loss=loss)
         problem = _problem_for(config)
+        reason = _not_plain(problem, config)
+        if reason:
+            return {
+                "objective": None,
+                "method": "none",
+                "iterations": 0,
+                "reason": reason,
+                "per_seed": None,
+            }
         split = _split_for(problem, config)  # cached: the runs (forked workers too) reuse it
         ref = reference_optimum(
             problem.model.name,
@@ -635,6 +650,19 @@ def _reference_of(base: FitConfig, loss: str, seeds: int) -> dict[str, Any]:
     first = per_seed[0]
     values = [r["objective"] for r in per_seed]
     return {**first, "per_seed": values if first["objective"] is not None else None}
+
+
+def _not_plain(problem: Problem, config: FitConfig) -> str | None:
+    """Why the objective is not the plain mean loss the reference solvers minimise, if so."""
+    if problem.weights is not None:
+        return f"sample weights (--weight-column {config.weight_column}): no reference optimum"
+    if config.class_weight is not None:
+        return f"class weights (--class-weight {config.class_weight}): no reference optimum"
+    loss = problem.loss
+    for name, value in config.loss_params().items():
+        if name in loss.params and value != loss.params[name]:
+            return f"{loss.name} with --{name.replace('_', '-')} {value:g}: no reference optimum"
+    return None
 
 
 def compare(

@@ -9,7 +9,6 @@ from typing import Any
 from losslab.errors import ConfigError
 
 STATUSES = ("completed", "early_stopped", "diverged", "interrupted")
-LOSS_PARAMS = ("delta", "quantile", "epsilon", "gamma")
 SHUFFLES = ("epoch", "once")
 DTYPES = ("float64", "float32")
 SCALES = ("standard", "minmax", "none")
@@ -63,18 +62,25 @@ class FitConfig:
     divergence_factor: float = DEFAULT_DIVERGENCE
     missing: str = "error"  # missing feature values: error, drop, mean, median
     categorical: str = "onehot"  # string feature columns: onehot, error
-    delta: float | None = None
-    quantile: float | None = None
-    epsilon: float | None = None
-    gamma: float | None = None
+    # the loss's parameters by name (those its registry entry declares: delta, quantile,
+    # epsilon, gamma, label_smoothing, power …); a missing name or None means the loss's default.
+    # Kept at the top level by ``from_dict`` and ``to_dict``, as the hyperparameters are.
+    loss_args: dict[str, Any] = field(default_factory=dict)
+    class_weight: str | None = None  # "balanced" or "class=weight,…" (cross-entropy, bce)
+    weight_column: str | None = None  # a column of per-row weights (not a feature)
     shuffle: str = "epoch"  # minibatches: "epoch" reshuffles the rows, "once" the batch order
     dtype: str = "float64"  # "float32" halves the memory traffic of every pass
 
     def to_dict(self) -> dict[str, Any]:
-        """Every setting by name, the optimizer's and the schedule's parameters among them."""
+        """Every setting by name: the optimizer's, the schedule's and the loss's parameters among
+        them (every declared loss parameter, None where not given)."""
+        from losslab.losses import DECLARED as LOSS_DECLARED
+
         out = asdict(self)
         out.update(out.pop("hyper"))
         out.update(out.pop("schedule_params"))
+        given = out.pop("loss_args")
+        out.update({name: given.get(name) for name in LOSS_DECLARED})
         for key in ("data", "test_data"):
             if out[key] is not None and not isinstance(out[key], str):
                 out[key] = "<DataFrame>"
@@ -82,15 +88,17 @@ class FitConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> FitConfig:
-        """The settings ``to_dict`` gives (or any subset): the optimizer's hyperparameters and
-        the schedule's parameters by their own names."""
+        """The settings ``to_dict`` gives (or any subset): the optimizer's hyperparameters, the
+        schedule's and the loss's parameters by their own names."""
+        from losslab.losses import DECLARED as LOSS_DECLARED
         from losslab.optimizers import HYPERPARAMETERS
         from losslab.schedules import DECLARED
 
-        nested = ("hyper", "schedule_params")
+        nested = ("hyper", "schedule_params", "loss_args")
         known = {f.name for f in fields(cls)} - set(nested)
         hyper = dict(values.get("hyper") or {})
         schedule_params = dict(values.get("schedule_params") or {})
+        loss_args = dict(values.get("loss_args") or {})
         settings = {}
         for key, value in values.items():
             if key in known:
@@ -99,16 +107,19 @@ class FitConfig:
                 hyper[key] = value
             elif key in DECLARED:
                 schedule_params[key] = value
+            elif key in LOSS_DECLARED:
+                loss_args[key] = value
             elif key not in nested:
                 raise ConfigError(f"unknown setting {key!r}")
-        return cls(**settings, hyper=hyper, schedule_params=schedule_params)
+        return cls(**settings, hyper=hyper, schedule_params=schedule_params, loss_args=loss_args)
 
     def hyperparameters(self) -> dict[str, Any]:
         """The hyperparameters given (None dropped): what the optimizer is built with."""
         return {k: v for k, v in self.hyper.items() if v is not None}
 
-    def loss_params(self) -> dict[str, float]:
-        return {k: getattr(self, k) for k in LOSS_PARAMS if getattr(self, k) is not None}
+    def loss_params(self) -> dict[str, Any]:
+        """The loss parameters given (None dropped): what the loss is computed with."""
+        return {k: v for k, v in self.loss_args.items() if v is not None}
 
     @property
     def validation(self) -> float:
@@ -176,6 +187,12 @@ class FitConfig:
         ):
             if value not in choices:
                 raise ConfigError(f"{flag} must be one of {', '.join(choices)}, got {value!r}")
+        if self.class_weight is not None:
+            from losslab.weighting import parse_class_weight
+
+            parse_class_weight(self.class_weight)
+        if self.weight_column is not None and not str(self.weight_column).strip():
+            raise ConfigError("--weight-column needs a column name")
         if self.scale is not None and self.scale not in SCALES:
             raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
         self.hidden = parse_hidden(self.hidden)

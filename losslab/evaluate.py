@@ -31,6 +31,7 @@ class EvalResult:
     skipped: dict[str, str] = field(default_factory=dict)
     # name -> why its value (None) is undefined: a constant target, a value beyond float64
     undefined: dict[str, str] = field(default_factory=dict)
+    weight_column: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,16 +44,26 @@ class EvalResult:
             "losses": self.losses,
             "metrics": self.metrics,
             "undefined": self.undefined,
+            "weight_column": self.weight_column,
         }
 
 
 def _choose_columns(
-    table: Table, losses: list[Loss] | None, target: list[str], pred: list[str]
+    table: Table,
+    losses: list[Loss] | None,
+    target: list[str],
+    pred: list[str],
+    weight_column: str | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Resolve default target and prediction columns; ambiguity is an error."""
+    """Resolve default target and prediction columns (never the weight column); ambiguity is
+    an error."""
     for column in (*target, *pred):
         table.require(column)
-    columns = table.columns
+        if column == weight_column:
+            raise ConfigError(
+                f"column {column!r} is both the --weight-column and a target or prediction"
+            )
+    columns = [c for c in table.columns if c != weight_column]
     multi = losses is None or any(loss.multi_output for loss in losses)
     if not target:
         if losses and any(loss.multi_target for loss in losses):
@@ -62,13 +73,13 @@ def _choose_columns(
         if len(rest) == 1 or named or (pred and rest) or len(columns) == 2 or multi:
             target = [named[0] if named else rest[0]]
         else:
-            raise ConfigError(_ambiguous(table))
+            raise ConfigError(_ambiguous(table, columns))
     if not pred:
         rest = [c for c in columns if c not in target]
         if len(rest) == 1 or multi:
             pred = rest
         else:
-            raise ConfigError(_ambiguous(table))
+            raise ConfigError(_ambiguous(table, columns))
     if not pred:
         raise ConfigError(f"{table.label}: no prediction column left; pass --pred")
     if set(target) & set(pred):
@@ -77,10 +88,10 @@ def _choose_columns(
     return target, pred
 
 
-def _ambiguous(table: Table) -> str:
+def _ambiguous(table: Table, columns: list[str]) -> str:
     return (
         f"{table.label}: cannot tell the target and prediction columns apart among "
-        f"{', '.join(table.columns)}; pass --target COL and --pred COL"
+        f"{', '.join(columns)}; pass --target COL and --pred COL"
     )
 
 
@@ -136,16 +147,21 @@ def _domain_error(table: Table, exc: DomainError, target: list[str], pred: list[
 
 
 def metrics_for(
-    y: np.ndarray, out: np.ndarray, *, multi: bool, logits: bool
+    y: np.ndarray, out: np.ndarray, *, multi: bool, logits: bool, w: np.ndarray | None = None
 ) -> tuple[dict[str, float | None], dict[str, str]]:
-    """(accuracy for classification inputs or R² for regression ones, why any is undefined)."""
+    """(accuracy for classification inputs or R² for regression ones, why any is undefined);
+    with row weights ``w`` both are weighted (Σ wᵢ·[ŷᵢ = yᵢ] / Σ wᵢ; weighted R²)."""
+
+    def accuracy(hits: np.ndarray) -> float:
+        return float(np.mean(hits)) if w is None else float(np.dot(w, hits) / np.sum(w))
+
     if multi:
-        return {"accuracy": float(np.mean(np.argmax(out, axis=1) == y))}, {}
+        return {"accuracy": accuracy(np.argmax(out, axis=1) == y)}, {}
     values = set(np.unique(y).tolist())
     if len(values) <= 2 and (values <= {0.0, 1.0} or values <= {-1.0, 1.0}):
         predicted = out >= 0.5 if not logits and _probabilities(out) else out > 0.0
-        return {"accuracy": float(np.mean(predicted == (y > 0)))}, {}
-    r2, why = _r2(y, out)
+        return {"accuracy": accuracy(predicted == (y > 0))}, {}
+    r2, why = _r2(y, out, w)
     return {"r2": r2}, ({"r2": why} if why else {})
 
 
@@ -153,14 +169,20 @@ R2_CONSTANT = "constant target"
 R2_BEYOND = "below the float64 range: the residuals dwarf the target's spread"
 
 
-def r2_score(y: np.ndarray, pred: np.ndarray) -> float | None:
+def r2_score(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None = None) -> float | None:
     """1 − Σ(y − ŷ)² / Σ(y − ȳ)²; None where undefined (a constant target, or an R² below
-    −1.8e308). Large values (targets of 1e200) are scaled, so the sums do not overflow."""
-    return _r2(y, pred)[0]
+    −1.8e308). Large values (targets of 1e200) are scaled, so the sums do not overflow. With
+    row weights w: 1 − Σw(y − ŷ)² / Σw(y − ȳ_w)², ȳ_w = Σwy / Σw, rows of weight 0 left out
+    (scikit-learn's ``r2_score(sample_weight=w)``)."""
+    return _r2(y, pred, w)[0]
 
 
-def _r2(y: np.ndarray, pred: np.ndarray) -> tuple[float | None, str | None]:
+def _r2(
+    y: np.ndarray, pred: np.ndarray, w: np.ndarray | None = None
+) -> tuple[float | None, str | None]:
     """(R², None) or (None, why it is undefined)."""
+    if w is not None:
+        return _weighted_r2(y, pred, w)
     if y.size == 0 or y.min() == y.max():
         return None, R2_CONSTANT
     with np.errstate(over="ignore", invalid="ignore"):
@@ -183,6 +205,21 @@ def _r2(y: np.ndarray, pred: np.ndarray) -> tuple[float | None, str | None]:
     return 1.0 - ratio, None
 
 
+def _weighted_r2(y: np.ndarray, pred: np.ndarray, w: np.ndarray) -> tuple[float | None, str | None]:
+    counted = w > 0
+    y, pred, w = y[counted], pred[counted], w[counted]
+    if y.size == 0 or y.min() == y.max():
+        return None, R2_CONSTANT
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(np.dot(w, y) / np.sum(w))
+        total = float(np.dot(w, (y - mean) ** 2))
+        residual = float(np.dot(w, (y - pred) ** 2))
+        ratio = residual / total if total > 0 else math.inf
+    if math.isfinite(total) and math.isfinite(ratio) and total > 0:
+        return 1.0 - ratio, None
+    return None, R2_BEYOND
+
+
 def _loss_list(names: Sequence[str]) -> list[Loss] | None:
     if not names:
         raise ConfigError("no loss given; pass --loss NAME (or --loss all)")
@@ -201,17 +238,26 @@ def evaluate(
     target: Sequence[str] = (),
     pred: Sequence[str] = (),
     logits: bool = False,
-    params: dict[str, float | None] | None = None,
+    params: dict[str, Any] | None = None,
     sep: str | None = None,
+    weight_column: str | None = None,
 ) -> EvalResult:
     """Compute every requested loss (or ``all`` that apply) on a CSV's columns.
 
-    ``params`` maps loss parameter names (delta, quantile, epsilon, gamma, margin) to values;
-    None means the loss's default. A parameter no chosen loss uses is an error.
+    ``params`` maps loss parameter names (delta, quantile, epsilon, gamma, margin, power …) to
+    values; None means the loss's default. A parameter no chosen loss uses is an error. With
+    ``weight_column``, every loss and metric is the weighted mean over the rows (Σ wᵢℓᵢ / Σ wᵢ;
+    rows of weight 0 do not count); weights that are all equal give the unweighted numbers.
     """
     table = source if isinstance(source, Table) else read_table(source, sep=sep)
     chosen = _loss_list(losses)
-    target_cols, pred_cols = _choose_columns(table, chosen, list(target), list(pred))
+    weights = None
+    if weight_column is not None:
+        from losslab.weighting import effective, read_weights
+
+        table.require(weight_column)
+        weights = effective(read_weights(table, weight_column))
+    target_cols, pred_cols = _choose_columns(table, chosen, list(target), list(pred), weight_column)
     given = {k: v for k, v in (params or {}).items() if v is not None}
     candidates = chosen if chosen is not None else [LOSSES.get(n) for n in LOSSES.names()]
     if chosen is not None:
@@ -223,7 +269,8 @@ def evaluate(
                 raise ConfigError(f"--logits does not apply to {loss.name}")
     for name in given:
         if not any(name in loss.params for loss in candidates):
-            raise ConfigError(f"--{name} is not used by {', '.join(c.name for c in candidates)}")
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} is not used by {', '.join(c.name for c in candidates)}")
 
     multi_target = len(target_cols) > 1
     if multi_target:
@@ -261,13 +308,13 @@ def evaluate(
         kwargs = {k: v for k, v in given.items() if k in loss.params}
         use_logits = logits and loss.supports_logits
         try:
-            loss.check(y, out, logits=use_logits)
+            loss.check(y, out, logits=use_logits, **loss.resolve_params(**kwargs))
         except DomainError as exc:
             if chosen is None:
                 skipped[loss.name] = str(exc)
                 continue
             raise _domain_error(table, exc, target_cols, pred_cols) from None
-        value = loss.value(y, out, logits=use_logits, **kwargs)
+        value = loss.value(y, out, logits=use_logits, sample_weight=weights, **kwargs)
         if not math.isfinite(value):
             undefined[loss.name] = "a row's loss exceeds the float64 maximum 1.8e308"
         values[loss.name] = value if math.isfinite(value) else None
@@ -277,7 +324,7 @@ def evaluate(
         raise DataError(f"{table.label}: no loss applies to these columns ({reasons})")
     metrics: dict[str, float | None] = {}
     if not multi_target:
-        metrics, why = metrics_for(y, out, multi=len(pred_cols) > 1, logits=logits)
+        metrics, why = metrics_for(y, out, multi=len(pred_cols) > 1, logits=logits, w=weights)
         undefined.update(why)
     return EvalResult(
         data=table.label,
@@ -290,4 +337,5 @@ def evaluate(
         params=used,
         skipped=skipped,
         undefined=undefined,
+        weight_column=weight_column,
     )

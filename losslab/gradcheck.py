@@ -99,6 +99,9 @@ def sample_inputs(
         out = _softmax(scores) if loss.supports_logits and not logits else scores
     elif task == "distribution":
         y, out = rng.dirichlet(np.full(k, 3.0), n), rng.dirichlet(np.full(k, 3.0), n)
+    elif task == "positive":  # counts, amounts, durations: y > 0 suits every domain rule
+        y = rng.gamma(2.0, 1.0, n)
+        out = rng.normal(0.0, 1.0, n) if loss.score_input else rng.gamma(2.0, 1.0, n)
     elif task == "pair":
         y = rng.integers(0, 2, n).astype(float)
         out = rng.uniform(0.0, 2.5, n)
@@ -179,13 +182,23 @@ def check_model(
     y, _ = sample_inputs(loss, head.logits, n=n, k=k, seed=seed)
     l2 = 0.1
 
+    # a loss of positive predictions trains through its link (ŷ = exp(s)): the chain rule is
+    # part of what is checked
+    link = loss.link if loss.link is not None and not loss.score_input else None
+
+    def predictions(S: np.ndarray) -> np.ndarray:
+        return link.inverse(S) if link is not None else S
+
     def objective() -> float:
-        S = net.forward(X, "batch")
-        return float(loss.value(y, S, logits=head.logits)) + net.penalty(0.0, l2)
+        P = predictions(net.forward(X, "batch"))
+        return float(loss.value(y, P, logits=head.logits)) + net.penalty(0.0, l2)
 
     value = objective()
     S = net.forward(X, "batch")
-    G = np.asarray(loss.grad(y, S, logits=head.logits), dtype=net.dtype)
+    P = predictions(S)
+    G = np.asarray(loss.grad(y, P, logits=head.logits), dtype=net.dtype)
+    if link is not None:
+        G = G * link.slope(S, P)
     net.backward(G, "batch")
     net.add_penalty_grad(0.0, l2)
     analytic = net.grad.copy()

@@ -44,6 +44,7 @@ class Hyper:
     high_open: bool = False
     choices: tuple[str, ...] = ()
     optional: bool = False
+    gap: tuple[float, float] | None = None  # an open interval of invalid values (no low/high)
 
     @property
     def flag(self) -> str:
@@ -60,6 +61,8 @@ class Hyper:
             return "one of " + ", ".join(self.choices)
         if self.kind is tuple:
             return "increasing integers " + replace(self, kind=int).range_text()
+        if self.gap is not None:
+            return f"<= {self.gap[0]:g} or >= {self.gap[1]:g}"
         lo, hi = self.low, self.high
         if lo is not None and hi is not None:
             return f"{'(' if self.low_open else '['}{lo:g}, {hi:g}{')' if self.high_open else ']'}"
@@ -68,6 +71,11 @@ class Hyper:
         if hi is not None:
             return f"{'<' if self.high_open else '<='} {hi:g}"
         return "finite"
+
+    def range_words(self) -> str:
+        """:meth:`range_text` as it follows "must be": ``in [0, 1)``, ``> 0``."""
+        text = self.range_text()
+        return f"in {text}" if text[0] in "[(" else text
 
     def check(self, value: Any) -> Any:
         """``value`` as this setting's type; ConfigError naming the flag, range and value."""
@@ -103,10 +111,10 @@ class Hyper:
             ok = x < self.high if self.high_open else x <= self.high
         if ok and self.kind is float and (self.low is None or self.high is None):
             ok = math.isfinite(x)
+        if ok and self.gap is not None:
+            ok = math.isfinite(x) and not self.gap[0] < x < self.gap[1]
         if not ok:
-            text = self.range_text()
-            text = f"in {text}" if text[0] in "[(" else text
-            raise ConfigError(f"{self.flag} must be {text}, got {value:g}")
+            raise ConfigError(f"{self.flag} must be {self.range_words()}, got {value:g}")
         return x
 
     def _check_list(self, value: Any) -> tuple[int, ...]:

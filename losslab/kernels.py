@@ -5,7 +5,9 @@ An objective gives the mean loss, the metric and the gradient G = ∂(mean loss)
 registry; :class:`MSE`, :class:`BCE` and :class:`CrossEntropy` are fused versions for the common
 pairs that give the registry's numbers (bit for bit row by row; only the order of the final sum
 differs) in fewer passes over memory and without temporaries. They see only scores, so they
-serve the one-layer models and the networks alike.
+serve the one-layer models and the networks alike. Sample weights, class weights, label
+smoothing and links (poisson's, tweedie's exp) take the generic objective: the fused ones are
+the plain unweighted mean of their pair.
 """
 
 from __future__ import annotations
@@ -27,12 +29,16 @@ def metric_name(problem: Problem) -> str:
     return "accuracy" if problem.classifier else "r2"
 
 
-def _metric(problem: Problem, y: np.ndarray, S: np.ndarray) -> float:
+def _metric(problem: Problem, y: np.ndarray, S: np.ndarray, w: np.ndarray | None = None) -> float:
+    """Accuracy (Σ wᵢ·[ŷᵢ = yᵢ] / Σ wᵢ with weights), or R² of the predictions (the loss's
+    inverse link of the scores; weighted sums with weights)."""
     if problem.classifier:
         if problem.head.multi_output:
-            return float(np.mean(np.argmax(S, axis=1) == y))
-        return float(np.mean((S > 0) == (y > 0.5)))
-    return r2_score(y, S)
+            hits = np.argmax(S, axis=1) == y
+        else:
+            hits = (S > 0) == (y > 0.5)
+        return float(np.mean(hits)) if w is None else float(np.dot(w, hits) / np.sum(w))
+    return r2_score(y, problem.loss.predict(S), w)
 
 
 # A fused pass walks the rows in chunks small enough that a chunk's few work vectors stay in the
@@ -67,9 +73,13 @@ class Objective:
     over memory and without temporaries.
     """
 
-    def __init__(self, problem: Problem, loss_kw: dict[str, float]) -> None:
+    def __init__(self, problem: Problem, loss_kw: dict[str, Any], class_weight: Any = None) -> None:
         self.problem, self.loss, self.loss_kw = problem, problem.loss, loss_kw
         self.logits = problem.head.logits
+        self.class_weight = class_weight
+        link = problem.loss.link
+        # the link between the score and what the loss reads (poisson reads the score itself)
+        self.link = None if link is None or problem.loss.score_input else link
         self._buffers: dict[tuple[Any, ...], np.ndarray] = {}
         self._cache: dict[tuple[str, int], tuple[np.ndarray, Any]] = {}
 
@@ -90,32 +100,55 @@ class Objective:
             hit = self._cache[key] = (y, compute())
         return hit[1]
 
-    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray) -> None:
-        """G = ∂(mean loss)/∂S."""
-        G[...] = self.loss.grad(y, S, logits=self.logits, **self.loss_kw)
+    def _kw(self, w: np.ndarray | None) -> dict[str, Any]:
+        return {
+            "logits": self.logits,
+            "sample_weight": w,
+            "class_weight": self.class_weight,
+            **self.loss_kw,
+        }
+
+    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray, w: Any = None) -> None:
+        """G = ∂(mean loss)/∂S (the weighted mean Σ wᵢℓᵢ / Σ wᵢ with row weights ``w``)."""
+        if self.link is None:
+            G[...] = self.loss.grad(y, S, **self._kw(w))
+            return
+        pred = self.link.inverse(S)
+        np.multiply(self.loss.grad(y, pred, **self._kw(w)), self.link.slope(S, pred), out=G)
 
     def evaluate(
-        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
+        self,
+        S: np.ndarray,
+        y: np.ndarray,
+        G: np.ndarray | None = None,
+        shift: Any = 0.0,
+        w: Any = None,
     ) -> tuple[float, float]:
         """(mean loss, metric) at scores S + shift (S is updated in place); also the gradient
-        into G when given."""
+        into G when given. ``w``: the rows' weights (None: unweighted)."""
         S += shift
         if G is not None:
-            self.grad(S, y, G)
-        value = self.loss.value(y, S, logits=self.logits, **self.loss_kw)
-        return value, _metric(self.problem, y, S)
+            self.grad(S, y, G, w)
+        pred = S if self.link is None else self.link.inverse(S)
+        value = self.loss.value(y, pred, **self._kw(w))
+        return value, _metric(self.problem, y, S, w)
 
 
 class MSE(Objective):
     """linear + mse: mean (s − y)², gradient 2(s − y)/n, R² from the same sum of squares."""
 
-    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray) -> None:
+    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray, w: Any = None) -> None:
         np.subtract(S, y, out=G)
         G *= 2.0
         G /= S.shape[0]
 
     def evaluate(
-        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
+        self,
+        S: np.ndarray,
+        y: np.ndarray,
+        G: np.ndarray | None = None,
+        shift: Any = 0.0,
+        w: Any = None,
     ) -> tuple[float, float]:
         n = S.shape[0]
 
@@ -140,7 +173,9 @@ class BCE(Objective):
     """logistic + bce from logits: max(s,0) − s·y + log1p(e^−|s|), gradient (σ(s) − y)/n with
     σ(s) = ½(1 + tanh(s/2)), both in the registry's order of operations; accuracy of s > 0."""
 
-    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray, n: int | None = None) -> None:
+    def grad(
+        self, S: np.ndarray, y: np.ndarray, G: np.ndarray, w: Any = None, n: int | None = None
+    ) -> None:
         np.multiply(S, 0.5, out=G)
         np.tanh(G, out=G)
         G += 1.0
@@ -149,7 +184,12 @@ class BCE(Objective):
         G /= S.shape[0] if n is None else n
 
     def evaluate(
-        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
+        self,
+        S: np.ndarray,
+        y: np.ndarray,
+        G: np.ndarray | None = None,
+        shift: Any = 0.0,
+        w: Any = None,
     ) -> tuple[float, float]:
         n = S.shape[0]
         positive = self.per_target("positive", y, lambda: y > 0.5)
@@ -159,7 +199,7 @@ class BCE(Objective):
             s = S[i]
             s += shift
             if G is not None:
-                self.grad(s, y[i], G[i], n)
+                self.grad(s, y[i], G[i], n=n)
             a, b, hits = _scratch("a", s), _scratch("b", s), _scratch("hits", s, bool)
             if flip is not None:  # y ∈ {0, 1}: max(s,0) − s·y is exactly max(s·(1 − 2y), 0)
                 np.multiply(s, flip[i], out=b)
@@ -190,11 +230,16 @@ class CrossEntropy(Objective):
     """softmax + cross-entropy from logits: log1p(Σ_{k≠top} e^(s_k − m)) − (s_y − m) and
     softmax(s) − onehot(y), sharing one exp of the shifted scores."""
 
-    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray) -> None:
+    def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray, w: Any = None) -> None:
         self._shared(S, y, G)
 
     def evaluate(
-        self, S: np.ndarray, y: np.ndarray, G: np.ndarray | None = None, shift: Any = 0.0
+        self,
+        S: np.ndarray,
+        y: np.ndarray,
+        G: np.ndarray | None = None,
+        shift: Any = 0.0,
+        w: Any = None,
     ) -> tuple[float, float]:
         S += shift
         return self._shared(S, y, G, value=True)
@@ -230,10 +275,22 @@ _FUSED: dict[tuple[str, str], type[Objective]] = {
 }
 
 
-def objective_for(problem: Problem, loss_kw: dict[str, float]) -> Objective:
-    """The fused objective of the (model, loss) pair when there is one, else the registry's."""
-    cls = _FUSED.get((problem.head.name, problem.loss.name), Objective)
-    return cls(problem, loss_kw)
+def objective_for(
+    problem: Problem,
+    loss_kw: dict[str, Any],
+    *,
+    class_weight: Any = None,
+    weighted: bool = False,
+) -> Objective:
+    """The fused objective of the (model, loss) pair when there is one and the run is its plain
+    mean (no sample or class weights, the loss's default parameters), else the registry's."""
+    plain = (
+        class_weight is None
+        and not weighted
+        and all(loss_kw.get(k, d) == d for k, d in problem.loss.params.items())
+    )
+    cls = _FUSED.get((problem.head.name, problem.loss.name), Objective) if plain else Objective
+    return cls(problem, loss_kw, class_weight)
 
 
 def _rows_c_order(X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
@@ -260,33 +317,48 @@ class Batches:
     """
 
     def __init__(
-        self, X: np.ndarray, y: np.ndarray, batch: int, shuffle: str, rng: np.random.Generator
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        batch: int,
+        shuffle: str,
+        rng: np.random.Generator,
+        w: np.ndarray | None = None,
     ) -> None:
         n, p = X.shape
         self.n, self.batch, self.shuffle, self.rng = n, batch, shuffle, rng
         self.count = -(-n // batch)
         m0 = min(batch, n)
+        self.w = w
         if shuffle == "once":
             perm = rng.permutation(n)
             self.X_rows, self.y_rows = _rows_c_order(X, perm), y[perm]
+            self.w_rows = None if w is None else w[perm]
         else:
             self.X_rows, self.y = _rows_c_order(X), y
             self.X_batch = np.empty((m0, p), dtype=X.dtype)
             self.y_batch = np.empty(m0, dtype=y.dtype)
+            self.w_batch = None if w is None else np.empty(m0, dtype=w.dtype)
 
-    def epoch(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """One epoch's minibatches (views of reused buffers, valid until the next one)."""
+    def epoch(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """One epoch's minibatches (X, y and the rows' weights, None when unweighted): views of
+        reused buffers, valid until the next one."""
         batch = self.batch
         if self.shuffle == "once":
             for k in self.rng.permutation(self.count):
                 lo = k * batch
-                yield self.X_rows[lo : lo + batch], self.y_rows[lo : lo + batch]
+                wb = None if self.w_rows is None else self.w_rows[lo : lo + batch]
+                yield self.X_rows[lo : lo + batch], self.y_rows[lo : lo + batch], wb
             return
         order = self.rng.permutation(self.n)
         for begin in range(0, self.n, batch):
             rows = order[begin : begin + batch]
             m = rows.shape[0]
+            wb = None
+            if self.w is not None:
+                wb = np.take(self.w, rows, out=self.w_batch[:m], mode="clip")  # type: ignore[index]
             yield (
                 np.take(self.X_rows, rows, axis=0, out=self.X_batch[:m], mode="clip"),
                 np.take(self.y, rows, out=self.y_batch[:m], mode="clip"),
+                wb,
             )

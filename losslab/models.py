@@ -20,7 +20,7 @@ import numpy as np
 from losslab.errors import ConfigError, DataError
 from losslab.registry import Registry
 
-MARGIN_LOSSES = ("hinge", "squared-hinge", "modified-huber")
+MARGIN_LOSSES = ("hinge", "squared-hinge", "modified-huber", "perceptron", "soft-margin")
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,23 @@ MODELS.add(
     "linear",
     ModelKind(
         "linear",
-        ("mse", "mae", "huber", "log-cosh", "quantile", "epsilon-insensitive", *MARGIN_LOSSES),
-        "score = X·w + b; regression, or a linear SVM with a margin loss on a binary target",
+        (
+            "mse",
+            "mae",
+            "huber",
+            "log-cosh",
+            "quantile",
+            "epsilon-insensitive",
+            "squared-epsilon-insensitive",
+            "mape",
+            "poisson",
+            "tweedie",
+            "gamma-deviance",
+            "msle",
+            *MARGIN_LOSSES,
+        ),
+        "score = X·w + b; regression (poisson, tweedie, gamma-deviance: prediction exp(score); "
+        "msle: exp(score) − 1), or a linear SVM with a margin loss on a binary target",
         default_lrs=(
             ("adagrad", 5.0),
             ("adam", 0.3),
@@ -89,7 +104,7 @@ MODELS.add(
     "softmax",
     ModelKind(
         "softmax",
-        ("cross-entropy", "multiclass-hinge"),
+        ("cross-entropy", "multiclass-hinge", "multi-margin"),
         "logits = X·W + b, W features × K; K classes in sorted order",
         multi_output=True,
         logits=True,

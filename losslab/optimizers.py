@@ -14,6 +14,7 @@ first-step conventions, same order of bias correction and ε. ``g`` is the gradi
 
 from __future__ import annotations
 
+import importlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -606,9 +607,8 @@ def make_optimizer(name: str, **hyper: Any) -> Optimizer:
     return OPTIMIZERS.get(name)(**hyper)
 
 
-# The rest of the zoo registers itself here, after the rules it builds on (order = listing order).
-from losslab import (  # noqa: E402, F401
-    optimizers_matrix,
-    optimizers_modern,
-    optimizers_torch,
-)
+# The rest of the zoo registers itself here, after the rules it builds on, in the order of the
+# listing: torch.optim's other rules, then those that see matrices or the whole objective, then
+# the optimizers beyond torch.
+for _module in ("optimizers_torch", "optimizers_matrix", "optimizers_modern"):
+    importlib.import_module(f"losslab.{_module}")

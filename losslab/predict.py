@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from losslab.data import Table, read_table
 from losslab.encoding import Encoder
 from losslab.errors import DataError, LossLabError
+from losslab.losses import LOSSES
 from losslab.models import MODELS, ModelKind, class_codes, head_of, probabilities
 from losslab.network import Network
 
@@ -115,6 +117,10 @@ def predictions(model: SavedModel, table: Table) -> tuple[list[str], list[np.nda
         if model.classes:
             labels = np.asarray(model.classes, dtype=object)[(S > 0).astype(int)]
             return ["prediction", "score"], [labels, S]
+        spec = LOSSES.get(model.loss)
+        if spec.link is not None:  # poisson's exp(log rate), tweedie's exp(s) …
+            with np.errstate(over="ignore"):
+                return ["prediction", "score"], [spec.predict(S), S]
         return ["prediction"], [S]
     with np.errstate(over="ignore"):  # S − max(S) below −1.8e308 is −inf: a probability of 0
         P = probabilities(model.kind, S)
@@ -142,10 +148,15 @@ def evaluate_model(
     *,
     losses: Sequence[str] = ("all",),
     target: Sequence[str] = (),
-    params: dict[str, float | None] | None = None,
+    params: dict[str, Any] | None = None,
     sep: str | None = None,
+    weight_column: str | None = None,
 ):
-    """`losslab eval --model`: the model's scores on DATA, scored like `losslab eval` does."""
+    """`losslab eval --model`: the model's scores on DATA, scored like `losslab eval` does.
+
+    A regression model trained through a link (tweedie's ŷ = exp(s)) is scored on its
+    predictions ŷ; poisson reads its score, the log rate, as `eval`'s poisson does by default.
+    """
     import pandas as pd
 
     from losslab.evaluate import evaluate
@@ -155,6 +166,9 @@ def evaluate_model(
     column = target[0] if target else model.target
     table.require(column)
     S = model.scores(table)
+    spec = LOSSES.get(model.loss)
+    if spec.link is not None and not spec.score_input:
+        S = spec.link.inverse(S)
     pred_cols = [str(c) for c in model.classes] if model.kind.multi_output else ["score"]
     frame = pd.DataFrame(S.reshape(len(S), -1), columns=pred_cols)
     if model.classes:
@@ -165,6 +179,11 @@ def evaluate_model(
     else:
         y = table.numeric(column)
     frame.insert(0, column, y)
+    if weight_column is not None:
+        from losslab.weighting import read_weights
+
+        table.require(weight_column)
+        frame[weight_column] = read_weights(table, weight_column)
     scored = Table(path=table.path, label=table.label, frame=frame)
     return evaluate(
         scored,
@@ -173,4 +192,5 @@ def evaluate_model(
         pred=pred_cols,
         logits=model.kind.logits or bool(model.classes),
         params=params,
+        weight_column=weight_column,
     )

@@ -56,6 +56,8 @@ class Problem:
     frame: Any = None  # the raw feature columns, when they need an Encoder (X is then unused)
     missing: str = "error"
     prep: dict[str, Any] = field(default_factory=dict)  # rows dropped, values imputed, one-hot
+    weights: np.ndarray | None = None  # --weight-column's weights (None: unweighted or all equal)
+    weight_column: str | None = None
 
     @property
     def head(self) -> ModelKind:
@@ -106,12 +108,17 @@ def source_path(table: Table) -> str | None:
 def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
     """Read the data and resolve target, features, model and loss for ``config``."""
     table = table if table is not None else table_of(config.data, sep=config.sep)
-    columns = table.columns
+    weight_column = config.weight_column
+    if weight_column is not None:
+        require_column(table, weight_column, "--weight-column")
+    columns = [c for c in table.columns if c != weight_column]
     if len(columns) < 2:
         raise DataError(f"{table.label}: needs a target column and at least one feature column")
     if config.target is not None:
         target, why = config.target, "--target"
         require_column(table, target, "--target")
+        if target == weight_column:
+            raise ConfigError(f"column {target!r} is both the target and the --weight-column")
     else:
         named = [c for c in columns if c.lower() in TARGET_NAMES]
         target, why = (named[0], "named like a target") if named else (columns[-1], "last column")
@@ -121,9 +128,19 @@ def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
             require_column(table, column, "--features")
         if target in features:
             raise ConfigError(f"column {target!r} is both the target and a feature")
+        if weight_column in features:
+            raise ConfigError(f"column {weight_column!r} is both a feature and the --weight-column")
     else:
         features = [c for c in columns if c != target]
     table, frame, prep = _incomplete_and_strings(table, target, features, config)
+    weights = None
+    if weight_column is not None:
+        from losslab.weighting import effective, read_weights
+
+        weights = effective(read_weights(table, weight_column))
+        prep["weight_column"] = weight_column
+        if weights is None:
+            prep["weights"] = "all equal: the unweighted run"
     labels = table.labels(target)
     if config.model is not None:
         model = MODELS.get(config.model)
@@ -132,11 +149,24 @@ def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
         name, how = choose_model(labels)
         model = MODELS.get(name)
     loss = LOSSES.get(config.loss or default_loss(model, labels))
-    y, classes = _encode(table, target, model, loss, labels)
+    y, classes = _encode(table, target, model, loss, labels, config.loss_params())
     X = table.matrix(features) if frame is None else np.empty((len(y), 0))
     choice = f"target {target!r} ({why}) · {how}"
     return Problem(
-        table, target, features, model, loss, X, y, classes, choice, frame, config.missing, prep
+        table,
+        target,
+        features,
+        model,
+        loss,
+        X,
+        y,
+        classes,
+        choice,
+        frame,
+        config.missing,
+        prep,
+        weights,
+        weight_column,
     )
 
 
@@ -203,8 +233,15 @@ def require_column(table: Table, column: str, flag: str) -> None:
 
 
 def _encode(
-    table: Table, target: str, model: ModelKind, loss: Loss, labels: np.ndarray
+    table: Table,
+    target: str,
+    model: ModelKind,
+    loss: Loss,
+    labels: np.ndarray,
+    params: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, list]:
+    """(y, classes) for ``loss``; a regression target must lie in the loss's domain (poisson's
+    y >= 0, gamma's y > 0 …) under the given loss ``params`` (those the loss takes)."""
     check_loss(model, loss.name)
     head = head_of(model, loss.name)
     if not head.is_classifier(loss.name) and labels.dtype.kind not in "fiub":
@@ -216,17 +253,26 @@ def _encode(
             f"{table.where(row, target)}: non-numeric value {str(labels[row])!r}; a regression "
             f"({loss.name}) needs a numeric target (use --model logistic or softmax for labels)"
         )
-    return encode_target(head, loss.name, labels, f"{table.label}, column {target!r}")
+    y, classes = encode_target(head, loss.name, labels, f"{table.label}, column {target!r}")
+    if not classes:
+        from losslab.errors import DomainError
+
+        kw = {k: v for k, v in (params or {}).items() if k in loss.params}
+        try:
+            loss.check_targets(y, **kw)
+        except DomainError as exc:
+            raise DataError(f"{table.where(exc.row, target)}: {exc} ({loss.name})") from None
+    return y, classes
 
 
-def with_loss(problem: Problem, loss: str | None) -> Problem:
+def with_loss(problem: Problem, loss: str | None, params: dict[str, Any] | None = None) -> Problem:
     """The same data and model with another loss (None: the model's default), its target
     encoded exactly as :func:`load_problem` would encode it for that loss."""
     labels = problem.table.labels(problem.target)
     spec = LOSSES.get(loss or default_loss(problem.model, labels))
     if spec is problem.loss:
         return problem
-    y, classes = _encode(problem.table, problem.target, problem.model, spec, labels)
+    y, classes = _encode(problem.table, problem.target, problem.model, spec, labels, params)
     return replace(problem, loss=spec, y=y, classes=classes)
 
 
@@ -278,6 +324,12 @@ class Split:
     y_val: np.ndarray | None = None
     val_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.intp))
     encoder: Encoder | None = None  # missing values and string columns, fitted on training rows
+    # per-row weights of each part (None: unweighted, or all equal there); no training row
+    # has weight 0 (those rows are left out of training)
+    w_train: np.ndarray | None = None
+    w_val: np.ndarray | None = None
+    w_test: np.ndarray | None = None
+    zero_weight_rows: int = 0  # training rows left out for their weight 0
 
 
 def split_rows(
@@ -329,6 +381,7 @@ class TestData:
     table: Table
     X: np.ndarray | None  # None: the features go through the training split's Encoder
     y: np.ndarray
+    w: np.ndarray | None = None  # its --weight-column (None: unweighted, or all equal)
 
 
 def load_test(problem: Problem, source: Any) -> TestData:
@@ -354,7 +407,17 @@ def load_test(problem: Problem, source: Any) -> TestData:
     else:
         y = table.numeric(problem.target)
     X = table.matrix(problem.features) if problem.frame is None else None
-    return TestData(table, X, y)
+    w = None
+    if problem.weight_column is not None:
+        from losslab.weighting import effective, read_weights
+
+        if problem.weight_column not in table.frame.columns:
+            raise DataError(
+                f"{table.label}: no column {problem.weight_column!r}; the test data needs the "
+                "--weight-column too"
+            )
+        w = effective(read_weights(table, problem.weight_column))
+    return TestData(table, X, y, w)
 
 
 def make_split(
@@ -379,6 +442,14 @@ def make_split(
             problem.y[train], config.validation, rng, stratify=problem.classifier, flag="--val-size"
         )
         train, val_rows = train[keep], train[val]
+    weights, zero = problem.weights, 0
+    if weights is not None:  # a row of weight 0 is not a training row
+        counted = weights[train] > 0
+        zero = int(train.size - np.count_nonzero(counted))
+        if zero:
+            train = train[counted]
+        if train.size == 0:
+            raise DataError(f"{problem.table.label}: every training row has weight 0")
     if problem.classifier:
         present = np.unique(problem.y[train]).size
         if present < 2:
@@ -428,7 +499,36 @@ def make_split(
         y_val=problem.y[val_rows] if val_rows.size else None,
         val_rows=val_rows,
         encoder=encoder,
+        **_split_weights(problem, train, val_rows, test_rows, test),
+        zero_weight_rows=zero,
     )
+
+
+def _split_weights(
+    problem: Problem,
+    train: np.ndarray,
+    val_rows: np.ndarray,
+    test_rows: np.ndarray,
+    test: TestData | None,
+) -> dict[str, np.ndarray | None]:
+    """Each part's weights (None where they are all equal); a part whose rows all weigh 0
+    has no mean to report: a DataError."""
+    from losslab.weighting import effective
+
+    w = problem.weights
+    parts = {
+        "w_train": None if w is None else w[train],
+        "w_val": None if w is None or not val_rows.size else w[val_rows],
+        "w_test": test.w if test is not None else None if w is None else w[test_rows],
+    }
+    for name, part in parts.items():
+        if part is not None and part.size and not part.any():
+            what = name[2:].replace("val", "validation")
+            raise DataError(
+                f"{problem.table.label}: every {what} row has weight 0 (--weight-column "
+                f"{problem.weight_column}); no {what} loss to report"
+            )
+    return {name: effective(part) for name, part in parts.items()}
 
 
 def prepare(
@@ -453,6 +553,7 @@ def data_info(problem: Problem, split: Split) -> dict[str, Any]:
         "test_rows": int(split.test_rows.size),
         "val_rows": int(split.val_rows.size),
         "choice": problem.choice,
+        "weight_column": problem.weight_column,
         "preparation": _preparation(problem, split),
     }
     if split.test_source is not None and split.y_test is not None:
@@ -464,6 +565,8 @@ def data_info(problem: Problem, split: Split) -> dict[str, Any]:
 def _preparation(problem: Problem, split: Split) -> dict[str, Any]:
     """What was done to the features: rows dropped, values imputed, string columns expanded."""
     out = dict(problem.prep)
+    if split.zero_weight_rows:
+        out["zero_weight_rows"] = split.zero_weight_rows
     if split.encoder is not None and split.encoder.categories:
         out["onehot"] = {c: len(v) for c, v in split.encoder.categories.items()}
     return out
@@ -477,6 +580,8 @@ def preparation_line(prep: dict[str, Any]) -> str:
     if prep.get("imputed"):
         filled = ", ".join(f"{c} ({k})" for c, k in prep["imputed"].items())
         parts.append(f"missing values filled with the training {prep['missing']}: {filled}")
+    if prep.get("zero_weight_rows"):
+        parts.append(f"{prep['zero_weight_rows']} training rows of weight 0 left out")
     if isinstance(prep.get("onehot"), dict):
         parts.append("one-hot: " + ", ".join(f"{c} ({k})" for c, k in prep["onehot"].items()))
     return " · ".join(parts)

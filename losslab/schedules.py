@@ -260,7 +260,7 @@ def _one_cycle_fits(lr: float, T: int, p: dict[str, Any]) -> None:
 
 def _polynomial(lr: float, T: int, p: dict[str, Any]) -> Rate:
     n = p["total_iters"] = _run(p["total_iters"], T)
-    power = p["power"]
+    power = p["poly_power"]
     return lambda e: lr * (1.0 - min(n, e) / n) ** power
 
 
@@ -332,8 +332,9 @@ register("one-cycle", _one_cycle, unit="step", reference=_LRS.format("OneCycleLR
          description="lr/div_factor ↗ lr over pct_start of the run, then ↘ "
                      "lr/(div_factor·final_div_factor), by cos or linear ramps")
 register("polynomial", _polynomial, reference=_LRS.format("PolynomialLR"),
-         params=(TOTAL_ITERS, nonnegative("power", 1.0, "exponent of the polynomial decay")),
-         description="lr·(1 − min(e, total_iters)/total_iters)^power")
+         params=(TOTAL_ITERS,
+                 nonnegative("poly_power", 1.0, "exponent of the decay (torch's power)")),
+         description="lr·(1 − min(e, total_iters)/total_iters)^poly_power")
 register("linear", _linear, reference=_LRS.format("LinearLR") + " (defaults: a decay to 0)",
          params=(Hyper("start_factor", 1.0, "factor of the lr at the first unit", low=0.0,
                        high=1.0, low_open=True),

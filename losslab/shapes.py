@@ -1,11 +1,12 @@
-"""The shape of every loss: against the residual (regression) or the margin (classification).
+"""The shape of every loss: against the residual, the prediction, or the margin.
 
 scikit-learn's "SGD: convex loss functions" figure, for all of losslab's losses, computed from the
 registered per-row functions themselves. A regression loss is drawn against the residual
-r = ŷ − y at the target y = 0 (y = 1 and ŷ = 1 + r for a loss whose predictions must be
-positive, where ŷ ≤ 0 is left out); a classification loss against the margin m = t·s of a
-positive example (t = 1): a binary or margin loss at the score (logit) s = m, a multiclass loss at
-the two-class scores (0, m) with class 1 true. Losses of pairs and of distributions have neither.
+r = ŷ − y at the target y = 1 (where its domain allows); a loss of positive targets (poisson,
+tweedie, gamma-deviance) against the prediction ŷ at y = 1; a classification loss against the
+margin m = t·s of a positive example (t = 1): a binary or margin loss at the score (logit) s = m,
+a multiclass loss at the two-class scores (0, m) with class 1 true. Losses of pairs and of
+distributions have none of these.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ import numpy as np
 
 from losslab.errors import ConfigError, LossLabError
 
-KINDS = ("regression", "classification")
-REGRESSION_TASKS = ("regression",)
-CLASSIFICATION_TASKS = ("binary", "margin", "multiclass")
+KINDS = ("regression", "positive", "classification")
+TASKS = {
+    "regression": ("regression",),
+    "positive": ("positive",),
+    "classification": ("binary", "margin", "multiclass"),
+}
+DEFAULT_RANGE = {"regression": (-3.0, 3.0), "positive": (0.05, 4.0), "classification": (-3.0, 3.0)}
 
 
 @dataclass
@@ -35,11 +40,15 @@ class Shapes:
     same_as: dict[str, str] = field(default_factory=dict)  # a curve equal to an earlier one
 
     def label(self, name: str) -> str:
-        return f"{name} (= {self.same_as[name]})" if name in self.same_as else name
+        if name in self.same_as:
+            return f"{name} (= {self.same_as[name]})"
+        return f"{name} (log rate)" if "log rate" in self.notes.get(name, "") else name
 
     @property
     def xlabel(self) -> str:
-        return "residual r = ŷ − y" if self.kind == "regression" else "margin m = t·s"
+        return {"regression": "residual r = ŷ − y", "positive": "prediction ŷ (target y = 1)"}.get(
+            self.kind, "margin m = t·s"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         def listed(a: np.ndarray) -> list[float | None]:
@@ -64,21 +73,38 @@ def _evaluate(loss: Any, y: np.ndarray, out: np.ndarray, logits: bool) -> tuple[
         )
 
 
+def _masked(loss: Any, y: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values and gradients where the loss accepts ``out`` (NaN elsewhere: a prediction below
+    msle's −1, a rate ≤ 0)."""
+    value, grad = np.full_like(out, np.nan), np.full_like(out, np.nan)
+    ok = np.ones(out.shape, dtype=bool)
+    for i in range(out.size):  # a few hundred scalar checks: only for the chart's domain
+        try:
+            loss.check(y[i : i + 1], out[i : i + 1])
+        except LossLabError:
+            ok[i] = False
+    if ok.any():
+        v, g = _evaluate(loss, y[ok], out[ok], False)
+        value[ok], grad[ok] = v, g
+    return value, grad
+
+
 def _regression(loss: Any, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-    y = np.zeros_like(r)
-    try:
-        loss.check(y, r)
-        value, grad = _evaluate(loss, y, r, False)
-        return value, grad, ""
-    except LossLabError:
-        pass
-    ok = 1.0 + r > 0  # a loss of positive predictions, at y = 1
-    value, grad = np.full_like(r, np.nan), np.full_like(r, np.nan)
-    y1, out = np.ones(int(ok.sum())), 1.0 + r[ok]
-    loss.check(y1, out)
-    v, g = _evaluate(loss, y1, out, False)
-    value[ok], grad[ok] = v, g
-    return value, grad, "at y = 1 (predictions must be positive)"
+    """At the target y = 1 and ŷ = 1 + r (a loss of d = ŷ − y alone does not see the 1; mape's
+    and msle's relative errors are those of a target of 1)."""
+    y = np.ones_like(r)
+    value, grad = _masked(loss, y, 1.0 + r)
+    return value, grad, ""
+
+
+def _positive(loss: Any, yhat: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """At the target y = 1 against the prediction ŷ > 0 (a log-rate loss at s = log ŷ)."""
+    y = np.ones_like(yhat)
+    if loss.score_input:
+        value, grad = _masked(loss, y, np.log(yhat))
+        return value, grad, "of the log rate s = log ŷ (the gradient is ∂ℓ/∂s)"
+    value, grad = _masked(loss, y, yhat)
+    return value, grad, ""
 
 
 def _classification(loss: Any, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
@@ -104,18 +130,22 @@ def loss_shapes(
     kind: str,
     *,
     losses: Sequence[str] | None = None,
-    lo: float = -3.0,
-    hi: float = 3.0,
+    lo: float | None = None,
+    hi: float | None = None,
     points: int = 601,
 ) -> Shapes:
-    """Every registered loss of ``kind`` (or those named) on ``points`` values of [lo, hi]."""
+    """Every registered loss of ``kind`` (or those named) on ``points`` values of [lo, hi]
+    (default: [−3, 3], and (0.05, 4] for the predictions of positive targets)."""
     from losslab.losses import LOSSES
 
+    if kind in DEFAULT_RANGE:
+        lo = DEFAULT_RANGE[kind][0] if lo is None else lo
+        hi = DEFAULT_RANGE[kind][1] if hi is None else hi
     if kind not in KINDS:
         raise ConfigError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if not (lo < hi and points >= 3):
         raise ConfigError(f"the range must have lo < hi and at least 3 points, got [{lo}, {hi}]")
-    tasks = REGRESSION_TASKS if kind == "regression" else CLASSIFICATION_TASKS
+    tasks = TASKS[kind]
     names = [LOSSES.resolve(n) for n in losses] if losses else LOSSES.names()
     x = np.linspace(lo, hi, points)
     shapes = Shapes(kind, x)
@@ -123,7 +153,7 @@ def loss_shapes(
         loss = LOSSES.get(name)
         if loss.task not in tasks:
             continue
-        shape = _regression if kind == "regression" else _classification
+        shape = {"regression": _regression, "positive": _positive}.get(kind, _classification)
         value, grad, note = shape(loss, x)
         if loss.root_of_mean:
             note = "per row the squared error: the root is taken of the mean"
@@ -145,10 +175,11 @@ def loss_shapes(
 
 # --------------------------------------------------------------------------- drawing
 
-# Okabe & Ito's colour-blind-safe palette, then Paul Tol's muted one; line styles repeat after.
+# Okabe & Ito's colour-blind-safe palette (without its yellow, unreadable on white), then Paul
+# Tol's muted one; line styles repeat after.
 PALETTE = (
-    "#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#F0E442",
-    "#882255", "#44AA99", "#999933", "#AA4499", "#332288", "#117733", "#88CCEE", "#DDCC77",
+    "#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#882255",
+    "#44AA99", "#999933", "#AA4499", "#332288", "#117733", "#88CCEE", "#8C8C8C", "#661100",
 )  # fmt: skip
 STYLES = ("-", "--", "-.", ":")
 
@@ -192,10 +223,16 @@ def plot_shapes(charts: Sequence[Shapes], output: str, *, gradients: bool = Fals
                 # modified Huber part below m = −1
                 top = 8.0 if chart.kind == "classification" else top
                 ax.set_ylim(-0.05 * top, 1.05 * top)
-                ax.set_title(f"{chart.kind} losses")
+                ax.set_title(
+                    "losses of positive targets"
+                    if chart.kind == "positive"
+                    else f"{chart.kind} losses"
+                )
             else:
                 ax.set_ylim(-3.5, 3.5)
-                ax.set_title(f"their gradients (∂ℓ/∂{'ŷ' if chart.kind == 'regression' else 's'})")
+                ax.set_title(
+                    f"their gradients (∂ℓ/∂{'s' if chart.kind == 'classification' else 'ŷ'})"
+                )
             ax.set_xlabel(chart.xlabel)
             ax.set_ylabel("loss per row" if what == "value" else "gradient per row")
             ax.grid(True, alpha=0.3)

@@ -23,7 +23,6 @@ from losslab.config import (  # noqa: F401  (re-exported: the settings live in l
     DEFAULT_ACTIVATION,
     DEFAULT_HIDDEN,
     DTYPES,
-    LOSS_PARAMS,
     SHUFFLES,
     STATUSES,
     FitConfig,
@@ -270,22 +269,30 @@ def train(
         config.lr if config.lr is not None else head.default_lr(opt.name, opt.default_lr, loss.name)
     )
     batch = config.batch_size if config.batch_size is not None else opt.default_batch_size
-    loss_kw = dict(config.loss_params())
-    for name in loss_kw:
-        if name not in loss.params:
-            raise ConfigError(f"--{name} is not used by the {loss.name} loss")
+    loss_kw = loss_settings(loss, config)
+    class_weight, class_record = None, None
+    if config.class_weight is not None:
+        from losslab.weighting import class_weights
+
+        class_weight, class_record = class_weights(
+            config.class_weight, loss.name, problem.classes, split.y_train
+        )
     l1, l2, clip = config.l1, config.l2, config.clip_norm
     dtype = np.dtype(config.dtype)
 
     X, y = split.X_train, split.y_train
     X_test, y_test = split.X_test, split.y_test
     X_val, y_val = split.X_val, split.y_val
+    w_train, w_test, w_val = split.w_train, split.w_test, split.w_val
     if dtype != X.dtype:
         X, y = np.asfortranarray(X, dtype=dtype), y.astype(dtype)
         if X_test is not None and y_test is not None:
             X_test, y_test = np.asfortranarray(X_test, dtype=dtype), y_test.astype(dtype)
         if X_val is not None and y_val is not None:
             X_val, y_val = np.asfortranarray(X_val, dtype=dtype), y_val.astype(dtype)
+        w_train, w_test, w_val = (
+            None if a is None else a.astype(dtype) for a in (w_train, w_test, w_val)
+        )
     n, p = X.shape
     net = build_network(problem, config, p, dtype)
     rule = opt.rule
@@ -306,7 +313,8 @@ def train(
     lr_of = lrs.at
     t = 0  # optimizer steps taken, the unit of a per-step schedule
     rng = generator(config.seed, SHUFFLE)
-    objective = objective_for(problem, loss_kw)
+    weighted = any(a is not None for a in (w_train, w_test, w_val))
+    objective = objective_for(problem, loss_kw, class_weight=class_weight, weighted=weighted)
     shift = net.output_shift
     one_layer = net.n_layers == 1
     tail = () if net.vector_output else (net.sizes[-1],)  # the scores' shape after the rows
@@ -325,7 +333,7 @@ def train(
         def closure() -> float:
             """The full-batch objective at the current θ; its gradient goes into net.grad."""
             S = net.forward(X, "train")
-            value = objective.evaluate(S, y, G_train)[0] + net.penalty(l1, l2)
+            value = objective.evaluate(S, y, G_train, w=w_train)[0] + net.penalty(l1, l2)
             gradient(G_train, "train")
             return float(value)
 
@@ -353,12 +361,12 @@ def train(
     if full_batch:
         G_train = np.empty((n, *tail), dtype=dtype)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            initial = objective.evaluate(net.forward(X, "train"), y, G_train)[0]
+            initial = objective.evaluate(net.forward(X, "train"), y, G_train, w=w_train)[0]
     else:
         S0, add0 = scores_of(X, "train")
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            initial = objective.evaluate(S0, y, None, add0)[0]
-        batches = Batches(X, y, batch, config.shuffle, rng)
+            initial = objective.evaluate(S0, y, None, add0, w_train)[0]
+        batches = Batches(X, y, batch, config.shuffle, rng, w_train)
         G_batch = np.empty((min(batch, n), *tail), dtype=dtype)
     running = bool(getattr(progress, "running", False)) and not full_batch
     step_progress = getattr(progress, "step", None) if running else None
@@ -390,7 +398,7 @@ def train(
             if full_batch:
                 if rule.evaluates_elsewhere and epoch > 1:
                     # the evaluation pass ran at the averaged point; the gradient is taken here
-                    current = objective.evaluate(net.forward(X, "train"), y, G_train)[0]
+                    current = objective.evaluate(net.forward(X, "train"), y, G_train, w=w_train)[0]
                     current += net.penalty(l1, l2)
                 if ctx is not None:
                     ctx.loss = current
@@ -399,18 +407,18 @@ def train(
                     on_batch(lr, current)
             else:
                 seen, total = 0, 0.0
-                for k, (Xb, yb) in enumerate(batches.epoch(), start=1):
+                for k, (Xb, yb, wb) in enumerate(batches.epoch(), start=1):
                     m = yb.shape[0]
                     Sb, Gb = net.forward(Xb, "batch"), G_batch[:m]
                     if running or on_batch is not None:
-                        value, _ = objective.evaluate(Sb, yb, Gb)
+                        value, _ = objective.evaluate(Sb, yb, Gb, w=wb)
                         seen, total = seen + m, total + value * m
                         if step_progress is not None:
                             step_progress(epoch, k, batches.count, total / seen)
                         if on_batch is not None:
                             value += net.penalty(l1, l2)  # θ before the step
                     else:
-                        objective.grad(Sb, yb, Gb)
+                        objective.grad(Sb, yb, Gb, wb)
                     if per_step:
                         lr = lr_of(t)
                         t += 1
@@ -426,7 +434,7 @@ def train(
             if finite:
                 # Full batch, the gradient of the next epoch comes from these same scores.
                 ahead = G_train if epoch < config.epochs else None
-                train_loss, train_metric = objective.evaluate(S_train, y, ahead, add)
+                train_loss, train_metric = objective.evaluate(S_train, y, ahead, add, w_train)
             total_objective = train_loss + net.penalty(l1, l2) if finite else math.nan
             current = total_objective
             if not math.isfinite(total_objective):
@@ -447,12 +455,12 @@ def train(
             monitored, metric = train_loss, train_metric
             if has_val:
                 S_val, add = scores_of(X_val, "val")
-                val_loss, val_metric = objective.evaluate(S_val, y_val, shift=add)
+                val_loss, val_metric = objective.evaluate(S_val, y_val, shift=add, w=w_val)
                 monitored = record["val_loss"] = val_loss
                 record[f"val_{metric_key}"] = val_metric
             if has_test:
                 S_test, add = scores_of(X_test, "test")
-                test_loss, metric = objective.evaluate(S_test, y_test, shift=add)
+                test_loss, metric = objective.evaluate(S_test, y_test, shift=add, w=w_test)
                 record["test_loss"] = test_loss
                 record[f"test_{metric_key}"] = metric
             record[metric_key] = metric
@@ -500,6 +508,8 @@ def train(
         **opt.hyperparameters,
         **{k: loss_kw.get(k, v) for k, v in loss.params.items()},
     )
+    if class_record is not None:
+        resolved["class_weights"] = class_record
     if problem.model.network:
         resolved.update(
             hidden=net.hidden if net.spec is None else None,
@@ -508,7 +518,7 @@ def train(
         )
     if net.image is not None:
         resolved.update(layers=net.architecture, image="x".join(map(str, net.image)))
-    metrics = _final_metrics(problem, split, final, config, status, loss_kw)
+    metrics = _final_metrics(problem, split, final, config, status, objective)
     return FitResult(
         status=status,
         epochs_run=len(history) if status != "diverged" else epoch,
@@ -523,41 +533,48 @@ def train(
     )
 
 
+def loss_settings(loss: Any, config: FitConfig) -> dict[str, Any]:
+    """The loss parameters given for ``loss``, validated: one it does not take is an error, as
+    is poisson without log input (a model's score is a log rate, never a rate)."""
+    loss_kw = dict(config.loss_params())
+    for name in loss_kw:
+        if name not in loss.params:
+            raise ConfigError(f"--{name.replace('_', '-')} is not used by the {loss.name} loss")
+    resolved = loss.resolve_params(**loss_kw)
+    if loss.score_input and resolved.get("log_input") is False:
+        raise ConfigError(
+            f"--no-log-input: {loss.name} trains on the model's score as the log rate (the "
+            "score is unbounded, so it cannot be the rate itself); drop --no-log-input"
+        )
+    return loss_kw
+
+
 def _final_metrics(
     problem: Problem,
     split: Split,
     net: Network,
     config: FitConfig,
     status: str,
-    loss_kw: dict[str, float],
+    objective: Objective,
 ) -> dict[str, dict[str, float | None] | None]:
+    """The final losses and metrics of each part, from the registry's (unfused) objective."""
     key = metric_name(problem)
     if status == "diverged":
         val: dict[str, None] = {"val": None} if split.X_val is not None else {}
         return {"train": {"loss": None, key: None, "objective": None}, "test": None, **val}
-    logits = problem.head.logits
-    S = net.scores(split.X_train)
-    train_loss = problem.loss.value(split.y_train, S, logits=logits, **loss_kw)
-    out: dict[str, dict[str, float | None] | None] = {
-        "train": {
-            "loss": train_loss,
-            key: _metric(problem, split.y_train, S),
-            "objective": train_loss + net.penalty(config.l1, config.l2),
-        },
-        "test": None,
-    }
-    if split.X_val is not None:
-        S = net.scores(split.X_val)
-        out["val"] = {
-            "loss": problem.loss.value(split.y_val, S, logits=logits, **loss_kw),
-            key: _metric(problem, split.y_val, S),
-        }
-    if split.X_test is not None:
-        S = net.scores(split.X_test)
-        out["test"] = {
-            "loss": problem.loss.value(split.y_test, S, logits=logits, **loss_kw),
-            key: _metric(problem, split.y_test, S),
-        }
+    score = Objective(problem, objective.loss_kw, objective.class_weight)
+
+    def part(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> dict[str, float | None]:
+        loss, metric = score.evaluate(net.scores(X), y, w=w)
+        return {"loss": loss, key: metric}
+
+    train = part(split.X_train, split.y_train, split.w_train)
+    train["objective"] = train["loss"] + net.penalty(config.l1, config.l2)  # type: ignore[operator]
+    out: dict[str, dict[str, float | None] | None] = {"train": train, "test": None}
+    if split.X_val is not None and split.y_val is not None:
+        out["val"] = part(split.X_val, split.y_val, split.w_val)
+    if split.X_test is not None and split.y_test is not None:
+        out["test"] = part(split.X_test, split.y_test, split.w_test)
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,20 @@ from losslab.errors import ConfigError, DomainError
 from losslab.losses import LOSSES, PROB_EPS, Loss, get_loss, loss_grad, loss_value
 
 EPS = float(np.finfo(np.float64).eps)
-ALT_PARAMS = {"delta": 0.7, "quantile": 0.2, "epsilon": 0.3, "gamma": 1.5, "margin": 1.3}
+DATASETS = Path(__file__).resolve().parent.parent / "datasets"
+ALT_PARAMS = {
+    "delta": 0.7,
+    "quantile": 0.2,
+    "epsilon": 0.3,
+    "gamma": 1.5,
+    "margin": 1.3,
+    "label_smoothing": 0.2,
+    "power": 1.0,
+    "p": 2,
+    "log_input": False,
+    "full": True,
+    "poisson_eps": 1e-3,
+}
 
 
 NAMES = LOSSES.names()
@@ -54,12 +68,18 @@ def sample(loss: Loss, logits: bool, *, n: int = 16, k: int = 4, seed: int = 0):
     elif task == "multiclass":
         y = rng.integers(0, k, n).astype(float)
         scores = rng.normal(0.0, 2.0, (n, k))
-        out = softmax(scores) if loss.supports_logits and not logits else scores
+        # probabilities of at least 0.1/K: label smoothing reads every column, and central
+        # differences of log p stay accurate only away from 0
+        probs = 0.9 * softmax(scores) + 0.1 / k
+        out = probs if loss.supports_logits and not logits else scores
     elif task == "distribution":
         y, out = rng.dirichlet(np.full(k, 3.0), n), rng.dirichlet(np.full(k, 3.0), n)
     elif task == "pair":
         y = rng.integers(0, 2, n).astype(float)
         out = rng.uniform(0.0, 2.5, n)
+    elif task == "positive":  # positive targets and predictions (rates, or log rates)
+        y = rng.gamma(2.0, 1.5, n) + 0.05
+        out = y * np.exp(rng.normal(0.0, 0.5, n))
     else:
         pytest.fail(f"no sampler for task {task!r}: add one to sample()")
     loss.check(y, out, logits=logits)
@@ -93,6 +113,32 @@ WORKED = [
     ("quantile", [0, 0], [-2, 1], False, {"quantile": 0.9}, (1.8 + 0.1) / 2),
     ("epsilon-insensitive", [0, 0, 0], [0.05, -0.5, 2], False, {}, (0 + 0.4 + 1.9) / 3),
     ("epsilon-insensitive", [1], [2], False, {"epsilon": 0.5}, 0.5),
+    ("squared-epsilon-insensitive", [0, 0, 0], [0.05, -0.5, 2], False, {}, (0.16 + 3.61) / 3),
+    ("squared-epsilon-insensitive", [1], [2], False, {"epsilon": 0.5}, 0.25),
+    ("mape", [2, -4], [3, -3], False, {}, (1 / 2 + 1 / 4) / 2),
+    ("mape", [0], [1e-16], False, {}, 1e-16 / EPS),  # scikit-learn's max(|y|, eps)
+    ("poisson", [2, 0], [0, math.log(3)], False, {}, (1 + 3) / 2),
+    ("poisson", [2], [math.log(2)], False, {}, 2 - 2 * math.log(2)),
+    ("poisson", [2], [1], False, {"log_input": False}, 1 - 2 * math.log1p(1e-8)),
+    ("poisson", [2], [1], False, {"log_input": False, "poisson_eps": 1.0}, 1 - 2 * math.log(2)),
+    (
+        "poisson",
+        [3, 1],
+        [0, 0],
+        False,
+        {"full": True},
+        (2 + 3 * math.log(3) - 3 + 0.5 * math.log(6 * math.pi)) / 2,
+    ),
+    ("tweedie", [1], [4], False, {}, 2 * (-4 + 1 + 4)),
+    ("tweedie", [2], [1], False, {"power": 1}, 4 * math.log(2) - 2),
+    ("tweedie", [0], [1], False, {"power": 1}, 2.0),
+    ("tweedie", [1], [3], False, {"power": 0}, 4.0),
+    ("tweedie", [1], [2], False, {"power": 3}, 0.25),  # inverse Gaussian: (y − ŷ)²/(y·ŷ²)
+    ("tweedie", [2], [1], False, {"power": -1}, 4 / 3),
+    ("tweedie", [-2], [1], False, {"power": -1}, 2 * (0 + 1 + 1 / 3)),
+    ("gamma-deviance", [2, 1], [1, 1], False, {}, (2 - 2 * math.log(2)) / 2),
+    ("msle", [0, math.e - 1], [math.e - 1, 0], False, {}, 1.0),
+    ("msle", [3], [1], False, {}, math.log(2) ** 2),
     ("bce", [1, 0], [0.9, 0.1], False, {}, 0.10536051565782628),
     ("bce", [1, 0], [0.9, 0.1], False, {}, -math.log(0.9)),
     ("bce", [0.3], [0.6], False, {}, -(0.3 * math.log(0.6) + 0.7 * math.log(0.4))),
@@ -105,6 +151,10 @@ WORKED = [
     ("squared-hinge", [1, 0], [0.5, 0.5], False, {}, (0.25 + 2.25) / 2),
     ("modified-huber", [1, 1, 0], [0.5, -3, 3], False, {}, (0.25 + 12 + 12) / 3),
     ("modified-huber", [-1], [0.5], False, {}, 2.25),
+    ("perceptron", [1, 0], [0.5, 0.5], False, {}, 0.25),
+    ("perceptron", [-1], [-2], False, {}, 0.0),
+    ("soft-margin", [1, -1], [0, 0], False, {}, math.log(2)),
+    ("soft-margin", [1], [2], False, {}, math.log1p(math.exp(-2))),
     ("cross-entropy", [1], [[0.1, 0.9, 0.2]], True, {}, 0.6657319272479287),
     ("cross-entropy", [1], [[0.1, 0.9, 0.2]], True, {}, LSE - 0.9),
     (
@@ -117,6 +167,25 @@ WORKED = [
     ),
     ("multiclass-hinge", [0, 2], [[2, 0.5, 1.5], [0, 1, 0.5]], False, {}, (0.5 + 1.5) / 2),
     ("multiclass-hinge", [0], [[3, 0, 1]], False, {}, 0.0),
+    ("multi-margin", [0, 2], [[2, 0.5, 1.5], [0, 1, 0.5]], False, {}, (0.5 / 3 + 2 / 3) / 2),
+    ("multi-margin", [0, 2], [[2, 0.5, 1.5], [0, 1, 0.5]], False, {"p": 2}, 2.75 / 6),
+    ("multi-margin", [0], [[1, 0, 0.8]], False, {"margin": 0.5}, 0.1),
+    (
+        "cross-entropy",
+        [1],
+        [[0.1, 0.9, 0.2]],
+        True,
+        {"label_smoothing": 0.3},
+        0.7 * (LSE - 0.9) + 0.1 * (3 * LSE - 1.2),
+    ),
+    (
+        "cross-entropy",
+        [0],
+        [[0.5, 0.25, 0.25]],
+        False,
+        {"label_smoothing": 0.3},
+        -(0.8 * math.log(0.5) + 0.2 * math.log(0.25)),
+    ),
     (
         "kl-div",
         [[0.5, 0.5], [1, 0]],
@@ -152,6 +221,16 @@ DERIVATIVES = [
     ("quantile", 1.0, 0.0, {"quantile": 0.9}, 0.9, -0.9),
     ("epsilon-insensitive", 0.0, 0.5, {"epsilon": 0.5}, 0.0, 0.0),
     ("epsilon-insensitive", 0.0, -0.75, {"epsilon": 0.5}, 0.25, -1.0),
+    ("squared-epsilon-insensitive", 0.0, 0.5, {"epsilon": 0.5}, 0.0, 0.0),
+    ("squared-epsilon-insensitive", 0.0, -0.75, {"epsilon": 0.5}, 0.0625, -0.5),
+    ("mape", 2.0, 2.0, {}, 0.0, 0.0),
+    ("mape", -4.0, -2.0, {}, 0.5, 0.25),
+    ("poisson", 2.0, 0.0, {}, 1.0, -1.0),
+    ("poisson", 2.0, 1.0, {"log_input": False, "poisson_eps": 1.0}, 1 - 2 * math.log(2), 0.0),
+    ("tweedie", 1.0, 4.0, {}, 2.0, 2 * 4**-1.5 * 3),
+    ("gamma-deviance", 1.0, 2.0, {}, 2 * (math.log(2) - 0.5), 0.5),
+    ("msle", 0.0, 0.0, {}, 0.0, 0.0),
+    ("msle", 0.0, math.e - 1, {}, 1.0, 2 / math.e),
     ("bce", 1.0, 0.8, {}, -math.log(0.8), -1 / 0.8),
     ("bce", 0.0, 0.8, {}, -math.log(0.2), 1 / 0.2),
     ("hinge", 1.0, 1.0, {}, 0.0, -1.0),
@@ -163,6 +242,10 @@ DERIVATIVES = [
     ("modified-huber", 1.0, -1.0, {}, 4.0, -4.0),
     ("modified-huber", 1.0, -2.0, {}, 8.0, -4.0),
     ("modified-huber", 0.0, 0.0, {}, 1.0, 2.0),
+    ("perceptron", 1.0, 0.0, {}, 0.0, -1.0),  # the kink counts, as scikit-learn's Hinge(0)
+    ("perceptron", 0.0, 0.5, {}, 0.5, 1.0),
+    ("perceptron", 1.0, 0.5, {}, 0.0, 0.0),
+    ("soft-margin", 1.0, 0.0, {}, math.log(2), -0.5),
     ("contrastive", 1.0, 0.5, {}, 0.25, 1.0),
     ("contrastive", 0.0, 0.25, {}, 0.5625, -1.5),
     ("contrastive", 0.0, 1.0, {}, 0.0, 0.0),
@@ -218,11 +301,37 @@ def _focal(y, s, logits, gamma):
     return -(q**gamma) * log_pt
 
 
-def _cross_entropy(y, row, logits):
+def _cross_entropy(y, row, logits, label_smoothing=0.0):
     c = int(y)
     if not logits:
-        return -math.log(_clip(row[c]))
-    return math.log1p(math.fsum(math.exp(s - row[c]) for j, s in enumerate(row) if j != c))
+        nll = [-math.log(_clip(p)) for p in row]
+    else:
+        top = max(row)
+        lse = top + math.log(math.fsum(math.exp(s - top) for s in row))
+        nll = [lse - s for s in row]
+        nll[c] = math.log1p(math.fsum(math.exp(s - row[c]) for j, s in enumerate(row) if j != c))
+    eps, k = label_smoothing, len(row)
+    return (1 - eps) * nll[c] + eps / k * math.fsum(nll)
+
+
+def _poisson(y, o, log_input, full, poisson_eps):
+    value = math.exp(o) - y * o if log_input else o - y * math.log(o + poisson_eps)
+    if full and y > 1:
+        value += y * math.log(y) - y + 0.5 * math.log(2 * math.pi * y)
+    return value
+
+
+def _tweedie(y, mu, power):
+    """scikit-learn's unit deviance, written out per case from its documentation."""
+    p = power
+    if p == 0:
+        return (y - mu) ** 2
+    if p == 1:
+        return 2 * ((y * math.log(y / mu) if y > 0 else 0.0) - y + mu)
+    if p == 2:
+        return 2 * (math.log(mu / y) + y / mu - 1)
+    a = max(y, 0.0) ** (2 - p) / ((1 - p) * (2 - p))
+    return 2 * (a - y * mu ** (1 - p) / (1 - p) + mu ** (2 - p) / (2 - p))
 
 
 def _t(y: float) -> float:
@@ -241,6 +350,12 @@ REFERENCE = {
     "log-cosh": lambda y, o, lg: math.log1p(math.expm1(o - y) ** 2 / (2 * math.exp(o - y))),
     "quantile": lambda y, o, lg, quantile: max(quantile * (y - o), (quantile - 1) * (y - o)),
     "epsilon-insensitive": lambda y, o, lg, epsilon: max(0.0, abs(o - y) - epsilon),
+    "squared-epsilon-insensitive": lambda y, o, lg, epsilon: max(0.0, abs(o - y) - epsilon) ** 2,
+    "mape": lambda y, o, lg: abs(o - y) / max(abs(y), EPS),
+    "poisson": lambda y, o, lg, **kw: _poisson(y, o, **kw),
+    "tweedie": lambda y, o, lg, power: _tweedie(y, o, power),
+    "gamma-deviance": lambda y, o, lg: 2 * (math.log(o / y) + y / o - 1),
+    "msle": lambda y, o, lg: (math.log1p(o) - math.log1p(y)) ** 2,
     "bce": lambda y, o, lg: (
         -(y * _log_sigmoid(o) + (1 - y) * _log_sigmoid(-o))
         if lg
@@ -252,9 +367,17 @@ REFERENCE = {
     "modified-huber": lambda y, o, lg: (
         max(0.0, 1 - _t(y) * o) ** 2 if _t(y) * o >= -1 else -4 * _t(y) * o
     ),
-    "cross-entropy": lambda y, row, lg: _cross_entropy(y, row, lg),
+    "perceptron": lambda y, o, lg: max(0.0, -_t(y) * o),
+    "soft-margin": lambda y, o, lg: math.log1p(math.exp(-_t(y) * o)),
+    "cross-entropy": lambda y, row, lg, label_smoothing: _cross_entropy(
+        y, row, lg, label_smoothing
+    ),
     "multiclass-hinge": lambda y, row, lg: max(
         0.0, 1 + max(s for j, s in enumerate(row) if j != int(y)) - row[int(y)]
+    ),
+    "multi-margin": lambda y, row, lg, p, margin: (
+        math.fsum(max(0.0, margin - row[int(y)] + s) ** p for j, s in enumerate(row) if j != int(y))
+        / len(row)
     ),
     "kl-div": lambda q, p, lg: math.fsum(
         qk * math.log(qk / _clip(pk)) for qk, pk in zip(q, p, strict=True) if qk > 0
@@ -363,6 +486,24 @@ def _torch_loss(name, torch, y, o, logits, kw):
         return torch.maximum(kw["quantile"] * r, (kw["quantile"] - 1) * r).mean()
     if name == "epsilon-insensitive":
         return torch.clamp((o - y).abs() - kw["epsilon"], min=0).mean()
+    if name == "squared-epsilon-insensitive":
+        return (torch.clamp((o - y).abs() - kw["epsilon"], min=0) ** 2).mean()
+    if name == "mape":
+        return ((o - y).abs() / torch.clamp(y.abs(), min=EPS)).mean()
+    if name == "poisson":
+        return F.poisson_nll_loss(
+            o, y, log_input=kw["log_input"], full=kw["full"], eps=kw["poisson_eps"]
+        )
+    if name in ("tweedie", "gamma-deviance"):
+        p = kw.get("power", 2.0)
+        if p == 1:
+            return (2 * (torch.xlogy(y, y / o) - y + o)).mean()
+        if p == 2:
+            return (2 * (torch.log(o / y) + y / o - 1)).mean()
+        a = y ** (2 - p) / ((1 - p) * (2 - p))
+        return (2 * (a - y * o ** (1 - p) / (1 - p) + o ** (2 - p) / (2 - p))).mean()
+    if name == "msle":
+        return ((torch.log1p(o) - torch.log1p(y)) ** 2).mean()
     if name == "bce":
         return F.binary_cross_entropy_with_logits(o, y) if logits else F.binary_cross_entropy(o, y)
     if name == "focal":  # torchvision.ops.sigmoid_focal_loss without alpha, written out
@@ -379,9 +520,18 @@ def _torch_loss(name, torch, y, o, logits, kw):
     if name == "modified-huber":
         z = t * o
         return torch.where(z >= -1, torch.clamp(1 - z, min=0) ** 2, -4 * z).mean()
+    if name == "perceptron":
+        return torch.clamp(-t * o, min=0).mean()
+    if name == "soft-margin":
+        return F.soft_margin_loss(o, t)
     if name == "cross-entropy":
-        c = y.long()
-        return F.cross_entropy(o, c) if logits else F.nll_loss(torch.log(o), c)
+        c, eps = y.long(), kw["label_smoothing"]
+        if logits:
+            return F.cross_entropy(o, c, label_smoothing=eps)
+        q = (1 - eps) * F.one_hot(c, o.shape[1]).to(o.dtype) + eps / o.shape[1]
+        return -(q * torch.log(o)).sum(dim=1).mean()
+    if name == "multi-margin":
+        return F.multi_margin_loss(o, y.long(), p=kw["p"], margin=kw["margin"])
     if name == "multiclass-hinge":
         c = y.long()[:, None]
         rival = o.scatter(1, c, -torch.inf).max(dim=1).values
@@ -488,6 +638,8 @@ def test_matches_sklearn_metrics():
         ("squared-hinge", "SquaredHinge", (1.0,)),
         ("modified-huber", "ModifiedHuber", ()),
         ("epsilon-insensitive", "EpsilonInsensitive", (0.1,)),
+        ("perceptron", "Hinge", (0.0,)),
+        ("squared-epsilon-insensitive", "SquaredEpsilonInsensitive", (0.1,)),
     ],
 )
 def test_matches_sklearn_sgd_dloss_including_kinks(name, cls, args):
@@ -525,6 +677,27 @@ EXTREMES = {
     "log-cosh": [([0, 0], [BIG, -BIG], False, {}, [BIG - math.log(2)] * 2)],
     "quantile": [([0, 0], [BIG, -BIG], False, {"quantile": 0.25}, [0.75 * BIG, 0.25 * BIG])],
     "epsilon-insensitive": [([0], [-BIG], False, {}, [BIG - 0.1])],
+    "squared-epsilon-insensitive": [([0], [-BIG], False, {}, [(BIG - 0.1) ** 2])],
+    "mape": [([0, 1e-300], [BIG, 1], False, {}, [BIG / EPS, (1 - 1e-300) / EPS])],
+    "poisson": [
+        ([5, 0], [-1000, 700], False, {}, [5000, math.exp(700)]),
+        ([5, 0], [0, BIG], False, {"log_input": False}, [-5 * math.log(1e-8), BIG]),
+    ],
+    "tweedie": [
+        ([1, 1], [1e-100, 1e100], False, {}, [2 * (-4 + 2e50 + 2e-50), 2 * (-4 + 2e-50 + 2e50)]),
+    ],
+    "gamma-deviance": [
+        (
+            [1, 1],
+            [1e-100, 1e100],
+            False,
+            {},
+            [2 * (-100 * math.log(10) + 1e100 - 1), 2 * (100 * math.log(10) - 1)],
+        ),
+    ],
+    "msle": [
+        ([0, 0], [BIG, -1 + 1e-10], False, {}, [math.log1p(BIG) ** 2, math.log1p(-1 + 1e-10) ** 2])
+    ],
     "bce": [
         (
             [1, 0, 1, 0],
@@ -552,11 +725,24 @@ EXTREMES = {
     "hinge": [([1, 0], [1000, 1000], False, {}, [0, 1001])],
     "squared-hinge": [([1, 0], [-1000, 1000], False, {}, [1001**2, 1001**2])],
     "modified-huber": [([1, 0], [-1000, 1000], False, {}, [4000, 4000])],
+    "perceptron": [([1, 0], [-1000, 1000], False, {}, [1000, 1000])],
+    "soft-margin": [([1, 0, 1], [-1000, 1000, 1000], False, {}, [1000, 1000, 0])],
     "cross-entropy": [
         ([0, 1], [[TINY, 1 - TINY], [TINY, 1]], False, {}, [-LOG_EPS, -math.log(1 - EPS)]),
         ([0, 1], [[1000, -1000, 0], [1000, -1000, 0]], True, {}, [0, 2000]),
+        (
+            [0, 1],
+            [[1000, -1000, 0], [1000, -1000, 0]],
+            True,
+            {"label_smoothing": 0.3},
+            [0.1 * 3000, 0.7 * 2000 + 0.1 * 3000],
+        ),
     ],
     "multiclass-hinge": [([0, 1], [[1000, -1000, 0], [1000, -1000, 0]], False, {}, [0, 2001])],
+    "multi-margin": [
+        ([0, 1], [[1000, -1000, 0], [1000, -1000, 0]], False, {}, [0, 3002 / 3]),
+        ([1], [[1000, -1000, 0]], False, {"p": 2}, [(2001**2 + 1001**2) / 3]),
+    ],
     "kl-div": [
         (
             [[1, 0], [0.5, 0.5]],
@@ -603,13 +789,22 @@ ALIASES = {
     "log-cosh": set(),
     "quantile": {"pinball"},
     "epsilon-insensitive": set(),
+    "squared-epsilon-insensitive": set(),
+    "mape": {"mean-absolute-percentage-error"},
+    "poisson": {"poisson-nll"},
+    "tweedie": {"tweedie-deviance"},
+    "gamma-deviance": {"gamma"},
+    "msle": {"mean-squared-log-error"},
     "bce": {"log-loss", "binary-cross-entropy"},
     "focal": set(),
     "hinge": set(),
     "squared-hinge": set(),
     "modified-huber": set(),
+    "perceptron": set(),
+    "soft-margin": set(),
     "cross-entropy": {"ce", "categorical-cross-entropy"},
     "multiclass-hinge": set(),
+    "multi-margin": set(),
     "kl-div": {"kl"},
     "contrastive": set(),
 }
@@ -625,7 +820,7 @@ def test_registry_names_and_aliases():
 
 
 def test_metadata():
-    tasks = {"regression", "binary", "margin", "multiclass", "distribution", "pair"}
+    tasks = {"regression", "positive", "binary", "margin", "multiclass", "distribution", "pair"}
     for name, loss in LOSSES.items():
         assert loss.name == name
         assert loss.task in tasks and loss.inputs and loss.formula, name
@@ -641,7 +836,12 @@ def test_known_parameters():
         "huber": {"delta": 1.0},
         "quantile": {"quantile": 0.5},
         "epsilon-insensitive": {"epsilon": 0.1},
+        "squared-epsilon-insensitive": {"epsilon": 0.1},
+        "poisson": {"log_input": True, "full": False, "poisson_eps": 1e-8},
+        "tweedie": {"power": 1.5},
         "focal": {"gamma": 2.0},
+        "cross-entropy": {"label_smoothing": 0.0},
+        "multi-margin": {"p": 1, "margin": 1.0},
         "contrastive": {"margin": 1.0},
     }
     assert PROB_EPS == np.finfo(np.float64).eps
@@ -675,6 +875,13 @@ BAD_PARAMS = [
     ("contrastive", {"margin": -1.0}, "margin must be >= 0; found -1"),
     ("contrastive", {"margin": math.inf}, "found inf"),
     ("contrastive", {"margin": "wide"}, "margin must be a number; found 'wide'"),
+    ("tweedie", {"power": 0.5}, "power must be <= 0 or >= 1; found 0.5"),
+    ("tweedie", {"power": math.inf}, "found inf"),
+    ("multi-margin", {"p": 3}, "p must be an integer in [1, 2]; found 3"),
+    ("multi-margin", {"p": 1.5}, "found 1.5"),
+    ("cross-entropy", {"label_smoothing": 1.5}, "label_smoothing must be in [0, 1]; found 1.5"),
+    ("poisson", {"log_input": "yes"}, "log_input must be true or false; found 'yes'"),
+    ("poisson", {"poisson_eps": 0.0}, "poisson_eps must be > 0; found 0"),
 ]
 
 
@@ -825,6 +1032,48 @@ BAD_INPUTS = [
         "distances must be >= 0; found -0.25",
     ),
     ("mse", [1, 2], [1, 2, 3], False, None, "target", "expected 3 targets"),
+    ("mape", [1, 2], [1, NAN], False, 1, "prediction", "predictions must be finite"),
+    (
+        "poisson",
+        [1, -1],
+        [0, 0],
+        False,
+        1,
+        "target",
+        "targets must be >= 0 (counts or rates); found -1",
+    ),
+    (
+        "tweedie",
+        [1, 0, 2],
+        [1, 1, 0],
+        False,
+        2,
+        "prediction",
+        "predictions must be > 0 (Tweedie power 1.5); found 0",
+    ),
+    (
+        "tweedie",
+        [1, -1],
+        [1, 1],
+        False,
+        1,
+        "target",
+        "targets must be >= 0 (Tweedie power 1.5); found -1",
+    ),
+    ("gamma-deviance", [1, 0], [1, 1], False, 1, "target", "targets must be > 0"),
+    ("msle", [1, 0], [1, -1], False, 1, "prediction", "predictions must be > -1 (log1p); found -1"),
+    ("msle", [-1.5], [1], False, 0, "target", "targets must be > -1 (log1p); found -1.5"),
+    ("perceptron", [1, 2], [1, 1], False, 1, "target", "labels must be 0/1 or -1/1; found 2"),
+    ("soft-margin", [1, -1, 0], [1, 1, 1], False, 2, "target", "found 0 after -1"),
+    (
+        "multi-margin",
+        [0, 3],
+        [[1, 2, 3]] * 2,
+        False,
+        1,
+        "target",
+        "class index must be an integer in 0..2; found 3",
+    ),
 ]
 
 
@@ -876,3 +1125,168 @@ def test_empty_input():
         get_loss("mse").check(np.array([]), np.array([]))
     with pytest.raises(DomainError, match="no rows"):
         loss_value("mse", [], [])
+
+
+# --------------------------------------------------------------------------- new losses: sklearn
+
+
+def test_new_regression_losses_match_sklearn_metrics():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(8)
+    y = rng.gamma(2.0, 2.0, 40) + 0.01
+    pred = y * np.exp(rng.normal(0.0, 0.5, 40))
+    for power in (-1.0, 0.0, 1.0, 1.2, 1.5, 2.0, 3.0):
+        assert loss_value("tweedie", y, pred, power=power) == pytest.approx(
+            metrics.mean_tweedie_deviance(y, pred, power=power), rel=1e-12
+        ), power
+    assert loss_value("gamma-deviance", y, pred) == pytest.approx(
+        metrics.mean_gamma_deviance(y, pred), rel=1e-12
+    )
+    counts = rng.poisson(3.0, 40).astype(float)  # zeros included: 0·log 0 = 0
+    assert loss_value("tweedie", counts, pred, power=1.0) == pytest.approx(
+        metrics.mean_poisson_deviance(counts, pred), rel=1e-12
+    )
+    assert loss_value("msle", y - 0.5, pred - 0.5) == pytest.approx(
+        metrics.mean_squared_log_error(y - 0.5, pred - 0.5), rel=1e-12
+    )
+    with_zero = np.concatenate([[0.0], y])
+    assert loss_value("mape", with_zero, np.concatenate([[0.25], pred])) == pytest.approx(
+        metrics.mean_absolute_percentage_error(with_zero, np.concatenate([[0.25], pred])),
+        rel=1e-12,
+    )
+
+
+def test_positive_losses_refuse_what_sklearn_refuses():
+    metrics = pytest.importorskip("sklearn.metrics")
+    cases = [
+        ("tweedie", [0.0, 1.0], [1.0, 1.0], {"power": 2.0}),
+        ("tweedie", [-1.0, 1.0], [1.0, 1.0], {"power": 1.5}),
+        ("tweedie", [1.0, 1.0], [0.0, 1.0], {"power": -0.5}),
+        ("msle", [-1.0, 1.0], [1.0, 1.0], {}),
+    ]
+    for name, y, pred, params in cases:
+        with pytest.raises(ValueError):
+            if name == "msle":
+                metrics.mean_squared_log_error(y, pred)
+            else:
+                metrics.mean_tweedie_deviance(y, pred, **params)
+        with pytest.raises(DomainError):
+            get_loss(name).check(np.array(y), np.array(pred), **params)
+    get_loss("tweedie").check(np.array([-2.0, 1.0]), np.array([1.0, 2.0]), power=0.0)
+
+
+def test_poisson_without_log_input_checks_the_rates():
+    with pytest.raises(DomainError, match="rates must be >= 0") as err:
+        get_loss("poisson").check(np.array([1.0, 2.0]), np.array([0.5, -1.0]), log_input=False)
+    assert err.value.row == 1
+    get_loss("poisson").check(np.array([1.0, 2.0]), np.array([0.5, -1.0]))
+
+
+def test_links_map_scores_to_predictions():
+    s = np.array([-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(get_loss("tweedie").predict(s), np.exp(s))
+    np.testing.assert_array_equal(get_loss("poisson").predict(s), np.exp(s))
+    np.testing.assert_array_equal(get_loss("msle").predict(s), np.expm1(s))
+    assert get_loss("mse").predict(s) is s
+
+
+# --------------------------------------------------------------------------- through the CLI
+
+NEW = {
+    "squared-epsilon-insensitive": "diabetes",
+    "mape": "diabetes",
+    "poisson": "diabetes",
+    "tweedie": "diabetes",
+    "gamma-deviance": "diabetes",
+    "msle": "diabetes",
+    "perceptron": "breast-cancer",
+    "soft-margin": "breast-cancer",
+    "multi-margin": "iris",
+}
+
+
+@pytest.mark.parametrize("name", list(NEW))
+def test_every_new_loss_through_fit_compare_and_eval(cli, write_csv, name):
+    data, loss = NEW[name], get_loss(name)
+    model = "softmax" if loss.multi_output else "linear"
+    fitted = cli.json("fit", data, "--model", model, "--loss", name, "--epochs", "3", "--no-save")
+    assert fitted["status"] == "completed" and fitted["config"]["loss"] == name
+    assert math.isfinite(fitted["metrics"]["test"]["loss"])
+    assert {k: fitted["config"][k] for k in loss.params} == loss.params
+    study = cli.json(
+        "compare",
+        data,
+        "--model",
+        model,
+        "--loss",
+        name,
+        "--optimizer",
+        "adam",
+        "--epochs",
+        "2",
+        "--seeds",
+        "1",
+        "--jobs",
+        "1",
+        "--no-save",
+    )
+    assert [row["loss"] for row in study["summary"]] == [name]
+    if loss.multi_output:
+        path = write_csv("y,a,b,c\n0,2,0.5,1.5\n2,0,1,0.5\n")
+    elif loss.task == "margin":
+        path = write_csv("y,score\n1,0.5\n-1,2\n1,-3\n")
+    else:
+        path = write_csv("y,pred\n3,2.5\n5,5.5\n1,2\n")
+    out = cli.json("eval", path, "--loss", name)
+    y, pred = (np.array(v, float) for v in ([0, 2], [[2, 0.5, 1.5], [0, 1, 0.5]]))
+    if not loss.multi_output:
+        rows = np.loadtxt(path, delimiter=",", skiprows=1)
+        y, pred = rows[:, 0], rows[:, 1]
+    assert out["losses"][name] == pytest.approx(loss.value(y, pred), rel=1e-15)
+    assert out["params"] == loss.params
+
+
+def test_losses_listing_shows_parameters_and_links(cli):
+    rows = {row["name"]: row for row in cli.json("losses")}
+    assert rows["poisson"]["parameters"] == "log_input=true, full=false, poisson_eps=1e-08"
+    assert rows["multi-margin"]["parameters"] == "p=1, margin=1"
+    assert rows["cross-entropy"]["parameters"] == "label_smoothing=0"
+    assert "fit: ŷ = exp(s)" in rows["tweedie"]["inputs"]
+
+
+def test_every_loss_parameter_is_a_flag_of_fit_compare_and_eval(cli):
+    from losslab.losses import DECLARED
+    from losslab.optimizers import HYPERPARAMETERS
+
+    assert not set(DECLARED) & set(HYPERPARAMETERS)  # one flag, one meaning
+    for command in ("fit", "compare", "eval"):
+        text = "".join(cli(command, "--help").stdout.split())
+        for name in DECLARED:
+            assert "--" + name.replace("_", "-") in text, (command, name)
+    assert "--no-log-input" in "".join(cli("fit", "--help").stdout.split())
+
+
+def test_loss_parameters_reach_eval(cli, write_csv):
+    path = write_csv("y,pred\n1,4\n")
+    out = cli.json("eval", path, "--loss", "tweedie", "--power", "3")
+    assert out["losses"]["tweedie"] == pytest.approx(9 / 16)  # (y − ŷ)²/(y·ŷ²)
+    assert out["params"] == {"power": 3.0}
+    path = write_csv("y,pred\n2,1\n", "rates.csv")
+    out = cli.json("eval", path, "--loss", "poisson", "--no-log-input", "--full")
+    stirling = 2 * math.log(2) - 2 + 0.5 * math.log(4 * math.pi)
+    assert out["losses"]["poisson"] == pytest.approx(1 - 2 * math.log1p(1e-8) + stirling)
+    assert out["params"] == {"log_input": False, "full": True, "poisson_eps": 1e-8}
+
+
+def test_a_linked_model_predicts_and_is_scored_on_its_predictions(cli, tmp_path):
+    import losslab
+
+    run = losslab.fit("diabetes", loss="tweedie", epochs=5, save=True, out=str(tmp_path))
+    rows = cli("predict", run.record, "diabetes").stdout.splitlines()
+    assert rows[0] == "prediction,score"
+    table = np.array([[float(v) for v in row.split(",")] for row in rows[1:]])
+    np.testing.assert_allclose(table[:, 0], np.exp(table[:, 1]), rtol=1e-15)
+    scored = cli.json("eval", "diabetes", "--model", run.record, "--loss", "tweedie")
+    y = np.loadtxt(DATASETS / "diabetes.csv", delimiter=",", skiprows=1)[:, -1]
+    want = get_loss("tweedie").value(y, table[:, 0])
+    assert scored["losses"]["tweedie"] == pytest.approx(want, rel=1e-12)

@@ -71,7 +71,7 @@ DATA = Path(__file__).resolve().parent.parent / "datasets"
             {"base_lr": 1.0, "units": 6, "milestones": "2,3", "decay": 0.1},
             [1, 1, 0.1, 0.01, 0.01, 0.01],
         ),
-        ("polynomial", {"base_lr": 1.0, "units": 4, "power": 2.0}, [1, 9 / 16, 1 / 4, 1 / 16]),
+        ("polynomial", {"base_lr": 1.0, "units": 4, "poly_power": 2.0}, [1, 9 / 16, 1 / 4, 1 / 16]),
         ("linear", {"base_lr": 1.0, "units": 4}, [1, 0.75, 0.5, 0.25]),
         (
             "linear",
@@ -215,9 +215,9 @@ def ref_one_cycle(
     return out
 
 
-def ref_polynomial(lr, T, total_iters=None, power=1.0):
+def ref_polynomial(lr, T, total_iters=None, poly_power=1.0):
     n = T if total_iters is None else total_iters
-    return [lr * (1 - min(e, n) / n) ** power for e in range(T)]
+    return [lr * (1 - min(e, n) / n) ** poly_power for e in range(T)]
 
 
 def ref_linear(lr, T, start_factor=1.0, end_factor=0.0, total_iters=None):
@@ -358,7 +358,7 @@ TORCH_CASES = [
     ("polynomial", {}, lambda L, o, T: L.PolynomialLR(o, total_iters=T)),
     (
         "polynomial",
-        {"total_iters": 150, "power": 2.0},
+        {"total_iters": 150, "poly_power": 2.0},
         lambda L, o, T: L.PolynomialLR(o, total_iters=150, power=2.0),
     ),
     # scikit-learn's invscaling has no torch class: LambdaLR with its formula

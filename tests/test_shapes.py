@@ -41,15 +41,17 @@ def test_values_and_gradients_by_hand(kind, name, x, value, grad):
 
 
 def test_every_loss_with_a_residual_or_margin_is_drawn():
-    drawn = set(loss_shapes("regression").values) | set(loss_shapes("classification").values)
+    drawn = set().union(
+        *(loss_shapes(k).values for k in ("regression", "positive", "classification"))
+    )
     for name, loss in LOSSES.items():
-        if loss.task in ("regression", "binary", "margin", "multiclass"):
+        if loss.task in ("regression", "positive", "binary", "margin", "multiclass"):
             assert name in drawn, name
 
 
 def test_equal_curves_are_named():
     reg, cls = loss_shapes("regression"), loss_shapes("classification")
-    assert reg.same_as == {"rmse": "mse"} and "rmse" in reg.notes
+    assert reg.same_as == {"rmse": "mse", "mape": "mae"} and "rmse" in reg.notes  # at y = 1
     assert cls.same_as["cross-entropy"] == "bce" and cls.same_as["multiclass-hinge"] == "hinge"
     assert cls.label("cross-entropy") == "cross-entropy (= bce)"
 
@@ -62,7 +64,7 @@ def test_text_chart_has_a_legend_and_fits():
 
 def test_cli_json_csv_and_text(cli):
     charts = cli.json("shapes", "--loss", "mse,hinge")
-    assert [c["kind"] for c in charts] == ["regression", "classification"]
+    assert [c["kind"] for c in charts] == ["regression", "classification"]  # none is positive
     assert set(charts[0]["values"]) == {"mse"} and set(charts[1]["values"]) == {"hinge"}
     assert len(charts[0]["x"]) == len(charts[0]["values"]["mse"])
     csv = cli("shapes", "--kind", "regression", "--loss", "mae", "--format", "csv").output
