@@ -554,7 +554,7 @@ def summarise(
         row: dict[str, Any] = dict(zip(CONFIG_KEYS, key, strict=True))
         row["seeds"] = len(members)
         row["diverged"] = len(members) - len(ok)
-        for name in ("train_loss", "test_loss", "val_loss", *metrics, "gap"):
+        for name in ("train_loss", "objective", "test_loss", "val_loss", *metrics, "gap"):
             vals = [runs[i][name] for i in ok if runs[i][name] is not None]
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
         reached = [
@@ -584,8 +584,18 @@ def summarise(
 
 
 def ranked_by(runs: list[dict[str, Any]]) -> str:
-    """``val_loss`` when the runs hold a validation split, else ``train_loss``."""
-    return "val_loss" if any(run.get("val_loss") is not None for run in runs) else "train_loss"
+    """``val_loss`` when the runs hold a validation split; else ``objective`` (the training loss
+    plus the penalty, what the optimizers minimise and the gap measures) when an L1/L2 penalty
+    makes it differ from the loss; else ``train_loss``."""
+    if any(run.get("val_loss") is not None for run in runs):
+        return "val_loss"
+    penalised = any(
+        run.get("objective") is not None
+        and run.get("train_loss") is not None
+        and run["objective"] != run["train_loss"]
+        for run in runs
+    )
+    return "objective" if penalised else "train_loss"
 
 
 def _per_epoch(

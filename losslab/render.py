@@ -334,8 +334,11 @@ def study_table(
             else f"train loss ≤ {study.target_loss:.6g}"
         )
         notes.append(f"epochs→target: median first epoch with {what} (seeds that reached it)")
-    what = "validation" if validated else "training"
-    notes.append(f"ranked by mean {what} loss within each loss (the test loss never chooses)")
+    what = {
+        "val_loss": "validation loss",
+        "objective": "training objective (loss + penalty, as the gap)",
+    }.get(ranked_by(study.runs), "training loss")
+    notes.append(f"ranked by mean {what} within each loss (the test loss never chooses)")
     notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
     if study.record:
         notes.append(f"saved: {study.record}")

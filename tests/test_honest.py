@@ -135,6 +135,33 @@ def test_full_batch_optimizers_skip_minibatch_runs_with_a_note(cli):
     assert message.startswith("error: no run left to do: lbfgs steps on the full batch only")
 
 
+def test_a_penalised_study_is_ranked_by_the_objective_the_gap_measures(cli):
+    out = cli.json(
+        "compare", "breast-cancer", "--l2", "0.01", "--optimizer", "adam,gd,lbfgs",
+        "--seeds", "1", "--epochs", "10", "--no-save", "-j", "1",
+    )  # fmt: skip
+    objectives = [row["objective_mean"] for row in out["summary"]]
+    assert objectives == sorted(objectives)
+    gaps = [row["gap_mean"] for row in out["summary"]]
+    assert gaps == sorted(gaps)  # one optimum per seed: the same order
+    table = cli(
+        "compare",
+        "breast-cancer",
+        "--l2",
+        "0.01",
+        "--optimizer",
+        "adam,gd",
+        "--seeds",
+        "1",
+        "--epochs",
+        "3",
+        "--no-save",
+        "-j",
+        "1",
+    ).output
+    assert "ranked by mean training objective (loss + penalty, as the gap)" in table
+
+
 def test_rows_are_ranked_within_each_loss_never_across(cli):
     out = cli.json(
         "compare", "diabetes", "--optimizer", "gd,adam", "--loss", "mse,huber", "--seeds", "1",
