@@ -116,6 +116,7 @@ def table(
 
     rows = [list(r) for r in rows]
     out = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    out.show_header = any(header)  # a table of (field, value) pairs needs no header
     if compact:
         out.box, out.pad_edge, out.show_edge = box.SIMPLE_HEAD, False, False
         out.collapse_padding = True
