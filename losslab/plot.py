@@ -332,7 +332,14 @@ def _draw_curves(ax: Any, configs: list[_Config], panel: _Panel, d: _Drawing) ->
             if len(finished) > 1 and panel.kind != "metric":  # accuracy bands are noise
                 ax.fill_between(x, lo, hi, color=style["color"], alpha=0.15, lw=0)
                 d.bands = True
-            shown.extend(v for v in (*lo, *hi) if math.isfinite(v))
+            # the band may reach far below the mean (one seed's test loss near 0): the y-range
+            # follows the means and the band's top, and the band's bottom down to a decade
+            # under the lowest mean, beyond which it is cut rather than squash every curve
+            means = [float(v) for v in mean if math.isfinite(v)]
+            floor = min(means) / 10 if means and min(means) > 0 else -math.inf
+            shown.extend(means)
+            shown.extend(v for v in hi if math.isfinite(v))
+            shown.extend(max(v, floor) for v in lo if math.isfinite(v))
             if np.isfinite(mean).any():
                 finals.append(float(mean[np.isfinite(mean)][-1]))
         for r in c.diverged:
