@@ -90,6 +90,12 @@ class Objective:
             hit = self._cache[key] = (y, compute())
         return hit[1]
 
+    def forget(self) -> None:
+        """Drop the buffers and per-target values kept so far (a stream's rows change chunk
+        by chunk; kept, they would grow with the file)."""
+        self._buffers.clear()
+        self._cache.clear()
+
     def grad(self, S: np.ndarray, y: np.ndarray, G: np.ndarray) -> None:
         """G = ∂(mean loss)/∂S."""
         G[...] = self.loss.grad(y, S, logits=self.logits, **self.loss_kw)

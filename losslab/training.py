@@ -188,6 +188,69 @@ def step_arrays(net: Network, rule: Any) -> tuple[list[np.ndarray], list[np.ndar
     return [net.theta], [net.grad], [True]
 
 
+def run_settings(problem: Problem, config: FitConfig) -> tuple[Any, float, int, Any, dict]:
+    """(optimizer, lr, batch size, lr per epoch, loss parameters) of a run: the settings given,
+    else the optimizer's defaults for this model and loss (batch 0: the full batch)."""
+    loss, head = problem.loss, problem.head
+    opt = make_optimizer(config.optimizer, **config.hyperparameters())
+    lr0 = (
+        config.lr if config.lr is not None else head.default_lr(opt.name, opt.default_lr, loss.name)
+    )
+    batch = config.batch_size if config.batch_size is not None else opt.default_batch_size
+    lrs = lr_schedule(
+        base_lr=lr0,
+        epochs=config.epochs,
+        schedule=config.schedule,
+        warmup=config.warmup,
+        step_size=config.step_size,
+        decay=config.decay,
+        power_t=config.power_t,
+        min_lr=config.min_lr,
+    )
+    loss_kw = dict(config.loss_params())
+    for name in loss_kw:
+        if name not in loss.params:
+            raise ConfigError(f"--{name} is not used by the {loss.name} loss")
+    return opt, lr0, batch, lrs, loss_kw
+
+
+def resolved_settings(
+    problem: Problem,
+    config: FitConfig,
+    opt: Any,
+    lr0: float,
+    batch: int,
+    loss_kw: dict[str, float],
+    net: Network,
+) -> dict[str, Any]:
+    """Every setting of a finished run as its record states it: defaults resolved."""
+    loss = problem.loss
+    resolved = config.to_dict()
+    resolved.update(
+        model=problem.model.name,
+        loss=loss.name,
+        optimizer=OPTIMIZERS.resolve(config.optimizer),
+        schedule=SCHEDULES.resolve(config.schedule),
+        lr=lr0,
+        batch_size=batch,
+        target=problem.target,
+        features=problem.features,
+        scale=config.scaling,
+        val_size=config.validation,
+        **opt.hyperparameters,
+        **{k: loss_kw.get(k, v) for k, v in loss.params.items()},
+    )
+    if problem.model.network:
+        resolved.update(
+            hidden=net.hidden if net.spec is None else None,
+            activation=net.activation.name,  # type: ignore[union-attr]
+            init=config.init or ("torch" if config.init_from is None else None),
+        )
+    if net.image is not None:
+        resolved.update(layers=net.architecture, image="x".join(map(str, net.image)))
+    return resolved
+
+
 def optimum_of(rule: Any, problem: Problem, split: Split, config: FitConfig) -> float | None:
     """f*, the exact minimum of the training objective, for the rules that need it."""
     if not rule.needs_optimum:
@@ -209,26 +272,7 @@ def train(
     the epoch's loss is the one the next gradient needs. Minibatches are gathered from a
     row-major copy of the training rows into one reused buffer (:class:`Batches`).
     """
-    loss, head = problem.loss, problem.head
-    opt = make_optimizer(config.optimizer, **config.hyperparameters())
-    lr0 = (
-        config.lr if config.lr is not None else head.default_lr(opt.name, opt.default_lr, loss.name)
-    )
-    batch = config.batch_size if config.batch_size is not None else opt.default_batch_size
-    lrs = lr_schedule(
-        base_lr=lr0,
-        epochs=config.epochs,
-        schedule=config.schedule,
-        warmup=config.warmup,
-        step_size=config.step_size,
-        decay=config.decay,
-        power_t=config.power_t,
-        min_lr=config.min_lr,
-    )
-    loss_kw = dict(config.loss_params())
-    for name in loss_kw:
-        if name not in loss.params:
-            raise ConfigError(f"--{name} is not used by the {loss.name} loss")
+    opt, lr0, batch, lrs, loss_kw = run_settings(problem, config)
     l1, l2, clip = config.l1, config.l2, config.clip_norm
     dtype = np.dtype(config.dtype)
 
@@ -415,29 +459,9 @@ def train(
         epoch = 0
     final = net if dtype == np.float64 else net.copy(np.float64)
 
-    resolved = config.to_dict()
-    resolved.update(
-        model=problem.model.name,
-        loss=loss.name,
-        optimizer=OPTIMIZERS.resolve(config.optimizer),
-        schedule=SCHEDULES.resolve(config.schedule),
-        lr=lr0,
-        batch_size=0 if full_batch else batch,
-        target=problem.target,
-        features=problem.features,
-        scale=config.scaling,
-        val_size=config.validation,
-        **opt.hyperparameters,
-        **{k: loss_kw.get(k, v) for k, v in loss.params.items()},
+    resolved = resolved_settings(
+        problem, config, opt, lr0, 0 if full_batch else batch, loss_kw, net
     )
-    if problem.model.network:
-        resolved.update(
-            hidden=net.hidden if net.spec is None else None,
-            activation=net.activation.name,  # type: ignore[union-attr]
-            init=config.init or ("torch" if config.init_from is None else None),
-        )
-    if net.image is not None:
-        resolved.update(layers=net.architecture, image="x".join(map(str, net.image)))
     metrics = _final_metrics(problem, split, final, config, status, loss_kw)
     return FitResult(
         status=status,
