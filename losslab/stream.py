@@ -261,7 +261,7 @@ class Source:
 
         raw = _Checksummed(self.path, hashlib.sha256() if first else None)
         try:
-            handle: Any = io.BufferedReader(raw, buffer_size=1 << 20)
+            handle: Any = io.BufferedReader(raw, buffer_size=1 << 18)
             if self.gzip:
                 import gzip
 
@@ -278,8 +278,7 @@ class Source:
                         encoding="utf-8-sig",
                         compression=None,
                         index_col=False,
-                        usecols=columns,
-                        chunksize=rows,
+                        chunksize=rows,  # (no usecols: it would let a ragged row pass)
                     )
                     with reader:
                         for frame in reader:
@@ -348,34 +347,59 @@ def _pyarrow(label: str) -> Any:
 
 @dataclass
 class Moments:
-    """Count, mean and M2 = Σ(x − mean)² per column (or of a vector), with min and max."""
+    """Count, mean and M2 = Σ(x − mean)² per column (or of a vector), with min and max.
+
+    Chunks are merged with Chan et al.'s update on the data shifted by its first row K (exact
+    by Sterbenz's lemma near K): the chunk means then differ by what the data spread is, not by
+    rounding errors of a large common offset. One chunk alone gives numpy's own numbers.
+    """
 
     n: int = 0
-    mean: Any = 0.0
-    m2: Any = 0.0
+    chunks: int = 0
+    shift: Any = 0.0
+    shifted_mean: Any = 0.0
+    shifted_m2: Any = 0.0
+    first: tuple[Any, Any] = (0.0, 0.0)
     lo: Any = math.inf
     hi: Any = -math.inf
 
+    @staticmethod
+    def _two_pass(X: np.ndarray) -> tuple[Any, Any]:
+        """(mean, M2) as ``numpy.std`` forms them: Σx/n, then Σ(x − mean)²."""
+        mean = np.add.reduce(X, axis=0) / X.shape[0]
+        d = X - mean
+        np.multiply(d, d, out=d)
+        return mean, np.add.reduce(d, axis=0)
+
     def add(self, X: np.ndarray) -> None:
-        """Merge in the rows of X: the chunk's mean and M2 as numpy.std computes them (one
-        chunk gives numpy's numbers exactly), then Chan et al.'s pairwise update."""
+        """Merge in the rows of X (n_b rows of mean m_b, M2_b): n = n_a + n_b, δ = m_b − m_a,
+        m = m_a + δ·n_b/n, M2 = M2_a + M2_b + δ²·n_a·n_b/n."""
         m = X.shape[0]
         if m == 0:
             return
-        mean = np.add.reduce(X, axis=0) / m
-        d = X - mean
-        np.multiply(d, d, out=d)
-        m2 = np.add.reduce(d, axis=0)
         lo, hi = X.min(axis=0), X.max(axis=0)
         if self.n == 0:
-            self.n, self.mean, self.m2, self.lo, self.hi = m, mean, m2, lo, hi
-            return
-        n = self.n + m
-        delta = mean - self.mean
-        self.mean = self.mean + delta * (m / n)
-        self.m2 = self.m2 + m2 + delta * delta * (self.n * m / n)
-        self.lo, self.hi = np.minimum(self.lo, lo), np.maximum(self.hi, hi)
-        self.n = n
+            self.shift = np.array(X[0], copy=True)
+            self.first = self._two_pass(X)
+        mean, m2 = self._two_pass(X - self.shift)
+        if self.n == 0:
+            self.n, self.shifted_mean, self.shifted_m2, self.lo, self.hi = m, mean, m2, lo, hi
+        else:
+            n = self.n + m
+            delta = mean - self.shifted_mean
+            self.shifted_mean = self.shifted_mean + delta * (m / n)
+            self.shifted_m2 = self.shifted_m2 + m2 + delta * delta * (self.n * m / n)
+            self.lo, self.hi = np.minimum(self.lo, lo), np.maximum(self.hi, hi)
+            self.n = n
+        self.chunks += 1
+
+    @property
+    def mean(self) -> Any:
+        return self.first[0] if self.chunks == 1 else self.shift + self.shifted_mean
+
+    @property
+    def m2(self) -> Any:
+        return self.first[1] if self.chunks == 1 else self.shifted_m2
 
     def scaler(self, kind: str, features: list[str], where: str) -> Scaler:
         """The --scale of these rows, as :meth:`Scaler.fit` would fit it on them at once."""
