@@ -60,7 +60,7 @@ from losslab.data import (
 from losslab.errors import ConfigError, DataError
 from losslab.kernels import _metric, metric_name, objective_for
 from losslab.losses import LOSSES
-from losslab.models import MODELS, check_loss, choose_model, default_loss, encode_target
+from losslab.models import MODELS, check_loss, choose_model, encode_target
 from losslab.prepare import INIT, SHUFFLE, SPLIT, TARGET_NAMES, Problem, Scaler, Split
 from losslab.training import (
     DIVERGED_HINT,
@@ -79,6 +79,7 @@ PARQUET_MAGIC = b"PAR1"
 PARQUET_INSTALL = "pip install 'losslab[parquet]'"
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 SETS = ("train", "val", "test")
+CLASSES = 1000  # the most a softmax model takes: pass 0 keeps no more distinct labels
 
 assert INIT != SHUFFLE  # (the network's stream is build_network's; the shuffles use SHUFFLE)
 
@@ -578,8 +579,7 @@ def scan(
     X_moments = Moments()
     y_moments = {name: Moments() for name in SETS}
     counts = dict.fromkeys(SETS, 0)
-    uniques: list[np.ndarray] = []
-    kinds: set[str] = set()
+    labels_seen = _Labels()
     dropped = 0
     seen = Pass()
     for start, frame in source.chunks(chunk_rows, [*features, target], seen, first=True):
@@ -587,13 +587,7 @@ def scan(
             raise KeyboardInterrupt("stopped while reading the data; nothing was trained")
         rows, X, labels, lost = _chunk(source, frame, start, layout)
         dropped += lost
-        kinds.add("number" if labels.dtype.kind in "fiub" else "text")
-        if len(kinds) > 1:
-            raise DataError(
-                f"{source.where(start, target)}: the target column holds numbers in some rows "
-                "and text in others (--stream needs one kind)"
-            )
-        uniques.append(np.unique(labels))
+        labels_seen.add(labels, lambda: source.where(start, target))  # noqa: B023 (used at once)
         for name, mask in layout.sets(rows).items():
             counts[name] += int(mask.sum())
             if name == "train":
@@ -602,16 +596,14 @@ def scan(
                 y_moments[name].add(labels[mask].astype(np.float64))
     if counts["train"] == 0:
         raise DataError(f"{source.label}: no training rows (the file has no rows left)")
-    distinct = np.unique(np.concatenate(uniques)) if uniques else np.empty(0)
+    automatic, how = labels_seen.model()
+    model = MODELS.get(config.model or automatic)
     if config.model is not None:
-        model = MODELS.get(config.model)
         how = f"{model.name} (--model)"
-    else:
-        name, how = choose_model(distinct)
-        model = MODELS.get(name)
     if model.images:
         raise ConfigError("--stream trains linear models and mlp; a cnn trains in memory")
-    loss = LOSSES.get(config.loss or default_loss(model, distinct))
+    chosen = MODELS.get(automatic) if model.network else model  # as default_loss chooses
+    loss = LOSSES.get(config.loss or chosen.default_loss())
     check_loss(model, loss.name)
     problem = Problem(
         Table(path=source.path, label=source.label, frame=_empty(features, target)),
@@ -628,11 +620,14 @@ def scan(
     )
     head = problem.head
     where = f"{source.label}, column {target!r}"
-    if not head.is_classifier(loss.name) and "text" in kinds:
+    if not head.is_classifier(loss.name) and labels_seen.kind == "text":
         raise DataError(
             f"{where}: text labels; a regression ({loss.name}) needs a numeric target "
             "(use --model logistic or softmax for labels)"
         )
+    if head.is_classifier(loss.name) and labels_seen.distinct is None:
+        raise DataError(f"{where}: more than {CLASSES} distinct labels: too many classes")
+    distinct = labels_seen.distinct if labels_seen.distinct is not None else np.empty(0)
     _, classes = encode_target(head, loss.name, distinct, where)
     problem.classes = classes
     if classes:
@@ -650,6 +645,40 @@ def scan(
     problem.table.__dict__["sha256"] = result.sha256
     result.seconds = time.perf_counter() - start_time
     return result
+
+
+class _Labels:
+    """The distinct target values, as far as a classifier could have them (CLASSES); beyond,
+    only whether they were all integers, for the model's choice."""
+
+    def __init__(self) -> None:
+        self.distinct: np.ndarray | None = np.empty(0)
+        self.kind: str | None = None
+        self.integral = True
+
+    def add(self, labels: np.ndarray, where: Callable[[], str]) -> None:
+        kind = "number" if labels.dtype.kind in "fiub" else "text"
+        if self.kind not in (None, kind):
+            raise DataError(
+                f"{where()}: the target column holds numbers in some rows and text in others "
+                "(--stream needs one kind)"
+            )
+        self.kind = kind
+        values = np.unique(labels)
+        if kind == "number" and values.dtype.kind == "f":
+            self.integral = self.integral and bool(np.all(values == np.round(values)))
+        if self.distinct is not None:
+            merged = np.union1d(self.distinct, values) if self.distinct.size else values
+            self.distinct = merged if merged.size <= CLASSES else None
+
+    def model(self) -> tuple[str, str]:
+        """(model, why) as :func:`choose_model` picks them for this target."""
+        if self.distinct is not None:
+            return choose_model(self.distinct)
+        if self.kind == "text":
+            return "softmax", f"more than {CLASSES} distinct strings → softmax"
+        what = "integers" if self.integral else "numbers"
+        return "linear", f"more than {CLASSES} distinct {what} → linear"
 
 
 def _empty(features: list[str], target: str) -> Any:

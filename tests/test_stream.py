@@ -141,9 +141,7 @@ def _splitmix64(x: int) -> int:
 def test_the_row_hash_is_splitmix64_and_splits_by_row_alone():
     key = 12345
     rows = np.array([0, 1, 2, 10**9, 2**40])
-    expected = [
-        (_splitmix64(r * 0x9E3779B97F4A7C15 + key) >> 11) * 2.0**-53 for r in rows.tolist()
-    ]
+    expected = [(_splitmix64(r * 0x9E3779B97F4A7C15 + key) >> 11) * 2.0**-53 for r in rows.tolist()]
     assert stream.unit_hash(rows, key).tolist() == expected
     u = stream.unit_hash(np.arange(200_000), key)
     assert abs((u < 0.2).mean() - 0.2) < 0.005 and 0 <= u.min() and u.max() < 1
@@ -176,14 +174,14 @@ def test_memory_is_bounded_by_the_chunk_not_the_file(tmp_path):
     peaks = {}
     for rows in (8_000, 32_000):
         path = str(_numbers_file(tmp_path / f"n{rows}.csv", rows))
-        for how, run in (
-            ("stream", lambda: stream.fit(path, epochs=1, chunk_rows=2_000, optimizer="sgd")),
-            ("memory", lambda: losslab.fit(path, epochs=1, optimizer="sgd")),
+        for how, run, extra in (
+            ("stream", stream.fit, {"chunk_rows": 2_000}),
+            ("memory", losslab.fit, {}),
         ):
-            run()  # (imports and first-use caches out of the measure)
+            run(path, epochs=1, optimizer="sgd", **extra)  # (imports, first-use caches)
             tracemalloc.start()
             try:
-                run()
+                run(path, epochs=1, optimizer="sgd", **extra)
                 peaks[how, rows] = tracemalloc.get_traced_memory()[1]
             finally:
                 tracemalloc.stop()
@@ -246,9 +244,7 @@ def test_ctrl_c_while_reading_the_data_leaves_no_record(cli, tmp_path, monkeypat
         ("1,2,3,4,0,9", None, "ragged row with 6 fields; the header has 5"),
     ],
 )
-def test_a_bad_row_deep_in_the_file_is_one_line_with_its_line(
-    cli, tmp_path, line, bad, message
-):
+def test_a_bad_row_deep_in_the_file_is_one_line_with_its_line(cli, tmp_path, line, bad, message):
     """Line 25,003: data row 25,001 after a blank line; found by pass 0, before any step."""
     rows = ["x0,x1,x2,x3,y"] + [f"{i % 7},{i % 5},{i % 3},{i % 11},{i % 2}" for i in range(30_000)]
     rows[100] = ""  # a blank line (line 101): pandas skips it, the line numbers count it
@@ -364,3 +360,20 @@ def test_the_cli_reports_and_records_a_streamed_run(cli, tmp_path):
     predictions = cli("predict", record, _path("breast-cancer")).stdout.splitlines()
     assert len(predictions) == 570
     assert os.path.getsize(record / "model.json") > 0
+
+
+def test_a_target_of_many_values_is_a_regression_as_in_memory(tmp_path):
+    """More distinct target values than any classifier takes: pass 0 stops collecting them
+    (its memory stays bounded) and still chooses the linear model."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3_000, 3)).round(4)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame["y"] = (X @ [1.0, -2.0, 0.5] + rng.normal(size=3_000)).round(3)
+    path = tmp_path / "many.csv"
+    frame.to_csv(path, index=False)
+    settings = dict(test_size=0, epochs=2, optimizer="sgd")
+    here = losslab.fit(str(path), **settings)
+    streamed = stream.fit(str(path), chunk_rows=10**6, **settings)
+    assert streamed.config["model"] == here.config["model"] == "linear"
+    assert "more than 1000 distinct numbers" in streamed.data["choice"]
+    _same(here, streamed)
