@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_interrupt import Losslab, wait_gone
 
 from losslab.compare import default_grid, run_grid
 from losslab.training import FitConfig, load_problem
@@ -237,3 +238,56 @@ def test_executor_and_scheduler_errors_are_one_line(cli, monkeypatch):
     monkeypatch.setattr(cluster, "CONNECT_SECONDS", 0.5)
     message = cli.error(*base, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9")
     assert message.startswith("error: --scheduler tcp://127.0.0.1:9: cannot connect")
+
+
+# --------------------------------------------------------------------------- real signals
+
+
+def _spawned_children(pid: int) -> list[int]:
+    """The worker processes (multiprocessing spawn) whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
+@pytest.mark.parametrize("how", ["ctrl-c", "kill"])
+def test_a_terminal_ctrl_c_or_a_kill_on_a_local_cluster(tmp_path, how):
+    """Ctrl-C in a terminal reaches the whole process group, the cluster's workers too: they
+    ignore it, the study stops as with local workers (partial, saved, exit 130). A SIGKILL of
+    the study leaves no worker behind either."""
+    args = ["compare", "--optimizer", "sgd,adam", "--batch-size", "0,1", "--seeds", "1"]
+    args += ["--epochs", "3000", "--executor", "dask", "--jobs", "2", "--progress", "lines"]
+    compare = Losslab([*args, "--format", "json", "--out", "studies"], tmp_path, new_session=True)
+    try:
+        _stop_a_study(compare, how, tmp_path)
+    finally:
+        compare.kill()
+
+
+def _stop_a_study(compare: Losslab, how: str, tmp_path: Path) -> None:
+    compare.wait_for("runs 1/4")
+    workers = _spawned_children(compare.proc.pid)
+    assert len(workers) == 2
+    if how == "kill":
+        compare.signal(signal.SIGKILL)
+        compare.finish()
+        wait_gone(workers)
+        return
+    os.killpg(compare.proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    code, out, err = compare.finish()
+    assert code == 130, err
+    assert "Traceback" not in err and "the study is marked partial" in err
+    study = json.loads(out)
+    assert study["partial"] is True
+    assert {run["status"] for run in study["runs"]} <= {"completed", "interrupted"}
+    (saved,) = (tmp_path / "studies").iterdir()
+    assert saved.name.endswith("-partial")
+    wait_gone(workers)
