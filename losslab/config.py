@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from losslab.errors import ConfigError
@@ -73,11 +73,12 @@ class FitConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by name, the optimizer's hyperparameters among them."""
-        out = asdict(self)
+        # asdict deep-copies every value: not the data, which may be a whole DataFrame
+        out = asdict(replace(self, data=None, test_data=None))
         out.update(out.pop("hyper"))
         for key in ("data", "test_data"):
-            if out[key] is not None and not isinstance(out[key], str):
-                out[key] = "<DataFrame>"
+            value = getattr(self, key)
+            out[key] = value if value is None or isinstance(value, str) else "<DataFrame>"
         return out
 
     @classmethod
