@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import statistics
 import sys
@@ -94,18 +93,10 @@ def mnist_subset() -> Any:
 
 def measure(repeats: int, jobs: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(table rows, details): each study under each executor, alternating, median seconds."""
-    import distributed
+    from losslab import cluster
 
-    cluster = distributed.LocalCluster(
-        n_workers=jobs,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,
-    )
-    client = distributed.Client(cluster, set_as_default=False)
-    address = cluster.scheduler_address
+    live = cluster.session(None, jobs)  # the cluster a study started itself would be
+    client, address = live.client, live.address
     frame = mnist_subset()
     studies: dict[str, tuple[Any, dict[str, Any]]] = {
         "default": (None, {}),
@@ -133,8 +124,7 @@ def measure(repeats: int, jobs: int) -> tuple[list[dict[str, Any]], dict[str, An
             task["pool"].append(pool_task_seconds(jobs, 500))
             task["dask"].append(dask_task_seconds(client, 500))
     finally:
-        client.close()
-        cluster.close()
+        live.close()
     median = {key: statistics.median(values) for key, values in times.items()}
     per_task = {key: statistics.median(values) for key, values in task.items()}
     rows = []

@@ -98,6 +98,8 @@ def session(scheduler: str | None, workers: int) -> Session:
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            # (its HTTP server for /health and /metrics still listens: on a free loopback port)
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.CRITICAL,  # a worker's death is reported by the study itself
         )
         try:

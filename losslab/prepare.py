@@ -106,6 +106,28 @@ def source_path(table: Table) -> str | None:
 def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
     """Read the data and resolve target, features, model and loss for ``config``."""
     table = table if table is not None else table_of(config.data, sep=config.sep)
+    target, features, why = choose_columns(table, config)
+    table, frame, prep = _incomplete_and_strings(table, target, features, config)
+    labels = table.labels(target)
+    if config.model is not None:
+        model = MODELS.get(config.model)
+        how = f"{model.name} (--model)"
+    else:
+        name, how = choose_model(labels)
+        model = MODELS.get(name)
+    loss = LOSSES.get(config.loss or default_loss(model, labels))
+    y, classes = _encode(table, target, model, loss, labels)
+    X = table.matrix(features) if frame is None else np.empty((len(y), 0))
+    choice = f"target {target!r} ({why}) · {how}"
+    return Problem(
+        table, target, features, model, loss, X, y, classes, choice, frame, config.missing, prep
+    )
+
+
+def choose_columns(table: Any, config: FitConfig) -> tuple[str, list[str], str]:
+    """(target, features, why that target) of a table (anything with ``label`` and
+    ``columns``): ``--target``, else the first column named like a target, else the last;
+    ``--features``, else every other column."""
     columns = table.columns
     if len(columns) < 2:
         raise DataError(f"{table.label}: needs a target column and at least one feature column")
@@ -123,21 +145,7 @@ def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
             raise ConfigError(f"column {target!r} is both the target and a feature")
     else:
         features = [c for c in columns if c != target]
-    table, frame, prep = _incomplete_and_strings(table, target, features, config)
-    labels = table.labels(target)
-    if config.model is not None:
-        model = MODELS.get(config.model)
-        how = f"{model.name} (--model)"
-    else:
-        name, how = choose_model(labels)
-        model = MODELS.get(name)
-    loss = LOSSES.get(config.loss or default_loss(model, labels))
-    y, classes = _encode(table, target, model, loss, labels)
-    X = table.matrix(features) if frame is None else np.empty((len(y), 0))
-    choice = f"target {target!r} ({why}) · {how}"
-    return Problem(
-        table, target, features, model, loss, X, y, classes, choice, frame, config.missing, prep
-    )
+    return target, features, why
 
 
 def _incomplete_and_strings(
@@ -189,9 +197,9 @@ def _incomplete_and_strings(
 TARGET_NAMES = ("target", "label", "class", "y")  # without --target, the first column so named
 
 
-def require_column(table: Table, column: str, flag: str) -> None:
+def require_column(table: Any, column: str, flag: str) -> None:
     """A column the user named; unknown: the columns and the closest name."""
-    if column in table.frame.columns:
+    if column in table.columns:
         return
     import difflib
 

@@ -61,13 +61,14 @@ from losslab.errors import ConfigError, DataError
 from losslab.kernels import _metric, metric_name, objective_for
 from losslab.losses import LOSSES
 from losslab.models import MODELS, check_loss, choose_model, encode_target
-from losslab.prepare import INIT, SHUFFLE, SPLIT, TARGET_NAMES, Problem, Scaler, Split
+from losslab.prepare import SHUFFLE, SPLIT, Problem, Scaler, Split, choose_columns
 from losslab.training import (
     DIVERGED_HINT,
     FitResult,
     ProgressFn,
     _Interrupt,
     build_network,
+    divergence,
     generator,
     resolved_settings,
     run_settings,
@@ -80,8 +81,6 @@ PARQUET_INSTALL = "pip install 'losslab[parquet]'"
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 SETS = ("train", "val", "test")
 CLASSES = 1000  # the most a softmax model takes: pass 0 keeps no more distinct labels
-
-assert INIT != SHUFFLE  # (the network's stream is build_network's; the shuffles use SHUFFLE)
 
 
 # --------------------------------------------------------------------------- the file
@@ -474,9 +473,9 @@ def _chunk(source: Source, frame: Any, start: int, layout: Layout) -> tuple[Any,
                     f"{source.where(start + int(bad[0]), column)}: non-numeric value {value!r} "
                     "(--stream reads numeric feature columns; drop --stream to one-hot strings)"
                 )
-    X = frame[features].to_numpy(dtype=np.float64)
-    if not X.flags.f_contiguous:
-        X = np.asfortranarray(X)
+    X = np.empty((n, len(features)), order="F")  # column by column: no row-major detour
+    for j, s in enumerate(series):
+        X[:, j] = s.to_numpy()
     labels = frame[target].to_numpy()
     if labels.dtype.kind == "O":
         missing_label = pd.isna(frame[target]).to_numpy()
@@ -503,10 +502,26 @@ def _chunk(source: Source, frame: Any, start: int, layout: Layout) -> tuple[Any,
             )
         keep = ~incomplete
         dropped = int(incomplete.sum())
-        rows, X, labels = rows[keep], np.asfortranarray(X[keep]), labels[keep]
+        rows, X, labels = rows[keep], _rows_of(X, keep), labels[keep]
     if labels.dtype.kind == "O":
         labels = labels.astype(str)
     return rows, X, labels, dropped
+
+
+def _rows_of(X: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """X[mask], column-major as X (fancy indexing would give a row-major copy)."""
+    rows = np.flatnonzero(mask)
+    out = np.empty((rows.shape[0], X.shape[1]), order="F", dtype=X.dtype)
+    for j in range(X.shape[1]):
+        np.take(X[:, j], rows, out=out[:, j])
+    return out
+
+
+def _scale(scaler: Scaler | None, X: np.ndarray) -> None:
+    """X ← (X − center) / scale in place: :meth:`Scaler.apply`'s numbers, without its copies."""
+    if scaler is not None:
+        np.subtract(X, scaler.mean, out=X)
+        np.divide(X, scaler.scale, out=X)
 
 
 # --------------------------------------------------------------------------- pass 0
@@ -529,38 +544,6 @@ class Scan:
     prep: dict[str, Any] = field(default_factory=dict)
 
 
-def _columns(source: Source, config: FitConfig) -> tuple[str, list[str], str]:
-    """(target, features, why the target) as `load_problem` chooses them."""
-    columns = source.columns
-
-    def require(column: str, flag: str) -> None:
-        if column not in columns:
-            import difflib
-
-            close = difflib.get_close_matches(column, columns, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise DataError(
-                f"{source.label}: {flag}: no column {column!r}{hint} "
-                f"(columns: {', '.join(columns)})"
-            )
-
-    if config.target is not None:
-        require(config.target, "--target")
-        target, why = config.target, "--target"
-    else:
-        named = [c for c in columns if c.lower() in TARGET_NAMES]
-        target, why = (named[0], "named like a target") if named else (columns[-1], "last column")
-    if config.features:
-        features = list(config.features)
-        for column in features:
-            require(column, "--features")
-        if target in features:
-            raise ConfigError(f"column {target!r} is both the target and a feature")
-    else:
-        features = [c for c in columns if c != target]
-    return target, features, why
-
-
 def scan(
     source: Source,
     config: FitConfig,
@@ -571,7 +554,7 @@ def scan(
     """Pass 0 over DATA (and the test file): every value checked, the classes, the split's
     counts, the training rows' statistics; Ctrl-C here is a KeyboardInterrupt (nothing yet)."""
     start_time = time.perf_counter()
-    target, features, why = _columns(source, config)
+    target, features, why = choose_columns(source, config)
     key = int(np.random.SeedSequence(config.seed).spawn(3)[SPLIT].generate_state(1, np.uint64)[0])
     test_share = 0.0 if test is not None else config.test_size
     val_share = (1.0 - test_share) * config.validation
@@ -591,7 +574,7 @@ def scan(
         for name, mask in layout.sets(rows).items():
             counts[name] += int(mask.sum())
             if name == "train":
-                X_moments.add(X if mask.all() else np.asfortranarray(X[mask]))
+                X_moments.add(X if mask.all() else _rows_of(X, mask))
             if labels.dtype.kind in "fiub":
                 y_moments[name].add(labels[mask].astype(np.float64))
     if counts["train"] == 0:
@@ -934,8 +917,7 @@ def train(
                     break
                 rows, X, labels, _ = _chunk(source, frame, start_row, layout)
                 y = _codes(labels, layout, source, rows)
-                if plan.scaler is not None:
-                    X = plan.scaler.apply(X)
+                _scale(plan.scaler, X)
                 for name, mask in layout.sets(rows).items():
                     if name != "train" and not full:
                         continue
@@ -944,7 +926,7 @@ def train(
                     elif not mask.any():
                         continue
                     else:
-                        Xs, ys = np.asfortranarray(X[mask]), y[mask]
+                        Xs, ys = _rows_of(X, mask), y[mask]
                     measure(evaluating, name, Xs, ys, full)
                     if name != "train" or not training:
                         continue
@@ -980,8 +962,7 @@ def train(
                         break
                     rows, X, labels, _ = _chunk(test, frame, start_row, _keep_all(layout))
                     y = _codes(labels, layout, test, rows)
-                    if plan.scaler is not None:
-                        X = plan.scaler.apply(X)
+                    _scale(plan.scaler, X)
                     measure(evaluating, "test", X, y, True)
             if stopped:
                 status = "interrupted"
@@ -995,16 +976,9 @@ def train(
                 ceiling = config.divergence_factor * initial if initial > 0 else math.inf
             else:
                 total_objective = train_loss + penalty
-                if not math.isfinite(total_objective):
+                why = divergence(total_objective, ceiling, config.divergence_factor, initial)
+                if why:
                     status, diverged_at = "diverged", epoch
-                    why = "the loss or the parameters overflowed"
-                    break
-                if total_objective > ceiling:
-                    status, diverged_at = "diverged", epoch
-                    why = (
-                        f"objective {total_objective:.4g} > {config.divergence_factor:g} × "
-                        f"the initial {initial:.4g}"
-                    )
                     break
                 record: dict[str, Any] = {
                     "epoch": epoch,

@@ -251,6 +251,15 @@ def resolved_settings(
     return resolved
 
 
+def divergence(objective: float, ceiling: float, factor: float, initial: float) -> str:
+    """Why a run has diverged at this training objective, or "" while it has not."""
+    if not math.isfinite(objective):
+        return "the loss or the parameters overflowed"
+    if objective > ceiling:
+        return f"objective {objective:.4g} > {factor:g} × the initial {initial:.4g}"
+    return ""
+
+
 def optimum_of(rule: Any, problem: Problem, split: Split, config: FitConfig) -> float | None:
     """f*, the exact minimum of the training objective, for the rules that need it."""
     if not rule.needs_optimum:
@@ -410,16 +419,9 @@ def train(
                 train_loss, train_metric = objective.evaluate(S_train, y, ahead, add)
             total_objective = train_loss + net.penalty(l1, l2) if finite else math.nan
             current = total_objective
-            if not math.isfinite(total_objective):
+            why = divergence(total_objective, ceiling, config.divergence_factor, initial)
+            if why:
                 status, diverged_at = "diverged", epoch
-                why = "the loss or the parameters overflowed"
-                break
-            if total_objective > ceiling:
-                status, diverged_at = "diverged", epoch
-                why = (
-                    f"objective {total_objective:.4g} > {config.divergence_factor:g} × the "
-                    f"initial {initial:.4g}"
-                )
                 break
             record: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "test_loss": None}
             record["lr"] = lr

@@ -8,7 +8,6 @@ of the study's runs (its ``state.executing``); deadlines are only safety nets.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import sys
@@ -29,19 +28,12 @@ SAFETY = 120  # seconds; reached only when something hangs
 @pytest.fixture(scope="module")
 def dask_cluster():
     """Two worker processes (one thread each) on 127.0.0.1, for the tests that bring their own
-    scheduler address; closed after the module."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,
-    )
-    client = distributed.Client(cluster, set_as_default=False)
-    yield cluster, client
-    client.close()
-    cluster.close()
+    scheduler address: (the cluster, a client of it); closed after the module."""
+    from losslab import cluster
+
+    live = cluster.session(None, 2)
+    yield live.cluster, live.client
+    live.close()
 
 
 def _numbers(records: list[dict]) -> str:
@@ -78,28 +70,13 @@ def _busy_worker(client, prefix: str = "losslab-run-") -> str:
     pytest.fail(f"no worker ran {prefix}…: {running}; the scheduler: {client.processing()}")
 
 
-def _workers() -> set[int]:
-    """Our live child processes started by multiprocessing's spawn (dask's worker processes;
-    not multiprocessing's resource tracker, which stays for the life of the interpreter)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            command = (stat.parent / "cmdline").read_bytes()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"spawn_main" in command:
-            found.add(int(stat.parent.name))
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
 def test_a_study_on_a_local_cluster_equals_one_job_and_leaves_no_worker(cli):
     args = ["compare", "iris", "--optimizer", "sgd,adam", "--lr", "0.01,0.1"]
     args += ["--epochs", "8", "--seeds", "2", "--no-save"]
-    before = _workers()
+    before = set(_spawned_children(os.getpid()))
     dask = cli.json(*args, "--executor", "dask", "--jobs", "2")
-    assert _workers() <= before  # the cluster's worker processes are gone
+    assert set(_spawned_children(os.getpid())) <= before  # its worker processes are gone
     one = cli.json(*args, "--jobs", "1")
     assert _study_numbers(dask) == _study_numbers(one)
     assert dask["config"]["executor"] == "dask" and len(dask["runs"]) == 8
@@ -244,7 +221,8 @@ def test_executor_and_scheduler_errors_are_one_line(cli, monkeypatch):
 
 
 def _spawned_children(pid: int) -> list[int]:
-    """The worker processes (multiprocessing spawn) whose parent is ``pid``."""
+    """The live child processes of ``pid`` started by multiprocessing's spawn: dask's worker
+    processes (not multiprocessing's resource tracker, which lives as long as its parent)."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
