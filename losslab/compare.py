@@ -2,8 +2,9 @@
 aggregated over seeds, with the reference optimum and each configuration's optimality gap.
 
 Each run is exactly `losslab fit` with the same settings (``prepare`` + ``train``).
-Runs go to worker processes (``workers.Pool``) with ``jobs > 1``; results are ordered by their
-place in the grid, so the numbers do not depend on which worker finishes first.
+Runs go to worker processes (``workers.Pool``) with ``jobs > 1``, or one task each to a dask
+cluster with ``executor="dask"`` (:mod:`losslab.cluster`); results are ordered by their place in
+the grid, so the numbers do not depend on which worker finishes first.
 """
 
 from __future__ import annotations

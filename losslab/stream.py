@@ -70,6 +70,7 @@ from losslab.training import (
     build_network,
     divergence,
     generator,
+    model_dict,
     resolved_settings,
     run_settings,
     step_arrays,
@@ -1033,8 +1034,6 @@ def train(
     resolved.update(stream=True, chunk_rows=chunk_rows)
     metrics = _final(problem, final, status, has_val, has_test, model_net, config)
     split = Split(np.empty((0, p)), np.empty(0), None, None, plan.scaler, np.empty(0, np.intp))
-    from losslab.training import model_dict
-
     return FitResult(
         status=status,
         epochs_run=len(history) if status != "diverged" else diverged_at or 0,

@@ -334,6 +334,9 @@ def test_a_string_feature_and_a_dataframe_are_refused(tmp_path):
 def test_without_pyarrow_a_parquet_file_is_one_line(cli, tmp_path, monkeypatch):
     path = tmp_path / "a.parquet"
     path.write_bytes(b"PAR1" + b"\x00" * 64 + b"PAR1")
+    assert cli.error("fit", path, "--no-save") == (
+        f"error: {path}: a Parquet file; `fit --stream` reads Parquet, in chunks"
+    )
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     assert cli.error("fit", path, "--stream", "--no-save") == (
