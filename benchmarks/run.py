@@ -22,6 +22,10 @@ Sections (targets from the issue, ratio = losslab / reference, lower is better):
   8 MNIST MLP epoch (784-128-64-10, relu, Adam, batch 64, float32) vs torch, same work  ≤ 1.0
   9 MNIST CNN epoch (the seed's Keras network, Adam, batch 32, float32) vs torch, same work ≤ 1.5
     (also the forward / backward+step split per batch, and the peak memory of an epoch)
+ 10 one update of every optimizer                  vs one sgd update
+ 11 `compare` runs per second on a local Dask cluster vs the local process pool (the bare
+    study, and 200 one-epoch runs on 10,000 MNIST rows), and the per-task overhead
+    (benchmarks/scaleout.py; needs losslab[distributed], skipped without it)
 """
 
 from __future__ import annotations
@@ -877,7 +881,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     parser.add_argument("--cache", type=Path, default=ROOT / "results" / "cache")
     parser.add_argument(
-        "--skip", default="", help="comma-separated sections to skip (1-10), e.g. 5,7"
+        "--skip", default="", help="comma-separated sections to skip (1-11), e.g. 5,7"
     )
     args = parser.parse_args(argv)
     args.rows = args.rows or (100_000 if args.quick else 1_000_000)
@@ -927,6 +931,12 @@ def main(argv: list[str] | None = None) -> int:
     if "10" not in skip:
         say("10 optimizer steps")
         part, extra["optimizer_step_us"] = optimizer_steps(args.repeats)
+        rows += part
+    if "11" not in skip and optional("distributed") is not None:
+        say("11 compare on a local dask cluster")
+        from scaleout import measure  # (benchmarks/ is on the path: this script's directory)
+
+        part, extra["dask"] = measure(args.repeats, cores())
         rows += part
     rows.sort(key=lambda r: int(r["section"].split()[0]))
     table = render(rows, env, args)

@@ -669,6 +669,11 @@ class Shuffle(str, Enum):
     once = "once"
 
 
+class Executor(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
 class Dtype(str, Enum):
     float64 = "float64"
     float32 = "float32"
@@ -785,6 +790,23 @@ def fit_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
+    stream: Annotated[
+        bool,
+        Opt(
+            "--stream",
+            help="Read DATA in chunks, once per epoch, instead of into memory: for a CSV (or, "
+            "with losslab[parquet], a Parquet file) larger than memory; minibatch optimizers, "
+            "linear models and mlp. The test (and validation) rows are chosen by a hash of the "
+            "row number.",
+        ),
+    ] = False,
+    chunk_rows: Annotated[
+        int | None,
+        Opt(
+            help="Rows per chunk with --stream (the shuffle buffer; memory grows with it). "
+            "Default: as many as hold 4,194,304 values."
+        ),
+    ] = None,
     hyper: dict[str, Any] | None = None,
     schedule_params: dict[str, Any] | None = None,
     loss_args: dict[str, Any] | None = None,
@@ -798,14 +820,21 @@ def fit_cmd(
         **{
             k: v
             for k, v in locals().items()
-            if k not in ("data", "fmt", "progress", "out", "no_save")
+            if k not in ("data", "fmt", "progress", "out", "no_save", "stream", "chunk_rows")
         }
     )
     from losslab.records import save_fit
     from losslab.training import fit
 
+    if chunk_rows is not None and not stream:
+        raise LossLabError(f"--chunk-rows {chunk_rows} needs --stream")
     with _progress("epoch", progress) as bar:
-        result = fit(data, progress=bar, **settings)
+        if stream:
+            from losslab.stream import fit as fit_stream
+
+            result = fit_stream(data, chunk_rows=chunk_rows, progress=bar, **settings)
+        else:
+            result = fit(data, progress=bar, **settings)
     failures: list[str] = []
     if not no_save:
         record = _saved(lambda: save_fit(result, out), failures)
@@ -1192,7 +1221,27 @@ def compare_cmd(
     seeds: Annotated[int, Opt(help="Seeds 0..N-1 per configuration.")] = 3,
     epochs: Epochs = 100,
     jobs: Annotated[
-        int | None, Opt("--jobs", "-j", help="Worker processes (default: the number of cores).")
+        int | None,
+        Opt(
+            "--jobs",
+            "-j",
+            help="Worker processes, also of --executor dask's local cluster (default: the "
+            "number of cores).",
+        ),
+    ] = None,
+    executor: Annotated[
+        Executor,
+        Opt(
+            help="Where the runs go: local (worker processes of this machine) or dask (one task "
+            "per run on a dask.distributed cluster; needs losslab[distributed])."
+        ),
+    ] = Executor.local,
+    scheduler: Annotated[
+        str | None,
+        Opt(
+            help="With --executor dask: the scheduler's address (e.g. tcp://10.0.0.5:8786). "
+            "Default: a local cluster of --jobs processes on 127.0.0.1, closed afterwards."
+        ),
     ] = None,
     target_loss: Annotated[
         float | None,
@@ -1289,6 +1338,8 @@ def compare_cmd(
             **grid,
             seeds=seeds,
             jobs=jobs,
+            executor=executor.value,
+            scheduler=scheduler,
             target_loss=target_loss,
             progress=bar,
             on_interrupt=lambda: bar.note(

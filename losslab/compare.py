@@ -2,8 +2,9 @@
 aggregated over seeds, with the reference optimum and each configuration's optimality gap.
 
 Each run is exactly `losslab fit` with the same settings (``prepare`` + ``train``).
-Runs go to worker processes (``workers.Pool``) with ``jobs > 1``; results are ordered by their
-place in the grid, so the numbers do not depend on which worker finishes first.
+Runs go to worker processes (``workers.Pool``) with ``jobs > 1``, or one task each to a dask
+cluster with ``executor="dask"`` (:mod:`losslab.cluster`); results are ordered by their place in
+the grid, so the numbers do not depend on which worker finishes first.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import ctypes
 import itertools
 import math
 import os
+import queue
 import signal
 import statistics
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -298,6 +301,81 @@ def run_one(index: int, config: FitConfig, interrupt: _Interrupt | None = None) 
     return {"index": index, **_run_record(result, problem)}
 
 
+# --------------------------------------------------------------------------- on a dask cluster
+
+
+@dataclass
+class _Shared:
+    """What every task of a study on a cluster needs, scattered to the workers once: the problem
+    (its table reduced to the target column: the features are in ``X``) and the test data of
+    each loss (``--test-data``, read once here; the workers may not see the file)."""
+
+    problem: Problem
+    tests: dict[str, Any]
+
+
+_stopped: set[str] = set()  # the studies whose Ctrl-C this worker process has heard of
+_setting_up = threading.Lock()  # a worker may run tasks in several threads; the caches are shared
+
+
+def _stop_study(study: str) -> None:
+    _stopped.add(study)
+
+
+class _RemoteStop(_Interrupt):
+    """A run on a worker stops after its current batch once its study is in ``_stopped``."""
+
+    def __init__(self, study: str) -> None:  # no super().__init__(): requested is read-only
+        self.study = study
+
+    @property  # type: ignore[override]
+    def requested(self) -> bool:
+        return self.study in _stopped
+
+
+def _run_remote(
+    index: int, config: FitConfig, shared: _Shared, study: str
+) -> dict[str, Any] | None:
+    """One run as a dask task, exactly :func:`run_one`; None when its study stopped before it
+    started (no new run starts after a Ctrl-C)."""
+    if study in _stopped:
+        return None
+    with _setting_up:
+        if _worker.get("problem") is not shared.problem:
+            _use_problem(shared.problem)
+            _worker["tests"] = dict(shared.tests)
+        problem = _problem_for(config)
+        split = _split_for(problem, config)
+    result = train(problem, split, config, interrupt=_RemoteStop(study))
+    return {"index": index, **_run_record(result, problem)}
+
+
+def _shared(problem: Problem, runs: list[FitConfig]) -> _Shared:
+    from losslab.data import Table
+
+    table = problem.table
+    lean = Table(path=table.path, label=table.label, frame=table.frame[[problem.target]])
+    tests: dict[str, Any] = {}
+    for run in runs:
+        if run.test_data is not None:
+            _split_for(_problem_for(run), replace(run, seed=0))  # reads each loss's test data once
+            tests = dict(_worker.get("tests", {}))
+    return _Shared(replace(problem, table=lean), tests)
+
+
+def _shippable(config: FitConfig) -> FitConfig:
+    """A run's settings without the data (the workers have it): a DataFrame travels as the
+    text its record holds."""
+    frame = "<DataFrame>"
+    return replace(
+        config,
+        data=config.data if isinstance(config.data, str) else frame,
+        test_data=config.test_data
+        if config.test_data is None or isinstance(config.test_data, str)
+        else frame,
+    )
+
+
 def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
     key = metric_name(problem)
     train_m = result.metrics["train"] or {}
@@ -329,16 +407,23 @@ def run_grid(
     jobs: int,
     progress: Callable[[int, int], None] | None = None,
     on_interrupt: Callable[[], None] | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """(records in grid order, interrupted?), the same meaning for every ``jobs``.
+    """(records in grid order, interrupted?), the same meaning for every ``jobs`` and executor.
 
     The first Ctrl-C: the runs under way stop after their current batch and are kept with status
     ``interrupted``; no other run starts; ``on_interrupt()`` is called once when that is seen. The
     second Ctrl-C: stop now; the runs under way are dropped, their workers killed. Either way the
     finished runs are kept, and no worker outlives this call.
+
+    ``executor="dask"``: every run is a task on the dask scheduler at ``scheduler``, else on a
+    local cluster of ``jobs`` worker processes (:mod:`losslab.cluster`).
     """
     jobs = min(jobs, len(runs))
-    flag = workers.context().RawValue(ctypes.c_bool, False) if jobs > 1 else ctypes.c_bool()
+    dask = executor == "dask"
+    shared = workers.context().RawValue(ctypes.c_bool, False) if jobs > 1 and not dask else None
+    flag = shared if shared is not None else ctypes.c_bool()
     study = _Execution(
         runs,
         problem,
@@ -348,7 +433,9 @@ def run_grid(
     )
     with study.stop.installed():
         try:
-            if jobs > 1:
+            if dask:
+                study.on_dask(jobs, scheduler)
+            elif jobs > 1:
                 study.in_workers(jobs)
             else:
                 study.here()
@@ -415,6 +502,57 @@ class _Execution:
             raise
         with stop.shield():
             pool.close()
+
+    def on_dask(self, jobs: int, scheduler: str | None) -> None:
+        """Every run a task on the cluster, all submitted at once (the scheduler queues them);
+        each record is taken as soon as its task finishes. A task whose worker dies is run again
+        elsewhere by the scheduler."""
+        from losslab import cluster
+
+        stop, study = self.stop, uuid.uuid4().hex
+        _use_problem(self.problem)
+        with stop.shield():  # a Ctrl-C while the cluster starts must not leave it half-made
+            live = cluster.session(scheduler, jobs)
+        futures: list[Any] = []
+        try:
+            client = live.client
+            shared = client.scatter(_shared(self.problem, self.runs), broadcast=True, hash=False)
+            finished: queue.SimpleQueue[Any] = queue.SimpleQueue()
+            for i, config in enumerate(self.runs):
+                future = client.submit(
+                    _run_remote,
+                    i,
+                    _shippable(config),
+                    shared,
+                    study,
+                    key=f"losslab-run-{i}-{study}",
+                    pure=False,
+                )
+                future.add_done_callback(finished.put)
+                futures.append(future)
+            waiting, announced = len(futures), False
+            while waiting:
+                try:
+                    future = finished.get(timeout=0.1)  # the timeout bounds how late a stop is
+                except queue.Empty:
+                    future = None
+                if future is not None:
+                    waiting -= 1
+                    record = cluster.result(future)
+                    if record is not None:
+                        self.done[record["index"]] = record
+                        self.progress(len(self.done), len(self.runs))
+                if stop.requested and not announced:
+                    announced = True
+                    cluster.broadcast(client, _stop_study, study)
+                    self.on_interrupt()
+        except BaseException:
+            with stop.shield():
+                live.cancel(futures, stop=(_stop_study, study))
+                live.close()
+            raise
+        with stop.shield():
+            live.close()
 
 
 # --------------------------------------------------------------------------- summarising
@@ -683,8 +821,14 @@ def compare(
     target_loss: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_interrupt: Callable[[], None] | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> Study:
-    """Run the study and summarise it (no saving, no printing); Ctrl-C as in ``run_grid``."""
+    """Run the study and summarise it (no saving, no printing); Ctrl-C and ``executor`` as in
+    ``run_grid``."""
+    from losslab.cluster import check_executor
+
+    check_executor(executor, scheduler)
     base.validate()
     problem = load_problem(base)
     validate_grid(grid, base, problem)
@@ -699,7 +843,14 @@ def compare(
     runs, coincided = resolve_runs(runs)
     reference = reference_for(problem, base, grid.losses, grid.seeds)
     records, interrupted = run_grid(
-        runs, base, problem, jobs=jobs, progress=progress, on_interrupt=on_interrupt
+        runs,
+        base,
+        problem,
+        jobs=jobs,
+        progress=progress,
+        on_interrupt=on_interrupt,
+        executor=executor,
+        scheduler=scheduler,
     )
     if not records:
         raise KeyboardInterrupt("stopped before any run finished; nothing to report")
@@ -722,6 +873,8 @@ def compare(
         },
         "model": problem.model.name,
         "jobs": jobs,
+        "executor": executor,
+        "scheduler": scheduler,
         "runs_planned": len(runs),
         "coincided": coincided,
         "target_default": target_loss is None,
@@ -859,6 +1012,8 @@ def study(
     out: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_interrupt: Callable[[], None] | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
     **settings: Any,
 ) -> Study:
     """`losslab compare` from Python: the grid options take one value or a list (``"default"``
@@ -867,7 +1022,8 @@ def study(
     ``hidden`` takes one architecture (``[128, 64]`` or ``"128,64"``) or a list of them;
     ``layers`` one cnn stack (``"conv32,pool,flatten,dense64"``) or a list of them. Without
     ``data``, the bare study (breast-cancer with l2 = 0.01 unless given). Saved only with
-    ``save=True``.
+    ``save=True``. ``executor="dask"`` runs it on a dask cluster (``scheduler``: its address;
+    none: a local one of ``jobs`` worker processes).
     """
     from losslab.config import parse_batch_size, parse_hidden
 
@@ -898,6 +1054,8 @@ def study(
         target_loss=target_loss,
         progress=progress,
         on_interrupt=on_interrupt,
+        executor=executor,
+        scheduler=scheduler,
     )
     if save:
         result.record = save_study(result, out)

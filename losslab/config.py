@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from losslab.errors import ConfigError
@@ -76,14 +76,15 @@ class FitConfig:
         them (every declared loss parameter, None where not given)."""
         from losslab.losses import DECLARED as LOSS_DECLARED
 
-        out = asdict(self)
+        # asdict deep-copies every value: not the data, which may be a whole DataFrame
+        out = asdict(replace(self, data=None, test_data=None))
         out.update(out.pop("hyper"))
         out.update(out.pop("schedule_params"))
         given = out.pop("loss_args")
         out.update({name: given.get(name) for name in LOSS_DECLARED})
         for key in ("data", "test_data"):
-            if out[key] is not None and not isinstance(out[key], str):
-                out[key] = "<DataFrame>"
+            value = getattr(self, key)
+            out[key] = value if value is None or isinstance(value, str) else "<DataFrame>"
         return out
 
     @classmethod

@@ -347,6 +347,8 @@ def read_table(source: str | Path, *, sep: str | None = None) -> Table:
         raise DataError(f"{label}: UTF-16 text; save the file as UTF-8")
     if not head.removeprefix(codecs.BOM_UTF8).strip():
         raise DataError(f"{label}: empty file")
+    if head.startswith(b"PAR1"):
+        raise DataError(f"{label}: a Parquet file; `fit --stream` reads Parquet, in chunks")
     if b"\x00" in head:
         raise DataError(f"{label}: binary file, not CSV text")
     head_text = head.decode("utf-8-sig", errors="replace")

@@ -100,6 +100,12 @@ class Objective:
             hit = self._cache[key] = (y, compute())
         return hit[1]
 
+    def forget(self) -> None:
+        """Drop the buffers and per-target values kept so far (a stream's rows change chunk
+        by chunk; kept, they would grow with the file)."""
+        self._buffers.clear()
+        self._cache.clear()
+
     def _kw(self, w: np.ndarray | None) -> dict[str, Any]:
         return {
             "logits": self.logits,

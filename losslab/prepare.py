@@ -111,27 +111,7 @@ def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
     weight_column = config.weight_column
     if weight_column is not None:
         require_column(table, weight_column, "--weight-column")
-    columns = [c for c in table.columns if c != weight_column]
-    if len(columns) < 2:
-        raise DataError(f"{table.label}: needs a target column and at least one feature column")
-    if config.target is not None:
-        target, why = config.target, "--target"
-        require_column(table, target, "--target")
-        if target == weight_column:
-            raise ConfigError(f"column {target!r} is both the target and the --weight-column")
-    else:
-        named = [c for c in columns if c.lower() in TARGET_NAMES]
-        target, why = (named[0], "named like a target") if named else (columns[-1], "last column")
-    if config.features:
-        features = list(config.features)
-        for column in features:
-            require_column(table, column, "--features")
-        if target in features:
-            raise ConfigError(f"column {target!r} is both the target and a feature")
-        if weight_column in features:
-            raise ConfigError(f"column {weight_column!r} is both a feature and the --weight-column")
-    else:
-        features = [c for c in columns if c != target]
+    target, features, why = choose_columns(table, config)
     table, frame, prep = _incomplete_and_strings(table, target, features, config)
     weights = None
     if weight_column is not None:
@@ -168,6 +148,35 @@ def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
         weights,
         weight_column,
     )
+
+
+def choose_columns(table: Any, config: FitConfig) -> tuple[str, list[str], str]:
+    """(target, features, why that target) of a table (anything with ``label`` and
+    ``columns``): ``--target``, else the first column named like a target, else the last;
+    ``--features``, else every other column (never the ``--weight-column``)."""
+    weight_column = config.weight_column
+    columns = [c for c in table.columns if c != weight_column]
+    if len(columns) < 2:
+        raise DataError(f"{table.label}: needs a target column and at least one feature column")
+    if config.target is not None:
+        target, why = config.target, "--target"
+        require_column(table, target, "--target")
+        if target == weight_column:
+            raise ConfigError(f"column {target!r} is both the target and the --weight-column")
+    else:
+        named = [c for c in columns if c.lower() in TARGET_NAMES]
+        target, why = (named[0], "named like a target") if named else (columns[-1], "last column")
+    if config.features:
+        features = list(config.features)
+        for column in features:
+            require_column(table, column, "--features")
+        if target in features:
+            raise ConfigError(f"column {target!r} is both the target and a feature")
+        if weight_column in features:
+            raise ConfigError(f"column {weight_column!r} is both a feature and the --weight-column")
+    else:
+        features = [c for c in columns if c != target]
+    return target, features, why
 
 
 def _incomplete_and_strings(
@@ -219,9 +228,9 @@ def _incomplete_and_strings(
 TARGET_NAMES = ("target", "label", "class", "y")  # without --target, the first column so named
 
 
-def require_column(table: Table, column: str, flag: str) -> None:
+def require_column(table: Any, column: str, flag: str) -> None:
     """A column the user named; unknown: the columns and the closest name."""
-    if column in table.frame.columns:
+    if column in table.columns:
         return
     import difflib
 

@@ -191,6 +191,72 @@ def step_arrays(net: Network, rule: Any) -> tuple[list[np.ndarray], list[np.ndar
     return [net.theta], [net.grad], [True]
 
 
+def run_settings(problem: Problem, config: FitConfig) -> tuple[Any, float, int, dict]:
+    """(optimizer, lr, batch size, loss parameters) of a run: the settings given, else the
+    optimizer's defaults for this model and loss (batch 0: the full batch). The lr schedule
+    needs the batch count too: :func:`schedule_for`."""
+    loss, head = problem.loss, problem.head
+    opt = make_optimizer(config.optimizer, **config.hyperparameters())
+    lr0 = (
+        config.lr if config.lr is not None else head.default_lr(opt.name, opt.default_lr, loss.name)
+    )
+    batch = config.batch_size if config.batch_size is not None else opt.default_batch_size
+    loss_kw = loss_settings(loss, config)
+    return opt, lr0, batch, loss_kw
+
+
+def resolved_settings(
+    problem: Problem,
+    config: FitConfig,
+    opt: Any,
+    lr0: float,
+    batch: int,
+    loss_kw: dict[str, Any],
+    net: Network,
+    lrs: Any,
+    class_record: Any = None,
+) -> dict[str, Any]:
+    """Every setting of a finished run as its record states it: defaults resolved."""
+    loss = problem.loss
+    resolved = config.to_dict()
+    resolved.update(
+        model=problem.model.name,
+        loss=loss.name,
+        optimizer=OPTIMIZERS.resolve(config.optimizer),
+        schedule=lrs.name,
+        schedule_unit=lrs.unit,
+        **lrs.params,
+        lr=lr0,
+        batch_size=batch,
+        target=problem.target,
+        features=problem.features,
+        scale=config.scaling,
+        val_size=config.validation,
+        **opt.hyperparameters,
+        **{k: loss_kw.get(k, v) for k, v in loss.params.items()},
+    )
+    if class_record is not None:
+        resolved["class_weights"] = class_record
+    if problem.model.network:
+        resolved.update(
+            hidden=net.hidden if net.spec is None else None,
+            activation=net.activation.name,  # type: ignore[union-attr]
+            init=config.init or ("torch" if config.init_from is None else None),
+        )
+    if net.image is not None:
+        resolved.update(layers=net.architecture, image="x".join(map(str, net.image)))
+    return resolved
+
+
+def divergence(objective: float, ceiling: float, factor: float, initial: float) -> str:
+    """Why a run has diverged at this training objective, or "" while it has not."""
+    if not math.isfinite(objective):
+        return "the loss or the parameters overflowed"
+    if objective > ceiling:
+        return f"objective {objective:.4g} > {factor:g} × the initial {initial:.4g}"
+    return ""
+
+
 def optimum_of(rule: Any, problem: Problem, split: Split, config: FitConfig) -> float | None:
     """f*, the exact minimum of the training objective, for the rules that need it.
 
@@ -263,13 +329,8 @@ def train(
     hears, after each step, its lr and the objective of its batch before it (lr-find's
     recorder: it stops the run through ``interrupt``).
     """
-    loss, head = problem.loss, problem.head
-    opt = make_optimizer(config.optimizer, **config.hyperparameters())
-    lr0 = (
-        config.lr if config.lr is not None else head.default_lr(opt.name, opt.default_lr, loss.name)
-    )
-    batch = config.batch_size if config.batch_size is not None else opt.default_batch_size
-    loss_kw = loss_settings(loss, config)
+    loss = problem.loss
+    opt, lr0, batch, loss_kw = run_settings(problem, config)
     class_weight, class_record = None, None
     if config.class_weight is not None:
         from losslab.weighting import class_weights
@@ -437,16 +498,9 @@ def train(
                 train_loss, train_metric = objective.evaluate(S_train, y, ahead, add, w_train)
             total_objective = train_loss + net.penalty(l1, l2) if finite else math.nan
             current = total_objective
-            if not math.isfinite(total_objective):
+            why = divergence(total_objective, ceiling, config.divergence_factor, initial)
+            if why:
                 status, diverged_at = "diverged", epoch
-                why = "the loss or the parameters overflowed"
-                break
-            if total_objective > ceiling:
-                status, diverged_at = "diverged", epoch
-                why = (
-                    f"objective {total_objective:.4g} > {config.divergence_factor:g} × the "
-                    f"initial {initial:.4g}"
-                )
                 break
             record: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "test_loss": None}
             record["lr"] = lr  # per step: the lr of the epoch's last step
@@ -491,33 +545,9 @@ def train(
         epoch = 0
     final = net if dtype == np.float64 else net.copy(np.float64)
 
-    resolved = config.to_dict()
-    resolved.update(
-        model=problem.model.name,
-        loss=loss.name,
-        optimizer=OPTIMIZERS.resolve(config.optimizer),
-        schedule=lrs.name,
-        schedule_unit=lrs.unit,
-        **lrs.params,
-        lr=lr0,
-        batch_size=0 if full_batch else batch,
-        target=problem.target,
-        features=problem.features,
-        scale=config.scaling,
-        val_size=config.validation,
-        **opt.hyperparameters,
-        **{k: loss_kw.get(k, v) for k, v in loss.params.items()},
+    resolved = resolved_settings(
+        problem, config, opt, lr0, 0 if full_batch else batch, loss_kw, net, lrs, class_record
     )
-    if class_record is not None:
-        resolved["class_weights"] = class_record
-    if problem.model.network:
-        resolved.update(
-            hidden=net.hidden if net.spec is None else None,
-            activation=net.activation.name,  # type: ignore[union-attr]
-            init=config.init or ("torch" if config.init_from is None else None),
-        )
-    if net.image is not None:
-        resolved.update(layers=net.architecture, image="x".join(map(str, net.image)))
     metrics = _final_metrics(problem, split, final, config, status, objective)
     return FitResult(
         status=status,

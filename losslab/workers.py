@@ -175,6 +175,13 @@ def _die_with(parent: int) -> None:
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
             pass
+    watch_parent(parent)
+
+
+def watch_parent(parent: int) -> None:
+    """Exit this process when ``parent`` is gone: a thread that sees the parent pid change (an
+    orphan is adopted by another process). Also for processes whose creator is not ``parent``'s
+    main thread, where ``PR_SET_PDEATHSIG`` would follow the wrong thread."""
     if os.getppid() != parent:  # it died before we could ask to follow it
         os._exit(1)
     watcher = threading.Thread(target=_watch, args=(parent,), name="losslab-parent", daemon=True)

@@ -40,7 +40,7 @@ HAS_PROC = Path("/proc/self/stat").exists()
 class Losslab:
     """A running `losslab …` whose stderr the test reads line by line (stdout goes to a file)."""
 
-    def __init__(self, args: list[str], cwd: Path) -> None:
+    def __init__(self, args: list[str], cwd: Path, *, new_session: bool = False) -> None:
         root = str(Path(losslab.__file__).resolve().parents[1])  # the losslab under test
         env = {
             **os.environ,
@@ -55,6 +55,7 @@ class Losslab:
                 text=True,
                 cwd=cwd,
                 env=env,
+                start_new_session=new_session,  # its own process group, as in a terminal
             )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stderr: list[str] = []
@@ -96,8 +97,8 @@ class Losslab:
 def start(tmp_path):
     started: list[Losslab] = []
 
-    def run(*args: str) -> Losslab:
-        started.append(Losslab(list(args), tmp_path))
+    def run(*args: str, new_session: bool = False) -> Losslab:
+        started.append(Losslab(list(args), tmp_path, new_session=new_session))
         return started[-1]
 
     yield run
