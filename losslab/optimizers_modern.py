@@ -69,14 +69,14 @@ class Signum(UpdateRule):
     ) -> None:
         state.step += 1
         mu = self.momentum
-        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        for i, (p, g, s) in enumerate(zip(params, grads, state.scratch, strict=True)):
             d = g
             if mu:
                 d = state.buffers[i]["m"]
                 _ema(d, g, mu, g)
-            np.sign(d, out=g)
-            g *= lr
-            p -= g
+            np.sign(d, out=s)  # into another array: NumPy's in-place sign is 4× slower
+            s *= lr
+            p -= s
 
 
 class Lion(UpdateRule):
