@@ -399,7 +399,11 @@ def optimizers_cmd(
         info["lr_linear"] = linear.get(spec.name, spec.default_lr)
         info["hyperparameters"] = [h.to_dict() for h in spec.hypers]
         header = ["hyperparameter", "flag", "default", "range", "meaning"]
-        rows = [(h.name, h.flag, _shown(h.default), h.range_text(), h.help) for h in spec.hypers]
+        from losslab.hyper import shown as show_default
+
+        rows = [
+            (h.name, h.flag, show_default(h.default), h.range_text(), h.help) for h in spec.hypers
+        ]
         title = (
             f"{spec.name}: {spec.description}\nreference: {spec.reference}; default lr "
             f"{spec.default_lr:g} (linear regression {info['lr_linear']:g}), batch "
@@ -437,14 +441,6 @@ def optimizers_cmd(
             )
         ],
     )
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @app.command("schedules")
@@ -1540,6 +1536,7 @@ def explain_cmd(
     """
     from losslab import render
     from losslab.explain import explain
+    from losslab.hyper import shown as show_default
 
     entries = explain(name, kind.value if kind is not None else None)
     rows = [(e.kind, e.name, label, text) for e in entries for label, text in e.sections]
@@ -1554,7 +1551,7 @@ def explain_cmd(
                         "parameters",
                         ["flag", "default", "range", "meaning"],
                         [
-                            (p["flag"], _shown(p["default"]), p["range"], p["help"])
+                            (p["flag"], show_default(p["default"]), p["range"], p["help"])
                             for p in e.parameters
                         ],
                     )

@@ -186,6 +186,20 @@ def resolve(declared: Iterable[Hyper], given: dict[str, Any], owner: str) -> dic
     }
 
 
+def shown(value: Any) -> str:
+    """A declared default as listings and ``--help`` show it: ``unset``, ``on``/``off``, a
+    number in %g, a list comma-separated."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 def declared_help(entries: Iterable[tuple[str, Hyper]]) -> str:
     """The ``--help`` of a declared flag from its declarations ``(owner, Hyper)``: what it is,
     its range, who takes it with which default (``Momentum factor μ, in [0, 1). Default 0.9:
@@ -200,21 +214,7 @@ def declared_help(entries: Iterable[tuple[str, Hyper]]) -> str:
             rng = h.range_text()
             meaning += f", {'in ' if rng[0] in '[(' else ''}{rng}"
         by_meaning.setdefault(meaning, []).append(owner)
-        d = h.default
-        shown = (
-            "unset"
-            if d is None
-            else "on"
-            if d is True
-            else "off"
-            if d is False
-            else f"{d:g}"
-            if isinstance(d, (int, float))
-            else ",".join(map(str, d))
-            if isinstance(d, tuple)
-            else str(d)
-        )
-        by_default.setdefault(shown, []).append(owner)
+        by_default.setdefault(shown(h.default), []).append(owner)
     users = "; ".join(f"{d}: {', '.join(owners)}" for d, owners in by_default.items())
     if len(by_meaning) == 1:
         text = next(iter(by_meaning))

@@ -320,18 +320,6 @@ def _param(h: Hyper, value: Any) -> Any:
         raise ConfigError(f"{h.name} must be {kind}{h.range_words()}; found {_fmt(v)}") from None
 
 
-def param_help(name: str) -> str:
-    """The ``--help`` of a loss parameter's flag: what it is, its range, who takes it with which
-    default (``Width ε …, >= 0. Default 0.1: epsilon-insensitive, squared-epsilon-insensitive``)."""
-    entries = DECLARED[name]
-    first = entries[0][1]
-    by_default: dict[str, list[str]] = {}
-    for loss, h in entries:
-        by_default.setdefault(show_param(h.default), []).append(loss)
-    defaults = "; ".join(f"{d}: {', '.join(names)}" for d, names in by_default.items())
-    return f"{first.help}, {first.range_words()}. Default {defaults}."
-
-
 def show_param(value: Any) -> str:
     """A parameter value as listings show it: true/false, or a number in %g."""
     if isinstance(value, bool):
