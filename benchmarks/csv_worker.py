@@ -30,12 +30,12 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    import losslab.data
+    import losslab.data.read
 
     before = _peak()
     start = time.perf_counter()
     if how == "losslab":
-        table = losslab.data.read_table(path)
+        table = losslab.data.read.read_table(path)
         X = table.matrix(table.columns[:-1])
     elif how == "pandas":
         X = pd.read_csv(path)

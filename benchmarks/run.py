@@ -48,12 +48,12 @@ from typing import Any
 import numpy as np
 
 import losslab
-from losslab.layers import SEED_LAYERS
+from losslab.nn.layers import SEED_LAYERS
 from losslab.losses import LOSSES
-from losslab.models import MODELS
-from losslab.network import Network
-from losslab.reference import objective, reference_optimum
-from losslab.training import FitConfig, FitResult, Problem, Split, _Interrupt, train
+from losslab.nn.models import MODELS
+from losslab.nn.network import Network
+from losslab.train.reference import objective, reference_optimum
+from losslab.train.loop import FitConfig, FitResult, Problem, Split, _Interrupt, train
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -459,7 +459,7 @@ def time_to_target(
 
 
 def reference(data: Data) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """losslab.reference.reference_optimum against scikit-learn's exact solvers."""
+    """losslab.train.reference.reference_optimum against scikit-learn's exact solvers."""
     sklearn = optional("sklearn")
     rows: list[dict[str, Any]] = []
     optimum: dict[str, float] = {}
@@ -781,8 +781,8 @@ def cnn_batch_split(
 ) -> dict:
     """Milliseconds per batch of 32 in the forward pass (with the loss) and in the backward pass
     with the Adam step: losslab's layers when ``torch`` is None, else torch's."""
-    from losslab.kernels import objective_for
-    from losslab.optimizers import make_optimizer
+    from losslab.train.kernels import objective_for
+    from losslab.optim.optimizers import make_optimizer
 
     rows = np.ascontiguousarray(X[: 32 * batches])
     fwd = bwd = 0.0
@@ -831,8 +831,8 @@ def optimizer_steps(repeats: int, steps: int = 200) -> tuple[list[dict[str, Any]
     line searches cost what their own arithmetic costs: one L-BFGS step is up to ``max_iter``
     iterations, and its row says per step. Times alternate between optimizers.
     """
-    from losslab.optimizers import OPTIMIZERS, StepContext, make_optimizer
-    from losslab.training import step_arrays
+    from losslab.optim.optimizers import OPTIMIZERS, StepContext, make_optimizer
+    from losslab.train.loop import step_arrays
 
     rng = np.random.default_rng(0)
     g0 = rng.normal(size=109_386) * 1e-2

@@ -31,7 +31,7 @@ import time
 from typing import Any
 
 import losslab
-from losslab.compare import DEFAULT_OPTIMIZERS
+from losslab.study.compare import DEFAULT_OPTIMIZERS
 
 MNIST_ROWS = 10_000
 MNIST_GRID = {
@@ -54,7 +54,7 @@ def _init_noop() -> None:
 
 def pool_task_seconds(jobs: int, tasks: int) -> float:
     """Seconds per no-op task through losslab's worker pool (one task at a time per worker)."""
-    from losslab import workers
+    from losslab.study import workers
 
     pool = workers.Pool(jobs, handle=_noop, init=_init_noop)
     try:
@@ -86,14 +86,14 @@ def dask_task_seconds(client: Any, tasks: int) -> float:
 def mnist_subset() -> Any:
     import pandas as pd
 
-    from losslab.data import DATASETS
+    from losslab.data.read import DATASETS
 
     return pd.read_csv(DATASETS.get("mnist").path, nrows=MNIST_ROWS)
 
 
 def measure(repeats: int, jobs: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(table rows, details): each study under each executor, alternating, median seconds."""
-    from losslab import cluster
+    from losslab.study import cluster
 
     live = cluster.session(None, jobs)  # the cluster a study started itself would be
     client, address = live.client, live.address

@@ -1,3 +1,3 @@
-from losslab.cli import main
+from losslab.cli.app import main
 
 main()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from losslab.cli import app
+from losslab.cli.app import app
 
 
 class Cli:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from test_interrupt import Losslab, wait_gone
 
-from losslab.compare import default_grid, run_grid
-from losslab.training import FitConfig, load_problem
+from losslab.study.compare import default_grid, run_grid
+from losslab.train.loop import FitConfig, load_problem
 
 distributed = pytest.importorskip("distributed")
 
@@ -29,7 +29,7 @@ SAFETY = 120  # seconds; reached only when something hangs
 def dask_cluster():
     """Two worker processes (one thread each) on 127.0.0.1, for the tests that bring their own
     scheduler address: (the cluster, a client of it); closed after the module."""
-    from losslab import cluster
+    from losslab.study import cluster
 
     live = cluster.session(None, 2)
     yield live.cluster, live.client
@@ -98,7 +98,7 @@ def test_a_study_at_a_scheduler_address_equals_one_job(dask_cluster, tmp_path):
     import pandas as pd
 
     import losslab
-    from losslab.data import DATASETS
+    from losslab.data.read import DATASETS
 
     cluster, _ = dask_cluster
     frame = pd.read_csv(DATASETS.get("iris").path)
@@ -216,7 +216,7 @@ def test_without_dask_the_executor_is_one_line(cli, monkeypatch):
 
 
 def test_executor_and_scheduler_errors_are_one_line(cli, monkeypatch):
-    from losslab import cluster
+    from losslab.study import cluster
 
     base = ["compare", "iris", "--epochs", "2", "--no-save"]
     assert "--scheduler tcp://127.0.0.1:9 needs --executor dask" in cli.error(

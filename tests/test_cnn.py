@@ -14,9 +14,9 @@ import pytest
 from test_network import _softmax_ce, _torch_optimizer, _write_csv  # shared with the MLP tests
 
 import losslab
-from losslab.activations import ACTIVATIONS
-from losslab.layers import Conv2D, Flatten, MaxPool, parse_layers
-from losslab.network import Network
+from losslab.nn.activations import ACTIVATIONS
+from losslab.nn.layers import Conv2D, Flatten, MaxPool, parse_layers
+from losslab.nn.network import Network
 
 RELU = ACTIVATIONS.get("relu")
 DIGITS = Path(__file__).resolve().parent.parent / "datasets" / "digits.csv"
@@ -373,7 +373,7 @@ def test_cnn_multichannel_tanh_matches_torch(tmp_path):
         optimizer="adam", lr=0.01, epochs=2, batch_size=16, seed=2, test_size=0.0, scale="none",
     )  # fmt: skip
     net = Network([64, 10], "tanh", layers="conv5k2,pool,dense9", image=(4, 4, 4))
-    net.init("torch", losslab.prepare.generator(2, losslab.prepare.INIT))
+    net.init("torch", losslab.train.prepare.generator(2, losslab.train.prepare.INIT))
     model = _torch_model(torch, net, "Tanh")
     want = _torch_losses(
         torch, model, X, y, (4, 4, 4), optimizer="adam", lr=0.01, epochs=2, batch=16, seed=2

@@ -13,7 +13,7 @@ import pytest
 from test_fit import _encoded, newton, standardise
 
 import losslab
-from losslab.training import FitConfig, prepare
+from losslab.train.loop import FitConfig, prepare
 
 SMALL = ["--epochs", "8", "--seeds", "2", "--no-save"]
 

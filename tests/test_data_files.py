@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from losslab.data import Dataset, dataset_shape, read_table
+from losslab.data.read import Dataset, dataset_shape, read_table
 
 ROWS = "y,x1,x2\n0,1.5,2\n1,2.5,-1\n0,0.5,3\n1,4.0,0\n0,1.0,1\n1,3.5,2\n"
 
@@ -112,7 +112,7 @@ def test_separator_is_sniffed(write_csv, sep):
     ],
 )
 def test_sniffing_tricky_heads(text, sep):
-    from losslab.data import sniff_separator
+    from losslab.data.read import sniff_separator
 
     assert sniff_separator(text) == sep
 
@@ -248,7 +248,7 @@ def test_empty_pipe_is_an_empty_file(cli, fifo):
 
 @posix_only
 def test_a_pipe_nobody_writes_to_is_an_error_not_a_hang(cli, fifo, monkeypatch):
-    monkeypatch.setattr("losslab.data.PIPE_WAIT", 0.2)
+    monkeypatch.setattr("losslab.data.read.PIPE_WAIT", 0.2)
     err = cli.error("fit", fifo, "--no-save")
     assert "fifo.csv" in err and "nothing was written" in err
 

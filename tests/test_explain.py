@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from losslab.explain import ADVICE, explain, loss_properties, optimizer_properties
+from losslab.views.explain import ADVICE, explain, loss_properties, optimizer_properties
 from losslab.losses import LOSSES
-from losslab.optimizers import OPTIMIZERS
-from losslab.schedules import SCHEDULES
+from losslab.optim.optimizers import OPTIMIZERS
+from losslab.optim.schedules import SCHEDULES
 
 REGISTRIES = {"loss": LOSSES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 

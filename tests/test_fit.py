@@ -14,8 +14,8 @@ import pytest
 
 import losslab
 from losslab.errors import ConfigError
-from losslab.optimizers import OPTIMIZERS
-from losslab.training import FitConfig
+from losslab.optim.optimizers import OPTIMIZERS
+from losslab.train.loop import FitConfig
 
 DATA = Path(__file__).resolve().parent.parent / "datasets"
 

@@ -7,9 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from losslab import activations, gradcheck
+from losslab.nn import activations
+
+from losslab.views import gradcheck
 from losslab.losses import LOSSES
-from losslab.models import MODELS
+from losslab.nn.models import MODELS
 
 
 def test_every_loss_and_model_passes():
@@ -50,7 +52,7 @@ def test_a_wrong_loss_gradient_fails():
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_a_wrong_layer_backward_fails(monkeypatch, model):
-    from losslab.layers import Conv2D, Dense
+    from losslab.nn.layers import Conv2D, Dense
 
     layer = Conv2D if model == "cnn" else Dense
     backward = layer.backward

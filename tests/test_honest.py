@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from losslab.config import FitConfig
+from losslab.train.config import FitConfig
 from losslab.errors import ConfigError
-from losslab.prepare import SPLIT, generator, load_problem, make_split
+from losslab.train.prepare import SPLIT, generator, load_problem, make_split
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -295,11 +295,11 @@ def test_string_columns_can_be_refused(cli, write_csv):
 
 def test_api_names_stay_functions_after_importing_the_submodules():
     import losslab
-    import losslab.compare
-    import losslab.evaluate
-    from losslab.compare import Grid  # the submodules still import as usual
+    import losslab.study.compare
+    import losslab.study.evaluate
+    from losslab.study.compare import Grid  # the submodules still import as usual
 
-    assert Grid is sys.modules["losslab.compare"].Grid
+    assert Grid is sys.modules["losslab.study.compare"].Grid
     for name in ("fit", "evaluate", "compare"):
         assert isinstance(getattr(losslab, name), types.FunctionType)
 
@@ -397,7 +397,7 @@ def test_tiny_numbers_print_in_scientific_notation(cli, write_csv, monkeypatch):
 
 def test_divergence_is_measured_against_the_objective_before_the_first_step():
     import losslab
-    from losslab.prepare import prepare
+    from losslab.train.prepare import prepare
 
     config = FitConfig(data="breast-cancer", model="linear", optimizer="gd")
     _, split = prepare(config)

@@ -7,7 +7,7 @@ import pytest
 
 from losslab.errors import ConfigError
 from losslab.hyper import Hyper, count, nonnegative, positive, resolve, switch, unit
-from losslab.optimizers import DECLARED, HYPERPARAMETERS, OPTIMIZERS, hyper_help
+from losslab.optim.optimizers import DECLARED, HYPERPARAMETERS, OPTIMIZERS, hyper_help
 
 
 @pytest.mark.parametrize(

@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 
 import losslab
-from losslab import records
-from losslab.compare import _Stop, default_grid, run_grid
-from losslab.training import FitConfig, load_problem
+from losslab.study import records
+from losslab.study.compare import _Stop, default_grid, run_grid
+from losslab.train.loop import FitConfig, load_problem
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
 
@@ -178,10 +178,10 @@ def test_progress_lines_are_throttled_but_never_skip_the_first_and_last(cli):
         (["fit", "iris", "--epochs", "3"], f"{load_problem.__module__}.read_table"),  # loading
         (
             ["compare", "iris", "--epochs", "3", "--seeds", "1"],
-            "losslab.reference.reference_optimum",
+            "losslab.train.reference.reference_optimum",
         ),
-        (["fit", "iris", "--epochs", "3"], "losslab.records.os.fsync"),  # saving
-        (["compare", "iris", "--epochs", "3", "--seeds", "1"], "losslab.records.os.fsync"),
+        (["fit", "iris", "--epochs", "3"], "losslab.study.records.os.fsync"),  # saving
+        (["compare", "iris", "--epochs", "3", "--seeds", "1"], "losslab.study.records.os.fsync"),
     ],
 )
 def test_ctrl_c_at_any_other_stage_is_one_line_and_exit_130(
@@ -295,7 +295,7 @@ def test_workers_die_with_their_parent_without_prctl(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(
         "import signal, sys\n"
-        "from losslab import workers\n"
+        "from losslab.study import workers\n"
         "sys.platform = 'elsewhere'  # no PR_SET_PDEATHSIG: only the watcher thread is left\n"
         "pool = workers.Pool(2, handle=abs, init=int)\n"
         "print(*pool.pids, flush=True)\n"

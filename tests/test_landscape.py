@@ -14,10 +14,10 @@ import math
 import numpy as np
 import pytest
 
-from losslab import landscape as ls
-from losslab.config import FitConfig
+from losslab.views import landscape as ls
+from losslab.train.config import FitConfig
 from losslab.errors import ConfigError
-from losslab.optimizers import OPTIMIZERS, SGD
+from losslab.optim.optimizers import OPTIMIZERS, SGD
 
 NAMES = ["rosenbrock", "rastrigin", "beale", "himmelblau", "quadratic"]
 
@@ -307,7 +307,7 @@ def test_plane_coordinates_are_the_least_squares_projection():
 
 
 def test_filter_normalised_directions():
-    from losslab.network import Network
+    from losslab.nn.network import Network
 
     net = Network([4, 5, 3], "relu")
     net.init("torch", np.random.default_rng(0))
@@ -337,7 +337,7 @@ def iris_land():
 
 
 def test_data_paths_are_the_fit_runs(iris_land):
-    from losslab.training import fit
+    from losslab.train.loop import fit
 
     _, land = iris_land
     for path in land.paths:
@@ -350,7 +350,7 @@ def test_data_paths_are_the_fit_runs(iris_land):
 
 
 def test_data_grid_interpolation_and_projection_against_references(iris_land):
-    from losslab.prepare import prepare
+    from losslab.train.prepare import prepare
 
     _, land = iris_land
     _, split = prepare(FitConfig(data="iris", l2=0.01))
@@ -363,7 +363,7 @@ def test_data_grid_interpolation_and_projection_against_references(iris_land):
             assert value == pytest.approx(_softmax_ce(X, y, theta, 3, 0.01), rel=1e-12)
     assert land.minimum <= min(p.values.min() for p in land.paths)
     # grid values: objective(centre + x_j·d1 + y_i·d2), centre and directions recomputed here
-    from losslab.reference import reference_optimum
+    from losslab.train.reference import reference_optimum
 
     ref = reference_optimum("softmax", "cross-entropy", X, y, n_classes=3, l2=0.01)
     center = np.concatenate([ref.coef.T.ravel(), ref.intercept])
@@ -498,7 +498,7 @@ def _texts(fig):
 def test_overlay_figure_structure(plt):
     from matplotlib.colors import LogNorm
 
-    from losslab.landscape_plot import figure
+    from losslab.views.landscape_plot import figure
 
     land = ls.function_landscape(
         "rosenbrock", optimizers=["sgd", "adam"], steps=10, lr=1e-3, grid=21
@@ -526,7 +526,7 @@ def test_overlay_figure_structure(plt):
 
 
 def test_panels_and_tune_figure_structure(plt):
-    from losslab.landscape_plot import figure
+    from losslab.views.landscape_plot import figure
 
     land = ls.function_landscape(
         "rastrigin", optimizers=["sgd", "momentum", "adam", "rmsprop", "adagrad"], steps=5,
@@ -546,7 +546,7 @@ def test_panels_and_tune_figure_structure(plt):
 
 
 def test_data_figure_structure(plt, iris_land):
-    from losslab.landscape_plot import figure
+    from losslab.views.landscape_plot import figure
 
     _, land = iris_land
     fig = figure(land)
@@ -573,7 +573,7 @@ def test_plot_files(cli, tmp_path, plt):
 
 
 def test_figure_names_the_skipped_rules(plt, monkeypatch):
-    from losslab.landscape_plot import figure
+    from losslab.views.landscape_plot import figure
 
     _register(monkeypatch, "refuses", _Refuses)
     land = ls.function_landscape("quadratic", optimizers=["sgd", "refuses"], steps=3, grid=5)

@@ -1256,7 +1256,7 @@ def test_losses_listing_shows_parameters_and_links(cli):
 
 def test_every_loss_parameter_is_a_flag_of_fit_compare_and_eval(cli):
     from losslab.losses import DECLARED
-    from losslab.optimizers import HYPERPARAMETERS
+    from losslab.optim.optimizers import HYPERPARAMETERS
 
     assert not set(DECLARED) & set(HYPERPARAMETERS)  # one flag, one meaning
     for command in ("fit", "compare", "eval"):

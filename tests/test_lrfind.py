@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from losslab.errors import ConfigError
-from losslab.lrfind import BETA, HEURISTIC, lr_find, steepest, sweep_lrs, valley
+from losslab.study.lrfind import BETA, HEURISTIC, lr_find, steepest, sweep_lrs, valley
 
 
 def regression(n: int = 64, p: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -14,10 +14,10 @@ import pytest
 from twins import float64_state, torch_optimizer
 
 import losslab
-from losslab.activations import ACTIVATIONS, erf
-from losslab.models import MODELS
-from losslab.network import Network
-from losslab.optimizers import OPTIMIZERS
+from losslab.nn.activations import ACTIVATIONS, erf
+from losslab.nn.models import MODELS
+from losslab.nn.network import Network
+from losslab.optim.optimizers import OPTIMIZERS
 
 ACTS = ACTIVATIONS.names()
 
@@ -323,12 +323,12 @@ def _torch_history(
     return out
 
 
-# torch.optim's elementwise rules (losslab.optimizers and optimizers_torch); the rest of the zoo
+# torch.optim's elementwise rules (losslab.optim.optimizers and optimizers_torch); the rest of the zoo
 # is fitted against torch or its package in its own test_zoo_*.py.
 CORE = [
     n
     for n in OPTIMIZERS.names()
-    if OPTIMIZERS.get(n).rule.__module__ in ("losslab.optimizers", "losslab.optimizers_torch")
+    if OPTIMIZERS.get(n).rule.__module__ in ("losslab.optim.optimizers", "losslab.optim.torch_more")
 ]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from losslab.errors import ConfigError, UnknownNameError
-from losslab.optimizers import HYPERPARAMETERS, OPTIMIZERS, make_optimizer
+from losslab.optim.optimizers import HYPERPARAMETERS, OPTIMIZERS, make_optimizer
 
 # --------------------------------------------------------------------------- reference
 

@@ -16,7 +16,7 @@ import losslab
 from losslab.errors import DataError
 
 mpl = pytest.importorskip("matplotlib")
-from losslab.plot import study_figure  # noqa: E402
+from losslab.views.plot import study_figure  # noqa: E402
 
 # --------------------------------------------------------------------------- synthetic records
 
@@ -315,7 +315,7 @@ def test_each_run_keeps_its_own_metric_column(tmp_path):
 
 
 def test_saved_study_redraws_the_same_figure(study, figure):
-    from losslab.compare import load_study, optima
+    from losslab.study.compare import load_study, optima
 
     saved = load_study(study)
     fig = figure(saved.runs, saved.curves, optima=optima(saved.reference))
@@ -346,7 +346,7 @@ def test_compare_plot_takes_svg(cli, tmp_path):
 
 
 def test_old_study_without_the_new_columns_still_plots(cli, study, tmp_path, figure):
-    from losslab.compare import load_study, optima
+    from losslab.study.compare import load_study, optima
 
     old = tmp_path / "old"
     old.mkdir()
@@ -394,7 +394,7 @@ def test_a_diverged_run_is_drawn_up_to_its_divergence(cli, tmp_path):
     cli("fit", "breast-cancer", "--model", "linear", "--optimizer", "gd", "--out", tmp_path,
         code=1)  # fmt: skip
     (run,) = tmp_path.iterdir()
-    from losslab.plot import records_of
+    from losslab.views.plot import records_of
 
     found = records_of(run)
     fig = study_figure(found.runs, found.curves, title=found.title)

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from losslab.data import read_table
+from losslab.data.read import read_table
 from losslab.losses import LOSSES, get_loss
-from losslab.training import split_rows
+from losslab.train.loop import split_rows
 
 FAST = settings(max_examples=60, deadline=None)
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)

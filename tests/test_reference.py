@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from losslab import reference as ref
+from losslab.train import reference as ref
 from losslab.errors import ConfigError, DataError, DomainError
-from losslab.reference import SEPARABLE, objective, reference_optimum
+from losslab.train.reference import SEPARABLE, objective, reference_optimum
 
 DATA = Path(__file__).resolve().parent.parent / "datasets"
 LOSS = {"linear": "mse", "logistic": "bce", "softmax": "cross-entropy"}

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 import losslab
-from losslab import schema
+from losslab.study import schema
 from losslab.errors import DataError
-from losslab.predict import evaluate_model
+from losslab.study.predict import evaluate_model
 
 DATA = {"linear": "diabetes", "logistic": "breast-cancer", "softmax": "iris"}
 
@@ -267,8 +267,8 @@ def test_a_valid_mlp_model_predicts(cli, tmp_path, write_csv):
 def records(tmp_path_factory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("records")
     run = Path(losslab.fit("iris", epochs=3, save=True, out=str(out / "runs")).record)
-    from losslab.compare import Grid, compare, save_study
-    from losslab.training import FitConfig
+    from losslab.study.compare import Grid, compare, save_study
+    from losslab.train.loop import FitConfig
 
     study = compare(
         FitConfig(data="iris", epochs=3), Grid(["gd", "adam"], [None], [None], [None], 2), jobs=1

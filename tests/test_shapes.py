@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from losslab.losses import LOSSES
-from losslab.shapes import loss_shapes, text_chart
+from losslab.views.shapes import loss_shapes, text_chart
 
 
 def at(chart, name, x):

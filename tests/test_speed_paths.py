@@ -10,8 +10,8 @@ import pytest
 import losslab
 from losslab.errors import ConfigError
 from losslab.losses import LOSSES
-from losslab.models import MODELS
-from losslab.training import (
+from losslab.nn.models import MODELS
+from losslab.train.loop import (
     _CHUNK,
     FitConfig,
     Problem,

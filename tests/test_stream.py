@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 import losslab
-from losslab import stream
-from losslab.data import DATASETS
+from losslab.train import stream
+from losslab.data.read import DATASETS
 from losslab.errors import ConfigError, DataError
 
 

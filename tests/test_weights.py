@@ -130,7 +130,7 @@ def test_sample_weights_match_sklearn_metrics():
     assert get_loss("bce").value(labels, p, sample_weight=w) == pytest.approx(
         metrics.log_loss(labels, p, sample_weight=w), rel=1e-12
     )
-    from losslab.evaluate import metrics_for, r2_score
+    from losslab.losses.metrics import metrics_for, r2_score
 
     assert r2_score(y, pred, w) == pytest.approx(metrics.r2_score(y, pred, sample_weight=w))
     got, _ = metrics_for(labels, p, multi=False, logits=False, w=w)

@@ -1,4 +1,4 @@
-"""The rules of losslab/optimizers_modern.py against independent references.
+"""The rules of losslab/optim/modern.py against independent references.
 
 Each rule is written out here again from its paper's update, with the conventions of the
 package it is named after (always run); the packages themselves run the same steps when they
@@ -17,7 +17,7 @@ from test_network import _digits, _init_npz, _softmax_ce, _write_csv
 from test_optimizers import SHAPES, assert_steps_close, problem, step_peak
 
 import losslab
-from losslab.optimizers import OPTIMIZERS, make_optimizer
+from losslab.optim.optimizers import OPTIMIZERS, make_optimizer
 
 NAMES = (
     "signsgd",

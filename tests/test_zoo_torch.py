@@ -17,7 +17,7 @@ from twins import TUPLES, float64_state, torch_kwargs, torch_optimizer
 
 import losslab
 from losslab.errors import ConfigError
-from losslab.optimizers import OPTIMIZERS, make_optimizer
+from losslab.optim.optimizers import OPTIMIZERS, make_optimizer
 
 NEW = ("nadam", "radam", "adamax", "adadelta", "rprop", "asgd")
 STEP_REFERENCED = set(NEW)

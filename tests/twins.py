@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from losslab.optimizers import OPTIMIZERS
+from losslab.optim.optimizers import OPTIMIZERS
 
 # losslab splits torch's tuple-valued hyperparameters into two names.
 TUPLES = {

@@ -1,0 +1,242 @@
+"""Analytic gradients against central finite differences, for every loss and every model.
+
+The check the tests use, for users who add their own loss or layer. For a loss, the gradient of
+the mean loss with respect to the model output (``Loss.grad``) against
+(L(out + h·eᵢ) − L(out − h·eᵢ)) / 2h for every entry of ``out``; for a model, the gradient of the
+training objective with respect to every parameter (the network's ``backward``) against the same
+differences of the objective. The error of an entry is |a − n| / max(|a|, |n|, floor), where
+the floor (1e-4 × the largest entry) keeps entries that are 0 up to rounding from counting as
+failures; a pair fails when its largest error exceeds ``tol`` (1e-4; correct gradients give
+1e-6 or less with h = 1e-6 on inputs drawn away from kinks, a wrong one 1e-2 or more).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from losslab.errors import ConfigError
+
+H = 1e-6
+TOL = 1e-4
+
+
+@dataclass(frozen=True)
+class Check:
+    """One gradient check: what was checked, its largest relative error, and whether it held."""
+
+    kind: str  # "loss" or "model"
+    name: str
+    detail: str
+    entries: int
+    max_error: float
+    ok: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def relative_error(analytic: np.ndarray, numeric: np.ndarray, scale: float) -> float:
+    """max |a − n| / max(|a|, |n|, floor) over the entries, with floor = 1e-4 × the largest
+    gradient entry (or 1e-8·max(1, |f|) if that is larger): entries that are tiny next to the
+    others are judged on the gradient's scale, where finite differences' rounding (about
+    1e-16·|f|/h) cannot make them fail."""
+    if not analytic.size:
+        return 0.0
+    largest = max(float(np.max(np.abs(analytic))), float(np.max(np.abs(numeric))))
+    floor = max(1e-4 * largest, 1e-8 * max(1.0, abs(scale)))
+    denom = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), floor)
+    return float(np.max(np.abs(analytic - numeric) / denom))
+
+
+def numeric_gradient(f: Callable[[], float], x: np.ndarray, h: float = H) -> np.ndarray:
+    """Central differences of ``f()`` in every entry of ``x`` (perturbed in place, restored)."""
+    flat = x.reshape(-1)
+    if not np.shares_memory(flat, x):
+        raise ValueError("x must be contiguous so that its entries can be perturbed in place")
+    out = np.empty(flat.size)
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + h
+        up = f()
+        flat[i] = keep - h
+        down = f()
+        flat[i] = keep
+        out[i] = (up - down) / (2 * h)
+    return out.reshape(x.shape)
+
+
+def _softmax(s: np.ndarray) -> np.ndarray:
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def sample_inputs(
+    loss: Any, logits: bool, *, n: int = 16, k: int = 4, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Valid random (y, out) for ``loss``, drawn from its task, checked by the loss itself.
+
+    Continuous draws hit a kink (hinge's margin 1, mae's 0) with probability 0, and the seed
+    is fixed, so finite differences see smooth pieces.
+    """
+    rng = np.random.default_rng([seed, len(loss.name), int(logits)])
+    task = loss.task
+    if task == "regression":
+        y = rng.normal(0.0, 2.0, n)
+        out = y + rng.normal(0.0, 1.5, n)
+    elif task == "binary":
+        y = rng.integers(0, 2, n).astype(float)
+        out = rng.normal(0.0, 2.0, n) if logits else rng.uniform(0.05, 0.95, n)
+    elif task == "margin":
+        y = rng.choice([-1.0, 1.0], n)
+        out = rng.normal(0.0, 1.5, n)
+    elif task == "multiclass":
+        y = rng.integers(0, k, n).astype(float)
+        scores = rng.normal(0.0, 2.0, (n, k))
+        out = _softmax(scores) if loss.supports_logits and not logits else scores
+    elif task == "distribution":
+        y, out = rng.dirichlet(np.full(k, 3.0), n), rng.dirichlet(np.full(k, 3.0), n)
+    elif task == "positive":  # counts, amounts, durations: y > 0 suits every domain rule
+        y = rng.gamma(2.0, 1.0, n)
+        out = rng.normal(0.0, 1.0, n) if loss.score_input else rng.gamma(2.0, 1.0, n)
+    elif task == "pair":
+        y = rng.integers(0, 2, n).astype(float)
+        out = rng.uniform(0.0, 2.5, n)
+    else:
+        raise ConfigError(f"gradcheck has no sampler for the task {task!r} of loss {loss.name!r}")
+    loss.check(y, out, logits=logits)
+    return y, out
+
+
+def check_loss(loss: Any, *, logits: bool = False, seed: int = 0, tol: float = TOL) -> Check:
+    """``loss.grad`` against central differences of ``loss.value`` at sampled inputs."""
+    y, out = sample_inputs(loss, logits, seed=seed)
+    out = np.ascontiguousarray(out, dtype=np.float64)
+    value = loss.value(y, out, logits=logits)
+    analytic = np.asarray(loss.grad(y, out, logits=logits), dtype=np.float64)
+    numeric = numeric_gradient(lambda: loss.value(y, out, logits=logits), out)
+    error = relative_error(analytic, numeric, value)
+    detail = "logits" if logits else loss.inputs
+    return Check("loss", loss.name, detail, out.size, error, error <= tol)
+
+
+# Small networks: every layer kind and every activation, few enough parameters to difference
+# (an mlp 4-5-4-out; a cnn with both kernel sizes, pooling and flatten on 6×6×2 images).
+SMALL_HIDDEN = (5, 4)
+SMALL_IMAGE = (6, 6, 2)
+SMALL_LAYERS = "conv3,pool,conv2k2,flatten,dense4"
+
+
+def _network(model: Any, loss: Any, activation: str, n_features: int, k: int) -> Any:
+    from losslab.nn.models import head_of
+    from losslab.nn.network import Network
+
+    head = head_of(model, loss.name)
+    out = k if head.multi_output else 1
+    if model.images:
+        net = Network(
+            [n_features, out],
+            activation,
+            vector_output=not head.multi_output,
+            layers=SMALL_LAYERS,
+            image=SMALL_IMAGE,
+        )
+    elif model.network:
+        net = Network(
+            [n_features, *SMALL_HIDDEN, out], activation, vector_output=not head.multi_output
+        )
+    else:
+        net = Network([n_features, out], None, vector_output=not head.multi_output)
+    return net, head
+
+
+def check_model(
+    model_name: str,
+    loss_name: str | None = None,
+    *,
+    activation: str = "relu",
+    seed: int = 0,
+    tol: float = TOL,
+) -> Check:
+    """The network's ``backward`` (objective = mean loss + (l2/2)‖W‖² with l2 = 0.1, so the
+    penalty's gradient is checked too) against central differences over every parameter."""
+    from losslab.losses import LOSSES
+    from losslab.nn.models import MODELS
+    from losslab.nn.models import check_loss as fits
+
+    model = MODELS.get(model_name)
+    loss = LOSSES.get(loss_name or model.default_loss())
+    fits(model, loss.name)
+    rng = np.random.default_rng([seed, len(model.name), len(loss.name)])
+    n, k = 9, 3
+    p = int(np.prod(SMALL_IMAGE)) if model.images else 4
+    net, head = _network(model, loss, activation, p, k)
+    if model.network:
+        net.init("torch", rng)
+    else:  # one-layer models start at zero; move them off that symmetric point
+        net.theta[...] = rng.normal(0.0, 0.5, net.theta.size)
+    X = rng.normal(0.0, 1.0, (n, p))
+    y, _ = sample_inputs(loss, head.logits, n=n, k=k, seed=seed)
+    l2 = 0.1
+
+    # a loss of positive predictions trains through its link (ŷ = exp(s)): the chain rule is
+    # part of what is checked
+    link = loss.link if loss.link is not None and not loss.score_input else None
+
+    def predictions(S: np.ndarray) -> np.ndarray:
+        return link.inverse(S) if link is not None else S
+
+    def objective() -> float:
+        P = predictions(net.forward(X, "batch"))
+        return float(loss.value(y, P, logits=head.logits)) + net.penalty(0.0, l2)
+
+    value = objective()
+    S = net.forward(X, "batch")
+    P = predictions(S)
+    G = np.asarray(loss.grad(y, P, logits=head.logits), dtype=net.dtype)
+    if link is not None:
+        G = G * link.slope(S, P)
+    net.backward(G, "batch")
+    net.add_penalty_grad(0.0, l2)
+    analytic = net.grad.copy()
+    numeric = numeric_gradient(objective, net.theta)
+    error = relative_error(analytic, numeric, value)
+    detail = f"loss {loss.name}" + (f", {activation}" if model.network else "")
+    return Check("model", model.name, detail, analytic.size, error, error <= tol)
+
+
+def gradcheck(
+    losses: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    *,
+    seed: int = 0,
+    tol: float = TOL,
+) -> list[Check]:
+    """Every requested loss (default: all, with logits too where a loss takes them) and every
+    requested model with each loss it takes (networks also with every activation)."""
+    from losslab.nn.activations import ACTIVATIONS
+    from losslab.losses import LOSSES
+    from losslab.nn.models import MODELS
+
+    if losses is None and models is None:
+        losses, models = LOSSES.names(), MODELS.names()
+    loss_names = [LOSSES.resolve(name) for name in (losses or [])]
+    model_names = [MODELS.resolve(name) for name in (models or [])]
+    checks: list[Check] = []
+    for name in loss_names:
+        loss = LOSSES.get(name)
+        for logits in (False, True) if loss.supports_logits else (False,):
+            checks.append(check_loss(loss, logits=logits, seed=seed, tol=tol))
+    for name in model_names:
+        model = MODELS.get(name)
+        wanted = [ln for ln in model.losses if ln in loss_names] if loss_names else model.losses
+        for loss_name in wanted or model.losses:
+            checks.append(check_model(name, loss_name, seed=seed, tol=tol))
+        if model.network:
+            for activation in ACTIVATIONS.names():
+                if activation != "relu":
+                    checks.append(check_model(name, activation=activation, seed=seed, tol=tol))
+    return checks

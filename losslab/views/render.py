@@ -1,0 +1,319 @@
+"""Turning results into tables (for people), JSON and CSV (for programs). Only here and in the CLI
+is rich imported: results go to stdout, progress and diagnostics to stderr."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from losslab.data.write import to_csv, to_json, write
+
+FORMATS = ("table", "json", "csv")
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+class Undefined(str):
+    """A value that has none, with the reason ("undefined (constant target)"): shown in its
+    number column, aligned as a number; JSON and CSV carry null / empty instead."""
+
+    def __new__(cls, reason: str) -> Undefined:
+        return super().__new__(cls, f"undefined ({reason})")
+
+
+def fmt_number(value: Any, digits: int = 6) -> str:
+    """Fixed, readable precision for tables (JSON/CSV keep full precision)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if value != 0 and (abs(value) >= 1e6 or abs(value) < 10 ** -(digits - 2)):
+            return f"{value:.{digits - 2}e}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def sparkline(values: Sequence[float], width: int = 24) -> str:
+    """A unicode sparkline of a loss curve, resampled to at most ``width`` points."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return ""
+    if len(finite) > width:
+        step = (len(finite) - 1) / (width - 1)
+        finite = [finite[round(i * step)] for i in range(width)]
+    lo, hi = min(finite), max(finite)
+    if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+        return SPARKS[0] * len(finite)
+    scale = (len(SPARKS) - 1) / (hi - lo)
+    return "".join(SPARKS[round((v - lo) * scale)] for v in finite)
+
+
+def stdout_console():
+    """Tables on stdout; when piped, wide enough not to squeeze them (rich would use 80)."""
+    import os
+
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=240)
+    return console
+
+
+def stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def table(
+    title: str | None,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    caption: str | None = None,
+    highlight_row: int | None = None,
+    digits: int = 6,
+    compact: bool = False,
+):
+    """A rich table: text left-aligned, numbers right-aligned at fixed precision; ``compact``:
+    rules under the header only, for narrow terminals."""
+    from rich import box
+    from rich.table import Table
+
+    rows = [list(r) for r in rows]
+    out = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
+    out.show_header = any(header)  # a table of (field, value) pairs needs no header
+    if compact:
+        out.box, out.pad_edge, out.show_edge = box.SIMPLE_HEAD, False, False
+        out.collapse_padding = True
+    for j, name in enumerate(header):
+        numeric = rows and all(
+            isinstance(r[j], (int, float, Undefined)) or r[j] is None for r in rows if j < len(r)
+        )
+        out.add_column(name, justify="right" if numeric else "left")
+    from rich.text import Text
+
+    for i, row in enumerate(rows):
+        style = "bold green" if i == highlight_row else None
+        out.add_row(*(Text(fmt_number(v, digits)) for v in row), style=style)
+    return out
+
+
+def line(text: str, style: str | None = "bold"):
+    """A heading or note printed as is (no markup, no wrapping into a narrow table's width)."""
+    from rich.text import Text
+
+    return Text(text, style=style or "")
+
+
+def emit(
+    fmt: str,
+    *,
+    obj: Any,
+    csv_header: Sequence[str],
+    csv_rows: Iterable[Sequence[Any]],
+    render: Callable[[], Any],
+) -> None:
+    """Print a result in the chosen format: JSON object, CSV rows or rich renderables."""
+    if fmt == "json":
+        write(to_json(obj) + "\n")
+    elif fmt == "csv":
+        write(to_csv(csv_header, csv_rows))
+    else:
+        from losslab.errors import OutputError
+
+        console = stdout_console()
+        try:
+            for renderable in render():
+                console.print(renderable)
+            console.file.flush()
+        except OSError as exc:
+            raise OutputError(exc) from None
+
+
+# --------------------------------------------------------------------------- run and study tables
+
+
+def fit_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(name, value) rows of a run's table from its metrics (as metrics.json holds them:
+    status, epochs_run, seconds and the train, val, test losses and metric)."""
+    train, test = metrics["train"], metrics.get("test")
+    val = metrics.get("val")
+    key = "accuracy" if "accuracy" in train else "r2"
+
+    def metric(value: float | None) -> Any:
+        # a finished run has an R² unless its target is constant (evaluate.r2_score)
+        return (
+            Undefined("constant target") if value is None and train["loss"] is not None else value
+        )
+
+    rows = [
+        ("status", metrics["status"]),
+        ("epochs run", metrics["epochs_run"]),
+        ("train loss", train["loss"]),
+        (f"train {key}", metric(train[key])),
+    ]
+    if val is not None:
+        rows += [("val loss", val["loss"]), (f"val {key}", val[key])]
+    if test is not None:
+        rows += [("test loss", test["loss"]), (f"test {key}", metric(test[key]))]
+    rows += [("seconds", metrics["seconds"])]
+    return rows
+
+
+def study_title(study: Any) -> str:
+    """data · model · N runs, the title of a study's table and figure."""
+    cfg = study.config
+    return f"{cfg['data']['source']} · {cfg['model']} · {len(study.runs)} runs"
+
+
+def short_number(value: float, digits: int = 4, *, significant: bool = False) -> str:
+    """Fixed decimals (or, ``significant``, that many significant digits) for ordinary
+    magnitudes, scientific notation for tiny or huge ones: never a row of zeros, never forty
+    digits."""
+    if value == 0:
+        return "0"
+    if not 1e-3 <= abs(value) < 1e5:
+        return f"{value:.{max(digits - 2, 1)}e}"
+    if significant:
+        digits = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
+    return f"{value:.{digits}f}"
+
+
+def study_table(
+    study: Any, *, narrow: bool = False, plot: str | None = None
+) -> tuple[str, list[str], list[list[Any]], list[str]]:
+    """(title, header, rows, notes) of a study's table, the one `losslab compare` prints and
+    `losslab report` shows; ``narrow`` keeps the columns that choose between configurations."""
+    from losslab.study.compare import ranked_by
+
+    metrics = study.metrics or [study.metric]
+    ref = study.reference or {}
+
+    def pm(row: dict[str, Any], name: str, digits: int = 4) -> str:
+        mean, std = row.get(f"{name}_mean"), row.get(f"{name}_std")
+        if mean is None:
+            return "—"
+        if narrow or std is None:
+            return short_number(mean, digits, significant=True)
+        return f"{short_number(mean, digits)} ± {short_number(std, digits)}"
+
+    by_loss = ref.get("by_loss") or {}
+
+    def gap(row: dict[str, Any]) -> str:
+        objective = (by_loss.get(row["loss"]) or {}).get("objective")
+        if objective is None or not math.isfinite(objective):
+            return "n/a"
+        mean = row["gap_mean"]
+        return "—" if mean is None else "0" if mean == 0 else f"{mean:.2e}"
+
+    validated = ranked_by(study.runs) == "val_loss"
+    networks = any(row.get("hidden") for row in study.summary)
+    cells = []
+    for row in study.summary:
+        ett = row["epochs_to_target"]
+        seconds = row.get("seconds_mean")
+        cells.append(
+            {
+                "hidden": row.get("hidden"),
+                "layers": row.get("layers"),
+                "optimizer": row["optimizer"],
+                "lr": f"{row['lr']:g}",
+                "loss": row["loss"],
+                "batch": "full" if not row["batch_size"] else row["batch_size"],
+                "train loss": pm(row, "train_loss"),
+                "val loss": pm(row, "val_loss"),
+                "test loss": pm(row, "test_loss"),
+                "metric": next(
+                    (pm(row, m, 3) for m in metrics if row.get(f"{m}_mean") is not None), None
+                )
+                or ("undefined (constant target)" if row["diverged"] < row["seeds"] else "—"),
+                "gap": gap(row),
+                "epochs→target": "—"
+                if ett is None
+                else f"{ett} ({row['reached_target']}/{row['seeds'] - row['diverged']})",
+                "time s": "—" if seconds is None else short_number(seconds, 3),
+                "diverged": f"{row['diverged']}/{row['seeds']}",
+                "train curve": sparkline(row["curve"]),
+            }
+        )
+    columns = list(cells[0]) if cells else []
+    if not networks:
+        columns.remove("hidden")
+    if not any(row.get("layers") for row in study.summary):
+        columns.remove("layers")
+    if not validated:
+        columns.remove("val loss")
+    hidden_notes = []
+    if narrow:
+        columns = [c for c in columns if c not in ("time s", "train curve")]
+        if len({row["loss"] for row in study.summary}) == 1:
+            columns.remove("loss")
+        if not any(row["diverged"] for row in study.summary):
+            columns.remove("diverged")
+            hidden_notes.append("no run diverged")
+        for empty in ("gap", "epochs→target"):  # explained by the notes below
+            if all(cell[empty] in ("n/a", "—") for cell in cells):
+                columns.remove(empty)
+        hidden_notes.append(
+            "means over seeds; ± std, times, curves and losses per run in --format json|csv"
+        )
+    names = {"metric": " / ".join(metrics)}
+    if narrow:
+        names.update({"train loss": "train", "val loss": "val", "test loss": "test"})
+        names.update({"epochs→target": "epochs→\ntarget", "diverged": "diverged"})
+    header = [names.get(c, c) for c in columns]
+    rows = [[cell[c] for c in columns] for cell in cells]
+
+    notes = []
+    for name, info in by_loss.items():
+        label = f"{name}: " if len(by_loss) > 1 else ""
+        per_seed = info.get("per_seed") or []
+        if info.get("objective") is None or not math.isfinite(info["objective"]):
+            reason = info.get("reason") or (
+                "no reference optimum"
+                if info.get("objective") is None
+                else "no finite reference optimum (the objective exceeds float64)"
+            )
+            notes.append(f"gap: {label}{reason}")
+            continue
+        where = "seed 0's training split" if len(per_seed) > 1 else "the training data"
+        notes.append(
+            f"gap = final objective − exact optimum: {label}{info['objective']:.10g} on "
+            f"{where} ({info['method']}, {info['iterations']} iterations"
+            + ("; each seed against its own split's optimum)" if len(per_seed) > 1 else ")")
+        )
+    if study.target_loss is not None:
+        what = (
+            "train objective within 1% of the optimum"
+            if study.config.get("target_default")
+            else f"train loss ≤ {study.target_loss:.6g}"
+        )
+        notes.append(f"epochs→target: median first epoch with {what} (seeds that reached it)")
+    what = {
+        "val_loss": "validation loss",
+        "objective": "training objective (loss + penalty, as the gap)",
+    }.get(ranked_by(study.runs), "training loss")
+    notes.append(f"ranked by mean {what} within each loss (the test loss never chooses)")
+    notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
+    if study.record:
+        notes.append(f"saved: {study.record}")
+    if plot:
+        notes.append(f"plot: {plot}")
+    if study.partial:
+        notes.append("PARTIAL: interrupted before every run finished")
+    notes += hidden_notes
+    spread = "mean over seeds" if narrow else "mean ± std over seeds"
+    title = study_title(study)
+    if study.seconds is not None:
+        title += f" · {study.seconds:.{1 if study.seconds >= 0.1 else 3}f} s"
+    title += f" · {spread}"
+    if narrow and len({row["loss"] for row in study.summary}) == 1 and study.summary:
+        title += f" · {study.summary[0]['loss']}"
+    return title, header, rows, notes
