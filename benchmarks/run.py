@@ -48,12 +48,12 @@ from typing import Any
 import numpy as np
 
 import losslab
-from losslab.nn.layers import SEED_LAYERS
 from losslab.losses import LOSSES
+from losslab.nn.layers import SEED_LAYERS
 from losslab.nn.models import MODELS
 from losslab.nn.network import Network
-from losslab.train.reference import objective, reference_optimum
 from losslab.train.loop import FitConfig, FitResult, Problem, Split, _Interrupt, train
+from losslab.train.reference import objective, reference_optimum
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -781,8 +781,8 @@ def cnn_batch_split(
 ) -> dict:
     """Milliseconds per batch of 32 in the forward pass (with the loss) and in the backward pass
     with the Adam step: losslab's layers when ``torch`` is None, else torch's."""
-    from losslab.train.kernels import objective_for
     from losslab.optim.optimizers import make_optimizer
+    from losslab.train.kernels import objective_for
 
     rows = np.ascontiguousarray(X[: 32 * batches])
     fwd = bwd = 0.0

@@ -31,7 +31,7 @@ import time
 from typing import Any
 
 import losslab
-from losslab.study.compare import DEFAULT_OPTIMIZERS
+from losslab.study.grid import DEFAULT_OPTIMIZERS
 
 MNIST_ROWS = 10_000
 MNIST_GRID = {

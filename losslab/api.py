@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from losslab.study.compare import Study
     from losslab.study.evaluate import EvalResult
+    from losslab.study.summary import Study
     from losslab.train.loop import FitResult
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from losslab.cli.app import app
+from losslab.cli import app
 
 
 class Cli:

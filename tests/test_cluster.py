@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from test_interrupt import Losslab, wait_gone
 
-from losslab.study.compare import default_grid, run_grid
+from losslab.study.grid import default_grid
+from losslab.study.runner import run_grid
 from losslab.train.loop import FitConfig, load_problem
 
 distributed = pytest.importorskip("distributed")

@@ -21,7 +21,7 @@ def test_version_and_module_entry(cli):
 
 
 def test_help_does_not_import_pandas():
-    code = "import sys; from losslab.cli.app import app; print('pandas' in sys.modules)"
+    code = "import sys; from losslab.cli import app; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

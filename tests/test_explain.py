@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from losslab.views.explain import ADVICE, explain, loss_properties, optimizer_properties
 from losslab.losses import LOSSES
 from losslab.optim.optimizers import OPTIMIZERS
 from losslab.optim.schedules import SCHEDULES
+from losslab.views.explain import ADVICE, explain, loss_properties, optimizer_properties
 
 REGISTRIES = {"loss": LOSSES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 

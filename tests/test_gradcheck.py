@@ -7,11 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from losslab.nn import activations
-
-from losslab.views import gradcheck
 from losslab.losses import LOSSES
+from losslab.nn import activations
 from losslab.nn.models import MODELS
+from losslab.views import gradcheck
 
 
 def test_every_loss_and_model_passes():

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from losslab.train.config import FitConfig
 from losslab.errors import ConfigError
+from losslab.train.config import FitConfig
 from losslab.train.prepare import SPLIT, generator, load_problem, make_split
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -27,7 +27,8 @@ import pytest
 
 import losslab
 from losslab.study import records
-from losslab.study.compare import _Stop, default_grid, run_grid
+from losslab.study.grid import default_grid
+from losslab.study.runner import _Stop, run_grid
 from losslab.train.loop import FitConfig, load_problem
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")

@@ -323,7 +323,7 @@ def _torch_history(
     return out
 
 
-# torch.optim's elementwise rules (losslab.optim.optimizers and optimizers_torch); the rest of the zoo
+# torch.optim's elementwise rules (losslab.optim.optimizers and torch_more); the rest of the zoo
 # is fitted against torch or its package in its own test_zoo_*.py.
 CORE = [
     n

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from losslab.losses.metrics import R2_BEYOND, R2_CONSTANT, _r2, r2_score
 from losslab.losses import LOSSES
+from losslab.losses.metrics import R2_BEYOND, R2_CONSTANT, _r2, r2_score
 
 BIG = np.finfo(np.float64).max
 

@@ -315,7 +315,8 @@ def test_each_run_keeps_its_own_metric_column(tmp_path):
 
 
 def test_saved_study_redraws_the_same_figure(study, figure):
-    from losslab.study.compare import load_study, optima
+    from losslab.study.compare import load_study
+    from losslab.study.summary import optima
 
     saved = load_study(study)
     fig = figure(saved.runs, saved.curves, optima=optima(saved.reference))
@@ -346,7 +347,8 @@ def test_compare_plot_takes_svg(cli, tmp_path):
 
 
 def test_old_study_without_the_new_columns_still_plots(cli, study, tmp_path, figure):
-    from losslab.study.compare import load_study, optima
+    from losslab.study.compare import load_study
+    from losslab.study.summary import optima
 
     old = tmp_path / "old"
     old.mkdir()

@@ -175,7 +175,7 @@ def test_kill_during_write_leaves_a_partial_that_the_next_run_removes(cli, tmp_p
     code = (
         "import os, signal, sys\n"
         "os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGKILL)\n"
-        "from losslab.cli.app import main\n"
+        "from losslab.cli import main\n"
         "sys.argv = ['losslab', 'fit', 'iris', '--epochs', '2', '--out', sys.argv[1]]\n"
         "main()\n"
     )

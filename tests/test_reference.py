@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from losslab.train import reference as ref
 from losslab.errors import ConfigError, DataError, DomainError
+from losslab.train import reference as ref
 from losslab.train.reference import SEPARABLE, objective, reference_optimum
 
 DATA = Path(__file__).resolve().parent.parent / "datasets"

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 import losslab
-from losslab.train.config import FitConfig
 from losslab.errors import ConfigError, UnknownNameError
 from losslab.hyper import Hyper
 from losslab.optim.optimizers import HYPERPARAMETERS
 from losslab.optim.schedules import DECLARED, SCHEDULES, LRSchedule, Plateau, lr_at, lr_schedule
+from losslab.train.config import FitConfig
 
 R2 = math.sqrt(2) / 2
 DATA = Path(__file__).resolve().parent.parent / "datasets"

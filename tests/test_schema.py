@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import losslab
-from losslab.study import schema
 from losslab.errors import DataError
+from losslab.study import schema
 from losslab.study.predict import evaluate_model
 
 DATA = {"linear": "diabetes", "logistic": "breast-cancer", "softmax": "iris"}

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 import losslab
-from losslab.train import stream
 from losslab.data.read import DATASETS
 from losslab.errors import ConfigError, DataError
+from losslab.train import stream, stream_scan, stream_source
 
 
 def _path(name: str) -> str:
@@ -114,7 +114,7 @@ def test_chan_merge_equals_the_exact_statistics():
 
     rng = np.random.default_rng(3)
     X = 1e8 + rng.normal(size=(3_000, 3)) * [1e-3, 1.0, 1e3]
-    moments = stream.Moments()
+    moments = stream_source.Moments()
     for lo, hi in ((0, 1), (1, 700), (700, 701), (701, 2_000), (2_000, 3_000)):
         moments.add(np.asfortranarray(X[lo:hi]))
     assert moments.n == 3_000
@@ -142,8 +142,8 @@ def test_the_row_hash_is_splitmix64_and_splits_by_row_alone():
     key = 12345
     rows = np.array([0, 1, 2, 10**9, 2**40])
     expected = [(_splitmix64(r * 0x9E3779B97F4A7C15 + key) >> 11) * 2.0**-53 for r in rows.tolist()]
-    assert stream.unit_hash(rows, key).tolist() == expected
-    u = stream.unit_hash(np.arange(200_000), key)
+    assert stream_source.unit_hash(rows, key).tolist() == expected
+    u = stream_source.unit_hash(np.arange(200_000), key)
     assert abs((u < 0.2).mean() - 0.2) < 0.005 and 0 <= u.min() and u.max() < 1
 
 
@@ -224,6 +224,7 @@ def test_ctrl_c_while_reading_the_data_leaves_no_record(cli, tmp_path, monkeypat
         signal.raise_signal(signal.SIGINT)
         return chunk(*args, **kwargs)
 
+    monkeypatch.setattr(stream_scan, "_chunk", pressing)  # pass 0
     monkeypatch.setattr(stream, "_chunk", pressing)
     result = cli(
         "fit", _path("iris"), "--stream", "--chunk-rows", "50", "--out", tmp_path / "runs",
@@ -294,8 +295,8 @@ def test_a_change_that_keeps_size_and_times_is_caught_by_the_checksum(tmp_path, 
     """On a file system whose times cannot tell (simulated: the stamp never changes), the
     CRC-32 of the pass differs from the first pass's: an error at the end of that pass."""
     path = _numbers_file(tmp_path / "a.csv", 2_000)
-    fixed = stream.Stamp.of(path, "a.csv")
-    monkeypatch.setattr(stream.Stamp, "of", classmethod(lambda cls, p, label: fixed))
+    fixed = stream_source.Stamp.of(path, "a.csv")
+    monkeypatch.setattr(stream_source.Stamp, "of", classmethod(lambda cls, p, label: fixed))
 
     def flip_some(p: Path) -> None:
         text = bytearray(p.read_bytes())

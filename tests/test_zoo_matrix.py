@@ -14,11 +14,11 @@ from test_network import _digits, _init_npz, _torch_history, _write_csv
 from test_optimizers import assert_steps_close, ref_adam, run_ours
 
 import losslab
-from losslab.train.config import FitConfig
-from losslab.optim.optimizers import OPTIMIZERS, StepContext, make_optimizer
 from losslab.optim.matrix import orthogonalise
-from losslab.train.prepare import prepare
+from losslab.optim.optimizers import OPTIMIZERS, StepContext, make_optimizer
+from losslab.train.config import FitConfig
 from losslab.train.loop import optimum_of
+from losslab.train.prepare import prepare
 
 STEP_REFERENCED = {"adafactor", "muon", "lbfgs", "polyak"}
 FIT_REFERENCED = {"adafactor", "muon", "lbfgs", "polyak"}

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from losslab.nn.activations import Activation
 from losslab.errors import ConfigError
+from losslab.nn.activations import Activation
 
 Shape = tuple[int, ...]
 

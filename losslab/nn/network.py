@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from losslab.nn.activations import ACTIVATIONS, Activation
 from losslab.errors import ConfigError
+from losslab.nn.activations import ACTIVATIONS, Activation
 from losslab.nn.layers import (
     Dense,
     Layer,

@@ -14,7 +14,6 @@ first-step conventions, same order of bias correction and ε. ``g`` is the gradi
 
 from __future__ import annotations
 
-import importlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -605,10 +604,3 @@ def make_optimizer(name: str, **hyper: Any) -> Optimizer:
     (``--beta1 is not used by sgd``), as is an out-of-range value.
     """
     return OPTIMIZERS.get(name)(**hyper)
-
-
-# The rest of the zoo registers itself here, after the rules it builds on, in the order of the
-# listing: torch.optim's other rules, then those that see matrices or the whole objective, then
-# the optimizers beyond torch.
-for _module in ("torch_more", "matrix", "modern"):
-    importlib.import_module(f"losslab.optim.{_module}")

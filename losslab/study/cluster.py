@@ -1,6 +1,6 @@
 """`compare --executor dask`: the runs of a study as tasks on a ``dask.distributed`` cluster.
 
-Every run is one ``Client.submit`` of :func:`losslab.study.compare._run_remote`; the data goes to the
+Every run is one ``Client.submit`` of :func:`losslab.study.runner._run_remote`; the data goes to the
 workers once (``Client.scatter(..., broadcast=True)``) and every task takes it by reference. We
 submit tasks ourselves rather than through joblib's Dask backend: a run's result has to be read
 as soon as it finishes (progress bar, a partial study on Ctrl-C), a first Ctrl-C has to reach the

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from losslab.data.read import Table, read_table
 from losslab.data.encoding import Encoder
+from losslab.data.read import Table, read_table
 from losslab.errors import DataError, LossLabError
 from losslab.losses import LOSSES
 from losslab.nn.models import MODELS, ModelKind, class_codes, head_of, probabilities

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from losslab import __version__
-from losslab.errors import DataError, LossLabError
 from losslab.data.write import to_csv, to_json
+from losslab.errors import DataError, LossLabError
 
 if TYPE_CHECKING:  # pragma: no cover
     from losslab.train.loop import FitResult

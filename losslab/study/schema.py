@@ -312,8 +312,8 @@ def _cnn(raw: dict[str, Any], features: list[str], classes: list) -> dict[str, A
     """A layer ``spec`` (``--layers``), an ``image`` [H, W, C] of as many pixels as features,
     and the layers with weights in order: a conv ``W`` in torch's (C_out, C_in, k, k) layout, a
     dense ``W`` inputs × outputs, each ``b`` one value per output."""
-    from losslab.nn.activations import ACTIVATIONS
     from losslab.errors import LossLabError
+    from losslab.nn.activations import ACTIVATIONS
     from losslab.nn.layers import build_stack, parse_layers
     from losslab.nn.models import MODELS, head_of
 

@@ -1,1 +1,9 @@
-"""TODO"""
+"""One run: from settings and a table to a trained model and its history.
+
+``config`` (the settings of a run, validated together), ``prepare`` (target and features, the
+model and loss, the split and the scaling: the problem), ``kernels`` (fused objectives and the
+minibatch order: the hot paths), ``loop`` (the training loop and :class:`FitResult`),
+``reference`` (the exact optimum of a linear model's objective) and ``stream*`` (the same run on a
+file read in chunks). May import ``data``, ``nn``, ``losses``, ``optim`` and the declarations;
+never studies, records or views.
+"""

@@ -19,6 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from losslab.errors import ConfigError
+from losslab.nn.network import Network
+from losslab.optim.optimizers import OPTIMIZERS, StepContext, make_optimizer
+from losslab.optim.schedules import LRSchedule, Plateau, lr_schedule, schedule_unit
 from losslab.train.config import (  # noqa: F401  (re-exported: the settings live in losslab.train.config)
     DEFAULT_ACTIVATION,
     DEFAULT_HIDDEN,
@@ -27,7 +31,6 @@ from losslab.train.config import (  # noqa: F401  (re-exported: the settings liv
     STATUSES,
     FitConfig,
 )
-from losslab.errors import ConfigError
 from losslab.train.kernels import (  # noqa: F401  (re-exported for the tests and benchmarks)
     _CHUNK,
     Batches,
@@ -36,8 +39,6 @@ from losslab.train.kernels import (  # noqa: F401  (re-exported for the tests an
     metric_name,
     objective_for,
 )
-from losslab.nn.network import Network
-from losslab.optim.optimizers import OPTIMIZERS, StepContext, make_optimizer
 from losslab.train.prepare import (  # noqa: F401  (re-exported)
     INIT,
     SHUFFLE,
@@ -53,7 +54,6 @@ from losslab.train.prepare import (  # noqa: F401  (re-exported)
     split_rows,
     with_loss,
 )
-from losslab.optim.schedules import LRSchedule, Plateau, lr_schedule, schedule_unit
 
 DIVERGED_HINT = "lower --lr (or keep --standardize on, or add --clip-norm)"
 _Objective = Objective  # the name the speed-path tests know
@@ -261,7 +261,8 @@ def optimum_of(rule: Any, problem: Problem, split: Split, config: FitConfig) -> 
     """f*, the exact minimum of the training objective, for the rules that need it.
 
     The objective is the one the loop minimises: the mean loss over the training rows (the
-    validation rows left out) + (l2/2)·‖W‖², solved by :func:`losslab.train.reference.reference_optimum`
+    validation rows left out) + (l2/2)·‖W‖², solved by
+    :func:`losslab.train.reference.reference_optimum`
     as `compare`'s gap column is. Where the classes are separable and nothing is penalised, the
     infimum 0 is approached but not attained: f* = 0 (the interpolation case of Loizou et al.
     2021). Elsewhere (a network, a non-smooth or non-convex loss, --l1, an unattained optimum)

@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from losslab.train.config import FitConfig
-from losslab.data.read import Layout, Table, read_table
 from losslab.data.encoding import Encoder, is_categorical
+from losslab.data.read import Layout, Table, read_table
 from losslab.errors import ConfigError, DataError
 from losslab.losses import LOSSES, Loss
 from losslab.nn.models import (
@@ -31,6 +30,7 @@ from losslab.nn.models import (
     encode_target,
     head_of,
 )
+from losslab.train.config import FitConfig
 
 SPLIT, SHUFFLE, INIT = range(3)  # which child of SeedSequence(seed) feeds what
 

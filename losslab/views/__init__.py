@@ -1,1 +1,9 @@
-"""TODO"""
+"""Ways to look at results, losses and optimizers.
+
+``render`` (tables for people; only here and in the CLI is rich imported), ``plot`` (figures of a
+study or run, from the tidy records), ``landscape``, ``functions2d`` and ``landscape_plot``
+(optimizer paths on test functions and on a fit's objective), ``shapes`` (every loss on one
+axis), ``explain`` (what an entry is, measured on its code), ``gradcheck`` (analytic gradients
+against finite differences) and ``report`` (one self-contained HTML page). May import every
+layer below; matplotlib only inside the functions that draw.
+"""

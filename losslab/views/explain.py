@@ -165,8 +165,8 @@ def _parameter_rows(hypers: Any) -> list[dict[str, Any]]:
 
 def loss_properties(name: str) -> dict[str, Any]:
     """Measured on the registered functions along the residual (regression) or margin
-    (classification) axis of :mod:`losslab.views.shapes`: convex where every second difference of the
-    per-row value is ≥ 0 (up to rounding); gradient bounded where |∂ℓ| stays below 10 at 10⁴
+    (classification) axis of :mod:`losslab.views.shapes`: convex where every second difference of
+    the per-row value is ≥ 0 (up to rounding); gradient bounded where |∂ℓ| stays below 10 at 10⁴
     from the target (an outlier's pull is bounded), else growing."""
     from losslab.losses import LOSSES
     from losslab.views.shapes import loss_shapes

@@ -217,8 +217,8 @@ def gradcheck(
 ) -> list[Check]:
     """Every requested loss (default: all, with logits too where a loss takes them) and every
     requested model with each loss it takes (networks also with every activation)."""
-    from losslab.nn.activations import ACTIVATIONS
     from losslab.losses import LOSSES
+    from losslab.nn.activations import ACTIVATIONS
     from losslab.nn.models import MODELS
 
     if losses is None and models is None:

@@ -10,18 +10,20 @@ on that objective. ``tune`` picks each optimizer's lr from a log grid by the fin
 
 **On data**: each optimizer trains with the `fit` loop (:func:`losslab.train.loop.train`), which
 hands over θ after every epoch; the training objective is drawn on the plane through the exact
-optimum θ* (where :mod:`losslab.train.reference` knows it) or the best final point, spanned by the top
+optimum θ* (where :mod:`losslab.train.reference` knows it) or the best final point, spanned by the
+top
 two principal directions of the stacked trajectories (Li et al. 2018, "Visualizing the Loss
 Landscape of Neural Nets", §7, arXiv:1712.09913) or, by default for networks, by two random
 filter-normalised directions (§4 of the same paper); each path is projected onto the plane, and
 :func:`explained_share` says how much of its variance the plane holds. The 1-D linear
 interpolation from the initial to the final parameters follows Goodfellow, Vinyals & Saxe 2015,
 "Qualitatively characterizing neural network optimization problems" (arXiv:1412.6544).
+
+The test functions themselves are :mod:`~losslab.views.functions2d`.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,11 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from losslab.train.config import DEFAULT_DIVERGENCE, FitConfig
-from losslab.errors import ConfigError, UnknownNameError
+from losslab.errors import ConfigError
 from losslab.hyper import flag_of
 from losslab.optim.optimizers import OPTIMIZERS, StepContext, make_optimizer
-from losslab.registry import Registry, canonical
+from losslab.registry import canonical
+from losslab.train.config import DEFAULT_DIVERGENCE, FitConfig
+from losslab.views.functions2d import (
+    Function2D,
+    make_function,
+)
 
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 DEFAULT_STEPS = 200
@@ -44,193 +50,6 @@ TUNE_GRID = (1e-5, 1.0, 16)  # --tune: 16 lrs log-spaced from 1e-5 to 1 (three p
 ALPHAS = np.linspace(-0.5, 1.5, 81)  # the interpolation θ0 + α(θ_final − θ0)
 DIRECTIONS = ("pca", "random")
 _CHUNK_FLOATS = 1 << 21  # score floats per batch of grid points (16 MiB)
-
-
-# --------------------------------------------------------------------------- test functions
-
-
-@dataclass(frozen=True)
-class Function2D:
-    """A 2-D test function: value and gradient (elementwise on arrays), minima and defaults.
-
-    ``window`` is (x_min, x_max, y_min, y_max); ``log_levels``: its values span decades, so the
-    contour levels are log-spaced above the minimum.
-    """
-
-    name: str
-    formula: str
-    value: Callable[[Any, Any], Any]
-    gradient: Callable[[Any, Any], tuple[Any, Any]]
-    minima: tuple[tuple[float, float], ...]
-    minimum: float
-    start: tuple[float, float]
-    window: tuple[float, float, float, float]
-    log_levels: bool
-    source: str  # where the start and window come from
-    condition: float | None = None
-
-    def grid(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(xs, ys, values) on an n × n grid of the window; ``values[i, j] = f(xs[j], ys[i])``."""
-        x0, x1, y0, y1 = self.window
-        xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
-        with np.errstate(over="ignore", invalid="ignore"):
-            return xs, ys, np.asarray(self.value(*np.meshgrid(xs, ys)), dtype=np.float64)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "formula": self.formula,
-            "minima": [list(m) for m in self.minima],
-            "minimum": self.minimum,
-            "start": list(self.start),
-            "window": list(self.window),
-            "condition": self.condition,
-            "source": self.source,
-        }
-
-
-def _rosenbrock(_: float | None) -> Function2D:
-    """Rosenbrock's valley f = (1 − x)² + 100(y − x²)² (Rosenbrock 1960), minimum f(1, 1) = 0."""
-
-    def value(x: Any, y: Any) -> Any:
-        return (1 - x) ** 2 + 100 * (y - x * x) ** 2
-
-    def gradient(x: Any, y: Any) -> tuple[Any, Any]:
-        r = y - x * x
-        return -2 * (1 - x) - 400 * x * r, 200 * r
-
-    return Function2D(
-        "rosenbrock", "(1 − x)² + 100(y − x²)²", value, gradient, ((1.0, 1.0),), 0.0,
-        (-2.0, 2.0), (-2.0, 2.0, -1.0, 3.0), True,
-        "start and window of pytorch-optimizer's examples/viz_optimizers.py",
-    )  # fmt: skip
-
-
-def _rastrigin(_: float | None) -> Function2D:
-    """Rastrigin's function, A = 10: f = 20 + Σ (v² − 10 cos 2πv) over v = x, y; f(0, 0) = 0."""
-
-    def value(x: Any, y: Any) -> Any:
-        return 20 + x * x - 10 * np.cos(2 * np.pi * x) + y * y - 10 * np.cos(2 * np.pi * y)
-
-    def gradient(x: Any, y: Any) -> tuple[Any, Any]:
-        k = 20 * np.pi
-        return 2 * x + k * np.sin(2 * np.pi * x), 2 * y + k * np.sin(2 * np.pi * y)
-
-    return Function2D(
-        "rastrigin", "20 + x² − 10 cos 2πx + y² − 10 cos 2πy", value, gradient, ((0.0, 0.0),),
-        0.0, (-2.0, 3.5), (-4.5, 4.5, -4.5, 4.5), False,
-        "start and window of pytorch-optimizer's examples/viz_optimizers.py",
-    )  # fmt: skip
-
-
-def _beale(_: float | None) -> Function2D:
-    """Beale's function f = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²;
-    f(3, 0.5) = 0."""
-
-    def value(x: Any, y: Any) -> Any:
-        return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
-
-    def gradient(x: Any, y: Any) -> tuple[Any, Any]:
-        a, b, c = 1.5 - x + x * y, 2.25 - x + x * y**2, 2.625 - x + x * y**3
-        gx = 2 * a * (y - 1) + 2 * b * (y**2 - 1) + 2 * c * (y**3 - 1)
-        gy = 2 * a * x + 4 * b * x * y + 6 * c * x * y**2
-        return gx, gy
-
-    return Function2D(
-        "beale", "(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²", value, gradient,
-        ((3.0, 0.5),), 0.0, (3.0, 4.0), (-4.5, 4.5, -4.5, 4.5), True,
-        "start and window of Louis Tiao's 'Visualizing and animating optimization algorithms "
-        "with matplotlib'",
-    )  # fmt: skip
-
-
-# Newton's method from the textbook approximations, to the last digit (tests check ∇f = 0).
-HIMMELBLAU_MINIMA = (
-    (3.0, 2.0),
-    (-2.805118086952745, 3.131312518250573),
-    (-3.779310253377747, -3.283185991286169),
-    (3.5844283403304917, -1.8481265269644034),
-)
-
-
-def _himmelblau(_: float | None) -> Function2D:
-    """Himmelblau's function f = (x² + y − 11)² + (x + y² − 7)²: four minima, all f = 0."""
-
-    def value(x: Any, y: Any) -> Any:
-        return (x * x + y - 11) ** 2 + (x + y * y - 7) ** 2
-
-    def gradient(x: Any, y: Any) -> tuple[Any, Any]:
-        a, b = x * x + y - 11, x + y * y - 7
-        return 4 * x * a + 2 * b, 2 * a + 4 * y * b
-
-    return Function2D(
-        "himmelblau", "(x² + y − 11)² + (x + y² − 7)²", value, gradient, HIMMELBLAU_MINIMA, 0.0,
-        (-0.5, -4.5), (-5.0, 5.0, -5.0, 5.0), True,
-        "Wikipedia's window; the start (ours) lies where the basins of three minima meet",
-    )  # fmt: skip
-
-
-DEFAULT_CONDITION = 10.0
-
-
-def _quadratic(condition: float | None) -> Function2D:
-    """The ill-conditioned quadratic f = ½(x² + κy²), axis-aligned: the Hessian diag(1, κ) has
-    condition number κ, its eigenvectors are the axes (which favours the per-coordinate
-    preconditioners: Adagrad, RMSprop and Adam rescale each eigen-direction). f(0, 0) = 0."""
-    k = DEFAULT_CONDITION if condition is None else condition
-
-    def value(x: Any, y: Any) -> Any:
-        return 0.5 * (x * x + k * y * y)
-
-    def gradient(x: Any, y: Any) -> tuple[Any, Any]:
-        return 1.0 * x, k * y
-
-    return Function2D(
-        "quadratic", f"½(x² + {k:g}y²)", value, gradient, ((0.0, 0.0),), 0.0, (-4.0, 1.0),
-        (-4.5, 1.5, -1.5, 1.5), True,
-        "the ravine of Goh's 'Why Momentum Really Works' (Distill 2017), axis-aligned",
-        condition=k,
-    )  # fmt: skip
-
-
-FUNCTIONS: Registry[Callable[[float | None], Function2D]] = Registry("test function")
-for _name, _build in (
-    ("rosenbrock", _rosenbrock),
-    ("rastrigin", _rastrigin),
-    ("beale", _beale),
-    ("himmelblau", _himmelblau),
-    ("quadratic", _quadratic),
-):
-    FUNCTIONS.add(_name, _build)
-
-
-def make_function(name: str, *, condition: float | None = None) -> Function2D:
-    """The test function ``name``; ``condition`` κ is the quadratic's (ConfigError elsewhere)."""
-    key = FUNCTIONS.resolve(name)
-    if condition is not None:
-        if key != "quadratic":
-            raise ConfigError(f"--condition applies to the quadratic, not to {key}")
-        if not (math.isfinite(condition) and condition >= 1):
-            raise ConfigError(f"--condition must be >= 1, got {condition:g}")
-    return FUNCTIONS.get(key)(condition)
-
-
-def is_function(name: str) -> bool:
-    return name in FUNCTIONS
-
-
-def unknown_target(name: str, datasets: Sequence[str]) -> UnknownNameError:
-    """The error for a name that is neither a test function, a bundled dataset nor a file."""
-    known = [*FUNCTIONS.names(), *datasets]
-    close = difflib.get_close_matches(canonical(name), known, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return UnknownNameError(
-        f"{name!r} is neither a test function ({', '.join(FUNCTIONS.names())}), a bundled "
-        f"dataset nor a file.{hint}"
-    )
-
-
-# --------------------------------------------------------------------------- paths
 
 
 @dataclass
@@ -290,7 +109,7 @@ def steps_to(values: np.ndarray, target: float) -> int | None:
 
 def hyper_for(optimizer: str, hyper: dict[str, Any]) -> dict[str, Any]:
     """The given hyperparameters this optimizer declares (the others are for the others)."""
-    from losslab.study.compare import _hyper_for
+    from losslab.study.grid import _hyper_for
 
     return _hyper_for(optimizer, FitConfig(hyper=hyper))
 
@@ -778,9 +597,9 @@ def data_landscape(
     ``random`` (filter-normalised); default pca for one-layer models, random for networks.
     ``tune``: each optimizer's lr picked from that log grid by the final training objective.
     """
+    from losslab.train.loop import build_network, train
     from losslab.train.prepare import prepare
     from losslab.train.reference import NETWORKS, reference_optimum
-    from losslab.train.loop import build_network, train
 
     _check_common(config.epochs, grid, tol, config.lr, tune)
     names = _optimizer_list(optimizers)

@@ -1,4 +1,5 @@
-"""Drawing a :class:`~losslab.views.landscape.Landscape` (matplotlib, imported lazily: losslab[plot]).
+"""Drawing a :class:`~losslab.views.landscape.Landscape` (matplotlib, imported lazily:
+losslab[plot]).
 
 A test function: its filled contour map (log-spaced levels of f − f* where f spans decades), every
 path on it (or one panel per optimizer), the start and the minima marked; with ``--tune`` a panel

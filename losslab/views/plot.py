@@ -737,7 +737,8 @@ def run_records(directory: Path) -> Drawable:
 
 def study_records(directory: Path) -> Drawable:
     """A study directory as its tidy records (validated on load)."""
-    from losslab.study.compare import load_study, optima
+    from losslab.study.compare import load_study
+    from losslab.study.summary import optima
     from losslab.views.render import study_title
 
     study = load_study(directory)

@@ -191,7 +191,7 @@ def study_table(
 ) -> tuple[str, list[str], list[list[Any]], list[str]]:
     """(title, header, rows, notes) of a study's table, the one `losslab compare` prints and
     `losslab report` shows; ``narrow`` keeps the columns that choose between configurations."""
-    from losslab.study.compare import ranked_by
+    from losslab.study.summary import ranked_by
 
     metrics = study.metrics or [study.metric]
     ref = study.reference or {}

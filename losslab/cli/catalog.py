@@ -1,0 +1,159 @@
+"""The listings: `losslab losses`, `optimizers`, `schedules` and `datasets`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from losslab.cli.common import (
+    Format,
+    FormatOpt,
+    app,
+    command,
+)
+
+# --------------------------------------------------------------------------- listings
+
+
+@app.command("losses")
+@command
+def losses_cmd(fmt: FormatOpt = Format.table) -> None:
+    """List every loss: name, task, inputs, formula and parameters."""
+    from losslab.losses import LOSSES, show_param
+    from losslab.views import render
+
+    rows = []
+    for name, loss in LOSSES.items():
+        params = ", ".join(f"{k}={show_param(v)}" for k, v in loss.params.items())
+        aliases = ", ".join(LOSSES.aliases_of(name))
+        logit = " (or logits)" if loss.supports_logits else ""
+        if loss.link is not None:
+            logit += f"; fit: {loss.link.formula}"
+        rows.append((name, aliases, loss.task, loss.inputs + logit, loss.formula, params))
+    header = ["name", "aliases", "task", "inputs", "formula", "parameters"]
+    obj = [dict(zip(header, row, strict=True)) for row in rows]
+    render.emit(
+        fmt.value,
+        obj=obj,
+        csv_header=header,
+        csv_rows=rows,
+        render=lambda: [render.table("Losses (value per row, then the mean)", header, rows)],
+    )
+
+
+@app.command("optimizers")
+@command
+def optimizers_cmd(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Show one optimizer's hyperparameters: default, range, meaning."),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List every optimizer: default lr and batch size, update rule, the reference it equals."""
+    from losslab.nn.models import MODELS
+    from losslab.optim.optimizers import OPTIMIZERS
+    from losslab.views import render
+
+    linear = dict(MODELS.get("linear").default_lrs)
+    if name is not None:
+        spec = OPTIMIZERS.get(name)
+        info = spec.to_dict()
+        info["lr_linear"] = linear.get(spec.name, spec.default_lr)
+        info["hyperparameters"] = [h.to_dict() for h in spec.hypers]
+        header = ["hyperparameter", "flag", "default", "range", "meaning"]
+        from losslab.hyper import shown as show_default
+
+        rows = [
+            (h.name, h.flag, show_default(h.default), h.range_text(), h.help) for h in spec.hypers
+        ]
+        title = (
+            f"{spec.name}: {spec.description}\nreference: {spec.reference}; default lr "
+            f"{spec.default_lr:g} (linear regression {info['lr_linear']:g}), batch "
+            f"{spec.default_batch_size or 'full'}"
+        )
+        render.emit(
+            fmt.value,
+            obj=info,
+            csv_header=header,
+            csv_rows=rows,
+            render=lambda: [render.table(title, header, rows, digits=6)],
+        )
+        return
+    rows, obj = [], []
+    for key, spec in OPTIMIZERS.items():
+        info = spec.to_dict()
+        info["lr_linear"] = linear.get(key, spec.default_lr)
+        obj.append(info)
+        lr = f"{spec.default_lr:g}"
+        if info["lr_linear"] != spec.default_lr:
+            lr += f" ({info['lr_linear']:g})"
+        rows.append((key, lr, spec.default_batch_size or "full", spec.description, spec.reference))
+    header = ["name", "lr (linear regression)", "batch", "update", "reference"]
+    render.emit(
+        fmt.value,
+        obj=obj,
+        csv_header=header,
+        csv_rows=rows,
+        render=lambda: [
+            render.table(
+                "Optimizers (defaults); `losslab optimizers NAME` lists one's hyperparameters",
+                header,
+                rows,
+                digits=4,
+            )
+        ],
+    )
+
+
+@app.command("schedules")
+@command
+def schedules_cmd(fmt: FormatOpt = Format.table) -> None:
+    """List every lr schedule: default unit, parameters with their defaults, formula, reference.
+
+    e counts units (epochs, or optimizer steps with --schedule-unit step) after any --warmup.
+    """
+    from losslab.optim.schedules import SCHEDULES
+    from losslab.views import render
+
+    rows, obj = [], []
+    for name, entry in SCHEDULES.items():
+        obj.append(entry.to_dict())
+        params = ", ".join(
+            f"{h.name}={'unset' if h.default is None else h.default}" for h in entry.params
+        )
+        rows.append((name, entry.unit, params, entry.description, entry.reference))
+    header = ["name", "unit", "parameters", "lr at unit e", "equals"]
+    render.emit(
+        fmt.value,
+        obj=obj,
+        csv_header=header,
+        csv_rows=rows,
+        render=lambda: [render.table("Learning-rate schedules (defaults)", header, rows)],
+    )
+
+
+@app.command("datasets")
+@command
+def datasets_cmd(fmt: FormatOpt = Format.table) -> None:
+    """List the bundled datasets: name, rows, features, target, task."""
+    from losslab.data.read import DATASETS, dataset_shape
+    from losslab.views import render
+
+    rows = []
+    for name, ds in DATASETS.items():
+        n_rows, n_cols = dataset_shape(ds)
+        features = None if ds.example else n_cols - 1
+        rows.append((name, n_rows, features, ds.target, ds.task, ds.description))
+    header = ["name", "rows", "features", "target", "task", "description"]
+    obj = [dict(zip(header, row, strict=True)) for row in rows]
+    render.emit(
+        fmt.value,
+        obj=obj,
+        csv_header=header,
+        csv_rows=rows,
+        render=lambda: [
+            render.table("Bundled datasets (use the name wherever DATA is asked)", header, rows)
+        ],
+    )

@@ -1,0 +1,595 @@
+"""What every command shares: the app, the one-line errors and exit codes, progress on stderr,
+the option types and the flags declared by the registries."""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import sys
+import time
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from losslab import __version__
+from losslab.errors import LossLabError, OutputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="losslab",
+    help="A laboratory for loss functions and optimizers on real CSV data.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="Output: a table for people, json or csv.")
+]
+SepOpt = Annotated[
+    str | None,
+    typer.Option("--sep", help="Column separator: , ; tab |  (default: sniffed from the header)."),
+]
+
+
+class Progress(str, Enum):
+    auto = "auto"
+    bar = "bar"
+    lines = "lines"
+    none = "none"
+
+
+ProgressOpt = Annotated[
+    Progress,
+    typer.Option(
+        "--progress",
+        help="Progress on stderr: auto (a bar when stderr is a terminal), bar, lines (plain "
+        "lines, the first update always, then at most one a second) or none.",
+    ),
+]
+
+
+def _fail(message: str) -> None:
+    from losslab.views.render import stderr_console
+
+    try:
+        stderr_console().print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    except OSError:
+        pass  # nowhere left to report to; the exit code still tells
+
+
+def _warn(message: str) -> None:
+    from losslab.views.render import stderr_console
+
+    try:
+        stderr_console().print(f"[bold yellow]warning:[/] {render_escape(message)}", soft_wrap=True)
+    except OSError:
+        pass
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test's buffer)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _output_failed(exc: OutputError | OSError) -> None:
+    """stdout refused the result: a closed pipe ends quietly, anything else in one line."""
+    _silence_stdout()
+    if exc.errno != errno.EPIPE:
+        message = str(exc) if isinstance(exc, OutputError) else str(OutputError(exc))
+        _fail(render_escape(message))
+    raise typer.Exit(1)
+
+
+def command(fn: F) -> F:
+    """Run a command, turning a LossLabError into one line on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OutputError as exc:
+            _output_failed(exc)
+        except LossLabError as exc:
+            _fail(render_escape(str(exc)))
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C outside a training loop: loading, saving …
+            from rich.markup import escape
+
+            _fail(escape(f"interrupted: {exc}" if str(exc) else "interrupted"))
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _saved(save: Callable[[], Any], failures: list[str]) -> Any:
+    """``save()``, or None with its error kept for after the result is printed."""
+    try:
+        return save()
+    except LossLabError as exc:
+        failures.append(str(exc))
+        return None
+
+
+def _finish(failures: list[str]) -> None:
+    """After a printed result: one line per failed save, exit code 1 if any."""
+    for message in failures:
+        _fail(render_escape(message))
+    if failures:
+        raise typer.Exit(1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"losslab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """A laboratory for loss functions and optimizers on real CSV data.
+
+    DATA arguments take a CSV path or a bundled dataset name (see `losslab datasets`).
+    """
+
+
+def _loss_names() -> str:
+    from losslab.losses import LOSSES
+
+    return ", ".join(LOSSES.names())
+
+
+# --------------------------------------------------------------------------- eval
+
+
+def declared_options(declared: dict[str, list[tuple[str, Any]]], into: str) -> Callable[[F], F]:
+    """Give a command one option per declared setting, gathered into its parameter ``into``.
+
+    ``declared`` maps each name to its declarations ``(owner, Hyper)`` (an optimizer's
+    hyperparameters, a schedule's parameters): registering an owner adds its flags here, with
+    their types and help (:func:`losslab.hyper.declared_help`). A flag not given is None, "the
+    owner's default"; booleans are ``--x/--no-x``; a list of integers is one comma-separated
+    string.
+    """
+    import inspect
+
+    from losslab.hyper import declared_help
+
+    def help_of(name: str) -> str:
+        return declared_help(declared[name])
+
+    def deco(fn: F) -> F:
+        sig = inspect.signature(fn, eval_str=True)
+        params = [p for p in sig.parameters.values() if p.name != into]
+        annotations = {p.name: p.annotation for p in params}
+        for name, entries in declared.items():
+            h = entries[0][1]
+            flag = "--" + name.replace("_", "-")
+            if h.kind is bool:
+                annotation: Any = Annotated[
+                    bool | None, typer.Option(f"{flag}/--no-{flag[2:]}", help=help_of(name))
+                ]
+            elif h.kind in (str, tuple):
+                annotation = Annotated[str | None, typer.Option(flag, help=help_of(name))]
+            else:
+                annotation = Annotated[h.kind | None, typer.Option(flag, help=help_of(name))]  # type: ignore[name-defined]
+            params.append(
+                inspect.Parameter(
+                    name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+                )
+            )
+            annotations[name] = annotation
+        names = tuple(declared)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {k: kwargs.pop(k) for k in names if k in kwargs}
+            return fn(*args, **kwargs, **{into: given})
+
+        wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {**annotations, "return": None}
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+def hyper_options(fn: F) -> F:
+    """One option per declared optimizer hyperparameter (:data:`losslab.optim.optimizers.DECLARED`),
+    gathered into the command's ``hyper``."""
+    from losslab.optim.optimizers import DECLARED
+
+    return declared_options(DECLARED, "hyper")(fn)
+
+
+def loss_options(fn: F) -> F:
+    """One option per declared loss parameter (:data:`losslab.losses.DECLARED`), gathered into
+    the command's ``loss_args``."""
+    from losslab.losses import DECLARED
+
+    return declared_options(DECLARED, "loss_args")(fn)
+
+
+def schedule_options(fn: F) -> F:
+    """One option per declared schedule parameter (:data:`losslab.optim.schedules.DECLARED`),
+    gathered into the command's ``schedule_params``."""
+    from losslab.optim.schedules import DECLARED
+
+    return declared_options(DECLARED, "schedule_params")(fn)
+
+
+# --------------------------------------------------------------------------- fit
+
+Opt = typer.Option
+
+
+def _fit_options_help() -> dict[str, str]:
+    from losslab.nn.models import MODELS
+    from losslab.optim.optimizers import OPTIMIZERS
+    from losslab.optim.schedules import SCHEDULES
+
+    linear = dict(MODELS.get("linear").default_lrs)
+    opts = ", ".join(
+        f"{name} (lr {OPTIMIZERS.get(name).default_lr:g}"
+        + (f"; linear regression {linear[name]:g}" if name in linear else "")
+        + ")"
+        for name in OPTIMIZERS.names()
+    )
+    return {
+        "optimizer": f"Optimizer and its default --lr: {opts}.",
+        "schedule": f"Learning-rate schedule (torch.optim.lr_scheduler's; `losslab schedules` "
+        f"lists their parameters): {', '.join(SCHEDULES.names())}.",
+    }
+
+
+_HELP = _fit_options_help()
+
+Target = Annotated[
+    str | None,
+    Opt(
+        help="Target column (default: a column named target, label, class or y, any case, "
+        "else the last column)."
+    ),
+]
+Features = Annotated[
+    str | None, Opt(help="Comma-separated feature columns (default: all but the target).")
+]
+Model = Annotated[
+    str | None,
+    Opt(
+        help="linear, logistic, softmax, mlp or cnn (default: from the target: 2 values -> "
+        "logistic, strings or 3-20 distinct integers -> softmax, else linear). mlp: a network of "
+        "--hidden layers whose output follows the loss (K logits, one score or a value); "
+        "cnn: --layers on the rows read as --image images, output as mlp."
+    ),
+]
+Activation = Annotated[
+    str | None,
+    Opt(help="Activation of the hidden layers: relu (default), tanh, sigmoid, leaky-relu, gelu."),
+]
+Init = Annotated[
+    str | None,
+    Opt(
+        help="Initial weights of a network, drawn from the seed: torch (nn.Linear's default, "
+        "U(±1/√fan_in)), he or xavier."
+    ),
+]
+Image = Annotated[
+    str | None,
+    Opt(
+        help="Input shape of --model cnn, HxWxC (pixels in row-major (C, H, W) order); "
+        "default: a square number of columns is one H×H channel."
+    ),
+]
+InitFrom = Annotated[
+    str | None,
+    Opt(
+        help="Start from these weights: an .npz of W1, b1, … (W of shape fan_in × fan_out) or a "
+        "saved run (directory or model.json) of the same model; continues training it."
+    ),
+]
+TestData = Annotated[
+    str | None,
+    Opt(
+        help="Score on this CSV or bundled dataset (columns matched by name) instead of "
+        "splitting off --test-size of the rows."
+    ),
+]
+Scale = Annotated[
+    str | None,
+    Opt(
+        help="Feature scaling fitted on the training rows: standard (mean/std, the default), "
+        "minmax ((x − min)/(max − min)) or none. Overrides --standardize/--no-standardize."
+    ),
+]
+Epochs = Annotated[int, Opt(help="Passes over the training rows.")]
+Seed = Annotated[
+    int,
+    Opt(
+        help="Seed of the split, the shuffles and a network's initial weights (same seed, same "
+        "numbers)."
+    ),
+]
+TestSize = Annotated[float, Opt(help="Share of rows held out for testing, in [0, 1); 0 = none.")]
+ValSize = Annotated[
+    float | None,
+    Opt(
+        help="Share of the training rows held out for validation, in [0, 1) (drawn after the "
+        "test rows); --patience monitors it. Default: 0.1 with --patience, else 0."
+    ),
+]
+DivergenceFactor = Annotated[
+    float,
+    Opt(
+        help="A run diverges when its training objective exceeds this multiple of the "
+        "objective at the starting parameters (or overflows)."
+    ),
+]
+Standardize = Annotated[
+    bool, Opt("--standardize/--no-standardize", help="Scale features by the training mean/std.")
+]
+L1 = Annotated[float, Opt(help="L1 penalty l1·‖W‖₁ (the intercept is never penalised).")]
+L2 = Annotated[float, Opt(help="L2 penalty (l2/2)·‖W‖².")]
+Schedule = Annotated[str, Opt(help=_HELP["schedule"])]
+Warmup = Annotated[
+    int,
+    Opt(
+        help="Units (of --schedule-unit) of linear lr warm-up: unit k < w uses lr·(k+1)/(w+1), "
+        "then the schedule starts afresh (torch's LinearLR then SequentialLR)."
+    ),
+]
+
+
+class Unit(str, Enum):
+    epoch = "epoch"
+    step = "step"
+
+
+ScheduleUnit = Annotated[
+    Unit | None,
+    Opt(
+        help="What the schedule counts: epochs, or optimizer steps (minibatches; the history's "
+        "lr is then the lr of each epoch's last step). Default: step for cyclic and one-cycle "
+        "(as in torch's examples), epoch for the others."
+    ),
+]
+ClipNorm = Annotated[float | None, Opt(help="Clip the gradient's global L2 norm to this.")]
+Patience = Annotated[
+    int | None,
+    Opt(
+        help="Stop after N epochs without improvement of the validation loss (train loss with "
+        "--val-size 0) and restore the best parameters; the test split is never monitored."
+    ),
+]
+Tol = Annotated[float, Opt(help="Improvement that resets --patience.")]
+ClassWeight = Annotated[
+    str | None,
+    Opt(
+        help="Class weights: 'balanced' (n / (K·count(class)) on the training rows, "
+        "scikit-learn's) or CLASS=WEIGHT,… (unnamed classes 1). cross-entropy: torch's weight, "
+        "the mean Σ w_y·ℓ / Σ w_y; bce: torch's pos_weight, the positive class's term "
+        "multiplied (name the positive class; balanced = n_negative / n_positive)."
+    ),
+]
+WeightColumn = Annotated[
+    str | None,
+    Opt(
+        help="A column of row weights (not a feature; finite, >= 0): the objective, each "
+        "batch's, the losses and the metrics become weighted means Σ w·ℓ / Σ w; rows of weight "
+        "0 do not count."
+    ),
+]
+OutDir = Annotated[str | None, Opt("--out", help="Directory for the record (default: results/).")]
+NoSave = Annotated[bool, Opt("--no-save", help="Do not write a run record.")]
+
+
+class Shuffle(str, Enum):
+    epoch = "epoch"
+    once = "once"
+
+
+class Executor(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+class Dtype(str, Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
+class Missing(str, Enum):
+    error = "error"
+    drop = "drop"
+    mean = "mean"
+    median = "median"
+
+
+class Categorical(str, Enum):
+    onehot = "onehot"
+    error = "error"
+
+
+MissingOpt = Annotated[
+    Missing,
+    Opt(
+        help="Missing feature values: stop (error), drop the rows before the split, or fill "
+        "them with the training rows' mean or median (saved with the model)."
+    ),
+]
+CategoricalOpt = Annotated[
+    Categorical,
+    Opt(
+        help="String feature columns: one 0/1 column per category of the training rows "
+        "(unseen categories: all zeros), or stop (error)."
+    ),
+]
+ShuffleOpt = Annotated[
+    Shuffle,
+    Opt(
+        help="Minibatches: reshuffle the rows every epoch, or shuffle them once and permute the "
+        "batch order each epoch (faster)."
+    ),
+]
+DtypeOpt = Annotated[
+    Dtype, Opt(help="Training precision; float32 halves the memory traffic (float64 is exact).")
+]
+
+
+def _hyper_settings(**values: Any) -> dict[str, Any]:
+    """Typer values -> FitConfig fields (``hyper``, ``schedule_params``, ``loss_args``: the
+    optimizer's hyperparameters, the schedule's and the loss's parameters given)."""
+    nested = {k: values.pop(k, None) or {} for k in ("hyper", "schedule_params", "loss_args")}
+    values = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
+    for key, given in nested.items():
+        values[key] = {k: v for k, v in given.items() if v is not None}
+    if values.get("features") is not None:
+        values["features"] = [c.strip() for c in values["features"].split(",") if c.strip()]
+    return values
+
+
+def render_escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+class _progress:
+    """Progress on stderr, called as ``(done, total, value)``: a rich bar, plain lines or nothing.
+
+    ``auto`` is the bar when stderr is a terminal, nothing otherwise. ``lines`` prints the first
+    update (a sign of life that scripts and tests can wait for), the last, and in between at most
+    one line a second, so a fast run does not print thousands.
+    """
+
+    LINE_SECONDS = 1.0
+
+    def __init__(self, label: str, mode: Progress = Progress.auto) -> None:
+        self.label = label
+        self.mode = mode
+        self.bar: Any = None
+        self.task: Any = None
+        self.last_line: float | None = None
+        self.last_step: float | None = None  # running-loss lines have a clock of their own
+
+    def __enter__(self) -> Any:
+        from losslab.views.render import stderr_console
+
+        self.console = stderr_console()
+        if self.mode is Progress.bar or (self.mode is Progress.auto and self.console.is_terminal):
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.progress import Progress as Bar
+
+            self.bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.bar.__enter__()
+        return self
+
+    @property
+    def running(self) -> bool:
+        """Whether the trainer should report a running loss within each epoch (`step`)."""
+        return self.bar is not None or self.mode is Progress.lines
+
+    def __call__(self, done: int, total: int, value: float | None = None) -> None:
+        info = f"loss {value:.6g}" if value is not None else ""
+        if self.bar is not None:
+            if self.task is None:
+                self.task = self.bar.add_task(self.label, total=total, info="")
+            self.bar.update(self.task, completed=done, total=total, info=info)
+        elif self.mode is Progress.lines:
+            now = time.monotonic()
+            if self.last_line is None or done >= total or now - self.last_line >= self.LINE_SECONDS:
+                self.last_line = now
+                sys.stderr.write(f"{self.label} {done}/{total}{' ' + info if info else ''}\n")
+                sys.stderr.flush()
+
+    def note(self, message: str) -> None:
+        """A line on stderr (above the bar, if there is one) whatever the mode."""
+        self.console.print(message, soft_wrap=True, markup=False)
+
+    def step(self, epoch: int, batch: int, batches: int, running: float) -> None:
+        """Within an epoch: the batch reached and the mean loss of the epoch's batches so far
+        (the running loss of the classic PyTorch training log)."""
+        if self.bar is None:
+            now = time.monotonic()
+            if self.last_step is not None and now - self.last_step < self.LINE_SECONDS:
+                return
+            self.last_step = now
+            sys.stderr.write(f"epoch {epoch} batch {batch}/{batches} running loss {running:.4f}\n")
+            sys.stderr.flush()
+            return
+        if self.task is None:
+            self.task = self.bar.add_task(self.label, total=None, info="")
+        if batch % 20 == 0 or batch == batches:
+            info = f"epoch {epoch} · batch {batch}/{batches} · running loss {running:.4f}"
+            self.bar.update(self.task, info=info)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def _split_list(values: list[str] | None, convert: Callable[[str], Any], flag: str) -> list[Any]:
+    """LIST options: comma-separated values or the flag repeated; 'default' keeps the default."""
+    if not values:
+        return [None]
+    out: list[Any] = []
+    for value in values:
+        parts = [p.strip() for p in value.split(",")]
+        if not any(parts):
+            raise LossLabError(f"{flag} got an empty list")
+        for part in parts:
+            if not part:
+                raise LossLabError(f"{flag} has an empty item in {value!r}")
+            if part.lower() == "default":
+                out.append(None)
+                continue
+            try:
+                out.append(convert(part))
+            except ValueError:
+                raise LossLabError(f"{flag}: {part!r} is not a valid value") from None
+    return list(dict.fromkeys(out))
+
+
+def _batch_size(text: str) -> int:
+    return 0 if text.lower() == "full" else int(text)
+
+
+ListOpt = Annotated[list[str] | None, Opt()]

@@ -1,0 +1,320 @@
+"""`losslab compare` and `losslab plot`: a study, and the figure of a saved study or run."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+
+from losslab.cli.common import (
+    L1,
+    Activation,
+    Categorical,
+    CategoricalOpt,
+    ClassWeight,
+    ClipNorm,
+    DivergenceFactor,
+    Dtype,
+    DtypeOpt,
+    Epochs,
+    Executor,
+    Features,
+    Format,
+    FormatOpt,
+    Image,
+    Init,
+    InitFrom,
+    Missing,
+    MissingOpt,
+    Model,
+    NoSave,
+    Opt,
+    OutDir,
+    Patience,
+    Progress,
+    ProgressOpt,
+    Scale,
+    Schedule,
+    ScheduleUnit,
+    SepOpt,
+    Shuffle,
+    ShuffleOpt,
+    Standardize,
+    Target,
+    TestData,
+    TestSize,
+    Tol,
+    ValSize,
+    Warmup,
+    WeightColumn,
+    _batch_size,
+    _fail,
+    _finish,
+    _hyper_settings,
+    _progress,
+    _saved,
+    _split_list,
+    app,
+    command,
+    hyper_options,
+    loss_options,
+    render_escape,
+    schedule_options,
+)
+
+
+@app.command("compare")
+@command
+@hyper_options
+@schedule_options
+@loss_options
+def compare_cmd(
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            help="CSV file or bundled dataset name. Default: the study of breast-cancer with "
+            "--l2 0.01 (so that the optimum is finite and every gap is a number)."
+        ),
+    ] = None,
+    target: Target = None,
+    features: Features = None,
+    model: Model = None,
+    optimizer: Annotated[
+        list[str] | None,
+        Opt(
+            help="Optimizers (comma-separated or repeated). Default: gd, sgd, momentum, nesterov, "
+            "adagrad, rmsprop, adam, adamw."
+        ),
+    ] = None,
+    lr: Annotated[
+        list[str] | None, Opt(help="Learning rates (LIST; 'default' = each optimizer's own).")
+    ] = None,
+    loss: Annotated[list[str] | None, Opt(help="Losses (LIST; default: the model's).")] = None,
+    batch_size: Annotated[
+        list[str] | None,
+        Opt(help="Batch sizes (LIST; 0 or 'full' = full batch; default: gd full, others 32)."),
+    ] = None,
+    seeds: Annotated[int, Opt(help="Seeds 0..N-1 per configuration.")] = 3,
+    epochs: Epochs = 100,
+    jobs: Annotated[
+        int | None,
+        Opt(
+            "--jobs",
+            "-j",
+            help="Worker processes, also of --executor dask's local cluster (default: the "
+            "number of cores).",
+        ),
+    ] = None,
+    executor: Annotated[
+        Executor,
+        Opt(
+            help="Where the runs go: local (worker processes of this machine) or dask (one task "
+            "per run on a dask.distributed cluster; needs losslab[distributed])."
+        ),
+    ] = Executor.local,
+    scheduler: Annotated[
+        str | None,
+        Opt(
+            help="With --executor dask: the scheduler's address (e.g. tcp://10.0.0.5:8786). "
+            "Default: a local cluster of --jobs processes on 127.0.0.1, closed afterwards."
+        ),
+    ] = None,
+    target_loss: Annotated[
+        float | None,
+        Opt(help="Train loss to reach for 'epochs to target' (default: the optimum + 1%)."),
+    ] = None,
+    plot: Annotated[
+        str | None,
+        Opt(help="Also draw the comparison figure to this .png, .svg or .pdf (losslab[plot])."),
+    ] = None,
+    hidden: Annotated[
+        list[str] | None,
+        Opt(
+            help="Hidden widths of --model mlp (e.g. 128,64); repeat the option to compare "
+            "architectures: --hidden 64 --hidden 128,64."
+        ),
+    ] = None,
+    layers: Annotated[
+        list[str] | None,
+        Opt(
+            help="Layers of --model cnn (e.g. conv32,pool,flatten,dense64); repeat the option "
+            "to compare architectures."
+        ),
+    ] = None,
+    image: Image = None,
+    activation: Activation = None,
+    init: Init = None,
+    init_from: InitFrom = None,
+    test_size: TestSize = 0.2,
+    val_size: ValSize = None,
+    test_data: TestData = None,
+    standardize: Standardize = True,
+    scale: Scale = None,
+    l1: L1 = 0.0,
+    l2: Annotated[
+        float | None, Opt(help="L2 penalty (l2/2)·‖W‖² (default 0; 0.01 in the bare study).")
+    ] = None,
+    schedule: Schedule = "constant",
+    warmup: Warmup = 0,
+    schedule_unit: ScheduleUnit = None,
+    clip_norm: ClipNorm = None,
+    patience: Patience = None,
+    tol: Tol = 1e-4,
+    missing: MissingOpt = Missing.error,
+    categorical: CategoricalOpt = Categorical.onehot,
+    divergence_factor: DivergenceFactor = 1e4,
+    shuffle: ShuffleOpt = Shuffle.epoch,
+    dtype: DtypeOpt = Dtype.float64,
+    class_weight: ClassWeight = None,
+    weight_column: WeightColumn = None,
+    sep: SepOpt = None,
+    fmt: FormatOpt = Format.table,
+    progress: ProgressOpt = Progress.auto,
+    out: OutDir = None,
+    no_save: NoSave = False,
+    hyper: dict[str, Any] | None = None,
+    schedule_params: dict[str, Any] | None = None,
+    loss_args: dict[str, Any] | None = None,
+) -> None:
+    """Compare optimizers × learning rates × losses × batch sizes over several seeds.
+
+    Every run is exactly `losslab fit` with the same settings. The table aggregates the seeds
+    (mean ± std), shows the gap to the exact optimum where the objective is smooth and convex
+    (mse, bce, cross-entropy, with or without --l2), and saves config.json, runs.csv, curves.csv
+    and summary.csv under results/ unless --no-save. A bare `losslab compare` runs a default study.
+    """
+    from losslab.study.compare import save_study, study
+    from losslab.train.config import parse_hidden
+    from losslab.train.loop import FitConfig
+
+    settings = _hyper_settings(
+        **{
+            k: v
+            for k, v in locals().items()
+            if k in {f for f in FitConfig.__dataclass_fields__}
+            and k not in ("data", "optimizer", "lr", "loss", "batch_size", "hidden", "layers")
+        }
+    )
+    grid = {
+        "optimizer": _split_list(optimizer, str, "--optimizer") if optimizer else None,
+        "lr": _split_list(lr, float, "--lr"),
+        "loss": _split_list(loss, str, "--loss"),
+        "batch_size": _split_list(batch_size, _batch_size, "--batch-size"),
+        "hidden": [parse_hidden(h) for h in hidden] if hidden else None,
+        "layers": list(layers) if layers else None,
+    }
+    if plot is not None:
+        from losslab.views.plot import check_plot_name, require_matplotlib
+
+        check_plot_name(plot)
+        require_matplotlib()
+    with _progress("runs", progress) as bar:
+        result = study(
+            data,
+            **grid,
+            seeds=seeds,
+            jobs=jobs,
+            executor=executor.value,
+            scheduler=scheduler,
+            target_loss=target_loss,
+            progress=bar,
+            on_interrupt=lambda: bar.note(
+                "interrupted: the runs under way stop after their current batch "
+                "(Ctrl-C again to stop now)"
+            ),
+            **settings,
+        )
+    failures: list[str] = []
+    with _ctrl_c_ignored(result.partial):  # once stopped, one more Ctrl-C must not lose the study
+        if not no_save:
+            result.record = _saved(lambda: save_study(result, out), failures)
+        if plot is not None:
+            from losslab.study.summary import optima
+            from losslab.views.plot import plot_study
+            from losslab.views.render import study_title
+
+            drawn = _saved(
+                lambda: plot_study(
+                    result.runs,
+                    result.curves,
+                    plot,
+                    optima=optima(result.reference),
+                    title=study_title(result),
+                ),
+                failures,
+            )
+            plot = None if drawn is None else plot
+        _report_study(result, fmt.value, plot)
+    if result.partial:
+        stopped = sum(run["status"] == "interrupted" for run in result.runs)
+        _fail(
+            f"interrupted: {len(result.runs) - stopped} of {result.config['runs_planned']} runs "
+            f"finished; {stopped} stopped early (listed, not averaged); the study is marked partial"
+        )
+        for message in failures:
+            _fail(render_escape(message))
+        raise typer.Exit(130)
+    _finish(failures)
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored(active: bool) -> Iterator[None]:
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+NARROW_TABLE = 150  # below this many columns, the compare table keeps the essential columns
+
+
+def _report_study(study: Any, fmt: str, plot: str | None) -> None:
+    from losslab.views import render
+
+    # At 80 columns the table keeps what chooses between configurations; --format json|csv
+    # keep everything.
+    narrow = render.stdout_console().width < NARROW_TABLE
+
+    def tables() -> list[Any]:
+        title, header, rows, notes = render.study_table(study, narrow=narrow, plot=plot)
+        table = render.table(None, header, rows, highlight_row=0, digits=4, compact=narrow)
+        return [render.line(title), table, *(render.line(n, None) for n in notes)]
+
+    runs_header = list(study.runs[0].keys())
+    render.emit(
+        fmt,
+        obj=study.to_dict(),
+        csv_header=runs_header,
+        csv_rows=([r[k] for k in runs_header] for r in study.runs),
+        render=tables,
+    )
+
+
+@app.command("plot")
+@command
+def plot_cmd(
+    result: Annotated[str, typer.Argument(help="A saved study or run directory under results/.")],
+    output: Annotated[
+        str | None,
+        Opt(
+            "--out",
+            "--output",
+            "-o",
+            help="A .png, .svg or .pdf file (default: RESULT/curves.png).",
+        ),
+    ] = None,
+) -> None:
+    """Draw the comparison figure of a saved study (or the curves of a run)."""
+    from losslab.views.plot import plot_record
+    from losslab.views.render import write
+
+    path = plot_record(result, output)
+    write(f"{path}\n")

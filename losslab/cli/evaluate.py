@@ -1,0 +1,119 @@
+"""`losslab eval`: losses of prediction columns, or of a saved model on data."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from losslab.cli.common import (
+    Format,
+    FormatOpt,
+    SepOpt,
+    _loss_names,
+    app,
+    command,
+    loss_options,
+)
+
+
+@app.command("eval")
+@command
+@loss_options
+def eval_cmd(
+    data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
+    loss: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--loss",
+            "-l",
+            help=f"Loss to compute (repeatable), or 'all' for every loss that applies. "
+            f"Choices: {_loss_names()}.",
+        ),
+    ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Target column (repeat for kl-div's K probability columns). Default: a column "
+            "named y/target/label…, else the first."
+        ),
+    ] = None,
+    pred: Annotated[
+        list[str] | None,
+        typer.Option(help="Prediction column(s) (repeat for K class columns). Default: the rest."),
+    ] = None,
+    logits: Annotated[
+        bool, typer.Option("--logits", help="Predictions are logits/scores, not probabilities.")
+    ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Score a saved model (run directory or model.json) on DATA instead."),
+    ] = None,
+    weight_column: Annotated[
+        str | None,
+        typer.Option(
+            help="A column of row weights (finite, >= 0; not a target or prediction): every "
+            "loss and metric is the weighted mean Σ w·ℓ / Σ w; rows of weight 0 do not count."
+        ),
+    ] = None,
+    sep: SepOpt = None,
+    fmt: FormatOpt = Format.table,
+    loss_args: dict[str, Any] | None = None,
+) -> None:
+    """Compute losses of prediction columns against target columns in a CSV.
+
+    Probabilities are clipped to [eps, 1 - eps], eps = float64 machine epsilon, as scikit-learn
+    does. Also reports accuracy (classification) or R² (regression).
+    """
+    params = {k: v for k, v in (loss_args or {}).items() if v is not None}
+    if model is not None:
+        from losslab.study.predict import evaluate_model
+
+        result = evaluate_model(
+            model,
+            data,
+            losses=loss or ["all"],
+            target=target or [],
+            params=params,
+            sep=sep,
+            weight_column=weight_column,
+        )
+    else:
+        from losslab.study.evaluate import evaluate
+
+        result = evaluate(
+            data,
+            loss or ["all"],
+            target=target or [],
+            pred=pred or [],
+            logits=logits,
+            params=params,
+            sep=sep,
+            weight_column=weight_column,
+        )
+    from losslab.views import render
+
+    obj = result.to_dict()
+    rows = [(name, value) for name, value in {**result.losses, **result.metrics}.items()]
+
+    def shown(name: str, value: float | None) -> Any:
+        return render.Undefined(result.undefined[name]) if value is None else value
+
+    def tables() -> list[Any]:
+        where = f"{result.data}: {result.rows} rows · target {', '.join(result.target)}"
+        where += f" · predictions {', '.join(result.pred)}" + (" (logits)" if result.logits else "")
+        loss_rows = [(name, shown(name, value)) for name, value in result.losses.items()]
+        metric_rows = [(name, shown(name, value)) for name, value in result.metrics.items()]
+        out = [render.line(where), render.table(None, ["loss", "value"], loss_rows, digits=8)]
+        if metric_rows:
+            out.append(render.table(None, ["metric", "value"], metric_rows, digits=6))
+        if result.params:
+            from losslab.losses import show_param
+
+            text = ", ".join(f"{k} = {show_param(v)}" for k, v in result.params.items())
+            out.append(render.line(f"parameters: {text}", None))
+        if result.weight_column:
+            out.append(render.line(f"weighted by column {result.weight_column!r}", None))
+        return out
+
+    render.emit(fmt.value, obj=obj, csv_header=["name", "value"], csv_rows=rows, render=tables)

@@ -1,0 +1,397 @@
+"""`losslab fit`, `lr-find` and `predict`: one run, the lr range test, a saved model on data."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from losslab.cli.common import (
+    _HELP,
+    L1,
+    L2,
+    Activation,
+    Categorical,
+    CategoricalOpt,
+    ClassWeight,
+    ClipNorm,
+    DivergenceFactor,
+    Dtype,
+    DtypeOpt,
+    Epochs,
+    Features,
+    Format,
+    FormatOpt,
+    Image,
+    Init,
+    InitFrom,
+    Missing,
+    MissingOpt,
+    Model,
+    NoSave,
+    Opt,
+    OutDir,
+    Patience,
+    Progress,
+    ProgressOpt,
+    Scale,
+    Schedule,
+    ScheduleUnit,
+    Seed,
+    SepOpt,
+    Shuffle,
+    ShuffleOpt,
+    Standardize,
+    Target,
+    TestData,
+    TestSize,
+    Tol,
+    ValSize,
+    Warmup,
+    WeightColumn,
+    _fail,
+    _finish,
+    _hyper_settings,
+    _progress,
+    _saved,
+    app,
+    command,
+    hyper_options,
+    loss_options,
+    render_escape,
+    schedule_options,
+)
+from losslab.errors import LossLabError
+
+
+@app.command("fit")
+@command
+@hyper_options
+@schedule_options
+@loss_options
+def fit_cmd(
+    data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
+    target: Target = None,
+    features: Features = None,
+    model: Model = None,
+    loss: Annotated[
+        str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
+    ] = None,
+    optimizer: Annotated[str, Opt(help=_HELP["optimizer"])] = "adam",
+    lr: Annotated[float | None, Opt(help="Learning rate (default: the optimizer's).")] = None,
+    epochs: Epochs = 100,
+    batch_size: Annotated[
+        str | None,
+        Opt(help="Rows per step; 0 or 'full' = full batch (default: gd full, others 32)."),
+    ] = None,
+    hidden: Annotated[
+        str | None,
+        Opt(help="Widths of the hidden layers of --model mlp, comma-separated (default 128,64)."),
+    ] = None,
+    layers: Annotated[
+        str | None,
+        Opt(
+            help="Layers of --model cnn: convC (3×3), convCkK (K×K), pool (2×2 max), flatten, "
+            "denseN; default conv32,pool,conv64,pool,conv64,flatten,dense64."
+        ),
+    ] = None,
+    image: Image = None,
+    activation: Activation = None,
+    init: Init = None,
+    init_from: InitFrom = None,
+    seed: Seed = 0,
+    test_size: TestSize = 0.2,
+    val_size: ValSize = None,
+    test_data: TestData = None,
+    standardize: Standardize = True,
+    scale: Scale = None,
+    l1: L1 = 0.0,
+    l2: L2 = 0.0,
+    schedule: Schedule = "constant",
+    warmup: Warmup = 0,
+    schedule_unit: ScheduleUnit = None,
+    clip_norm: ClipNorm = None,
+    patience: Patience = None,
+    tol: Tol = 1e-4,
+    missing: MissingOpt = Missing.error,
+    categorical: CategoricalOpt = Categorical.onehot,
+    divergence_factor: DivergenceFactor = 1e4,
+    shuffle: ShuffleOpt = Shuffle.epoch,
+    dtype: DtypeOpt = Dtype.float64,
+    class_weight: ClassWeight = None,
+    weight_column: WeightColumn = None,
+    sep: SepOpt = None,
+    fmt: FormatOpt = Format.table,
+    progress: ProgressOpt = Progress.auto,
+    out: OutDir = None,
+    no_save: NoSave = False,
+    stream: Annotated[
+        bool,
+        Opt(
+            "--stream",
+            help="Read DATA in chunks, once per epoch, instead of into memory: for a CSV (or, "
+            "with losslab[parquet], a Parquet file) larger than memory; minibatch optimizers, "
+            "linear models and mlp. The test (and validation) rows are chosen by a hash of the "
+            "row number.",
+        ),
+    ] = False,
+    chunk_rows: Annotated[
+        int | None,
+        Opt(
+            help="Rows per chunk with --stream (the shuffle buffer; memory grows with it). "
+            "Default: as many as hold 4,194,304 values."
+        ),
+    ] = None,
+    hyper: dict[str, Any] | None = None,
+    schedule_params: dict[str, Any] | None = None,
+    loss_args: dict[str, Any] | None = None,
+) -> None:
+    """Train a linear, logistic, softmax or mlp model on a CSV and report loss and accuracy/R².
+
+    The objective per batch is the mean loss + (l2/2)·‖W‖² + l1·‖W‖₁; updates follow torch.optim.
+    A record (config.json, history.csv, metrics.json, model.json) goes to results/ unless --no-save.
+    """
+    settings = _hyper_settings(
+        **{
+            k: v
+            for k, v in locals().items()
+            if k not in ("data", "fmt", "progress", "out", "no_save", "stream", "chunk_rows")
+        }
+    )
+    from losslab.study.records import save_fit
+    from losslab.train.loop import fit
+
+    if chunk_rows is not None and not stream:
+        raise LossLabError(f"--chunk-rows {chunk_rows} needs --stream")
+    with _progress("epoch", progress) as bar:
+        if stream:
+            from losslab.train.stream import fit as fit_stream
+
+            result = fit_stream(data, chunk_rows=chunk_rows, progress=bar, **settings)
+        else:
+            result = fit(data, progress=bar, **settings)
+    failures: list[str] = []
+    if not no_save:
+        record = _saved(lambda: save_fit(result, out), failures)
+        result.record = str(record) if record is not None else None
+    _report_fit(result, fmt.value)
+    if result.status == "diverged":
+        failures.insert(0, result.message or "diverged")
+    if result.status == "interrupted":
+        done = "the record holds what was done" if result.record else "no record was saved"
+        _fail(f"interrupted at epoch {result.epochs_run}; {done}")
+        for message in failures:
+            _fail(render_escape(message))
+        raise typer.Exit(130)
+    _finish(failures)
+
+
+def _architecture(cfg: dict[str, Any]) -> str:
+    """``mlp 128-64 relu`` or ``cnn 28x28x1 conv32,pool,… relu`` for a network, the model's name
+    otherwise."""
+    if cfg.get("layers") and cfg.get("activation"):
+        return f"{cfg['model']} {cfg['image']} {cfg['layers']} {cfg['activation']}"
+    if cfg.get("hidden") and cfg.get("activation"):
+        return f"{cfg['model']} {'-'.join(map(str, cfg['hidden']))} {cfg['activation']}"
+    return str(cfg["model"])
+
+
+def _report_fit(result: Any, fmt: str) -> None:
+    from losslab.views import render
+
+    rows = render.fit_rows(
+        {
+            "status": result.status,
+            "epochs_run": result.epochs_run,
+            "seconds": result.seconds,
+            **result.metrics,
+        }
+    )
+
+    def tables() -> list[Any]:
+        cfg = result.config
+        title = (
+            f"{result.data.get('source', '')} · {_architecture(cfg)} · {cfg['loss']} · "
+            f"{cfg['optimizer']} lr {cfg['lr']:g} · batch {cfg['batch_size'] or 'full'} · "
+            f"seed {cfg['seed']}"
+        )
+        curve = render.sparkline([h["train_loss"] for h in result.history])
+        out = [render.line(title)]
+        from losslab.train.prepare import preparation_line
+
+        prep = preparation_line(result.data.get("preparation", {}))
+        for note in (result.data.get("choice"), prep):
+            if note:
+                out.append(render.line(note, None))
+        out.append(render.table(None, ["", "value"], rows))
+        out.append(render.line(f"train loss by epoch {curve}", None))
+        if result.record:
+            out.append(render.line(f"record: {result.record}", None))
+        return out
+
+    csv_rows = [(k, None if isinstance(v, render.Undefined) else v) for k, v in rows]
+    render.emit(
+        fmt, obj=result.to_dict(), csv_header=["name", "value"], csv_rows=csv_rows, render=tables
+    )
+
+
+# --------------------------------------------------------------------------- lr-find
+
+LR_FIND_ROWS = 25  # the table shows this many points, evenly spaced; json and csv show all
+
+
+@app.command("lr-find")
+@command
+@hyper_options
+@loss_options
+def lr_find_cmd(
+    data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
+    start_lr: Annotated[float, Opt(help="First lr of the exponential sweep.")] = 1e-7,
+    end_lr: Annotated[float, Opt(help="Last lr of the exponential sweep.")] = 10.0,
+    steps: Annotated[
+        int,
+        Opt(
+            help="Minibatch steps of the sweep (cycling over the training rows in the run's "
+            "shuffled batch order); it stops earlier once the smoothed loss exceeds 4× its best "
+            "or is not finite."
+        ),
+    ] = 100,
+    plot: Annotated[
+        str | None,
+        Opt(help="Also draw the curve and both suggestions to this PNG (needs losslab[plot])."),
+    ] = None,
+    target: Target = None,
+    features: Features = None,
+    model: Model = None,
+    loss: Annotated[
+        str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
+    ] = None,
+    optimizer: Annotated[str, Opt(help=_HELP["optimizer"])] = "adam",
+    batch_size: Annotated[
+        str | None,
+        Opt(help="Rows per step; 0 or 'full' = full batch (default: gd full, others 32)."),
+    ] = None,
+    hidden: Annotated[
+        str | None,
+        Opt(help="Widths of the hidden layers of --model mlp, comma-separated (default 128,64)."),
+    ] = None,
+    layers: Annotated[str | None, Opt(help="Layers of --model cnn (as for fit).")] = None,
+    image: Image = None,
+    activation: Activation = None,
+    init: Init = None,
+    init_from: InitFrom = None,
+    seed: Seed = 0,
+    test_size: TestSize = 0.2,
+    val_size: ValSize = None,
+    standardize: Standardize = True,
+    scale: Scale = None,
+    l1: L1 = 0.0,
+    l2: L2 = 0.0,
+    clip_norm: ClipNorm = None,
+    missing: MissingOpt = Missing.error,
+    categorical: CategoricalOpt = Categorical.onehot,
+    divergence_factor: DivergenceFactor = 1e4,
+    shuffle: ShuffleOpt = Shuffle.epoch,
+    dtype: DtypeOpt = Dtype.float64,
+    sep: SepOpt = None,
+    fmt: FormatOpt = Format.table,
+    hyper: dict[str, Any] | None = None,
+    loss_args: dict[str, Any] | None = None,
+) -> None:
+    """Smith's lr range test: suggest a learning rate (a heuristic, not a guarantee).
+
+    From the model's initial weights with a fresh optimizer, --steps minibatch steps sweep the
+    lr exponentially from --start-lr to --end-lr, recording each batch's objective; the curve is
+    smoothed as fastai does (β 0.98, bias-corrected). Two suggestions: the steepest descent of
+    the smoothed curve (Lightning's suggestion()) and fastai's valley rule. Both are heuristics:
+    train and compare around them before trusting one. Nothing is saved (the weights reached are
+    thrown away); --plot draws the curve.
+    """
+    settings = _hyper_settings(
+        **{
+            k: v
+            for k, v in locals().items()
+            if k not in ("data", "fmt", "start_lr", "end_lr", "steps", "plot")
+        }
+    )
+    from losslab.study.lrfind import check_sweep, lr_find
+
+    check_sweep(start_lr, end_lr, steps)
+    if plot is not None:
+        from losslab.views.plot import check_plot_name, require_matplotlib
+
+        check_plot_name(plot)
+        require_matplotlib()
+    result = lr_find(data, start_lr=start_lr, end_lr=end_lr, steps=steps, **settings)
+    failures: list[str] = []
+    cfg = result.config
+    title = (
+        f"lr range test · {result.data.get('source', '')} · {_architecture(cfg)} · "
+        f"{cfg['loss']} · {cfg['optimizer']} · batch {cfg['batch_size'] or 'full'} · "
+        f"seed {cfg['seed']}"
+    )
+    if plot is not None:
+        from losslab.views.plot import plot_lr_find
+
+        drawn = _saved(lambda: plot_lr_find(result, plot, title=title), failures)
+        plot = None if drawn is None else plot
+    _report_lr_find(result, fmt.value, title, plot)
+    _finish(failures)
+
+
+def _report_lr_find(result: Any, fmt: str, title: str, plot: str | None) -> None:
+    from losslab.study.lrfind import HEURISTIC
+    from losslab.views import render
+
+    marks: dict[int, list[str]] = {}
+    for name, s in result.suggestions.items():
+        if s is not None:
+            marks.setdefault(s["index"], []).append(name)
+    points = list(zip(result.lrs, result.losses, result.smoothed, strict=True))
+    header = ["step", "lr", "loss", "smoothed", "suggestion"]
+    rows = [
+        (i, lr, loss, smooth, ", ".join(marks.get(i, [])) or None)
+        for i, (lr, loss, smooth) in enumerate(points)
+    ]
+
+    def tables() -> list[Any]:
+        every = max(1, -(-len(rows) // LR_FIND_ROWS))
+        shown = [r for r in rows if r[0] % every == 0 or r[0] in marks or r[0] == len(rows) - 1]
+        cells = [(i, f"{lr:.3g}", loss, smooth, mark or "") for i, lr, loss, smooth, mark in shown]
+        suggested = [
+            (name, f"{s['lr']:.3g}", s["loss"], s["index"], s["rule"])
+            if s is not None
+            else (name, "—", None, None, "too few points for this rule")
+            for name, s in result.suggestions.items()
+        ]
+        out = [
+            render.line(title),
+            render.table(None, ["suggestion", "lr", "smoothed loss", "step", "rule"], suggested),
+            render.line(f"{HEURISTIC}.", None),
+        ]
+        sweep = f"{len(rows)} of {result.steps} steps, lr {result.start_lr:g} → {result.end_lr:g}"
+        if result.stopped:
+            sweep += f"; stopped early: {result.stopped}"
+        out.append(render.line(f"sweep: {sweep}", None))
+        out.append(render.table(None, header, cells))
+        if every > 1:
+            out.append(render.line(f"every {every}th step shown; all in --format json|csv", None))
+        if plot:
+            out.append(render.line(f"plot: {plot}", None))
+        return out
+
+    render.emit(fmt, obj=result.to_dict(), csv_header=header, csv_rows=rows, render=tables)
+
+
+@app.command("predict")
+@command
+def predict_cmd(
+    model: Annotated[str, typer.Argument(help="Run directory or model.json.")],
+    data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
+    sep: SepOpt = None,
+) -> None:
+    """Write predictions (and class probabilities) of a saved model as CSV on stdout."""
+    from losslab.study.predict import predict_csv
+    from losslab.views.render import write
+
+    write(predict_csv(model, data, sep=sep))

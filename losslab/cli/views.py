@@ -1,0 +1,561 @@
+"""`losslab shapes`, `explain`, `gradcheck`, `report` and `landscape`: looking at losses,
+optimizers and saved results."""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from losslab.cli.common import (
+    L1,
+    L2,
+    Activation,
+    Categorical,
+    CategoricalOpt,
+    ClipNorm,
+    DivergenceFactor,
+    Features,
+    Format,
+    FormatOpt,
+    Image,
+    Init,
+    Missing,
+    MissingOpt,
+    Model,
+    Opt,
+    Progress,
+    ProgressOpt,
+    Scale,
+    Schedule,
+    ScheduleUnit,
+    Seed,
+    SepOpt,
+    Shuffle,
+    ShuffleOpt,
+    Standardize,
+    Target,
+    TestSize,
+    Warmup,
+    _fail,
+    _finish,
+    _hyper_settings,
+    _progress,
+    _saved,
+    _split_list,
+    _warn,
+    app,
+    command,
+    hyper_options,
+    loss_options,
+    render_escape,
+    schedule_options,
+)
+from losslab.errors import LossLabError
+
+
+class ShapeKind(str, Enum):
+    all = "all"
+    regression = "regression"
+    positive = "positive"
+    classification = "classification"
+
+
+@app.command("shapes")
+@command
+def shapes_cmd(
+    kind: Annotated[
+        ShapeKind,
+        Opt(
+            help="Regression losses against the residual, losses of positive targets against "
+            "the prediction, classification losses against the margin, or all three."
+        ),
+    ] = ShapeKind.all,
+    loss: Annotated[list[str] | None, Opt(help="Only these losses (LIST).")] = None,
+    gradients: Annotated[
+        bool, Opt("--gradients", help="Also draw each loss's gradient (a second row).")
+    ] = False,
+    lo: Annotated[
+        float | None, Opt("--from", help="Left end of the x axis (default −3; 0.05 for ŷ).")
+    ] = None,
+    hi: Annotated[
+        float | None, Opt("--to", help="Right end of the x axis (default 3; 4 for ŷ).")
+    ] = None,
+    plot: Annotated[
+        str | None, Opt(help="Draw to this .png, .svg or .pdf (needs losslab[plot]).")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Every loss on one chart: regression losses against the residual r = ŷ − y, classification
+    losses against the margin m = t·s (scikit-learn's "convex loss functions" figure).
+
+    Without --plot, a chart drawn in the terminal; --format json/csv gives the curves.
+    """
+    from losslab.views import render
+    from losslab.views.shapes import KINDS, loss_shapes, plot_shapes, text_chart
+
+    kinds = KINDS if kind is ShapeKind.all else (kind.value,)
+    names = [x for x in _split_list(loss, str, "--loss") if x] if loss else None
+    charts = []
+    for k in kinds:
+        try:
+            charts.append(loss_shapes(k, losses=names, lo=lo, hi=hi))
+        except LossLabError:
+            if kind is not ShapeKind.all or (k == kinds[-1] and not charts):
+                raise
+    if plot is not None:
+        path = plot_shapes(charts, plot, gradients=gradients)
+    csv_rows = [
+        (c.kind, name, float(x), float(v), float(g))
+        for c in charts
+        for name in c.values
+        for x, v, g in zip(c.x, c.values[name], c.gradients[name], strict=True)
+        if math.isfinite(v)
+    ]
+
+    def drawn() -> list[Any]:
+        if plot is not None:
+            return [f"wrote {path}"]
+        out: list[Any] = []
+        for c in charts:
+            out += ["\n".join(text_chart(c)), ""]
+            out += [f"  {name}: {note}" for name, note in c.notes.items()]
+        return out
+
+    render.emit(
+        fmt.value,
+        obj=[c.to_dict() for c in charts],
+        csv_header=["kind", "loss", "x", "value", "gradient"],
+        csv_rows=csv_rows,
+        render=drawn,
+    )
+
+
+class ExplainKind(str, Enum):
+    loss = "loss"
+    optimizer = "optimizer"
+    schedule = "schedule"
+
+
+@app.command("explain")
+@command
+def explain_cmd(
+    name: Annotated[str, typer.Argument(help="A loss, optimizer or schedule name.")],
+    kind: Annotated[
+        ExplainKind | None, Opt(help="Which registry, when a name is in several.")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """What a loss, optimizer or schedule is: formula, gradient or update rule, defaults,
+    properties, the reference it equals, when to use it.
+
+    Read from the registry entry and the code it runs (properties of a loss are measured on its
+    functions), so it cannot drift from what `fit` does.
+    """
+    from losslab.hyper import shown as show_default
+    from losslab.views import render
+    from losslab.views.explain import explain
+
+    entries = explain(name, kind.value if kind is not None else None)
+    rows = [(e.kind, e.name, label, text) for e in entries for label, text in e.sections]
+
+    def tables() -> list[Any]:
+        out: list[Any] = []
+        for e in entries:
+            out.append(render.table(e.summary, ["", ""], [(k, v) for k, v in e.sections]))
+            if e.parameters:
+                out.append(
+                    render.table(
+                        "parameters",
+                        ["flag", "default", "range", "meaning"],
+                        [
+                            (p["flag"], show_default(p["default"]), p["range"], p["help"])
+                            for p in e.parameters
+                        ],
+                    )
+                )
+        return out
+
+    render.emit(
+        fmt.value,
+        obj=[e.to_dict() for e in entries],
+        csv_header=["kind", "name", "field", "value"],
+        csv_rows=rows,
+        render=tables,
+    )
+
+
+@app.command("gradcheck")
+@command
+def gradcheck_cmd(
+    loss: Annotated[
+        list[str] | None, Opt(help="Losses to check (LIST; default: every loss and model).")
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        Opt(
+            help="Models to check, each with every loss it takes (LIST; networks also with "
+            "every activation)."
+        ),
+    ] = None,
+    tol: Annotated[float, Opt(help="Largest relative error that passes.")] = 1e-4,
+    seed: Annotated[int, Opt(help="Seed of the sampled inputs and weights.")] = 0,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Analytic gradients against central finite differences, per loss and per model.
+
+    For a loss, the gradient of the mean loss with respect to the model output; for a model
+    (its layers included: an mlp 4-5-4-out, a cnn conv3,pool,conv2k2,flatten,dense4 on 6×6×2
+    images), the gradient of the objective (with an l2 penalty) with respect to every parameter.
+    The error is max |a − n| / max(|a|, |n|, 1e-4·max|g|); exit 1 when a pair exceeds --tol.
+    """
+    from losslab.views import render
+    from losslab.views.gradcheck import gradcheck
+
+    if not (tol > 0 and math.isfinite(tol)):
+        raise LossLabError(f"--tol must be > 0, got {tol:g}")
+    losses = [x for x in _split_list(loss, str, "--loss") if x] if loss else None
+    models = [x for x in _split_list(model, str, "--model") if x] if model else None
+    checks = gradcheck(losses, models, seed=seed, tol=tol)
+    header = ["kind", "name", "checked", "entries", "max rel. error", "ok"]
+    rows = [
+        (c.kind, c.name, c.detail, c.entries, f"{c.max_error:.1e}", "ok" if c.ok else "FAIL")
+        for c in checks
+    ]
+    failed = [c for c in checks if not c.ok]
+    render.emit(
+        fmt.value,
+        obj=[c.to_dict() for c in checks],
+        csv_header=header,
+        csv_rows=rows,
+        render=lambda: [
+            render.table(
+                f"Gradients vs central differences (h = 1e-6): {len(checks) - len(failed)} of "
+                f"{len(checks)} within {tol:g}",
+                header,
+                rows,
+            )
+        ],
+    )
+    if failed:
+        worst = max(failed, key=lambda c: c.max_error)
+        _fail(
+            render_escape(
+                f"gradcheck: {len(failed)} of {len(checks)} failed; worst {worst.kind} "
+                f"{worst.name} ({worst.detail}): {worst.max_error:.2e} > {tol:g}"
+            )
+        )
+        raise typer.Exit(1)
+
+
+@app.command("report")
+@command
+def report_cmd(
+    result: Annotated[str, typer.Argument(help="A saved study or run directory under results/.")],
+    out: Annotated[
+        str | None, Opt("--out", "-o", help="The HTML file (default: RESULT/report.html).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML page of a saved study or run: its table, figure
+    (inline SVG), configuration, data fingerprint and versions; nothing loaded from the network."""
+    from losslab.views.render import write
+    from losslab.views.report import report
+
+    path, warnings = report(result, out)
+    for warning in warnings:
+        _warn(warning)
+    write(f"{path}\n")
+
+
+# --------------------------------------------------------------------------- landscape
+
+
+def _pair(text: str, flag: str, what: str) -> list[float]:
+    """``"x,y"`` -> [x, y] (finite numbers), or a one-line error naming the flag."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 2 or not all(math.isfinite(v) for v in values):
+        raise LossLabError(f"{flag} must be two numbers {what}, got {text!r}")
+    return values
+
+
+def _tune_grid(text: str) -> tuple[float, float, int]:
+    parts = text.split(",")
+    try:
+        low, high, n = float(parts[0]), float(parts[1]), int(parts[2])
+        if len(parts) != 3:
+            raise ValueError
+    except (ValueError, IndexError):
+        raise LossLabError(f"--tune-grid must be LO,HI,N (e.g. 1e-5,1,16), got {text!r}") from None
+    return low, high, n
+
+
+# the `fit` options `landscape` takes on data (and refuses on a test function)
+LANDSCAPE_FIT_OPTIONS = (
+    "target", "features", "model", "loss", "batch_size", "hidden", "layers", "image",
+    "activation", "init", "seed", "test_size", "standardize", "scale", "l1", "l2", "schedule",
+    "schedule_unit", "warmup", "clip_norm", "missing", "categorical", "divergence_factor",
+    "shuffle", "sep",
+)  # fmt: skip
+
+
+@app.command("landscape")
+@command
+@hyper_options
+@schedule_options
+@loss_options
+def landscape_cmd(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="FUNCTION|DATA",
+            help="A test function (rosenbrock, rastrigin, beale, himmelblau, quadratic), or a "
+            "CSV file or bundled dataset to train on.",
+        ),
+    ],
+    optimizer: Annotated[
+        list[str] | None,
+        Opt(
+            help="Optimizers (comma-separated or repeated; 'all' = every registered one). "
+            "Default: sgd, momentum, nesterov, adagrad, rmsprop, adam."
+        ),
+    ] = None,
+    steps: Annotated[
+        int | None,
+        Opt(
+            "--steps",
+            "--epochs",
+            help="Steps on a test function (default 200); epochs on data (default 100).",
+        ),
+    ] = None,
+    start: Annotated[
+        str | None, Opt(help="Start point x,y on a test function (default: the function's).")
+    ] = None,
+    condition: Annotated[
+        float | None, Opt(help="Condition number κ of the quadratic ½(x² + κy²) (default 10).")
+    ] = None,
+    lr: Annotated[
+        float | None, Opt(help="One learning rate for every optimizer (default: each one's own).")
+    ] = None,
+    tune: Annotated[
+        bool,
+        Opt(
+            "--tune",
+            help="Pick each optimizer's lr from --tune-grid by the lowest final value (diverged "
+            "lrs are listed and marked).",
+        ),
+    ] = False,
+    tune_grid: Annotated[
+        str, Opt(help="LO,HI,N: the N log-spaced learning rates --tune tries.")
+    ] = "1e-5,1,16",
+    tol: Annotated[
+        float,
+        Opt(
+            help="'steps to tol' counts to f − f* ≤ tol (f*: the minimum where known, else the "
+            "best value any path reached)."
+        ),
+    ] = 1e-4,
+    grid: Annotated[
+        int | None,
+        Opt(help="Grid points per axis of the map (default 201 on a function, 41 on data)."),
+    ] = None,
+    layout: Annotated[
+        str,
+        Opt(
+            help="Test functions: all paths on one map (overlay), one panel per optimizer "
+            "(panels), or auto (overlay up to 4 paths)."
+        ),
+    ] = "auto",
+    directions: Annotated[
+        str | None,
+        Opt(
+            help="Data: the plane's directions, pca (the paths' top two principal directions; "
+            "default for linear models) or random (filter-normalised, Li et al. 2018; default "
+            "for networks)."
+        ),
+    ] = None,
+    plot: Annotated[
+        str | None, Opt(help="Draw the map to this .png or .svg (needs losslab[plot]).")
+    ] = None,
+    target: Target = None,
+    features: Features = None,
+    model: Model = None,
+    loss: Annotated[
+        str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
+    ] = None,
+    batch_size: Annotated[
+        str | None,
+        Opt(help="Rows per step; 0 or 'full' = full batch (default: gd full, others 32)."),
+    ] = None,
+    hidden: Annotated[
+        str | None, Opt(help="Widths of the hidden layers of --model mlp (default 128,64).")
+    ] = None,
+    layers: Annotated[str | None, Opt(help="Layers of --model cnn (as in `fit`).")] = None,
+    image: Image = None,
+    activation: Activation = None,
+    init: Init = None,
+    seed: Seed = 0,
+    test_size: TestSize = 0.2,
+    standardize: Standardize = True,
+    scale: Scale = None,
+    l1: L1 = 0.0,
+    l2: L2 = 0.0,
+    schedule: Schedule = "constant",
+    schedule_unit: ScheduleUnit = None,
+    warmup: Warmup = 0,
+    clip_norm: ClipNorm = None,
+    missing: MissingOpt = Missing.error,
+    categorical: CategoricalOpt = Categorical.onehot,
+    divergence_factor: DivergenceFactor = 1e4,
+    shuffle: ShuffleOpt = Shuffle.epoch,
+    sep: SepOpt = None,
+    fmt: FormatOpt = Format.table,
+    progress: ProgressOpt = Progress.auto,
+    hyper: dict[str, Any] | None = None,
+    schedule_params: dict[str, Any] | None = None,
+    loss_args: dict[str, Any] | None = None,
+) -> None:
+    """Optimizer paths on a test function's contour map, or on a fit's loss landscape.
+
+    On a test function every path is the registered update rule itself, one full-batch step at a
+    time. On DATA each optimizer trains as `losslab fit` would, and the training objective is
+    drawn on the plane through the exact optimum (or the best final point) spanned by the paths'
+    top two principal directions (random filter-normalised ones for networks), with every path
+    projected onto it and the 1-D interpolation from the initial to the final parameters.
+    """
+    from losslab.data.read import DATASETS, resolve_path
+    from losslab.views import functions2d
+    from losslab.views import landscape as ls
+
+    given = dict(locals())
+    import inspect
+
+    defaults = {p.name: p.default for p in inspect.signature(landscape_cmd).parameters.values()}
+    fit_flags = {name: defaults[name] for name in LANDSCAPE_FIT_OPTIONS}
+    if plot is not None:
+        from losslab.views.landscape_plot import check_plot_name
+        from losslab.views.plot import require_matplotlib
+
+        check_plot_name(plot)
+        require_matplotlib()
+    names = _split_list(optimizer, str, "--optimizer") if optimizer else None
+    tuned = _tune_grid(tune_grid) if tune else None
+    if functions2d.is_function(source):
+        for name, default in fit_flags.items():
+            if given[name] != default:
+                raise LossLabError(
+                    f"--{name.replace('_', '-')} applies to data; {source} is a test function"
+                )
+        if directions is not None:
+            raise LossLabError(f"--directions applies to data; {source} is a test function")
+        land = ls.function_landscape(
+            source,
+            optimizers=names,
+            start=_pair(start, "--start", "x,y") if start is not None else None,
+            steps=ls.DEFAULT_STEPS if steps is None else steps,
+            lr=lr,
+            tune=tuned,
+            condition=condition,
+            hyper=hyper,
+            grid=ls.FUNCTION_GRID if grid is None else grid,
+            tol=tol,
+        )
+    else:
+        path, _ = resolve_path(source)
+        if not path.exists() and source not in DATASETS:
+            raise functions2d.unknown_target(source, DATASETS.names())
+        for flag, value in (("--start", start), ("--condition", condition)):
+            if value is not None:
+                raise LossLabError(f"{flag} applies to the test functions, not to data")
+        if layout != "auto":
+            raise LossLabError("--layout applies to the test functions' maps, not to data")
+        from losslab.train.config import FitConfig
+
+        settings = _hyper_settings(
+            **{k: given[k] for k in fit_flags},
+            hyper=hyper,
+            schedule_params=schedule_params,
+            loss_args=loss_args,
+            lr=lr,
+            tol=1e-4,
+        )
+        config = FitConfig.from_dict(
+            {**settings, "data": source, "epochs": 100 if steps is None else steps}
+        )
+        with _progress("runs", progress) as bar:
+            land = ls.data_landscape(
+                config,
+                names,
+                tune=tuned,
+                grid=ls.DATA_GRID if grid is None else grid,
+                tol=tol,
+                directions=directions,
+                progress=bar,
+            )
+    failures: list[str] = []
+    if plot is not None:
+        from losslab.views.landscape_plot import plot_landscape
+
+        drawn = _saved(lambda: plot_landscape(land, plot, layout=layout), failures)
+        plot = None if drawn is None else str(drawn)
+    _report_landscape(land, fmt.value, plot)
+    _finish(failures)
+
+
+def _report_landscape(land: Any, fmt: str, plot: str | None) -> None:
+    from losslab.views import render
+
+    rows = land.rows()
+    known = land.minimum is not None
+    unit = "steps" if land.kind == "function" else "epochs"
+    header = ["optimizer", "lr", "final f", *(["f − f*"] if known else []), f"{unit} to tol"]
+    header.append("note")
+    cells = []
+    for row in rows:
+        notes = []
+        if row["diverged_at"] is not None:
+            notes.append(f"diverged at {unit[:-1]} {row['diverged_at']}")
+        if "tried" in row:
+            notes.append(f"tuned over {row['tried']} lrs, {row['tried_diverged']} diverged")
+        if "explained" in row:
+            notes.append(f"plane holds {100 * row['explained']:.3g}% of its variance")
+        cells.append(
+            [
+                row["optimizer"],
+                row["lr"],
+                row["final"],
+                *([row["gap"]] if known else []),
+                row["steps_to_tol"],
+                "; ".join(notes),
+            ]
+        )
+
+    def tables() -> list[Any]:
+        out = [render.line(land.title), render.table(None, header, cells, digits=6)]
+        target = "f*" if known else "the best value reached"
+        out.append(
+            render.line(f"{unit} to tol: first {unit[:-1]} with f ≤ {target} + {land.tol:g}", None)
+        )
+        if land.kind == "data":
+            out.append(render.line(f"plane: spanned by {land.info['plane']['spanned_by']}", None))
+        for skip in land.skipped:
+            out.append(render.line(f"skipped {skip['optimizer']}: {skip['reason']}", None))
+        if plot:
+            out.append(render.line(f"plot: {plot}", None))
+        return out
+
+    obj = land.to_dict()
+    if plot:
+        obj["plot"] = plot
+    csv_header = list(rows[0]) if rows else []
+    render.emit(
+        fmt,
+        obj=obj,
+        csv_header=csv_header,
+        csv_rows=([r.get(k) for k in csv_header] for r in rows),
+        render=tables,
+    )
