@@ -17,14 +17,14 @@ import pytest
 from losslab.errors import ConfigError
 from losslab.optim.optimizers import OPTIMIZERS, SGD
 from losslab.train.config import FitConfig
-from losslab.views import functions2d
+from losslab.views import functions2d as f2d
 from losslab.views import landscape as ls
 
 NAMES = ["rosenbrock", "rastrigin", "beale", "himmelblau", "quadratic"]
 
 
 def functions():
-    return [functions2d.make_function(n) for n in NAMES] + [functions2d.make_function("quadratic", condition=50)]
+    return [f2d.make_function(n) for n in NAMES] + [f2d.make_function("quadratic", condition=50)]
 
 
 def fd_gradient(fn, x, y, h=1e-6):
@@ -68,27 +68,27 @@ def test_known_minima_are_minima(fn):
 
 
 def test_textbook_values():
-    rosen = functions2d.make_function("rosenbrock")
+    rosen = f2d.make_function("rosenbrock")
     assert rosen.value(-2.0, 2.0) == 9 + 100 * 4
-    assert functions2d.make_function("rastrigin").value(-2.0, 3.5) == pytest.approx(20 - 6 + 22.25)
-    assert functions2d.make_function("beale").value(0.0, 0.0) == pytest.approx(1.5**2 + 2.25**2 + 2.625**2)
-    assert functions2d.make_function("himmelblau").value(0.0, 0.0) == 121 + 49
-    assert functions2d.make_function("quadratic", condition=50).value(1.0, 1.0) == 25.5
+    assert f2d.make_function("rastrigin").value(-2.0, 3.5) == pytest.approx(20 - 6 + 22.25)
+    assert f2d.make_function("beale").value(0.0, 0.0) == pytest.approx(1.5**2 + 2.25**2 + 2.625**2)
+    assert f2d.make_function("himmelblau").value(0.0, 0.0) == 121 + 49
+    assert f2d.make_function("quadratic", condition=50).value(1.0, 1.0) == 25.5
 
 
 def test_condition_belongs_to_the_quadratic():
     with pytest.raises(ConfigError, match="--condition applies to the quadratic"):
-        functions2d.make_function("rosenbrock", condition=5)
+        f2d.make_function("rosenbrock", condition=5)
     with pytest.raises(ConfigError, match="--condition must be >= 1"):
-        functions2d.make_function("quadratic", condition=0.5)
-    assert functions2d.make_function("quadratic").condition == functions2d.DEFAULT_CONDITION
+        f2d.make_function("quadratic", condition=0.5)
+    assert f2d.make_function("quadratic").condition == f2d.DEFAULT_CONDITION
 
 
 # --------------------------------------------------------------------------- paths
 
 
 def test_sgd_path_equals_a_hand_written_loop():
-    fn = functions2d.make_function("rosenbrock")
+    fn = f2d.make_function("rosenbrock")
     path = ls.function_path(fn, "sgd", steps=50, lr=1e-3)
     theta = np.array(fn.start)
     expected = [theta.copy()]
@@ -101,7 +101,7 @@ def test_sgd_path_equals_a_hand_written_loop():
 
 
 def test_momentum_path_equals_torch_heavy_ball():
-    fn = functions2d.make_function("quadratic", condition=50)
+    fn = f2d.make_function("quadratic", condition=50)
     path = ls.function_path(fn, "momentum", steps=40, lr=0.02)
     theta, b = np.array(fn.start), None
     expected = [theta.copy()]
@@ -114,7 +114,7 @@ def test_momentum_path_equals_torch_heavy_ball():
 
 
 def test_adam_path_equals_a_hand_written_loop():
-    fn = functions2d.make_function("rosenbrock")
+    fn = f2d.make_function("rosenbrock")
     lr, b1, b2, eps = 0.05, 0.8, 0.99, 1e-8
     path = ls.function_path(fn, "adam", steps=60, lr=lr, hyper={"beta1": b1, "beta2": b2})
     theta, m, v = np.array(fn.start), np.zeros(2), np.zeros(2)
@@ -131,7 +131,7 @@ def test_adam_path_equals_a_hand_written_loop():
 
 
 def test_a_path_stops_where_it_diverges():
-    fn = functions2d.make_function("rosenbrock")
+    fn = f2d.make_function("rosenbrock")
     path = ls.function_path(fn, "sgd", steps=50, lr=0.1)
     assert path.diverged_at is not None and path.diverged_at <= 5
     assert len(path.points) <= path.diverged_at + 1 and np.isfinite(path.points).all()
@@ -176,7 +176,7 @@ class _Closure(SGD):
 
 
 def test_rules_that_refuse_evaluate_elsewhere_or_need_a_closure(monkeypatch):
-    fn = functions2d.make_function("quadratic")
+    fn = f2d.make_function("quadratic")
     _register(monkeypatch, "refuses", _Refuses)
     _register(monkeypatch, "shifted", _Shifted)
     _register(monkeypatch, "closure", _Closure)
@@ -203,7 +203,7 @@ def test_rules_that_refuse_evaluate_elsewhere_or_need_a_closure(monkeypatch):
 
 
 def test_tune_picks_the_lowest_final_value_of_its_grid():
-    fn = functions2d.make_function("rosenbrock")
+    fn = f2d.make_function("rosenbrock")
     land = ls.function_landscape(
         "rosenbrock", optimizers=["sgd", "adam"], steps=30, tune=(1e-4, 1.0, 5), grid=5
     )
@@ -403,7 +403,7 @@ def test_json_of_a_test_function(cli):
     grid = out["grid"]
     assert len(grid["x"]) == 7 and len(grid["y"]) == 7
     assert np.array(grid["values"]).shape == (7, 7)
-    fn = functions2d.make_function("rosenbrock")
+    fn = f2d.make_function("rosenbrock")
     assert grid["values"][2][5] == pytest.approx(fn.value(grid["x"][5], grid["y"][2]))
     assert [p["optimizer"] for p in out["paths"]] == ["sgd", "adam"]
     for p in out["paths"]:
