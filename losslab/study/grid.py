@@ -104,6 +104,14 @@ def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
                     f"its runs at batch size {batch} are left out"
                 )
             continue
+        if batch and not spec.default_batch_size and run.seed == 0:
+            # gd, rprop: defined on the whole objective; on minibatches they become stochastic
+            note = (
+                f"{name} is a full-batch method: at batch size {batch} it steps on minibatches "
+                "(stochastic, not the method its name promises)"
+            )
+            if note not in notes:
+                notes.append(note)
         key = (tuple(run.hidden or ()), run.layers, name, lr, loss, batch, run.seed)
         raw = (run.lr, run.batch_size, run.loss)
         if key in seen:

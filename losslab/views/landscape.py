@@ -35,6 +35,7 @@ from losslab.errors import ConfigError
 from losslab.hyper import flag_of
 from losslab.optim.optimizers import OPTIMIZERS, StepContext, make_optimizer
 from losslab.registry import canonical
+from losslab.resources import check_memory
 from losslab.train.config import DEFAULT_DIVERGENCE, FitConfig
 from losslab.views.functions2d import (
     Function2D,
@@ -342,6 +343,8 @@ def _check_common(steps: int, grid: int, tol: float, lr: float | None, tune: Any
         raise ConfigError(f"--steps must be >= 1, got {steps}")
     if grid < 3:
         raise ConfigError(f"--grid must be >= 3 points per axis, got {grid}")
+    # the map's coordinates and values (x, y, f and a chunk of scores per point)
+    check_memory(4 * 8 * grid**2, f"--grid {grid} (a map of {grid**2:,} points)")
     if not (tol >= 0 and math.isfinite(tol)):
         raise ConfigError(f"--tol must be >= 0, got {tol:g}")
 

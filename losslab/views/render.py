@@ -186,6 +186,12 @@ def short_number(value: float, digits: int = 4, *, significant: bool = False) ->
     return f"{value:.{digits}f}"
 
 
+STUDY_COLUMNS = (
+    "hidden", "layers", "optimizer", "lr", "loss", "batch", "train loss", "val loss", "test loss",
+    "metric", "gap", "epochs→target", "time s", "diverged", "train curve",
+)  # fmt: skip
+
+
 def study_table(
     study: Any, *, narrow: bool = False, plot: str | None = None
 ) -> tuple[str, list[str], list[list[Any]], list[str]]:
@@ -243,27 +249,28 @@ def study_table(
                 "train curve": sparkline(row["curve"]),
             }
         )
-    columns = list(cells[0]) if cells else []
+    dropped = set()  # the columns that say nothing for this study (an empty one: all of them)
     if not networks:
-        columns.remove("hidden")
+        dropped.add("hidden")
     if not any(row.get("layers") for row in study.summary):
-        columns.remove("layers")
+        dropped.add("layers")
     if not validated:
-        columns.remove("val loss")
+        dropped.add("val loss")
     hidden_notes = []
     if narrow:
-        columns = [c for c in columns if c not in ("time s", "train curve")]
-        if len({row["loss"] for row in study.summary}) == 1:
-            columns.remove("loss")
+        dropped.update(("time s", "train curve"))
+        if len({row["loss"] for row in study.summary}) <= 1:
+            dropped.add("loss")
         if not any(row["diverged"] for row in study.summary):
-            columns.remove("diverged")
+            dropped.add("diverged")
             hidden_notes.append("no run diverged")
         for empty in ("gap", "epochs→target"):  # explained by the notes below
             if all(cell[empty] in ("n/a", "—") for cell in cells):
-                columns.remove(empty)
+                dropped.add(empty)
         hidden_notes.append(
             "means over seeds; ± std, times, curves and losses per run in --format json|csv"
         )
+    columns = [c for c in STUDY_COLUMNS if c not in dropped]
     names = {"metric": " / ".join(metrics)}
     if narrow:
         names.update({"train loss": "train", "val loss": "val", "test loss": "test"})
