@@ -139,6 +139,25 @@ def test_compare_gives_the_numbers_of_the_cli(cli):
     assert len(ours.runs) == 8
 
 
+def test_compare_takes_architectures_and_batch_sizes_as_lists(cli):
+    ours = losslab.compare(
+        "iris", model="mlp", hidden=["4", [8, 4]], batch_size=[16, "full"], optimizer="adam",
+        seeds=1, epochs=2, jobs=1,
+    )  # fmt: skip
+    theirs = cli.json(
+        "compare", "iris", "--model", "mlp", "--hidden", "4", "--hidden", "8,4",
+        "--batch-size", "16,full", "--optimizer", "adam", "--seeds", "1", "--epochs", "2",
+        "-j", "1", "--no-save",
+    )  # fmt: skip
+    assert _scrubbed(ours.to_dict()) == _scrubbed(theirs)
+    assert {(r["hidden"], r["batch_size"]) for r in ours.runs} == {
+        ("4", 16),
+        ("4", 0),
+        ("8,4", 16),
+        ("8,4", 0),
+    }
+
+
 def test_lr_find_gives_the_numbers_of_the_cli(cli):
     ours = losslab.lr_find("iris", steps=30, batch_size="16", start_lr="1e-5")
     args = ["--steps", "30", "--batch-size", "16", "--start-lr", "1e-5"]

@@ -106,16 +106,17 @@ def as_type(base: type, name: str, value: Any) -> Any:
     return int(number) if base is int else float(number)
 
 
-def value_of(name: str, value: Any, kind: Any) -> Any:
+def value_of(name: str, value: Any, kind: Any, *, setting: bool = True) -> Any:
     """An option's value as its ``kind`` (an annotation or a Hyper) takes it; None stays None
-    ("the default")."""
+    ("the default"). A ``setting`` of a run may have a command-line form of its own (``full``,
+    ``128,64``); a function's own parameter (a grid's list of them) is taken by its annotation."""
     from losslab.hyper import Hyper
 
     if value is None:
         return None
     if isinstance(value, Enum):
         value = value.value
-    special = _special()
+    special = _special() if setting else {}
     if name in special:
         return special[name](value)
     if isinstance(kind, Hyper):
@@ -160,7 +161,9 @@ def takes_options(settings: Callable[[], dict[str, Any]] | None = None) -> Calla
                 if key not in own and key not in universe:
                     raise unknown(key, own | set(universe))
             converted = {
-                key: value_of(key, value, hints.get(key, Any) if key in own else universe[key])
+                key: value_of(key, value, hints.get(key, Any), setting=False)
+                if key in own
+                else value_of(key, value, universe[key])
                 for key, value in kwargs.items()
             }
             return fn(*args, **converted)
