@@ -65,7 +65,7 @@ def _stub(monkeypatch, *targets: str) -> dict[str, Any]:
 
 STUBS = {
     "fit": ("losslab.train.loop.fit",),
-    "compare": ("losslab.study.compare.study",),
+    "compare": ("losslab.study.compare.compare",),
     "eval": ("losslab.study.evaluate.evaluate",),
     "lr-find": ("losslab.study.lrfind.lr_find",),
     "landscape": ("losslab.views.landscape.data_landscape",),

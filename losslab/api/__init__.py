@@ -186,34 +186,46 @@ def compare(
     them, ``layers`` one cnn stack or a list; every other keyword is a `fit` setting for all runs.
     ``plot`` also draws the figure to that file; ``save=True`` writes the study under ``out``.
     Returns a :class:`~losslab.study.summary.Study`."""
-    from losslab.study.compare import study
+    from losslab.study.compare import compare as run
+    from losslab.study.compare import save_study
+    from losslab.study.grid import DEFAULT_DATA, DEFAULT_L2, DEFAULT_OPTIMIZERS, Grid
+    from losslab.train.config import FitConfig, parse_hidden
 
     save = _saving(save, no_save)
-    grid = {
-        "optimizer": [v for v in _grid_values("optimizer", optimizer, str) if v] or None,
-        "lr": _grid_values("lr", lr, float),
-        "loss": _grid_values("loss", loss, str),
-        "batch_size": _grid_values("batch_size", batch_size, None),
-    }
+    if settings.get("l2") is None:  # the bare study has a finite optimum: l2 = 0.01
+        settings["l2"] = DEFAULT_L2 if data is None else 0.0
+    if hidden is None:
+        hiddens: list[list[int] | None] = [None]
+    elif isinstance(hidden, str) or all(isinstance(h, int) for h in hidden):
+        hiddens = [parse_hidden(hidden)]
+    else:
+        hiddens = [parse_hidden(h) for h in hidden]
+    grid = Grid(
+        optimizers=[v for v in _grid_values("optimizer", optimizer, str) if v]
+        or list(DEFAULT_OPTIMIZERS),
+        lrs=_grid_values("lr", lr, float),
+        losses=_grid_values("loss", loss, str),
+        batch_sizes=_grid_values("batch_size", batch_size, None),
+        seeds=seeds,
+        hiddens=hiddens,
+        layers=[layers] if isinstance(layers, str) else list(layers) if layers else [None],
+    )
+    base = FitConfig.from_dict({**settings, "data": DEFAULT_DATA if data is None else data})
     _check_plot(plot)
     with progress_display(progress, "runs") as bar:
         note = getattr(bar, "note", None)
-        result = study(
-            data,
-            **grid,
-            hidden=hidden,
-            layers=layers,
-            seeds=seeds,
+        result = run(
+            base,
+            grid,
             jobs=jobs,
-            executor=executor,
-            scheduler=scheduler,
             target_loss=target_loss,
-            save=save,
-            out=out,
             progress=bar,
             on_interrupt=None if note is None else lambda: note(INTERRUPTED),
-            **settings,
+            executor=executor,
+            scheduler=scheduler,
         )
+    if save:
+        result.record = save_study(result, out)
     if plot is not None:
         from losslab.study.summary import optima
         from losslab.views.plot import plot_study
