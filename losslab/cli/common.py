@@ -7,7 +7,6 @@ import errno
 import functools
 import os
 import sys
-import time
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -15,7 +14,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from losslab import __version__
+from losslab.api.options import split_list
 from losslab.errors import LossLabError, OutputError
+from losslab.views.render import StderrProgress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -476,116 +477,15 @@ def render_escape(text: str) -> str:
     return escape(text)
 
 
-class _progress:
-    """Progress on stderr, called as ``(done, total, value)``: a rich bar, plain lines or nothing.
-
-    ``auto`` is the bar when stderr is a terminal, nothing otherwise. ``lines`` prints the first
-    update (a sign of life that scripts and tests can wait for), the last, and in between at most
-    one line a second, so a fast run does not print thousands.
-    """
-
-    LINE_SECONDS = 1.0
-
-    def __init__(self, label: str, mode: Progress = Progress.auto) -> None:
-        self.label = label
-        self.mode = mode
-        self.bar: Any = None
-        self.task: Any = None
-        self.last_line: float | None = None
-        self.last_step: float | None = None  # running-loss lines have a clock of their own
-
-    def __enter__(self) -> Any:
-        from losslab.views.render import stderr_console
-
-        self.console = stderr_console()
-        if self.mode is Progress.bar or (self.mode is Progress.auto and self.console.is_terminal):
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-            from rich.progress import Progress as Bar
-
-            self.bar = Bar(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self.bar.__enter__()
-        return self
-
-    @property
-    def running(self) -> bool:
-        """Whether the trainer should report a running loss within each epoch (`step`)."""
-        return self.bar is not None or self.mode is Progress.lines
-
-    def __call__(self, done: int, total: int, value: float | None = None) -> None:
-        info = f"loss {value:.6g}" if value is not None else ""
-        if self.bar is not None:
-            if self.task is None:
-                self.task = self.bar.add_task(self.label, total=total, info="")
-            self.bar.update(self.task, completed=done, total=total, info=info)
-        elif self.mode is Progress.lines:
-            now = time.monotonic()
-            if self.last_line is None or done >= total or now - self.last_line >= self.LINE_SECONDS:
-                self.last_line = now
-                sys.stderr.write(f"{self.label} {done}/{total}{' ' + info if info else ''}\n")
-                sys.stderr.flush()
-
-    def note(self, message: str) -> None:
-        """A line on stderr (above the bar, if there is one) whatever the mode."""
-        self.console.print(message, soft_wrap=True, markup=False)
-
-    def step(self, epoch: int, batch: int, batches: int, running: float) -> None:
-        """Within an epoch: the batch reached and the mean loss of the epoch's batches so far
-        (the running loss of the classic PyTorch training log)."""
-        if self.bar is None:
-            now = time.monotonic()
-            if self.last_step is not None and now - self.last_step < self.LINE_SECONDS:
-                return
-            self.last_step = now
-            sys.stderr.write(f"epoch {epoch} batch {batch}/{batches} running loss {running:.4f}\n")
-            sys.stderr.flush()
-            return
-        if self.task is None:
-            self.task = self.bar.add_task(self.label, total=None, info="")
-        if batch % 20 == 0 or batch == batches:
-            info = f"epoch {epoch} · batch {batch}/{batches} · running loss {running:.4f}"
-            self.bar.update(self.task, info=info)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+# progress on stderr: the same display for the CLI and the library forms (losslab.api)
+_progress = StderrProgress
 
 
 # --------------------------------------------------------------------------- compare
 
 
-def _split_list(values: list[str] | None, convert: Callable[[str], Any], flag: str) -> list[Any]:
-    """LIST options: comma-separated values or the flag repeated; 'default' keeps the default."""
-    if not values:
-        return [None]
-    out: list[Any] = []
-    for value in values:
-        parts = [p.strip() for p in value.split(",")]
-        if not any(parts):
-            raise LossLabError(f"{flag} got an empty list")
-        for part in parts:
-            if not part:
-                raise LossLabError(f"{flag} has an empty item in {value!r}")
-            if part.lower() == "default":
-                out.append(None)
-                continue
-            try:
-                out.append(convert(part))
-            except ValueError:
-                raise LossLabError(f"{flag}: {part!r} is not a valid value") from None
-    return list(dict.fromkeys(out))
+# LIST options: comma-separated values or the flag repeated; 'default' keeps the default
+_split_list = split_list
 
 
 def _batch_size(text: str) -> int:

@@ -187,7 +187,8 @@ def compare_cmd(
     (mse, bce, cross-entropy, with or without --l2), and saves config.json, runs.csv, curves.csv
     and summary.csv under results/ unless --no-save. A bare `losslab compare` runs a default study.
     """
-    from losslab.study.compare import save_study, study
+    from losslab.api import compare
+    from losslab.study.compare import save_study
     from losslab.train.config import parse_hidden
     from losslab.train.loop import FitConfig
 
@@ -212,8 +213,8 @@ def compare_cmd(
 
         check_plot_name(plot)
         require_matplotlib()
-    with _progress("runs", progress) as bar:
-        result = study(
+    with _progress("runs", progress) as bar:  # its note tells of an interruption
+        result = compare(
             data,
             **grid,
             seeds=seeds,
@@ -222,10 +223,6 @@ def compare_cmd(
             scheduler=scheduler,
             target_loss=target_loss,
             progress=bar,
-            on_interrupt=lambda: bar.note(
-                "interrupted: the runs under way stop after their current batch "
-                "(Ctrl-C again to stop now)"
-            ),
             **settings,
         )
     failures: list[str] = []

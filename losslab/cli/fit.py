@@ -186,16 +186,6 @@ def fit_cmd(
     _finish(failures)
 
 
-def _architecture(cfg: dict[str, Any]) -> str:
-    """``mlp 128-64 relu`` or ``cnn 28x28x1 conv32,pool,… relu`` for a network, the model's name
-    otherwise."""
-    if cfg.get("layers") and cfg.get("activation"):
-        return f"{cfg['model']} {cfg['image']} {cfg['layers']} {cfg['activation']}"
-    if cfg.get("hidden") and cfg.get("activation"):
-        return f"{cfg['model']} {'-'.join(map(str, cfg['hidden']))} {cfg['activation']}"
-    return str(cfg["model"])
-
-
 def _report_fit(result: Any, fmt: str) -> None:
     from losslab.views import render
 
@@ -209,12 +199,7 @@ def _report_fit(result: Any, fmt: str) -> None:
     )
 
     def tables() -> list[Any]:
-        cfg = result.config
-        title = (
-            f"{result.data.get('source', '')} · {_architecture(cfg)} · {cfg['loss']} · "
-            f"{cfg['optimizer']} lr {cfg['lr']:g} · batch {cfg['batch_size'] or 'full'} · "
-            f"seed {cfg['seed']}"
-        )
+        title = render.fit_title(result)
         curve = render.sparkline([h["train_loss"] for h in result.history])
         out = [render.line(title)]
         from losslab.train.prepare import preparation_line
@@ -323,13 +308,10 @@ def lr_find_cmd(
         check_plot_name(plot)
         require_matplotlib()
     result = lr_find(data, start_lr=start_lr, end_lr=end_lr, steps=steps, **settings)
+    from losslab.views.render import lr_find_title
+
     failures: list[str] = []
-    cfg = result.config
-    title = (
-        f"lr range test · {result.data.get('source', '')} · {_architecture(cfg)} · "
-        f"{cfg['loss']} · {cfg['optimizer']} · batch {cfg['batch_size'] or 'full'} · "
-        f"seed {cfg['seed']}"
-    )
+    title = lr_find_title(result)
     if plot is not None:
         from losslab.views.plot import plot_lr_find
 

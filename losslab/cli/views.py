@@ -42,7 +42,6 @@ from losslab.cli.common import (
     _fail,
     _finish,
     _hyper_settings,
-    _progress,
     _saved,
     _split_list,
     _warn,
@@ -272,37 +271,6 @@ def report_cmd(
 # --------------------------------------------------------------------------- landscape
 
 
-def _pair(text: str, flag: str, what: str) -> list[float]:
-    """``"x,y"`` -> [x, y] (finite numbers), or a one-line error naming the flag."""
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) != 2 or not all(math.isfinite(v) for v in values):
-        raise LossLabError(f"{flag} must be two numbers {what}, got {text!r}")
-    return values
-
-
-def _tune_grid(text: str) -> tuple[float, float, int]:
-    parts = text.split(",")
-    try:
-        low, high, n = float(parts[0]), float(parts[1]), int(parts[2])
-        if len(parts) != 3:
-            raise ValueError
-    except (ValueError, IndexError):
-        raise LossLabError(f"--tune-grid must be LO,HI,N (e.g. 1e-5,1,16), got {text!r}") from None
-    return low, high, n
-
-
-# the `fit` options `landscape` takes on data (and refuses on a test function)
-LANDSCAPE_FIT_OPTIONS = (
-    "target", "features", "model", "loss", "batch_size", "hidden", "layers", "image",
-    "activation", "init", "seed", "test_size", "standardize", "scale", "l1", "l2", "schedule",
-    "schedule_unit", "warmup", "clip_norm", "missing", "categorical", "divergence_factor",
-    "shuffle", "sep",
-)  # fmt: skip
-
-
 @app.command("landscape")
 @command
 @hyper_options
@@ -427,75 +395,42 @@ def landscape_cmd(
     top two principal directions (random filter-normalised ones for networks), with every path
     projected onto it and the 1-D interpolation from the initial to the final parameters.
     """
-    from losslab.data.read import DATASETS, resolve_path
-    from losslab.views import functions2d
-    from losslab.views import landscape as ls
-
-    given = dict(locals())
     import inspect
 
+    from losslab.api import LANDSCAPE_FIT_OPTIONS
+    from losslab.api import landscape as run
+
+    given = dict(locals())
     defaults = {p.name: p.default for p in inspect.signature(landscape_cmd).parameters.values()}
-    fit_flags = {name: defaults[name] for name in LANDSCAPE_FIT_OPTIONS}
     if plot is not None:
         from losslab.views.landscape_plot import check_plot_name
         from losslab.views.plot import require_matplotlib
 
         check_plot_name(plot)
         require_matplotlib()
-    names = _split_list(optimizer, str, "--optimizer") if optimizer else None
-    tuned = _tune_grid(tune_grid) if tune else None
-    if functions2d.is_function(source):
-        for name, default in fit_flags.items():
-            if given[name] != default:
-                raise LossLabError(
-                    f"--{name.replace('_', '-')} applies to data; {source} is a test function"
-                )
-        if directions is not None:
-            raise LossLabError(f"--directions applies to data; {source} is a test function")
-        land = ls.function_landscape(
-            source,
-            optimizers=names,
-            start=_pair(start, "--start", "x,y") if start is not None else None,
-            steps=ls.DEFAULT_STEPS if steps is None else steps,
-            lr=lr,
-            tune=tuned,
-            condition=condition,
-            hyper=hyper,
-            grid=ls.FUNCTION_GRID if grid is None else grid,
-            tol=tol,
-        )
-    else:
-        path, _ = resolve_path(source)
-        if not path.exists() and source not in DATASETS:
-            raise functions2d.unknown_target(source, DATASETS.names())
-        for flag, value in (("--start", start), ("--condition", condition)):
-            if value is not None:
-                raise LossLabError(f"{flag} applies to the test functions, not to data")
-        if layout != "auto":
-            raise LossLabError("--layout applies to the test functions' maps, not to data")
-        from losslab.train.config import FitConfig
-
-        settings = _hyper_settings(
-            **{k: given[k] for k in fit_flags},
-            hyper=hyper,
-            schedule_params=schedule_params,
-            loss_args=loss_args,
-            lr=lr,
-            tol=1e-4,
-        )
-        config = FitConfig.from_dict(
-            {**settings, "data": source, "epochs": 100 if steps is None else steps}
-        )
-        with _progress("runs", progress) as bar:
-            land = ls.data_landscape(
-                config,
-                names,
-                tune=tuned,
-                grid=ls.DATA_GRID if grid is None else grid,
-                tol=tol,
-                directions=directions,
-                progress=bar,
-            )
+    # the fit flags given (those left at their defaults are the library's defaults too)
+    settings = _hyper_settings(
+        **{k: given[k] for k in LANDSCAPE_FIT_OPTIONS if given[k] != defaults[k]}
+    )
+    for nested in ("hyper", "schedule_params", "loss_args"):
+        settings.pop(nested)
+    declared = {**(hyper or {}), **(schedule_params or {}), **(loss_args or {})}
+    land = run(
+        source,
+        optimizer=optimizer,
+        steps=steps,
+        start=start,
+        condition=condition,
+        lr=lr,
+        tune=tune,
+        tune_grid=tune_grid,
+        tol=tol,
+        grid=grid,
+        layout=layout,
+        directions=directions,
+        progress=progress,
+        **{k: v for k, v in {**settings, **declared}.items() if v is not None},
+    )
     failures: list[str] = []
     if plot is not None:
         from losslab.views.landscape_plot import plot_landscape

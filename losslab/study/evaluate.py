@@ -48,6 +48,27 @@ class EvalResult:
             "weight_column": self.weight_column,
         }
 
+    def to_frame(self) -> Any:
+        """A pandas DataFrame as `losslab eval --format csv`: one row per loss, then per metric
+        (``name``, ``value``; NaN where a value is undefined)."""
+        from losslab.data.write import to_frame
+
+        values = {**self.losses, **self.metrics}
+        return to_frame([{"name": k, "value": v} for k, v in values.items()], ["name", "value"])
+
+    def __repr__(self) -> str:
+        """One line: data · rows · the first losses and metrics."""
+        both = {**self.losses, **self.metrics}
+        values = [f"{k} {v:.4g}" for k, v in both.items() if v is not None]
+        more = f" (+{len(values) - 3} more)" if len(values) > 3 else ""
+        return f"<EvalResult {self.data[-40:]} · {self.rows} rows · {', '.join(values[:3])}{more}>"
+
+    def _repr_html_(self) -> str | None:
+        """The losses and metrics as a table in a notebook (:func:`losslab.registry.html_of`)."""
+        from losslab.registry import html_of
+
+        return html_of(self)
+
 
 def _choose_columns(
     table: Table,

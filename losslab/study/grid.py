@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -181,10 +180,3 @@ def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
 
 def default_grid() -> Grid:
     return Grid(list(DEFAULT_OPTIMIZERS), [None], [None], [None], 3)
-
-
-def _values(value: Any, convert: Callable[[Any], Any] = lambda v: v) -> list[Any]:
-    """One value or a list of them -> the grid's list; ``None`` or ``"default"`` -> default."""
-    items = value if isinstance(value, list | tuple) else [value]
-    out = [None if v is None or str(v).lower() == "default" else convert(v) for v in items]
-    return list(dict.fromkeys(out)) or [None]

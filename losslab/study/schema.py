@@ -433,6 +433,14 @@ def model(file: Path) -> dict[str, Any]:
     return _load(file, _model)
 
 
+def model_of(raw: Any, source: str) -> dict[str, Any]:
+    """:func:`model` of a model's JSON object already read (a run's ``model`` in memory)."""
+    try:
+        return _model(raw)
+    except Invalid as exc:
+        raise DataError(f"{source}: {exc}") from None
+
+
 # --------------------------------------------------------------------------- studies and runs
 
 

@@ -64,18 +64,35 @@ class Study:
     def to_frame(self, table: str = "runs") -> Any:
         """A pandas DataFrame: ``runs`` (one row per run, as runs.csv), ``summary`` (one row
         per configuration, without the curves) or ``curves`` (one row per run and epoch)."""
-        import pandas as pd
+        from losslab.data.write import to_frame
 
         if table == "runs":
-            return pd.DataFrame(self.runs)
+            return to_frame(self.runs)
         if table == "summary":
             drop = ("curve", "test_curve", "curve_min", "curve_max")
-            return pd.DataFrame(
-                [{k: v for k, v in r.items() if k not in drop} for r in self.summary]
-            )
+            return to_frame([{k: v for k, v in r.items() if k not in drop} for r in self.summary])
         if table == "curves":
-            return pd.DataFrame(self.curves)
+            return to_frame(self.curves)
         raise ConfigError(f"to_frame: table must be runs, summary or curves, got {table!r}")
+
+    def __repr__(self) -> str:
+        """One line: data · model · runs · the best configuration and its test loss."""
+        data = self.config.get("data") or {}
+        head = f"{str(data.get('source', '?'))[-40:]} · {self.config.get('model')}"
+        head += f" · {len(self.runs)} runs" + (" · partial" if self.partial else "")
+        if self.summary:
+            best = self.summary[0]
+            by = "test_loss" if best.get("test_loss_mean") is not None else ranked_by(self.runs)
+            value = best.get(f"{by}_mean")
+            shown = f" ({by.replace('_', ' ')} {value:.4g})" if value is not None else ""
+            head += f" · best {best['optimizer']} lr {best['lr']:g}{shown}"
+        return f"<Study {head}>"
+
+    def _repr_html_(self) -> str | None:
+        """The study's table and figure in a notebook (:func:`losslab.registry.html_of`)."""
+        from losslab.registry import html_of
+
+        return html_of(self)
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:

@@ -328,6 +328,28 @@ class Landscape:
             out.append(row)
         return out
 
+    def to_frame(self) -> Any:
+        """:meth:`rows` as a pandas DataFrame (NaN where a value is missing)."""
+        from losslab.data.write import to_frame
+
+        return to_frame(self.rows())
+
+    def __repr__(self) -> str:
+        """One line: the map · paths · the lowest final value."""
+        what = self.info.get("data") or (self.info.get("function") or {}).get("name", "?")
+        head = f"{self.kind} {str(what)[-40:]} · {len(self.paths)} paths"
+        finite = [p for p in self.paths if math.isfinite(p.final)]
+        if finite:
+            best = min(finite, key=lambda p: p.final)
+            head += f" · best {best.optimizer} lr {best.lr:.3g} (final {best.final:.4g})"
+        return f"<Landscape {head}>"
+
+    def _repr_html_(self) -> str | None:
+        """The table and the map in a notebook (:func:`losslab.registry.html_of`)."""
+        from losslab.registry import html_of
+
+        return html_of(self)
+
 
 def _finish(landscape: Landscape) -> Landscape:
     target = landscape.reference + landscape.tol

@@ -637,9 +637,20 @@ def plot_study(
 
 
 def plot_lr_find(result: Any, output: str | Path, *, title: str) -> Path:
-    """The range test: loss per step (faint) and smoothed (solid) against the lr on a log axis,
-    both suggestions marked and labelled; the y axis stops where the sweep's stop rule would."""
+    """Draw :func:`lr_find_figure` to ``output`` (.png, .svg or .pdf)."""
     output = check_plot_name(output)
+    plt = require_matplotlib()
+    fig = lr_find_figure(result, title=title)
+    try:
+        return save_figure(fig, output)
+    finally:
+        plt.close(fig)
+
+
+def lr_find_figure(result: Any, *, title: str) -> Any:
+    """The range test: loss per step (faint) and smoothed (solid) against the lr on a log axis,
+    both suggestions marked and labelled; the y axis stops where the sweep's stop rule would.
+    A matplotlib Figure; the caller closes it."""
     plt = require_matplotlib()
     lrs = result.lrs
     smoothed = [v if math.isfinite(v) else math.nan for v in result.smoothed]
@@ -688,9 +699,10 @@ def plot_lr_find(result: Any, output: str | Path, *, title: str) -> Path:
         ax.grid(True, which="minor", alpha=0.1)
         # below the axes: the curve may run through any corner
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, frameon=False)
-        return save_figure(fig, output)
-    finally:
+    except BaseException:
         plt.close(fig)
+        raise
+    return fig
 
 
 @dataclass
@@ -719,6 +731,13 @@ def run_records(directory: Path) -> Drawable:
         if isinstance(metrics, dict) and isinstance(metrics.get("status"), str):
             status = metrics["status"]
             epochs_run = metrics.get("diverged_at") or epochs_run
+    return run_drawable(config, history, status, epochs_run)
+
+
+def run_drawable(
+    config: dict[str, Any], history: list[dict[str, Any]], status: str, epochs_run: int
+) -> Drawable:
+    """One run (its resolved settings and history) as one-run tidy records."""
     run = {
         "run": 0,
         **{k: config.get(k) for k in ("optimizer", "lr", "loss", "batch_size", "model")},
@@ -738,32 +757,27 @@ def run_records(directory: Path) -> Drawable:
 def study_records(directory: Path) -> Drawable:
     """A study directory as its tidy records (validated on load)."""
     from losslab.study.compare import load_study
+
+    return study_drawable(load_study(directory))
+
+
+def study_drawable(study: Any) -> Drawable:
+    """A study (run or loaded) as its tidy records."""
     from losslab.study.summary import optima
     from losslab.views.render import study_title
 
-    study = load_study(directory)
     return Drawable(study.runs, study.curves, optima(study.reference), study_title(study),
                     ("interrupted",), study=study)  # fmt: skip
 
 
 def records_of(result: str | Path) -> Drawable:
     """A saved study (summary.json) or run (history.csv) directory, validated on load."""
-    from losslab.study.records import check_finished
+    from losslab.study.records import record_kind
 
     directory = Path(result)
-    check_finished(directory)
-    if not directory.is_dir():
-        raise DataError(f"{result}: not a results directory")
-    config_file = directory / "config.json"
-    summary_file, history_file = directory / "summary.json", directory / "history.csv"
-    if summary_file.is_file() or history_file.is_file():
-        if not config_file.is_file():
-            raise DataError(f"{config_file}: missing (every record has one)")
-    if summary_file.is_file():
+    if record_kind(result) == "study":
         return study_records(directory)
-    if history_file.is_file():
-        return run_records(directory)
-    raise DataError(f"{result}: holds neither summary.json (a study) nor history.csv (a run)")
+    return run_records(directory)
 
 
 def plot_record(result: str | Path, output: str | Path | None = None) -> Path:
