@@ -16,6 +16,7 @@ from losslab.cli.common import (
     Categorical,
     CategoricalOpt,
     ClipNorm,
+    Commands,
     DivergenceFactor,
     Features,
     Format,
@@ -29,7 +30,6 @@ from losslab.cli.common import (
     Progress,
     ProgressOpt,
     Scale,
-    Schedule,
     ScheduleUnit,
     Seed,
     SepOpt,
@@ -41,19 +41,22 @@ from losslab.cli.common import (
     Warmup,
     _fail,
     _finish,
-    _hyper_settings,
     _progress,
     _saved,
     _split_list,
     _warn,
-    app,
-    command,
+    choice,
+    columns,
+    given,
     hyper_options,
     loss_options,
     render_escape,
+    schedule_help,
     schedule_options,
 )
 from losslab.errors import LossLabError
+
+commands = Commands()
 
 
 class ShapeKind(str, Enum):
@@ -63,8 +66,7 @@ class ShapeKind(str, Enum):
     classification = "classification"
 
 
-@app.command("shapes")
-@command
+@commands.command("shapes")
 def shapes_cmd(
     kind: Annotated[
         ShapeKind,
@@ -139,8 +141,7 @@ class ExplainKind(str, Enum):
     schedule = "schedule"
 
 
-@app.command("explain")
-@command
+@commands.command("explain")
 def explain_cmd(
     name: Annotated[str, typer.Argument(help="A loss, optimizer or schedule name.")],
     kind: Annotated[
@@ -187,8 +188,7 @@ def explain_cmd(
     )
 
 
-@app.command("gradcheck")
-@command
+@commands.command("gradcheck")
 def gradcheck_cmd(
     loss: Annotated[
         list[str] | None, Opt(help="Losses to check (LIST; default: every loss and model).")
@@ -250,8 +250,7 @@ def gradcheck_cmd(
         raise typer.Exit(1)
 
 
-@app.command("report")
-@command
+@commands.command("report")
 def report_cmd(
     result: Annotated[str, typer.Argument(help="A saved study or run directory under results/.")],
     out: Annotated[
@@ -294,20 +293,7 @@ def _tune_grid(text: str) -> tuple[float, float, int]:
     return low, high, n
 
 
-# the `fit` options `landscape` takes on data (and refuses on a test function)
-LANDSCAPE_FIT_OPTIONS = (
-    "target", "features", "model", "loss", "batch_size", "hidden", "layers", "image",
-    "activation", "init", "seed", "test_size", "standardize", "scale", "l1", "l2", "schedule",
-    "schedule_unit", "warmup", "clip_norm", "missing", "categorical", "divergence_factor",
-    "shuffle", "sep",
-)  # fmt: skip
-
-
-@app.command("landscape")
-@command
-@hyper_options
-@schedule_options
-@loss_options
+@commands.command("landscape", declared=(hyper_options, schedule_options, loss_options))
 def landscape_cmd(
     source: Annotated[
         str,
@@ -404,7 +390,7 @@ def landscape_cmd(
     scale: Scale = None,
     l1: L1 = 0.0,
     l2: L2 = 0.0,
-    schedule: Schedule = "constant",
+    schedule: Annotated[str, Opt(help=schedule_help())] = "constant",
     schedule_unit: ScheduleUnit = None,
     warmup: Warmup = 0,
     clip_norm: ClipNorm = None,
@@ -431,11 +417,33 @@ def landscape_cmd(
     from losslab.views import functions2d
     from losslab.views import landscape as ls
 
-    given = dict(locals())
-    import inspect
-
-    defaults = {p.name: p.default for p in inspect.signature(landscape_cmd).parameters.values()}
-    fit_flags = {name: defaults[name] for name in LANDSCAPE_FIT_OPTIONS}
+    fit_options = {  # the `fit` options landscape takes on data (and refuses on a test function)
+        "target": target,
+        "features": features,
+        "model": model,
+        "loss": loss,
+        "batch_size": batch_size,
+        "hidden": hidden,
+        "layers": layers,
+        "image": image,
+        "activation": activation,
+        "init": init,
+        "seed": seed,
+        "test_size": test_size,
+        "standardize": standardize,
+        "scale": scale,
+        "l1": l1,
+        "l2": l2,
+        "schedule": schedule,
+        "schedule_unit": schedule_unit,
+        "warmup": warmup,
+        "clip_norm": clip_norm,
+        "missing": missing,
+        "categorical": categorical,
+        "divergence_factor": divergence_factor,
+        "shuffle": shuffle,
+        "sep": sep,
+    }
     if plot is not None:
         from losslab.views.landscape_plot import check_plot_name
         from losslab.views.plot import require_matplotlib
@@ -445,8 +453,11 @@ def landscape_cmd(
     names = _split_list(optimizer, str, "--optimizer") if optimizer else None
     tuned = _tune_grid(tune_grid) if tune else None
     if functions2d.is_function(source):
-        for name, default in fit_flags.items():
-            if given[name] != default:
+        import inspect
+
+        defaults = inspect.signature(landscape_cmd).parameters
+        for name, value in fit_options.items():
+            if value != defaults[name].default:
                 raise LossLabError(
                     f"--{name.replace('_', '-')} applies to data; {source} is a test function"
                 )
@@ -475,17 +486,22 @@ def landscape_cmd(
             raise LossLabError("--layout applies to the test functions' maps, not to data")
         from losslab.train.config import FitConfig
 
-        settings = _hyper_settings(
-            **{k: given[k] for k in fit_flags},
-            hyper=hyper,
-            schedule_params=schedule_params,
-            loss_args=loss_args,
-            lr=lr,
-            tol=1e-4,
-        )
-        config = FitConfig.from_dict(
-            {**settings, "data": source, "epochs": 100 if steps is None else steps}
-        )
+        settings = {
+            **fit_options,
+            "data": source,
+            "features": columns(features),
+            "missing": missing.value,
+            "categorical": categorical.value,
+            "loss_args": given(loss_args),
+            "lr": lr,
+            "hyper": given(hyper),
+            "shuffle": shuffle.value,
+            "schedule_unit": choice(schedule_unit),
+            "schedule_params": given(schedule_params),
+            "epochs": 100 if steps is None else steps,
+            "tol": 1e-4,
+        }
+        config = FitConfig.from_dict(settings)
         with _progress("runs", progress) as bar:
             land = ls.data_landscape(
                 config,
