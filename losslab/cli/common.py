@@ -471,25 +471,6 @@ DtypeOpt = Annotated[
 ]
 
 
-# Flag values -> FitConfig fields: each command maps its flags to the settings by name; these
-# convert the few whose flag is not the setting itself.
-
-
-def columns(text: str | None) -> list[str] | None:
-    """``--features a, b`` -> ``["a", "b"]``."""
-    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
-
-
-def given(declared: dict[str, Any] | None) -> dict[str, Any]:
-    """The declared flags given (:func:`declared_options`; None is "the owner's default")."""
-    return {k: v for k, v in (declared or {}).items() if v is not None}
-
-
-def choice(value: Enum | None) -> str | None:
-    """A choice's name, or None when not given."""
-    return None if value is None else value.value
-
-
 def render_escape(text: str) -> str:
     from rich.markup import escape
 

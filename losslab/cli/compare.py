@@ -57,14 +57,19 @@ from losslab.cli.common import (
     _progress,
     _saved,
     _split_list,
-    choice,
-    columns,
-    given,
     hyper_options,
     loss_options,
     render_escape,
     schedule_help,
     schedule_options,
+)
+from losslab.cli.settings import (
+    data_settings,
+    loss_settings,
+    model_settings,
+    optimizer_settings,
+    run_settings,
+    schedule_settings,
 )
 
 commands = Commands()
@@ -190,44 +195,33 @@ def compare_cmd(
     from losslab.train.config import parse_hidden
 
     settings = {  # every run's (the grid's options below; the seeds are 0..--seeds-1)
-        # data
-        "sep": sep,
-        "target": target,
-        "features": columns(features),
-        "weight_column": weight_column,
-        "test_size": test_size,
-        "val_size": val_size,
-        "test_data": test_data,
-        "standardize": standardize,
-        "scale": scale,
-        "missing": missing.value,
-        "categorical": categorical.value,
-        # model
-        "model": model,
-        "image": image,
-        "activation": activation,
-        "init": init,
-        "init_from": init_from,
-        # loss
-        "loss_args": given(loss_args),
-        "class_weight": class_weight,
-        "l1": l1,
-        "l2": l2,
-        # optimizer
-        "hyper": given(hyper),
-        "clip_norm": clip_norm,
-        "shuffle": shuffle.value,
-        "dtype": dtype.value,
-        # schedule
-        "schedule": schedule,
-        "warmup": warmup,
-        "schedule_unit": choice(schedule_unit),
-        "schedule_params": given(schedule_params),
-        # run
-        "epochs": epochs,
-        "patience": patience,
-        "tol": tol,
-        "divergence_factor": divergence_factor,
+        **data_settings(
+            sep=sep,
+            target=target,
+            features=features,
+            weight_column=weight_column,
+            test_size=test_size,
+            val_size=val_size,
+            test_data=test_data,
+            standardize=standardize,
+            scale=scale,
+            missing=missing,
+            categorical=categorical,
+        ),
+        **model_settings(
+            model=model, image=image, activation=activation, init=init, init_from=init_from
+        ),
+        **loss_settings(loss_args=loss_args, class_weight=class_weight, l1=l1, l2=l2),
+        **optimizer_settings(hyper=hyper, clip_norm=clip_norm, shuffle=shuffle, dtype=dtype),
+        **schedule_settings(
+            schedule=schedule,
+            warmup=warmup,
+            schedule_unit=schedule_unit,
+            schedule_params=schedule_params,
+        ),
+        **run_settings(
+            epochs=epochs, patience=patience, tol=tol, divergence_factor=divergence_factor
+        ),
     }
     grid = {
         "optimizer": _split_list(optimizer, str, "--optimizer") if optimizer else None,

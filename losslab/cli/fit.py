@@ -52,15 +52,20 @@ from losslab.cli.common import (
     _finish,
     _progress,
     _saved,
-    choice,
-    columns,
-    given,
     hyper_options,
     loss_options,
     optimizer_help,
     render_escape,
     schedule_help,
     schedule_options,
+)
+from losslab.cli.settings import (
+    data_settings,
+    loss_settings,
+    model_settings,
+    optimizer_settings,
+    run_settings,
+    schedule_settings,
 )
 from losslab.errors import LossLabError
 
@@ -151,51 +156,48 @@ def fit_cmd(
     A record (config.json, history.csv, metrics.json, model.json) goes to results/ unless --no-save.
     """
     settings = {
-        # data
-        "sep": sep,
-        "target": target,
-        "features": columns(features),
-        "weight_column": weight_column,
-        "seed": seed,
-        "test_size": test_size,
-        "val_size": val_size,
-        "test_data": test_data,
-        "standardize": standardize,
-        "scale": scale,
-        "missing": missing.value,
-        "categorical": categorical.value,
-        # model
-        "model": model,
-        "hidden": hidden,
-        "layers": layers,
-        "image": image,
-        "activation": activation,
-        "init": init,
-        "init_from": init_from,
-        # loss
-        "loss": loss,
-        "loss_args": given(loss_args),
-        "class_weight": class_weight,
-        "l1": l1,
-        "l2": l2,
-        # optimizer
-        "optimizer": optimizer,
-        "lr": lr,
-        "hyper": given(hyper),
-        "batch_size": batch_size,
-        "clip_norm": clip_norm,
-        "shuffle": shuffle.value,
-        "dtype": dtype.value,
-        # schedule
-        "schedule": schedule,
-        "warmup": warmup,
-        "schedule_unit": choice(schedule_unit),
-        "schedule_params": given(schedule_params),
-        # run
-        "epochs": epochs,
-        "patience": patience,
-        "tol": tol,
-        "divergence_factor": divergence_factor,
+        **data_settings(
+            sep=sep,
+            target=target,
+            features=features,
+            weight_column=weight_column,
+            seed=seed,
+            test_size=test_size,
+            val_size=val_size,
+            test_data=test_data,
+            standardize=standardize,
+            scale=scale,
+            missing=missing,
+            categorical=categorical,
+        ),
+        **model_settings(
+            model=model,
+            hidden=hidden,
+            layers=layers,
+            image=image,
+            activation=activation,
+            init=init,
+            init_from=init_from,
+        ),
+        **loss_settings(loss=loss, loss_args=loss_args, class_weight=class_weight, l1=l1, l2=l2),
+        **optimizer_settings(
+            optimizer=optimizer,
+            lr=lr,
+            hyper=hyper,
+            batch_size=batch_size,
+            clip_norm=clip_norm,
+            shuffle=shuffle,
+            dtype=dtype,
+        ),
+        **schedule_settings(
+            schedule=schedule,
+            warmup=warmup,
+            schedule_unit=schedule_unit,
+            schedule_params=schedule_params,
+        ),
+        **run_settings(
+            epochs=epochs, patience=patience, tol=tol, divergence_factor=divergence_factor
+        ),
     }
     from losslab.study.records import save_fit
     from losslab.train.loop import fit
@@ -343,39 +345,38 @@ def lr_find_cmd(
     train and compare around them before trusting one. Nothing is saved (the weights reached are
     thrown away); --plot draws the curve.
     """
-    settings = {
-        # data
-        "sep": sep,
-        "target": target,
-        "features": columns(features),
-        "seed": seed,
-        "test_size": test_size,
-        "val_size": val_size,
-        "standardize": standardize,
-        "scale": scale,
-        "missing": missing.value,
-        "categorical": categorical.value,
-        # model
-        "model": model,
-        "hidden": hidden,
-        "layers": layers,
-        "image": image,
-        "activation": activation,
-        "init": init,
-        "init_from": init_from,
-        # loss
-        "loss": loss,
-        "loss_args": given(loss_args),
-        "l1": l1,
-        "l2": l2,
-        # optimizer (the lr, the epochs and the schedule are the sweep's)
-        "optimizer": optimizer,
-        "hyper": given(hyper),
-        "batch_size": batch_size,
-        "clip_norm": clip_norm,
-        "shuffle": shuffle.value,
-        "dtype": dtype.value,
-        "divergence_factor": divergence_factor,
+    settings = {  # the lr, the epochs and the schedule are the sweep's
+        **data_settings(
+            sep=sep,
+            target=target,
+            features=features,
+            seed=seed,
+            test_size=test_size,
+            val_size=val_size,
+            standardize=standardize,
+            scale=scale,
+            missing=missing,
+            categorical=categorical,
+        ),
+        **model_settings(
+            model=model,
+            hidden=hidden,
+            layers=layers,
+            image=image,
+            activation=activation,
+            init=init,
+            init_from=init_from,
+        ),
+        **loss_settings(loss=loss, loss_args=loss_args, l1=l1, l2=l2),
+        **optimizer_settings(
+            optimizer=optimizer,
+            hyper=hyper,
+            batch_size=batch_size,
+            clip_norm=clip_norm,
+            shuffle=shuffle,
+            dtype=dtype,
+        ),
+        **run_settings(divergence_factor=divergence_factor),
     }
     from losslab.study.lrfind import check_sweep, lr_find
 

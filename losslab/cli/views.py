@@ -45,14 +45,19 @@ from losslab.cli.common import (
     _saved,
     _split_list,
     _warn,
-    choice,
-    columns,
-    given,
     hyper_options,
     loss_options,
     render_escape,
     schedule_help,
     schedule_options,
+)
+from losslab.cli.settings import (
+    data_settings,
+    loss_settings,
+    model_settings,
+    optimizer_settings,
+    run_settings,
+    schedule_settings,
 )
 from losslab.errors import LossLabError
 
@@ -487,17 +492,37 @@ def landscape_cmd(
         from losslab.train.config import FitConfig
 
         settings = {
-            **fit_options,
+            **data_settings(
+                sep=sep,
+                target=target,
+                features=features,
+                seed=seed,
+                test_size=test_size,
+                standardize=standardize,
+                scale=scale,
+                missing=missing,
+                categorical=categorical,
+            ),
+            **model_settings(
+                model=model,
+                hidden=hidden,
+                layers=layers,
+                image=image,
+                activation=activation,
+                init=init,
+            ),
+            **loss_settings(loss=loss, loss_args=loss_args, l1=l1, l2=l2),
+            **optimizer_settings(
+                lr=lr, hyper=hyper, batch_size=batch_size, clip_norm=clip_norm, shuffle=shuffle
+            ),
+            **schedule_settings(
+                schedule=schedule,
+                warmup=warmup,
+                schedule_unit=schedule_unit,
+                schedule_params=schedule_params,
+            ),
+            **run_settings(divergence_factor=divergence_factor),
             "data": source,
-            "features": columns(features),
-            "missing": missing.value,
-            "categorical": categorical.value,
-            "loss_args": given(loss_args),
-            "lr": lr,
-            "hyper": given(hyper),
-            "shuffle": shuffle.value,
-            "schedule_unit": choice(schedule_unit),
-            "schedule_params": given(schedule_params),
             "epochs": 100 if steps is None else steps,
             "tol": 1e-4,
         }
