@@ -1,5 +1,5 @@
-"""What every command shares: the app, the one-line errors and exit codes, progress on stderr,
-the option types and the flags declared by the registries."""
+"""What every command shares: the lazy table of a module's commands, the one-line errors and exit
+codes, progress on stderr, the option types and the flags declared by the registries."""
 
 from __future__ import annotations
 
@@ -13,21 +13,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from losslab import __version__
-from losslab.api.options import split_list
 from losslab.errors import LossLabError, OutputError
-from losslab.views.render import StderrProgress
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-app = typer.Typer(
-    name="losslab",
-    help="A laboratory for loss functions and optimizers on real CSV data.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
 
 
 class Format(str, Enum):
@@ -121,6 +109,40 @@ def command(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class Commands:
+    """The commands of one module, each turned into a click command only when it runs or shows
+    its help (:meth:`build`, called by :class:`losslab.cli.app.LazyGroup`).
+
+    ``declared`` names the decorators that give a command the flags a registry declares
+    (:func:`hyper_options`, :func:`schedule_options`, :func:`loss_options`), in the order they
+    would be stacked above it: they import their registry, so they run at build time, and
+    `losslab --help` or another command's help never imports that registry.
+    """
+
+    def __init__(self) -> None:
+        self.defined: dict[str, tuple[Callable[..., Any], tuple[Callable[[Any], Any], ...]]] = {}
+
+    def command(
+        self, name: str, *, declared: tuple[Callable[[Any], Any], ...] = ()
+    ) -> Callable[[F], F]:
+        def define(fn: F) -> F:
+            self.defined[name] = (fn, declared)
+            return fn
+
+        return define
+
+    def build(self, name: str, **settings: Any) -> Any:
+        """The click command ``name`` (``settings``: typer's ``rich_markup_mode`` and
+        ``pretty_exceptions_short``), its library errors one line each (:func:`command`)."""
+        from typer.main import get_command_from_info
+        from typer.models import CommandInfo
+
+        fn, declared = self.defined[name]
+        for add in reversed(declared):
+            fn = add(fn)
+        return get_command_from_info(CommandInfo(name=name, callback=command(fn)), **settings)
+
+
 def _saved(save: Callable[[], Any], failures: list[str]) -> Any:
     """``save()``, or None with its error kept for after the result is printed."""
     try:
@@ -136,25 +158,6 @@ def _finish(failures: list[str]) -> None:
         _fail(render_escape(message))
     if failures:
         raise typer.Exit(1)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"losslab {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
-    ] = False,
-) -> None:
-    """A laboratory for loss functions and optimizers on real CSV data.
-
-    DATA arguments take a CSV path or a bundled dataset name (see `losslab datasets`).
-    """
 
 
 def _loss_names() -> str:
@@ -246,10 +249,15 @@ def schedule_options(fn: F) -> F:
 Opt = typer.Option
 
 
-def _fit_options_help() -> dict[str, str]:
+# Options whose help lists a registry call these from the commands' annotations: typer
+# evaluates those (strings, PEP 563) when it builds the command, so the registries are imported
+# only by a command that shows them.
+
+
+def optimizer_help() -> str:
+    """The help of `--optimizer`: every optimizer with its default lr."""
     from losslab.nn.models import MODELS
     from losslab.optim.optimizers import OPTIMIZERS
-    from losslab.optim.schedules import SCHEDULES
 
     linear = dict(MODELS.get("linear").default_lrs)
     opts = ", ".join(
@@ -258,14 +266,18 @@ def _fit_options_help() -> dict[str, str]:
         + ")"
         for name in OPTIMIZERS.names()
     )
-    return {
-        "optimizer": f"Optimizer and its default --lr: {opts}.",
-        "schedule": f"Learning-rate schedule (torch.optim.lr_scheduler's; `losslab schedules` "
-        f"lists their parameters): {', '.join(SCHEDULES.names())}.",
-    }
+    return f"Optimizer and its default --lr: {opts}."
 
 
-_HELP = _fit_options_help()
+def schedule_help() -> str:
+    """The help of `--schedule`: every schedule's name."""
+    from losslab.optim.schedules import SCHEDULES
+
+    return (
+        f"Learning-rate schedule (torch.optim.lr_scheduler's; `losslab schedules` lists their "
+        f"parameters): {', '.join(SCHEDULES.names())}."
+    )
+
 
 Target = Annotated[
     str | None,
@@ -353,7 +365,6 @@ Standardize = Annotated[
 ]
 L1 = Annotated[float, Opt(help="L1 penalty l1·‖W‖₁ (the intercept is never penalised).")]
 L2 = Annotated[float, Opt(help="L2 penalty (l2/2)·‖W‖².")]
-Schedule = Annotated[str, Opt(help=_HELP["schedule"])]
 Warmup = Annotated[
     int,
     Opt(
@@ -459,18 +470,6 @@ DtypeOpt = Annotated[
 ]
 
 
-def _hyper_settings(**values: Any) -> dict[str, Any]:
-    """Typer values -> FitConfig fields (``hyper``, ``schedule_params``, ``loss_args``: the
-    optimizer's hyperparameters, the schedule's and the loss's parameters given)."""
-    nested = {k: values.pop(k, None) or {} for k in ("hyper", "schedule_params", "loss_args")}
-    values = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
-    for key, given in nested.items():
-        values[key] = {k: v for k, v in given.items() if v is not None}
-    if values.get("features") is not None:
-        values["features"] = [c.strip() for c in values["features"].split(",") if c.strip()]
-    return values
-
-
 def render_escape(text: str) -> str:
     from rich.markup import escape
 
@@ -478,14 +477,23 @@ def render_escape(text: str) -> str:
 
 
 # progress on stderr: the same display for the CLI and the library forms (losslab.api)
-_progress = StderrProgress
+def _progress(*args: Any, **kwargs: Any) -> Any:
+    """Progress on stderr (:class:`losslab.views.render.StderrProgress`), imported when a
+    command runs, not when the CLI starts."""
+    from losslab.views.render import StderrProgress
+
+    return StderrProgress(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------- compare
 
 
 # LIST options: comma-separated values or the flag repeated; 'default' keeps the default
-_split_list = split_list
+def _split_list(*args: Any, **kwargs: Any) -> Any:
+    """A comma-separated or repeated list option (:func:`losslab.api.options.split_list`)."""
+    from losslab.api.options import split_list
+
+    return split_list(*args, **kwargs)
 
 
 def _batch_size(text: str) -> int:

@@ -7,19 +7,18 @@ from typing import Annotated, Any
 import typer
 
 from losslab.cli.common import (
+    Commands,
     Format,
     FormatOpt,
     SepOpt,
     _loss_names,
-    app,
-    command,
     loss_options,
 )
 
+commands = Commands()
 
-@app.command("eval")
-@command
-@loss_options
+
+@commands.command("eval", declared=(loss_options,))
 def eval_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     loss: Annotated[

@@ -16,6 +16,7 @@ from losslab.cli.common import (
     Categorical,
     CategoricalOpt,
     ClipNorm,
+    Commands,
     DivergenceFactor,
     Features,
     Format,
@@ -29,7 +30,6 @@ from losslab.cli.common import (
     Progress,
     ProgressOpt,
     Scale,
-    Schedule,
     ScheduleUnit,
     Seed,
     SepOpt,
@@ -41,18 +41,18 @@ from losslab.cli.common import (
     Warmup,
     _fail,
     _finish,
-    _hyper_settings,
     _saved,
     _split_list,
     _warn,
-    app,
-    command,
     hyper_options,
     loss_options,
     render_escape,
+    schedule_help,
     schedule_options,
 )
 from losslab.errors import LossLabError
+
+commands = Commands()
 
 
 class ShapeKind(str, Enum):
@@ -62,8 +62,7 @@ class ShapeKind(str, Enum):
     classification = "classification"
 
 
-@app.command("shapes")
-@command
+@commands.command("shapes")
 def shapes_cmd(
     kind: Annotated[
         ShapeKind,
@@ -138,8 +137,7 @@ class ExplainKind(str, Enum):
     schedule = "schedule"
 
 
-@app.command("explain")
-@command
+@commands.command("explain")
 def explain_cmd(
     name: Annotated[str, typer.Argument(help="A loss, optimizer or schedule name.")],
     kind: Annotated[
@@ -186,8 +184,7 @@ def explain_cmd(
     )
 
 
-@app.command("gradcheck")
-@command
+@commands.command("gradcheck")
 def gradcheck_cmd(
     loss: Annotated[
         list[str] | None, Opt(help="Losses to check (LIST; default: every loss and model).")
@@ -249,8 +246,7 @@ def gradcheck_cmd(
         raise typer.Exit(1)
 
 
-@app.command("report")
-@command
+@commands.command("report")
 def report_cmd(
     result: Annotated[str, typer.Argument(help="A saved study or run directory under results/.")],
     out: Annotated[
@@ -271,11 +267,7 @@ def report_cmd(
 # --------------------------------------------------------------------------- landscape
 
 
-@app.command("landscape")
-@command
-@hyper_options
-@schedule_options
-@loss_options
+@commands.command("landscape", declared=(hyper_options, schedule_options, loss_options))
 def landscape_cmd(
     source: Annotated[
         str,
@@ -372,7 +364,7 @@ def landscape_cmd(
     scale: Scale = None,
     l1: L1 = 0.0,
     l2: L2 = 0.0,
-    schedule: Schedule = "constant",
+    schedule: Annotated[str, Opt(help=schedule_help())] = "constant",
     schedule_unit: ScheduleUnit = None,
     warmup: Warmup = 0,
     clip_norm: ClipNorm = None,
@@ -397,23 +389,49 @@ def landscape_cmd(
     """
     import inspect
 
-    from losslab.api import LANDSCAPE_FIT_OPTIONS
     from losslab.api import landscape as run
 
-    given = dict(locals())
-    defaults = {p.name: p.default for p in inspect.signature(landscape_cmd).parameters.values()}
+    fit_options = {  # the `fit` options landscape takes on data (and refuses on a test function)
+        "target": target,
+        "features": features,
+        "model": model,
+        "loss": loss,
+        "batch_size": batch_size,
+        "hidden": hidden,
+        "layers": layers,
+        "image": image,
+        "activation": activation,
+        "init": init,
+        "seed": seed,
+        "test_size": test_size,
+        "standardize": standardize,
+        "scale": scale,
+        "l1": l1,
+        "l2": l2,
+        "schedule": schedule,
+        "schedule_unit": schedule_unit,
+        "warmup": warmup,
+        "clip_norm": clip_norm,
+        "missing": missing,
+        "categorical": categorical,
+        "divergence_factor": divergence_factor,
+        "shuffle": shuffle,
+        "sep": sep,
+    }
     if plot is not None:
         from losslab.views.landscape_plot import check_plot_name
         from losslab.views.plot import require_matplotlib
 
         check_plot_name(plot)
         require_matplotlib()
-    # the fit flags given (those left at their defaults are the library's defaults too)
-    settings = _hyper_settings(
-        **{k: given[k] for k in LANDSCAPE_FIT_OPTIONS if given[k] != defaults[k]}
-    )
-    for nested in ("hyper", "schedule_params", "loss_args"):
-        settings.pop(nested)
+    # the fit flags given: those left at their defaults are the library's defaults too, and on a
+    # test function the API refuses any that is given
+    defaults = inspect.signature(landscape_cmd).parameters
+    settings = {
+        name: value.value if isinstance(value, Enum) else value
+        for name, value in fit_options.items()
+        if value != defaults[name].default
+    }
     declared = {**(hyper or {}), **(schedule_params or {}), **(loss_args or {})}
     land = run(
         source,
