@@ -224,12 +224,14 @@ def test_without_dask_the_executor_is_one_line(cli, monkeypatch):
 
 
 def test_executor_and_scheduler_errors_are_one_line(cli, monkeypatch):
+    from losslab.study import cluster
 
     base = ["compare", "iris", "--epochs", "2", "--no-save"]
     assert "--scheduler tcp://127.0.0.1:9 needs --executor dask" in cli.error(
         *base, "--scheduler", "tcp://127.0.0.1:9"
     )
-    # refused at once (nothing listens on port 9): no timeout involved, whatever the load
+    # refused (nothing listens on port 9): dask retries until CONNECT_SECONDS, then says why
+    monkeypatch.setattr(cluster, "CONNECT_SECONDS", 0.5)
     message = cli.error(*base, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9")
     assert message.startswith("error: --scheduler tcp://127.0.0.1:9: cannot connect")
 
@@ -267,8 +269,9 @@ def test_a_scheduler_that_never_answers_is_one_line(cli, monkeypatch):
         for conn in held:
             conn.close()
         server.close()
+    # CONNECT_SECONDS for dask's connect, then 5 s more for an answer to "identity"
     assert (
-        message == f"error: --scheduler {address}: no answer within 1 s (is it a dask scheduler?)"
+        message == f"error: --scheduler {address}: no answer within 6 s (is it a dask scheduler?)"
     )
 
 

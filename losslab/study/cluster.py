@@ -144,11 +144,14 @@ def _probe(dd: Any, scheduler: str) -> None:
             comm.abort()
 
     try:
-        answer = asyncio.run(asyncio.wait_for(ask(), CONNECT_SECONDS))
+        # dask's own connect retries a refused address until CONNECT_SECONDS, then raises
+        # OSError (said as "cannot connect"); the outer bound is for a server that accepts the
+        # connection and then says nothing
+        answer = asyncio.run(asyncio.wait_for(ask(), CONNECT_SECONDS + max(5, CONNECT_SECONDS)))
     except (TimeoutError, asyncio.TimeoutError):
         raise ConfigError(
-            f"--scheduler {scheduler}: no answer within {CONNECT_SECONDS} s (is it a dask "
-            "scheduler?)"
+            f"--scheduler {scheduler}: no answer within "
+            f"{CONNECT_SECONDS + max(5, CONNECT_SECONDS):g} s (is it a dask scheduler?)"
         ) from None
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
