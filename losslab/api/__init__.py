@@ -117,6 +117,7 @@ def evaluate(
     logits: bool = False,
     model: Any = None,
     weight_column: str | None = None,
+    class_weight: str | None = None,
     sep: str | None = None,
     **params: Any,
 ) -> EvalResult:
@@ -140,6 +141,7 @@ def evaluate(
             target=targets,
             params=params,
             weight_column=weight_column,
+            class_weight=class_weight,
         )
     from losslab.study.evaluate import evaluate as run
 
@@ -151,6 +153,7 @@ def evaluate(
         logits=logits,
         params=params,
         weight_column=weight_column,
+        class_weight=class_weight,
     )
 
 

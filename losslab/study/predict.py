@@ -165,6 +165,7 @@ def evaluate_model(
     params: dict[str, Any] | None = None,
     sep: str | None = None,
     weight_column: str | None = None,
+    class_weight: str | None = None,
 ):
     """`losslab eval --model`: the model's scores on DATA, scored like `losslab eval` does.
 
@@ -207,4 +208,5 @@ def evaluate_model(
         logits=model.kind.logits or bool(model.classes),
         params=params,
         weight_column=weight_column,
+        class_weight=class_weight,
     )
