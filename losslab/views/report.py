@@ -12,10 +12,10 @@ import html
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from losslab.data.write import new_file
 from losslab.errors import ConfigError, DataError, LossLabError
 
 CSS = """
@@ -256,7 +256,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     the old file or the new one, never half of one."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        fd, tmp = new_file(path.parent, f".{path.name}.")
     except FileExistsError:
         raise LossLabError(f"cannot write the report {path}: not a directory") from None
     except OSError as exc:
@@ -266,13 +266,12 @@ def write_text_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise LossLabError(f"cannot write the report {path}: {exc.strerror or exc}") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
