@@ -188,6 +188,7 @@ def compare_cmd(
     and summary.csv under results/ unless --no-save. A bare `losslab compare` runs a default study.
     """
     from losslab.study.compare import save_study, study
+    from losslab.study.summary import failures as run_failures
     from losslab.train.config import parse_hidden
     from losslab.train.loop import FitConfig
 
@@ -228,7 +229,7 @@ def compare_cmd(
             ),
             **settings,
         )
-    failures: list[str] = []
+    failures = run_failures(result.runs)  # each run's own, after the study's result
     with _ctrl_c_ignored(result.partial):  # once stopped, one more Ctrl-C must not lose the study
         if not no_save:
             result.record = _saved(lambda: save_study(result, out), failures)

@@ -563,7 +563,7 @@ def study_curves(file: Path) -> tuple[list[str], list[dict[str, Any]]]:
     return header, _cells(file, header, rows, kinds)
 
 
-RUN_TEXTS = ("hidden", "layers", "optimizer", "loss", "model", "status")
+RUN_TEXTS = ("hidden", "layers", "optimizer", "loss", "model", "status", "message")
 RUN_INTEGERS = ("run", "seed", "epochs_run", "epochs_to_target", "batch_size")
 
 

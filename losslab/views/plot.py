@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from losslab.errors import ConfigError, DataError, LossLabError
+from losslab.study.summary import UNAVERAGED
 
 FORMATS = (".png", ".svg", ".pdf")
 DPI = 100
@@ -525,12 +526,13 @@ def study_figure(
     *,
     optima: dict[str, list[float | None]] | None = None,
     title: str = "",
-    skip: Sequence[str] = ("interrupted",),
+    skip: Sequence[str] = UNAVERAGED,
 ) -> Any:
     """The comparison figure of runs (as runs.csv) and their curves (as curves.csv): a
     matplotlib Figure, one row of panels per facet the grid varies; the caller closes it.
 
-    Runs whose status is in ``skip`` are left out (a study's interrupted runs, never averaged).
+    Runs whose status is in ``skip`` are left out (a study's interrupted and failed runs, never
+    averaged).
     Raises DataError when no run has anything to draw.
     """
     plt = require_matplotlib()
@@ -621,7 +623,7 @@ def plot_study(
     *,
     optima: dict[str, list[float | None]] | None = None,
     title: str = "",
-    skip: Sequence[str] = ("interrupted",),
+    skip: Sequence[str] = UNAVERAGED,
 ) -> Path:
     """Draw :func:`study_figure` to ``output`` (.png, .svg or .pdf)."""
     output = check_plot_name(output)
@@ -743,7 +745,7 @@ def study_records(directory: Path) -> Drawable:
 
     study = load_study(directory)
     return Drawable(study.runs, study.curves, optima(study.reference), study_title(study),
-                    ("interrupted",), study=study)  # fmt: skip
+                    UNAVERAGED, study=study)  # fmt: skip
 
 
 def records_of(result: str | Path) -> Drawable:
