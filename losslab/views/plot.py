@@ -717,10 +717,9 @@ def run_records(directory: Path) -> Drawable:
     status, epochs_run = "completed", len(history)
     metrics_file = directory / "metrics.json"
     if metrics_file.is_file():
-        metrics = schema.read_json(metrics_file)
-        if isinstance(metrics, dict) and isinstance(metrics.get("status"), str):
-            status = metrics["status"]
-            epochs_run = metrics.get("diverged_at") or epochs_run
+        metrics = schema.run_metrics(metrics_file)
+        status = metrics["status"]
+        epochs_run = metrics.get("diverged_at") or epochs_run
     run = {
         "run": 0,
         **{k: config.get(k) for k in ("optimizer", "lr", "loss", "batch_size", "model")},

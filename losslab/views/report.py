@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from losslab.data.write import new_file
-from losslab.errors import ConfigError, DataError, LossLabError
+from losslab.errors import ConfigError, LossLabError
 
 CSS = """
 :root { color-scheme: light; }
@@ -231,11 +231,7 @@ def run_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
     metrics_file = directory / "metrics.json"
     results = ""
     if metrics_file.is_file():
-        metrics = schema.read_json(metrics_file)
-        try:
-            rows = fit_rows(metrics)
-        except (KeyError, TypeError):
-            raise DataError(f"{metrics_file}: not the metrics of a losslab run") from None
+        rows = fit_rows(schema.run_metrics(metrics_file))
         results = _table(["", "value"], [list(r) for r in rows])
     figure, warnings = _figure_section(drawable, "Loss and metric by epoch of this run.")
     data = config.get("data_file") or {}
