@@ -67,20 +67,27 @@ def _tanh_back(D: np.ndarray, Z: np.ndarray, A: np.ndarray) -> None:
     D *= t
 
 
-def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def sigmoid(
+    z: np.ndarray, out: np.ndarray | None = None, *, overflow_ignored: bool = False
+) -> np.ndarray:
     """σ(z) = 1/(1 + e^−z), in torch's order of operations (its CPU sigmoid kernel).
 
     Exact to a few ulps in both tails: below 0, e^−z is large and 1/(1 + e^−z) keeps full
     relative accuracy (σ(−40) = 4.2e-18), unlike ½(1 + tanh(z/2)), which rounds to 0 below −37.
     Below z ≈ −709.8, e^−z overflows to inf, silently, and σ is 0, as torch's (the true value
-    is subnormal).
+    is subnormal). ``overflow_ignored``: the caller already runs under
+    ``np.errstate(over="ignore")`` (the training loop's hot path, where entering another costs
+    as much as the rest of σ).
     """
     z = np.asarray(z)
     if out is None:
         out = np.empty(z.shape, z.dtype if z.dtype.kind == "f" else np.float64)
     np.negative(z, out=out)
-    with np.errstate(over="ignore"):
+    if overflow_ignored:
         np.exp(out, out=out)
+    else:
+        with np.errstate(over="ignore"):
+            np.exp(out, out=out)
     out += 1.0
     return np.reciprocal(out, out=out)
 

@@ -179,12 +179,13 @@ class MSE(Objective):
 class BCE(Objective):
     """logistic + bce from logits: max(s,0) − s·y + log1p(e^−|s|), gradient (σ(s) − y)/n with
     σ(s) = 1/(1 + e^−s) (``sigmoid``, exact in both tails), both in the registry's order of
-    operations."""
+    operations. Called, as every fused objective, under the training loop's
+    ``np.errstate(over="ignore")``, which σ's e^−s needs below s ≈ −709.8."""
 
     def grad(
         self, S: np.ndarray, y: np.ndarray, G: np.ndarray, w: Any = None, n: int | None = None
     ) -> None:
-        sigmoid(S, out=G)
+        sigmoid(S, out=G, overflow_ignored=True)
         G -= y
         G /= S.shape[0] if n is None else n
 
