@@ -193,6 +193,7 @@ def compare_cmd(
     """
     from losslab.api import compare
     from losslab.study.compare import save_study
+    from losslab.study.summary import failures as run_failures
     from losslab.train.config import parse_hidden
 
     settings = {  # every run's (the grid's options below; the seeds are 0..--seeds-1)
@@ -249,7 +250,7 @@ def compare_cmd(
             progress=bar,
             **settings,
         )
-    failures: list[str] = []
+    failures = run_failures(result.runs)  # each run's own, after the study's result
     with _ctrl_c_ignored(result.partial):  # once stopped, one more Ctrl-C must not lose the study
         if not no_save:
             result.record = _saved(lambda: save_study(result, out), failures)

@@ -147,7 +147,8 @@ def save_study(study: Study, out: str | None) -> str:
     from losslab.data.write import to_csv, to_json
     from losslab.study.records import versions, write_record
 
-    runs_header = list(study.runs[0].keys()) if study.runs else []
+    # every key of any run: a failed run adds its message
+    runs_header = list(dict.fromkeys(k for run in study.runs for k in run))
     summary_rows = [
         {k: v for k, v in row.items() if k not in ("curve", "test_curve", "curve_min", "curve_max")}
         for row in study.summary
@@ -166,7 +167,7 @@ def save_study(study: Study, out: str | None) -> str:
     }
     files = {
         "config.json": to_json(config) + "\n",
-        "runs.csv": to_csv(runs_header, ([r[k] for k in runs_header] for r in study.runs)),
+        "runs.csv": to_csv(runs_header, ([r.get(k) for k in runs_header] for r in study.runs)),
         "curves.csv": to_csv(curve_header, ([c[k] for k in curve_header] for c in study.curves)),
         "summary.csv": to_csv(
             summary_header, ([r[k] for k in summary_header] for r in summary_rows)

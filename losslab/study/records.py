@@ -11,14 +11,13 @@ import os
 import platform
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from losslab import __version__
-from losslab.data.write import to_csv, to_json
+from losslab.data.write import new_dir, to_csv, to_json
 from losslab.errors import DataError, LossLabError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,7 +119,7 @@ def write_record(root: str | Path | None, name: str, files: Mapping[str, str]) -
     try:
         base.mkdir(parents=True, exist_ok=True)
         remove_stale(base)
-        tmp = Path(tempfile.mkdtemp(prefix=partial_prefix(), dir=base))
+        tmp = new_dir(base, partial_prefix())
     except OSError as exc:
         raise _cannot(base, exc) from None
     try:

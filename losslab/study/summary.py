@@ -23,6 +23,19 @@ from losslab.train.loop import (
     Problem,
 )
 
+# a study's interrupted runs and those that failed (raised) are listed, never averaged or drawn
+UNAVERAGED = ("interrupted", "failed")
+
+
+def failures(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per failed run of a study's flat runs, naming the run and its exception."""
+    return [
+        f"run {r['run']} ({r['optimizer']}, lr {r['lr']:g}, {r['loss']}, seed {r['seed']}) "
+        f"failed: {r.get('message') or 'no message'}"
+        for r in runs
+        if r["status"] == "failed"
+    ]
+
 
 @dataclass
 class Study:
@@ -134,7 +147,7 @@ def summarise(
     runs = []
     for rec in records:
         cfg = rec["config"]
-        finished = rec["status"] != "diverged"
+        finished = rec["status"] not in ("diverged", "failed")  # these have no final losses
         per_seed = known.get(cfg["loss"])
         optimum = per_seed[cfg["seed"] % len(per_seed)] if per_seed else None
         gap = rec["objective"] - optimum if finished and optimum is not None else None
@@ -163,11 +176,12 @@ def summarise(
                 "gap": gap,
                 "seconds": rec["seconds"],
                 "status": rec["status"],
+                **({"message": rec["message"]} if rec.get("message") else {}),  # a failed run's
             }
         )
     groups: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
-        if run["status"] != "interrupted":  # listed in runs, never averaged
+        if run["status"] not in UNAVERAGED:  # listed in runs, never averaged
             groups.setdefault(tuple(run[k] for k in CONFIG_KEYS), []).append(i)
     summary = []
     for key, members in groups.items():

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from losslab.errors import ConfigError, DataError, LossLabError
+from losslab.study.summary import UNAVERAGED
 
 FORMATS = (".png", ".svg", ".pdf")
 DPI = 100
@@ -525,12 +526,13 @@ def study_figure(
     *,
     optima: dict[str, list[float | None]] | None = None,
     title: str = "",
-    skip: Sequence[str] = ("interrupted",),
+    skip: Sequence[str] = UNAVERAGED,
 ) -> Any:
     """The comparison figure of runs (as runs.csv) and their curves (as curves.csv): a
     matplotlib Figure, one row of panels per facet the grid varies; the caller closes it.
 
-    Runs whose status is in ``skip`` are left out (a study's interrupted runs, never averaged).
+    Runs whose status is in ``skip`` are left out (a study's interrupted and failed runs, never
+    averaged).
     Raises DataError when no run has anything to draw.
     """
     plt = require_matplotlib()
@@ -621,7 +623,7 @@ def plot_study(
     *,
     optima: dict[str, list[float | None]] | None = None,
     title: str = "",
-    skip: Sequence[str] = ("interrupted",),
+    skip: Sequence[str] = UNAVERAGED,
 ) -> Path:
     """Draw :func:`study_figure` to ``output`` (.png, .svg or .pdf)."""
     output = check_plot_name(output)
@@ -727,10 +729,9 @@ def run_records(directory: Path) -> Drawable:
     status, epochs_run = "completed", len(history)
     metrics_file = directory / "metrics.json"
     if metrics_file.is_file():
-        metrics = schema.read_json(metrics_file)
-        if isinstance(metrics, dict) and isinstance(metrics.get("status"), str):
-            status = metrics["status"]
-            epochs_run = metrics.get("diverged_at") or epochs_run
+        metrics = schema.run_metrics(metrics_file)
+        status = metrics["status"]
+        epochs_run = metrics.get("diverged_at") or epochs_run
     return run_drawable(config, history, status, epochs_run)
 
 
@@ -767,7 +768,7 @@ def study_drawable(study: Any) -> Drawable:
     from losslab.views.render import study_title
 
     return Drawable(study.runs, study.curves, optima(study.reference), study_title(study),
-                    ("interrupted",), study=study)  # fmt: skip
+                    UNAVERAGED, study=study)  # fmt: skip
 
 
 def records_of(result: str | Path) -> Drawable:

@@ -12,11 +12,11 @@ import html
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from losslab.errors import ConfigError, DataError, LossLabError
+from losslab.data.write import new_file
+from losslab.errors import ConfigError, LossLabError
 
 CSS = """
 :root { color-scheme: light; }
@@ -253,11 +253,7 @@ def run_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
     metrics_file = directory / "metrics.json"
     results = ""
     if metrics_file.is_file():
-        metrics = schema.read_json(metrics_file)
-        try:
-            rows = fit_rows(metrics)
-        except (KeyError, TypeError):
-            raise DataError(f"{metrics_file}: not the metrics of a losslab run") from None
+        rows = fit_rows(schema.run_metrics(metrics_file))
         results = _table(["", "value"], [list(r) for r in rows])
     figure, warnings = _figure_section(drawable, "Loss and metric by epoch of this run.")
     data = config.get("data_file") or {}
@@ -278,7 +274,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     the old file or the new one, never half of one."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        fd, tmp = new_file(path.parent, f".{path.name}.")
     except FileExistsError:
         raise LossLabError(f"cannot write the report {path}: not a directory") from None
     except OSError as exc:
@@ -288,13 +284,12 @@ def write_text_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise LossLabError(f"cannot write the report {path}: {exc.strerror or exc}") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
