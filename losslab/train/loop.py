@@ -8,12 +8,8 @@ what makes a run comparable with PyTorch step for step.
 
 from __future__ import annotations
 
-import math
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,7 +17,7 @@ import numpy as np
 
 from losslab.errors import ConfigError
 from losslab.nn.network import Network
-from losslab.optim.optimizers import OPTIMIZERS, StepContext, make_optimizer
+from losslab.optim.optimizers import OPTIMIZERS, make_optimizer
 from losslab.optim.schedules import LRSchedule, Plateau, lr_schedule, schedule_unit
 from losslab.train.config import (  # noqa: F401  (re-exported: the settings live in losslab.train.config)
     DEFAULT_ACTIVATION,
@@ -31,6 +27,15 @@ from losslab.train.config import (  # noqa: F401  (re-exported: the settings liv
     STATUSES,
     FitConfig,
 )
+from losslab.train.epoch import (
+    FullBatch,
+    Minibatches,
+    Stepping,
+    make_gradient,
+    make_step,
+    step_context,
+)
+from losslab.train.evaluation import Evaluation, final_metrics
 from losslab.train.kernels import (  # noqa: F401  (re-exported for the tests and benchmarks)
     _CHUNK,
     Batches,
@@ -54,9 +59,17 @@ from losslab.train.prepare import (  # noqa: F401  (re-exported)
     split_rows,
     with_loss,
 )
+from losslab.train.stopping import (  # noqa: F401  (re-exported)
+    DIVERGED_HINT,
+    Divergence,
+    EarlyStopping,
+    Ending,
+    Interrupt,
+    divergence,
+)
 
-DIVERGED_HINT = "lower --lr (or keep --standardize on, or add --clip-norm)"
 _Objective = Objective  # the name the speed-path tests know
+_Interrupt = Interrupt  # the name the studies and benchmarks know
 
 
 @dataclass
@@ -127,28 +140,6 @@ class FitResult:
         from losslab.registry import html_of
 
         return html_of(self)
-
-
-class _Interrupt:
-    """Ctrl-C sets a flag that the loop reads after each batch (main thread only)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    @contextmanager
-    def installed(self) -> Iterator[_Interrupt]:
-        if threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-
-        def handler(signum: int, frame: Any) -> None:
-            self.requested = True
-
-        previous = signal.signal(signal.SIGINT, handler)
-        try:
-            yield self
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
 
 ProgressFn = Callable[[int, int, float], None]
@@ -271,15 +262,6 @@ def resolved_settings(
     return resolved
 
 
-def divergence(objective: float, ceiling: float, factor: float, initial: float) -> str:
-    """Why a run has diverged at this training objective, or "" while it has not."""
-    if not math.isfinite(objective):
-        return "the loss or the parameters overflowed"
-    if objective > ceiling:
-        return f"objective {objective:.4g} > {factor:g} × the initial {initial:.4g}"
-    return ""
-
-
 def optimum_of(rule: Any, problem: Problem, split: Split, config: FitConfig) -> float | None:
     """f*, the exact minimum of the training objective, for the rules that need it.
 
@@ -335,256 +317,206 @@ def train(
     config: FitConfig,
     *,
     progress: ProgressFn | None = None,
-    interrupt: _Interrupt | None = None,
-    lrs: LRSchedule | None = None,
+    interrupt: Interrupt | None = None,
+    lrs: LRSchedule | Plateau | None = None,
     on_batch: Callable[[float, float], None] | None = None,
     on_epoch: EpochFn | None = None,
 ) -> FitResult:
     """Run the optimisation loop on a prepared split; never raises on divergence.
 
+    Each epoch steps (:mod:`~losslab.train.epoch`: minibatches, or one full-batch step), is
+    evaluated (:mod:`~losslab.train.evaluation`: its history row) and may end the run
+    (:mod:`~losslab.train.stopping`: divergence, Ctrl-C through ``interrupt``, early stopping).
     ``on_epoch(epoch, θ)`` sees the parameters (a view, to copy) before the first step (epoch 0)
-    and after each epoch that is kept in the history, at the point the model is evaluated at.
-
-    Full batch, an epoch is one backward pass and one forward pass: the forward pass that gives
-    the epoch's loss is the one the next gradient needs. Minibatches are gathered from a
-    row-major copy of the training rows into one reused buffer (:class:`Batches`).
-
-    ``lrs`` replaces the configured schedule (lr-find's sweep); ``on_batch(lr, objective)``
-    hears, after each step, its lr and the objective of its batch before it (lr-find's
-    recorder: it stops the run through ``interrupt``).
+    and after each epoch kept in the history, where the model is evaluated. ``lrs`` replaces
+    the configured schedule (lr-find's sweep); ``on_batch(lr, objective)`` hears, after each
+    step, its lr and the objective of its batch before it (lr-find's recorder).
     """
-    loss = problem.loss
-    opt, lr0, batch, loss_kw = run_settings(problem, config)
-    class_weight, class_record = None, None
-    if config.class_weight is not None:
-        from losslab.data.weighting import class_weights
-
-        class_weight, class_record = class_weights(
-            config.class_weight, loss.name, problem.classes, split.y_train
-        )
-    l1, l2, clip = config.l1, config.l2, config.clip_norm
-    dtype = np.dtype(config.dtype)
-
-    X, y = split.X_train, split.y_train
-    X_test, y_test = split.X_test, split.y_test
-    X_val, y_val = split.X_val, split.y_val
-    w_train, w_test, w_val = split.w_train, split.w_test, split.w_val
-    if dtype != X.dtype:
-        X, y = np.asfortranarray(X, dtype=dtype), y.astype(dtype)
-        if X_test is not None and y_test is not None:
-            X_test, y_test = np.asfortranarray(X_test, dtype=dtype), y_test.astype(dtype)
-        if X_val is not None and y_val is not None:
-            X_val, y_val = np.asfortranarray(X_val, dtype=dtype), y_val.astype(dtype)
-        w_train, w_test, w_val = (
-            None if a is None else a.astype(dtype) for a in (w_train, w_test, w_val)
-        )
-    n, p = X.shape
-    net = build_network(problem, config, p, dtype)
-    rule = opt.rule
-    step_params, step_grads, step_mask = step_arrays(net, rule)
-    rule.check_model(step_params, step_mask, problem.model.name)
-    if rule.full_batch and batch not in (0, None) and batch < n:
-        raise ConfigError(
-            f"{opt.name} needs the full batch (each step uses the whole objective); "
-            f"drop --batch-size {batch} or give --batch-size full"
-        )
-    state = opt.init(step_params)
-    batch = n if batch == 0 or batch >= n else batch
-    full_batch = batch == n
-    if lrs is None:
-        lrs = schedule_for(config, lr0, steps_per_epoch=-(-n // batch))
-    # Per step, the lr changes with every minibatch (an O(1) lookup: one float per step).
-    per_step = lrs.unit == "step" and not full_batch
-    lr_of = lrs.at
-    t = 0  # optimizer steps taken, the unit of a per-step schedule
-    rng = generator(config.seed, SHUFFLE)
-    weighted = any(a is not None for a in (w_train, w_test, w_val))
-    objective = objective_for(problem, loss_kw, class_weight=class_weight, weighted=weighted)
-    shift = net.output_shift
-    one_layer = net.n_layers == 1
-    tail = () if net.vector_output else (net.sizes[-1],)  # the scores' shape after the rows
-
-    def gradient(G: np.ndarray, key: str) -> None:
-        net.backward(G, key)
-        net.add_penalty_grad(l1, l2)
-        if clip is not None:
-            coef = clip / (net.grad_norm() + 1e-6)
-            if coef < 1.0:
-                np.multiply(net.grad, coef, out=net.grad)
-
-    ctx = None
-    if rule.full_batch or rule.needs_optimum:
-
-        def closure() -> float:
-            """The full-batch objective at the current θ; its gradient goes into net.grad."""
-            S = net.forward(X, "train")
-            value = objective.evaluate(S, y, G_train, w=w_train)[0] + net.penalty(l1, l2)
-            gradient(G_train, "train")
-            return float(value)
-
-        ctx = StepContext(closure=closure, optimum=optimum_of(rule, problem, split, config))
-
-    def step(G: np.ndarray, key: str, lr: float) -> None:
-        gradient(G, key)
-        opt.step(step_params, step_grads, state, lr, decay_mask=step_mask, ctx=ctx)
-
-    eval_out: dict[str, np.ndarray] = {}
-
-    def scores_of(Xs: np.ndarray, key: str) -> tuple[np.ndarray, Any]:
-        """(scores, shift still to add): without the output bias, which the objective adds as
-        it goes, through the slot ``key`` that a full-batch backward reuses; a network's
-        evaluation-only pass goes in bounded chunks, bias included."""
-        if one_layer or (key == "train" and full_batch):
-            return net.forward(Xs, key, output_bias=False), shift
-        if key not in eval_out:
-            eval_out[key] = np.empty((Xs.shape[0], *tail), dtype=dtype)
-        return net.scores(Xs, out=eval_out[key]), 0.0
-
-    # The objective at the starting parameters, before the first step: the yardstick of
-    # divergence (full batch, the same pass gives the first gradient).
-    G_train = None
-    if full_batch:
-        G_train = np.empty((n, *tail), dtype=dtype)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            initial = objective.evaluate(net.forward(X, "train"), y, G_train, w=w_train)[0]
-    else:
-        S0, add0 = scores_of(X, "train")
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            initial = objective.evaluate(S0, y, None, add0, w_train)[0]
-        batches = Batches(X, y, batch, config.shuffle, rng, w_train)
-        G_batch = np.empty((min(batch, n), *tail), dtype=dtype)
-    running = bool(getattr(progress, "running", False)) and not full_batch
-    step_progress = getattr(progress, "step", None) if running else None
-
-    initial += net.penalty(l1, l2)
-    current = initial  # the objective at the current θ (full batch, where the gradient is)
-    ceiling = config.divergence_factor * initial if initial > 0 else math.inf
-    history: list[dict[str, Any]] = []
-    epoch_seconds: list[float] = []
-    status = "completed"
-    diverged_at = None
-    why = ""
-    best = math.inf
-    best_theta: np.ndarray | None = None
-    waited = 0
-    metric_key = metric_name(problem)
-    has_test = X_test is not None
-    has_val = X_val is not None
-    interrupt = interrupt or _Interrupt()
+    run = Run.setup(problem, split, config, lrs, interrupt, progress, on_batch)
+    net, epochs, evaluation, stepping = run.net, run.epochs, run.evaluation, run.stepping
+    rule, params, state, interrupt = run.opt.rule, run.arrays[0], run.state, run.interrupt
+    epochs.current = initial = evaluation.initial()
+    guard, ending = Divergence(initial, config.divergence_factor), Ending()
+    patience, history, epoch_seconds = EarlyStopping(config.patience, config.tol), [], []
     if on_epoch is not None:
         on_epoch(0, net.theta)
     start = time.perf_counter()
-    epoch = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for epoch in range(1, config.epochs + 1):
-            lr = lr_of(epoch - 1) if not per_step else math.nan
             if epoch > 1:
-                rule.to_train(step_params, state)
-            if full_batch:
-                if rule.evaluates_elsewhere and epoch > 1:
-                    # the evaluation pass ran at the averaged point; the gradient is taken here
-                    current = objective.evaluate(net.forward(X, "train"), y, G_train, w=w_train)[0]
-                    current += net.penalty(l1, l2)
-                if ctx is not None:
-                    ctx.loss = current
-                step(G_train, "train", lr)
-                if on_batch is not None:
-                    on_batch(lr, current)
-            else:
-                seen, total = 0, 0.0
-                for k, (Xb, yb, wb) in enumerate(batches.epoch(), start=1):
-                    m = yb.shape[0]
-                    Sb, Gb = net.forward(Xb, "batch"), G_batch[:m]
-                    if running or on_batch is not None:
-                        value, _ = objective.evaluate(Sb, yb, Gb, w=wb)
-                        seen, total = seen + m, total + value * m
-                        if step_progress is not None:
-                            step_progress(epoch, k, batches.count, total / seen)
-                        if on_batch is not None:
-                            value += net.penalty(l1, l2)  # θ before the step
-                    else:
-                        objective.grad(Sb, yb, Gb, wb)
-                    if per_step:
-                        lr = lr_of(t)
-                        t += 1
-                    step(Gb, "batch", lr)
-                    if on_batch is not None:
-                        on_batch(lr, value)
-                    if interrupt.requested:
-                        break
-            rule.to_eval(step_params, state)
-            finite = bool(np.isfinite(net.theta).all())
-            S_train, add = scores_of(X, "train")
-            train_loss, train_metric = math.nan, math.nan
-            if finite:
-                # Full batch, the gradient of the next epoch comes from these same scores.
-                ahead = G_train if epoch < config.epochs else None
-                train_loss, train_metric = objective.evaluate(S_train, y, ahead, add, w_train)
-            total_objective = train_loss + net.penalty(l1, l2) if finite else math.nan
-            current = total_objective
-            why = divergence(total_objective, ceiling, config.divergence_factor, initial)
+                rule.to_train(params, state)
+            lr = epochs.run(epoch, stepping.epoch_lr(epoch))
+            rule.to_eval(params, state)
+            measured = evaluation.train(ahead=epoch < config.epochs)  # (loss, metric, objective)
+            epochs.current = measured[2]
+            why = guard.why(measured[2])
             if why:
-                status, diverged_at = "diverged", epoch
+                ending.diverge(epoch, why)
                 break
-            record: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss, "test_loss": None}
-            record["lr"] = lr  # per step: the lr of the epoch's last step
-            record["objective"] = total_objective
-            record[f"train_{metric_key}"] = train_metric
-            monitored, metric = train_loss, train_metric
-            if has_val:
-                S_val, add = scores_of(X_val, "val")
-                val_loss, val_metric = objective.evaluate(S_val, y_val, shift=add, w=w_val)
-                monitored = record["val_loss"] = val_loss
-                record[f"val_{metric_key}"] = val_metric
-            if has_test:
-                S_test, add = scores_of(X_test, "test")
-                test_loss, metric = objective.evaluate(S_test, y_test, shift=add, w=w_test)
-                record["test_loss"] = test_loss
-                record[f"test_{metric_key}"] = metric
-            record[metric_key] = metric
-            history.append(record)
-            if lrs.stateful:
-                lrs.observe(epoch - 1, monitored)
+            row, monitored = evaluation.row(epoch, lr, measured)
+            history.append(row)
+            stepping.observe(epoch, monitored)
             epoch_seconds.append(time.perf_counter() - start)
             if on_epoch is not None:
                 on_epoch(epoch, net.theta)
             if progress is not None:
-                progress(epoch, config.epochs, train_loss)
+                progress(epoch, config.epochs, measured[0])
             if interrupt.requested:
-                status = "interrupted"
+                ending.status = "interrupted"
                 break
-            if config.patience is not None:
-                if monitored < best - config.tol:
-                    best, waited = monitored, 0
-                    best_theta = net.theta.copy()
-                else:
-                    waited += 1
-                    if waited >= config.patience:
-                        status = "early_stopped"
-                        if best_theta is not None:
-                            net.theta[...] = best_theta
-                        break
+            if patience.stop(epoch, monitored, net.theta):
+                ending.status = "early_stopped"
+                patience.restore(net.theta)
+                break
     seconds = time.perf_counter() - start
-    if status == "interrupted" and not history:
-        epoch = 0
-    final = net if dtype == np.float64 else net.copy(np.float64)
+    return run.result(problem, split, config, ending, history, seconds, epoch_seconds)
 
-    resolved = resolved_settings(
-        problem, config, opt, lr0, 0 if full_batch else batch, loss_kw, net, lrs, class_record
-    )
-    metrics = _final_metrics(problem, split, final, config, status, objective)
-    return FitResult(
-        status=status,
-        epochs_run=len(history) if status != "diverged" else epoch,
-        seconds=seconds,
-        config=resolved,
-        history=history,
-        metrics=metrics,
-        model=model_dict(problem, split, final),
-        diverged_at=diverged_at,
-        epoch_seconds=epoch_seconds,
-        message=f"diverged at epoch {diverged_at} ({why}): {DIVERGED_HINT}" if why else None,
-    )
+
+@dataclass
+class Run:
+    """The parts of one in-memory run, as :func:`train` steps them: the optimizer and its
+    settings, the network and the arrays the rule steps on, the lr's stepping, the epochs
+    (how θ steps) and the evaluation (where it is measured)."""
+
+    opt: Any
+    lr0: float
+    batch: int  # rows per step (n: the full batch)
+    loss_kw: dict[str, Any]
+    class_record: Any
+    net: Network
+    arrays: tuple[list[np.ndarray], list[np.ndarray], list[bool]]
+    state: Any
+    objective: Objective
+    stepping: Stepping
+    interrupt: Interrupt
+    epochs: Minibatches | FullBatch
+    evaluation: Evaluation
+
+    @classmethod
+    def setup(
+        cls,
+        problem: Problem,
+        split: Split,
+        config: FitConfig,
+        lrs: LRSchedule | Plateau | None = None,
+        interrupt: Interrupt | None = None,
+        progress: ProgressFn | None = None,
+        on_batch: Callable[[float, float], None] | None = None,
+    ) -> Run:
+        """The run's parts, from its settings (see :func:`train` for the hooks)."""
+        opt, lr0, batch, loss_kw = run_settings(problem, config)
+        class_weight, class_record = class_weighting(problem, split, config)
+        data = in_dtype(split, np.dtype(config.dtype))
+        n, p = data.X_train.shape
+        net = build_network(problem, config, p, data.X_train.dtype)
+        rule, arrays = opt.rule, step_arrays(net, opt.rule)
+        rule.check_model(arrays[0], arrays[2], problem.model.name)
+        batch = batch_rows(opt.name, rule, batch, n)
+        state = opt.init(arrays[0])
+        if lrs is None:
+            lrs = schedule_for(config, lr0, steps_per_epoch=-(-n // batch))
+        stepping, interrupt = Stepping(lrs, full_batch=batch == n), interrupt or Interrupt()
+        weighted = any(w is not None for w in (data.w_train, data.w_test, data.w_val))
+        objective = objective_for(problem, loss_kw, class_weight=class_weight, weighted=weighted)
+
+        dtype, tail = data.X_train.dtype, () if net.vector_output else (net.sizes[-1],)
+        penalty, part = (config.l1, config.l2), (data.X_train, data.y_train, data.w_train)
+        # full batch, the epochs and the evaluation share G: each evaluation leaves in it the
+        # gradient that the next step takes
+        G = np.empty((n, *tail), dtype=dtype) if batch == n else None
+        gradient = make_gradient(net, config.l1, config.l2, config.clip_norm)
+        optimum = optimum_of(rule, problem, split, config)
+        ctx = step_context(rule, net, objective, part, G, gradient, penalty, optimum)
+        step = make_step(gradient, opt, state, arrays, ctx)
+        key = metric_name(problem)
+        evaluation = Evaluation(
+            net, objective, data, key, full_batch=G is not None, G=G, penalty=penalty
+        )
+        epochs: Minibatches | FullBatch
+        if G is not None:
+            epochs = FullBatch(
+                net, objective, step, G, part, rule, ctx, on_batch=on_batch, penalty=penalty
+            )
+        else:
+            rng = generator(config.seed, SHUFFLE)
+            batches = Batches(*part[:2], batch, config.shuffle, rng, part[2])
+            scratch = np.empty((min(batch, n), *tail), dtype=dtype)
+            epochs = Minibatches(
+                net, objective, step, scratch, batches, stepping, interrupt,
+                progress=progress, on_batch=on_batch, penalty=penalty,
+            )  # fmt: skip
+        return cls(
+            opt, lr0, batch, loss_kw, class_record, net, arrays, state, objective,
+            stepping, interrupt, epochs, evaluation,
+        )  # fmt: skip
+
+    def result(
+        self,
+        problem: Problem,
+        split: Split,
+        config: FitConfig,
+        ending: Ending,
+        history: list[dict[str, Any]],
+        seconds: float,
+        epoch_seconds: list[float],
+    ) -> FitResult:
+        """The run's result: its settings resolved, the final metrics and model in float64."""
+        net = self.net
+        final = net if net.theta.dtype == np.float64 else net.copy(np.float64)
+        full_batch = isinstance(self.epochs, FullBatch)
+        resolved = resolved_settings(
+            problem, config, self.opt, self.lr0, 0 if full_batch else self.batch,
+            self.loss_kw, net, self.stepping.lrs, self.class_record,
+        )  # fmt: skip
+        penalty = (config.l1, config.l2)
+        return FitResult(
+            status=ending.status,
+            epochs_run=ending.epochs_run(len(history)),
+            seconds=seconds,
+            config=resolved,
+            history=history,
+            metrics=final_metrics(problem, split, final, penalty, ending.status, self.objective),
+            model=model_dict(problem, split, final),
+            diverged_at=ending.diverged_at,
+            epoch_seconds=epoch_seconds,
+            message=ending.message,
+        )
+
+
+def in_dtype(split: Split, dtype: np.dtype) -> Split:
+    """The split with its arrays in ``dtype`` (X column-major), or the split itself when it
+    is already in it."""
+    if dtype == split.X_train.dtype:
+        return split
+    changes: dict[str, Any] = {}
+    for name in ("train", "test", "val"):
+        X, y = getattr(split, f"X_{name}"), getattr(split, f"y_{name}")
+        if X is not None and y is not None:
+            changes[f"X_{name}"] = np.asfortranarray(X, dtype=dtype)
+            changes[f"y_{name}"] = y.astype(dtype)
+        w = getattr(split, f"w_{name}")
+        changes[f"w_{name}"] = None if w is None else w.astype(dtype)
+    return replace(split, **changes)
+
+
+def class_weighting(problem: Problem, split: Split, config: FitConfig) -> tuple[Any, Any]:
+    """(the class weights, their record) of ``--class-weight``; (None, None) without it."""
+    if config.class_weight is None:
+        return None, None
+    from losslab.data.weighting import class_weights
+
+    return class_weights(config.class_weight, problem.loss.name, problem.classes, split.y_train)
+
+
+def batch_rows(name: str, rule: Any, batch: int, n: int) -> int:
+    """The rows of a step: ``batch``, or all n for 0 (the full batch) and anything ≥ n; a
+    rule that uses the whole objective refuses fewer."""
+    if rule.full_batch and batch not in (0, None) and batch < n:
+        raise ConfigError(
+            f"{name} needs the full batch (each step uses the whole objective); "
+            f"drop --batch-size {batch} or give --batch-size full"
+        )
+    return n if batch == 0 or batch >= n else batch
 
 
 def loss_settings(loss: Any, config: FitConfig) -> dict[str, Any]:
@@ -601,35 +533,6 @@ def loss_settings(loss: Any, config: FitConfig) -> dict[str, Any]:
             "score is unbounded, so it cannot be the rate itself); drop --no-log-input"
         )
     return loss_kw
-
-
-def _final_metrics(
-    problem: Problem,
-    split: Split,
-    net: Network,
-    config: FitConfig,
-    status: str,
-    objective: Objective,
-) -> dict[str, dict[str, float | None] | None]:
-    """The final losses and metrics of each part, from the registry's (unfused) objective."""
-    key = metric_name(problem)
-    if status == "diverged":
-        val: dict[str, None] = {"val": None} if split.X_val is not None else {}
-        return {"train": {"loss": None, key: None, "objective": None}, "test": None, **val}
-    score = Objective(problem, objective.loss_kw, objective.class_weight)
-
-    def part(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> dict[str, float | None]:
-        loss, metric = score.evaluate(net.scores(X), y, w=w)
-        return {"loss": loss, key: metric}
-
-    train = part(split.X_train, split.y_train, split.w_train)
-    train["objective"] = train["loss"] + net.penalty(config.l1, config.l2)  # type: ignore[operator]
-    out: dict[str, dict[str, float | None] | None] = {"train": train, "test": None}
-    if split.X_val is not None and split.y_val is not None:
-        out["val"] = part(split.X_val, split.y_val, split.w_val)
-    if split.X_test is not None and split.y_test is not None:
-        out["test"] = part(split.X_test, split.y_test, split.w_test)
-    return out
 
 
 def model_dict(problem: Problem, split: Split, net: Network) -> dict[str, Any]:
@@ -676,7 +579,7 @@ def fit(
     """
     config = FitConfig.from_dict({**settings, **({"data": data} if data is not None else {})})
     problem, split = prepare(config)
-    interrupt = _Interrupt()
+    interrupt = Interrupt()
     with interrupt.installed():
         result = train(problem, split, config, progress=progress, interrupt=interrupt)
     result.data = data_info(problem, split)

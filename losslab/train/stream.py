@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +43,13 @@ import numpy as np
 from losslab.errors import ConfigError
 from losslab.nn.models import MODELS
 from losslab.train.config import FitConfig
+from losslab.train.epoch import StepFn, Stepping, make_gradient, make_step
+from losslab.train.evaluation import history_row
 from losslab.train.kernels import _metric, metric_name, objective_for
 from losslab.train.loop import (
-    DIVERGED_HINT,
     FitResult,
     ProgressFn,
-    _Interrupt,
     build_network,
-    divergence,
     generator,
     model_dict,
     resolved_settings,
@@ -60,6 +58,7 @@ from losslab.train.loop import (
     step_arrays,
 )
 from losslab.train.prepare import SHUFFLE, Problem, Split
+from losslab.train.stopping import OVERFLOWED, Divergence, EarlyStopping, Ending, Interrupt
 from losslab.train.stream_scan import (
     Scan,
     _chunk,
@@ -87,15 +86,16 @@ def train(
     *,
     test: Source | None = None,
     progress: ProgressFn | None = None,
-    interrupt: _Interrupt | None = None,
+    interrupt: Interrupt | None = None,
 ) -> FitResult:
     """The training loop of :func:`losslab.train.loop.train`, on chunks: epoch k's steps and
     the evaluation of epoch k − 1 share pass k (see the module docstring). Never raises on
     divergence; a changed file is a DataError."""
     problem, layout = plan.problem, plan.layout
     opt, lr0, batch, loss_kw = run_settings(problem, config)
-    lrs = schedule_for(config, lr0, steps_per_epoch=1)  # per epoch: check_settings saw to it
-    rule = opt.rule  # a minibatch rule that needs no optimum: check_settings saw to it
+    # per epoch, on minibatches, no optimum needed: check_settings saw to it
+    stepping = Stepping(schedule_for(config, lr0, steps_per_epoch=1), full_batch=False)
+    rule = opt.rule
     loss = problem.loss
     if loss.link is not None and not loss.score_input:
         raise ConfigError(
@@ -123,20 +123,14 @@ def train(
     metric_key = metric_name(problem)
     has_val = plan.counts["val"] > 0
     has_test = plan.counts["test"] > 0 or test is not None
+    logits = problem.head.logits
+    interrupt = interrupt or Interrupt()
+    step = make_step(
+        make_gradient(net, l1, l2, clip), opt, state, (step_params, step_grads, step_mask)
+    )
     running = bool(getattr(progress, "running", False))
     step_progress = getattr(progress, "step", None) if running else None
     count = -(-n_train // batch)
-    logits = problem.head.logits
-    interrupt = interrupt or _Interrupt()
-
-    def step(G: np.ndarray, lr: float) -> None:
-        net.backward(G, "batch")
-        net.add_penalty_grad(l1, l2)
-        if clip is not None:
-            coef = clip / (net.grad_norm() + 1e-6)
-            if coef < 1.0:
-                np.multiply(net.grad, coef, out=net.grad)
-        opt.step(step_params, step_grads, state, lr, decay_mask=step_mask, ctx=None)
 
     def measure(ev: _Evaluation, name: str, X64: np.ndarray, y64: np.ndarray, full: bool) -> None:
         """Loss and metric of ev's parameters on rows of set ``name``, as `train` records them
@@ -159,16 +153,15 @@ def train(
 
     history: list[dict[str, Any]] = []
     finals: dict[int, _Evaluation] = {}
-    status, diverged_at, why = "completed", None, ""
-    best, best_epoch, waited = math.inf, 0, 0
-    initial = ceiling = math.nan
+    ending, patience = Ending(), EarlyStopping(config.patience, config.tol)
+    guard = Divergence(math.nan, config.divergence_factor)  # set by pass 1, from θ₀
     start = time.perf_counter()
     evaluating = _Evaluation(net.theta.copy())  # θ₀, for the initial objective
     passes = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for k in range(1, config.epochs + 2):
             training = k <= config.epochs
-            lr = lrs[k - 1] if training else math.nan
+            lr = stepping.epoch_lr(k) if training else math.nan
             eval_net.theta[...] = evaluating.theta
             if final_net is not eval_net:
                 final_net.theta[...] = evaluating.theta
@@ -232,52 +225,40 @@ def train(
                     _scale(plan.scaler, X)
                     measure(evaluating, "test", X, y, True)
             if stopped:
-                status = "interrupted"
+                ending.status = "interrupted"
                 break
             # pass k measured the parameters that ended epoch k − 1
             epoch = k - 1
             penalty = eval_net.penalty(l1, l2)
             train_loss, train_metric = evaluating.history["train"].result(math.nan)
             if epoch == 0:
-                initial = train_loss + penalty
-                ceiling = config.divergence_factor * initial if initial > 0 else math.inf
+                guard = Divergence(train_loss + penalty, config.divergence_factor)
             else:
                 total_objective = train_loss + penalty
-                why = divergence(total_objective, ceiling, config.divergence_factor, initial)
+                why = guard.why(total_objective)
                 if why:
-                    status, diverged_at = "diverged", epoch
+                    ending.diverge(epoch, why)
                     break
-                record: dict[str, Any] = {
-                    "epoch": epoch,
-                    "train_loss": train_loss,
-                    "test_loss": None,
-                    "lr": lrs[epoch - 1],
-                    "objective": total_objective,
-                    f"train_{metric_key}": train_metric,
-                }
-                monitored, metric = train_loss, train_metric
-                if has_val:
-                    val_loss, val_metric = evaluating.history["val"].result(math.nan)
-                    monitored = record["val_loss"] = val_loss
-                    record[f"val_{metric_key}"] = val_metric
-                if has_test:
-                    test_loss, metric = evaluating.history["test"].result(math.nan)
-                    record["test_loss"] = test_loss
-                    record[f"test_{metric_key}"] = metric
-                record[metric_key] = metric
-                history.append(record)
+                results = evaluating.history
+                val_part = results["val"].result(math.nan) if has_val else None
+                test_part = results["test"].result(math.nan) if has_test else None
+                row, monitored = history_row(
+                    epoch,
+                    stepping.epoch_lr(epoch),
+                    total_objective,
+                    metric_key,
+                    (train_loss, train_metric),
+                    val_part,
+                    test_part,
+                )
+                history.append(row)
                 finals[epoch] = evaluating
                 if progress is not None:
                     progress(epoch, config.epochs, train_loss)
-                if config.patience is not None:
-                    if monitored < best - config.tol:
-                        best, best_epoch, waited = monitored, epoch, 0
-                    else:
-                        waited += 1
-                        if waited >= config.patience:
-                            status = "early_stopped"
-                            break
-                finals = {e: v for e, v in finals.items() if e in (epoch, best_epoch)}
+                if patience.stop(epoch, monitored):
+                    ending.status = "early_stopped"
+                    break
+                finals = {e: v for e, v in finals.items() if e in (epoch, patience.best_epoch)}
             if not training:
                 break
             rule.to_eval(step_params, state)
@@ -285,31 +266,31 @@ def train(
             if k < config.epochs:
                 rule.to_train(step_params, state)
             if not np.isfinite(evaluating.theta).all():
-                status, diverged_at = "diverged", k
-                why = "the loss or the parameters overflowed"
+                ending.diverge(k, OVERFLOWED)
                 break
     seconds = time.perf_counter() - start
-    kept = best_epoch if status == "early_stopped" else len(history)
+    status = ending.status
+    kept = patience.best_epoch if status == "early_stopped" else len(history)
     final = finals.get(kept)
     theta = final.theta if final is not None else evaluating.theta
     if status == "diverged":
-        theta = evaluating.theta if diverged_at == len(history) + 1 else theta
+        theta = evaluating.theta if ending.diverged_at == len(history) + 1 else theta
     eval_net.theta[...] = theta
     model_net = eval_net if dtype == np.float64 else eval_net.copy(np.float64)
-    resolved = resolved_settings(problem, config, opt, lr0, batch, loss_kw, net, lrs)
+    resolved = resolved_settings(problem, config, opt, lr0, batch, loss_kw, net, stepping.lrs)
     resolved.update(stream=True, chunk_rows=chunk_rows)
     metrics = _final(problem, final, status, has_val, has_test, model_net, config)
     split = Split(np.empty((0, p)), np.empty(0), None, None, plan.scaler, np.empty(0, np.intp))
     return FitResult(
         status=status,
-        epochs_run=len(history) if status != "diverged" else diverged_at or 0,
+        epochs_run=ending.epochs_run(len(history)),
         seconds=seconds,
         config=resolved,
         history=history,
         metrics=metrics,
         model=model_dict(problem, split, model_net),
-        diverged_at=diverged_at,
-        message=f"diverged at epoch {diverged_at} ({why}): {DIVERGED_HINT}" if why else None,
+        diverged_at=ending.diverged_at,
+        message=ending.message,
         data={"passes": passes},
     )
 
@@ -320,13 +301,14 @@ def _step_on(
     Xb: np.ndarray,
     yb: np.ndarray,
     G_batch: np.ndarray,
-    step: Callable[[np.ndarray, float], None],
+    step: StepFn,
     lr: float,
     running: bool,
     seen: int,
     total: float,
 ) -> tuple[int, float]:
-    """One minibatch step, as `train` takes it; (rows, summed loss) so far when running."""
+    """One minibatch step, as :class:`~losslab.train.epoch.Minibatches` takes it; (rows,
+    summed loss) so far when running."""
     m = yb.shape[0]
     Sb, Gb = net.forward(Xb, "batch"), G_batch[:m]
     if running:
@@ -334,7 +316,7 @@ def _step_on(
         seen, total = seen + m, total + value * m
     else:
         objective.grad(Sb, yb, Gb)
-    step(Gb, lr)
+    step(Gb, "batch", lr)
     return seen, total
 
 
@@ -441,7 +423,7 @@ def fit(
     source = Source(config.data, sep=config.sep)
     test = Source(config.test_data, flag="--test-data") if config.test_data is not None else None
     rows = chunk_rows_for(chunk_rows, len(source.columns))
-    interrupt = _Interrupt()
+    interrupt = Interrupt()
     with interrupt.installed():
         plan = scan(source, config, rows, interrupt, test)
         result = train(
