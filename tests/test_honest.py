@@ -425,3 +425,30 @@ def test_divergence_is_measured_against_the_objective_before_the_first_step():
     assert f"× the initial {initial:.4g})" in result.message
     before = result.history[-1]["objective"]  # the last epoch below the ceiling
     assert before <= 1e4 * initial
+
+
+def test_a_run_that_ends_above_its_start_is_flagged_apart_from_divergence(cli):
+    """momentum at lr 0.1 on diabetes ends at ~1.9e5 from a start of mean(y²) ≈ 2.9e4, without
+    diverging (the factor is 1e4): each such run is marked, counted and said under the table."""
+    import numpy as np
+
+    import losslab
+    from losslab.train.config import FitConfig
+    from losslab.train.prepare import prepare
+
+    args = ("compare", "diabetes", "--optimizer", "momentum", "--lr", "0.1", "--seeds", "3",
+            "--no-save", "-j", "1")  # fmt: skip
+    out = cli.json(*args)
+    for run in out["runs"]:
+        fit = losslab.fit("diabetes", optimizer="momentum", lr=0.1, seed=run["seed"])
+        _, split = prepare(FitConfig(data="diabetes", seed=run["seed"]))
+        # a linear model starts at zero: the objective there is the mean of y² (no penalty)
+        assert fit.initial_objective == pytest.approx(np.mean(split.y_train**2), rel=1e-12)
+        final = fit.metrics["train"]["objective"]
+        assert run["rose"] == int(final > fit.initial_objective and run["status"] != "diverged")
+    (row,) = out["summary"]
+    assert row["rose"] == sum(run["rose"] for run in out["runs"]) > 0
+    assert row["diverged"] == 0
+    table = " ".join(cli(*args).stdout.split())
+    assert f"0/3 · {row['rose']}↑" in table
+    assert "↑ ended above the start:" in table

@@ -167,6 +167,7 @@ def save_fit(result: FitResult, out: str | Path | None = None) -> Path:
         "epochs_run": result.epochs_run,
         "seconds": result.seconds,
         "diverged_at": result.diverged_at,
+        "initial_objective": result.initial_objective,
         **result.metrics,
     }
     cfg = result.config
@@ -227,4 +228,5 @@ def load_run(record: str | Path) -> FitResult:
         record=str(directory),
         diverged_at=metrics.get("diverged_at"),
         data=config.get("data_file") or {},
+        initial_objective=metrics.get("initial_objective"),  # None in records before it
     )

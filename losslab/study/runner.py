@@ -201,6 +201,7 @@ def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
         "test_loss": test_m.get("loss"),
         "val_loss": val_m.get("loss"),
         "objective": train_m.get("objective"),
+        "rose": result.rose,  # ended above its starting objective without diverging
         key: test_m.get(key, train_m.get(key)) if test_m else train_m.get(key),
         # per epoch: (train, test, objective, metric, val, seconds); slots only ever appended
         "curve": [

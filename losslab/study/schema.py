@@ -695,6 +695,7 @@ def _run_metrics(raw: Any) -> dict[str, Any]:
         "seconds": _number,
         "diverged_at": _optional(lambda value, name: _integer(value, name, 1)),
         "message": _optional(_text),
+        "initial_objective": _optional(_number),  # recorded since the flag of runs that rose
         "train": _scores,
         "val": _optional(_scores),
         "test": _optional(_scores),

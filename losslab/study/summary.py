@@ -176,6 +176,7 @@ def summarise(
                 "gap": gap,
                 "seconds": rec["seconds"],
                 "status": rec["status"],
+                "rose": int(bool(rec.get("rose"))),  # 0/1: a number in runs.csv
                 **({"message": rec["message"]} if rec.get("message") else {}),  # a failed run's
             }
         )
@@ -189,6 +190,7 @@ def summarise(
         row: dict[str, Any] = dict(zip(CONFIG_KEYS, key, strict=True))
         row["seeds"] = len(members)
         row["diverged"] = len(members) - len(ok)
+        row["rose"] = sum(runs[i]["rose"] for i in ok)  # ended above their start, not diverged
         for name in ("train_loss", "objective", "test_loss", "val_loss", *metrics, "gap"):
             vals = [runs[i][name] for i in ok if runs[i][name] is not None]
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)

@@ -8,6 +8,7 @@ what makes a run comparable with PyTorch step for step.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -96,6 +97,22 @@ class FitResult:
     message: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     epoch_seconds: list[float] = field(default_factory=list)
+    # the training objective at the starting parameters (what divergence is measured against)
+    initial_objective: float | None = None
+
+    @property
+    def rose(self) -> bool:
+        """Whether the run ended above where it started: a final training objective beyond the
+        starting one, without diverging (a run can blow up short of --divergence-factor)."""
+        final = (self.metrics.get("train") or {}).get("objective")
+        start = self.initial_objective
+        return (
+            self.status != "diverged"
+            and final is not None
+            and start is not None
+            and math.isfinite(start)
+            and final > start
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +127,7 @@ class FitResult:
             "metrics": self.metrics,
             "model": self.model,
             "record": self.record,
+            "initial_objective": self.initial_objective,
         }
 
     def to_frame(self) -> Any:
@@ -369,7 +387,9 @@ def train(
                 patience.restore(net.theta)
                 break
     seconds = time.perf_counter() - start
-    return run.result(problem, split, config, ending, history, seconds, epoch_seconds)
+    result = run.result(problem, split, config, ending, history, seconds, epoch_seconds)
+    result.initial_objective = float(initial)
+    return result
 
 
 @dataclass

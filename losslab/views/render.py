@@ -275,7 +275,8 @@ def study_table(
                 if ett is None
                 else f"{ett} ({row['reached_target']}/{row['seeds'] - row['diverged']})",
                 "time s": "—" if seconds is None else short_number(seconds, 3),
-                "diverged": f"{row['diverged']}/{row['seeds']}",
+                "diverged": f"{row['diverged']}/{row['seeds']}"
+                + (f" · {row['rose']}↑" if row.get("rose") else ""),
                 "train curve": sparkline(row["curve"]),
             }
         )
@@ -291,7 +292,7 @@ def study_table(
         dropped.update(("time s", "train curve"))
         if len({row["loss"] for row in study.summary}) <= 1:
             dropped.add("loss")
-        if not any(row["diverged"] for row in study.summary):
+        if not any(row["diverged"] for row in study.summary):  # runs that rose: the note
             dropped.add("diverged")
             hidden_notes.append("no run diverged")
         for empty in ("gap", "epochs→target"):  # explained by the notes below
@@ -338,6 +339,21 @@ def study_table(
         "objective": "training objective (loss + penalty, as the gap)",
     }.get(ranked_by(study.runs), "training loss")
     notes.append(f"ranked by mean {what} within each loss (the test loss never chooses)")
+    rose = [row for row in study.summary if row.get("rose")]
+    if rose:
+        several = len(by_loss) > 1
+
+        def named(row: dict[str, Any]) -> str:
+            return f"{row['optimizer']} lr {row['lr']:g}" + (f" ({row['loss']})" if several else "")
+
+        which = ", ".join(named(row) for row in rose[:3])
+        which += f" and {len(rose) - 3} more" if len(rose) > 3 else ""
+        count = sum(row["rose"] for row in rose)
+        notes.append(
+            f"↑ ended above the start: {count} run{'s' if count != 1 else ''} ({which}) ended "
+            "with a training objective above the one at the starting parameters, short of "
+            "--divergence-factor: not converged, whatever the other columns say"
+        )
     notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
     if study.record:
         notes.append(f"saved: {study.record}")
