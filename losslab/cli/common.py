@@ -16,6 +16,7 @@ import typer
 
 from losslab import __version__
 from losslab.errors import LossLabError, OutputError
+from losslab.views.figures import DPI
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -403,6 +404,19 @@ WeightColumn = Annotated[
 ]
 OutDir = Annotated[str | None, Opt("--out", help="Directory for the record (default: results/).")]
 NoSave = Annotated[bool, Opt("--no-save", help="Do not write a run record.")]
+# every command that draws: the figure's resolution and size (losslab.views.figures checks them)
+FIGURE_DPI = DPI
+DpiOpt = Annotated[
+    float, Opt("--dpi", help="Resolution of the figure in dots per inch (50 to 600; PNG pixels).")
+]
+SizeOpt = Annotated[
+    str | None,
+    Opt(
+        "--size",
+        metavar="WxH",
+        help="Figure size in inches, e.g. 12x6.75 for a 16:9 slide (default: sized to its panels).",
+    ),
+]
 
 
 class Shuffle(str, Enum):

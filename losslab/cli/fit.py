@@ -8,6 +8,7 @@ import typer
 
 from losslab.cli.common import (
     _HELP,
+    FIGURE_DPI,
     L1,
     L2,
     Activation,
@@ -16,6 +17,7 @@ from losslab.cli.common import (
     ClassWeight,
     ClipNorm,
     DivergenceFactor,
+    DpiOpt,
     Dtype,
     DtypeOpt,
     Epochs,
@@ -41,6 +43,7 @@ from losslab.cli.common import (
     SepOpt,
     Shuffle,
     ShuffleOpt,
+    SizeOpt,
     Standardize,
     Target,
     TestData,
@@ -258,8 +261,13 @@ def lr_find_cmd(
     ] = 100,
     plot: Annotated[
         str | None,
-        Opt(help="Also draw the curve and both suggestions to this PNG (needs losslab[plot])."),
+        Opt(
+            help="Also draw the curve and both suggestions to this .png, .svg or .pdf (needs "
+            "losslab[plot])."
+        ),
     ] = None,
+    dpi: DpiOpt = FIGURE_DPI,
+    size: SizeOpt = None,
     target: Target = None,
     features: Features = None,
     model: Model = None,
@@ -311,17 +319,15 @@ def lr_find_cmd(
         **{
             k: v
             for k, v in locals().items()
-            if k not in ("data", "fmt", "start_lr", "end_lr", "steps", "plot")
+            if k not in ("data", "fmt", "start_lr", "end_lr", "steps", "plot", "dpi", "size")
         }
     )
     from losslab.study.lrfind import check_sweep, lr_find
 
     check_sweep(start_lr, end_lr, steps)
-    if plot is not None:
-        from losslab.views.plot import check_plot_name, require_matplotlib
+    from losslab.views.figures import check_figure
 
-        check_plot_name(plot)
-        require_matplotlib()
+    _, dpi, inches = check_figure(plot, dpi, size)
     result = lr_find(data, start_lr=start_lr, end_lr=end_lr, steps=steps, **settings)
     failures: list[str] = []
     cfg = result.config
@@ -331,9 +337,11 @@ def lr_find_cmd(
         f"seed {cfg['seed']}"
     )
     if plot is not None:
-        from losslab.views.plot import plot_lr_find
+        from losslab.views.lr_find_plot import plot_lr_find
 
-        drawn = _saved(lambda: plot_lr_find(result, plot, title=title), failures)
+        drawn = _saved(
+            lambda: plot_lr_find(result, plot, title=title, dpi=dpi, size=inches), failures
+        )
         plot = None if drawn is None else plot
     _report_lr_find(result, fmt.value, title, plot)
     _finish(failures)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from losslab.cli.common import (
+    FIGURE_DPI,
     L1,
     L2,
     Activation,
@@ -17,6 +18,7 @@ from losslab.cli.common import (
     CategoricalOpt,
     ClipNorm,
     DivergenceFactor,
+    DpiOpt,
     Features,
     Format,
     FormatOpt,
@@ -35,6 +37,7 @@ from losslab.cli.common import (
     SepOpt,
     Shuffle,
     ShuffleOpt,
+    SizeOpt,
     Standardize,
     Target,
     TestSize,
@@ -86,6 +89,8 @@ def shapes_cmd(
     plot: Annotated[
         str | None, Opt(help="Draw to this .png, .svg or .pdf (needs losslab[plot]).")
     ] = None,
+    dpi: DpiOpt = FIGURE_DPI,
+    size: SizeOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Every loss on one chart: regression losses against the residual r = ŷ − y, classification
@@ -94,8 +99,10 @@ def shapes_cmd(
     Without --plot, a chart drawn in the terminal; --format json/csv gives the curves.
     """
     from losslab.views import render
+    from losslab.views.figures import check_figure
     from losslab.views.shapes import KINDS, loss_shapes, plot_shapes, text_chart
 
+    _, dpi, inches = check_figure(plot, dpi, size)
     kinds = KINDS if kind is ShapeKind.all else (kind.value,)
     names = [x for x in _split_list(loss, str, "--loss") if x] if loss else None
     charts = []
@@ -106,7 +113,7 @@ def shapes_cmd(
             if kind is not ShapeKind.all or (k == kinds[-1] and not charts):
                 raise
     if plot is not None:
-        path = plot_shapes(charts, plot, gradients=gradients)
+        path = plot_shapes(charts, plot, gradients=gradients, dpi=dpi, size=inches)
     csv_rows = [
         (c.kind, name, float(x), float(v), float(g))
         for c in charts
@@ -339,7 +346,12 @@ def landscape_cmd(
         float | None, Opt(help="Condition number κ of the quadratic ½(x² + κy²) (default 10).")
     ] = None,
     lr: Annotated[
-        float | None, Opt(help="One learning rate for every optimizer (default: each one's own).")
+        float | None,
+        Opt(
+            help="One learning rate for every optimizer (default: on a test function its lr "
+            "for each optimizer, as `losslab landscape FUNCTION --format json` lists; on data "
+            "each optimizer's own)."
+        ),
     ] = None,
     tune: Annotated[
         bool,
@@ -379,8 +391,10 @@ def landscape_cmd(
         ),
     ] = None,
     plot: Annotated[
-        str | None, Opt(help="Draw the map to this .png or .svg (needs losslab[plot]).")
+        str | None, Opt(help="Draw the map to this .png, .svg or .pdf (needs losslab[plot]).")
     ] = None,
+    dpi: DpiOpt = FIGURE_DPI,
+    size: SizeOpt = None,
     target: Target = None,
     features: Features = None,
     model: Model = None,
@@ -436,12 +450,9 @@ def landscape_cmd(
 
     defaults = {p.name: p.default for p in inspect.signature(landscape_cmd).parameters.values()}
     fit_flags = {name: defaults[name] for name in LANDSCAPE_FIT_OPTIONS}
-    if plot is not None:
-        from losslab.views.landscape_plot import check_plot_name
-        from losslab.views.plot import require_matplotlib
+    from losslab.views.figures import check_figure
 
-        check_plot_name(plot)
-        require_matplotlib()
+    _, dpi, inches = check_figure(plot, dpi, size)
     names = _split_list(optimizer, str, "--optimizer") if optimizer else None
     tuned = _tune_grid(tune_grid) if tune else None
     if functions2d.is_function(source):
@@ -500,7 +511,9 @@ def landscape_cmd(
     if plot is not None:
         from losslab.views.landscape_plot import plot_landscape
 
-        drawn = _saved(lambda: plot_landscape(land, plot, layout=layout), failures)
+        drawn = _saved(
+            lambda: plot_landscape(land, plot, layout=layout, dpi=dpi, size=inches), failures
+        )
         plot = None if drawn is None else str(drawn)
     _report_landscape(land, fmt.value, plot)
     _finish(failures)
