@@ -488,6 +488,10 @@ def test_the_accuracy_panel_never_cuts_epochs(figure, first, last, scale):
     assert len(values) == 30 and low < min(values) and max(values) < high
     assert panel.get_yscale() == scale
     assert "cut" not in panel.get_ylabel()
+    if scale == "logit":  # plain decimals, not matplotlib's 1 − 10⁻¹
+        ticks = panel.get_yticks()
+        assert list(ticks) == [0.1, 0.25, 0.5, 0.75, 0.9, 0.95]
+        assert panel.yaxis.get_major_formatter()(0.95, 0) == "0.95"
 
 
 def test_fifteen_optimizers_differ_in_colour_or_line_style(figure):

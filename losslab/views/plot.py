@@ -380,15 +380,22 @@ def _logit_spreads(shown: list[float], finals: list[float]) -> bool:
 
 
 def _set_logit_range(ax: Any, shown: list[float]) -> None:
-    """A logit y-axis over every value in ``shown`` with a margin of 6% of its logit span."""
-    from matplotlib.ticker import LogitFormatter
+    """A logit y-axis over every value in ``shown`` with a margin of 6% of its logit span,
+    labelled in plain decimals (0.5, 0.9, 0.99) rather than matplotlib's 1 − 10⁻²."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
     a, b = (math.log(p / (1 - p)) for p in (min(shown), max(shown)))
     pad = 0.06 * (b - a)
+    low, high = 1 / (1 + math.exp(-(a - pad))), 1 / (1 + math.exp(-(b + pad)))
     ax.set_yscale("logit")
-    ax.set_ylim(1 / (1 + math.exp(-(a - pad))), 1 / (1 + math.exp(-(b + pad))))
-    ax.yaxis.set_major_formatter(LogitFormatter(use_overline=False))
-    ax.yaxis.set_minor_formatter(LogitFormatter(minor=True))
+    ax.set_ylim(low, high)
+    ticks = [t for t in LOGIT_TICKS if low <= t <= high]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_locator(NullLocator())
+
+
+LOGIT_TICKS = (0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999)
 
 
 def _cross(ax: Any, x: float, y: float, colour: str, stacked: dict[float, int]) -> None:

@@ -247,7 +247,7 @@ def plot_shapes(
             ax.grid(True, alpha=0.3)
             if row == rows - 1:  # under the column, so that the panels keep the width
                 handles = [line for line in axes[0][col].get_lines() if line.get_label()[0] != "_"]
-                ax.legend(handles=handles, fontsize="small", loc="upper center", ncol=2,
+                ax.legend(handles=handles, fontsize=9, loc="upper center", ncol=2,
                           bbox_to_anchor=(0.5, -0.18), frameon=False)  # fmt: skip
     try:
         return save_figure(fig, output, dpi=dpi)
