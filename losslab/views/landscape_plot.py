@@ -261,7 +261,7 @@ def figure(land: Landscape, layout: str = "auto") -> Any:
         from matplotlib.ticker import MaxNLocator
 
         # few x ticks: the end labels of neighbouring panels would touch ("5.0−5.0")
-        axes[0, 0].xaxis.set_major_locator(MaxNLocator(4))
+        axes[0, 0].xaxis.set_major_locator(MaxNLocator(4, prune="upper"))
         mappable = None
         for k, ax in enumerate(axes.flat):
             if k >= n:
