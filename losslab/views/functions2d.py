@@ -79,7 +79,7 @@ def _rosenbrock(_: float | None) -> Function2D:
         "rosenbrock", "(1 − x)² + 100(y − x²)²", value, gradient, ((1.0, 1.0),), 0.0,
         (-2.0, 2.0), (-2.0, 2.0, -1.0, 3.0), True,
         "start and window of pytorch-optimizer's examples/viz_optimizers.py",
-        # |∇f(start)| ≈ 1600: sgd above 1.5e-3 and momentum above 5e-4 diverge in a few steps
+        # |∇f(start)| ≈ 1655: sgd above 1.5e-3 and momentum above 5e-4 diverge in a few steps
         lrs={"sgd": 1.5e-3, "momentum": 5e-4, "nesterov": 5e-4, "adagrad": 1.0,
              "rmsprop": 0.3, "adam": 0.5},
     )  # fmt: skip
