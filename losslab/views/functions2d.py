@@ -1,6 +1,7 @@
 """The classic 2-D test functions of `losslab landscape`: rosenbrock, rastrigin, beale, himmelblau
 and the ill-conditioned quadratic ½(x² + κy²), each with its analytic gradient, its minima, a
-default start and a plotting window."""
+default start, a plotting window and a default lr for each of `losslab landscape`'s default
+optimizers."""
 
 from __future__ import annotations
 
