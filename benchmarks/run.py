@@ -26,6 +26,8 @@ Sections (targets from the issue, ratio = losslab / reference, lower is better):
  11 `compare` runs per second on a local Dask cluster vs the local process pool (the bare
     study, and 200 one-epoch runs on 10,000 MNIST rows), and the per-task overhead
     (benchmarks/scaleout.py; needs losslab[distributed], skipped without it)
+ 12 start-up: `losslab --help`, `losslab fit --help`  vs `python -c "import typer, rich, numpy"`
+                                                  ≤ 1.3 (medians of ≥ 10 interleaved runs)
 """
 
 from __future__ import annotations
@@ -608,6 +610,32 @@ def startup(repeats: int) -> list[dict[str, Any]]:
     return out
 
 
+def start_ratio(repeats: int) -> list[dict[str, Any]]:
+    """Section 12: whole processes of `losslab --help` and `losslab fit --help` (the console
+    script) against `python -c "import typer, rich, numpy"`; one warm-up each, then the median
+    of at least 10 runs each, the three taking turns."""
+    exe = shutil.which("losslab", path=str(Path(sys.executable).parent)) or "losslab"
+    base = "import typer, rich, numpy"
+    cmds = {
+        base: [sys.executable, "-c", base],
+        "losslab --help": [exe, "--help"],
+        "losslab fit --help": [exe, "fit", "--help"],
+    }
+    times = alternate(
+        {
+            case: timed(lambda cmd=cmd: subprocess.run(cmd, capture_output=True, check=True))
+            for case, cmd in cmds.items()
+        },
+        max(10, repeats),
+    )
+    peer = f'python -c "{base}"'
+    return [
+        row("12 start-up ratio", case, times[case], peer, times[base], 1.3)
+        for case in cmds
+        if case != base
+    ]
+
+
 def scaling(rows: int, cols: int, repeats: int) -> list[dict[str, Any]]:
     out = []
     base = None
@@ -884,7 +912,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     parser.add_argument("--cache", type=Path, default=ROOT / "results" / "cache")
     parser.add_argument(
-        "--skip", default="", help="comma-separated sections to skip (1-11), e.g. 5,7"
+        "--skip", default="", help="comma-separated sections to skip (1-12), e.g. 5,7"
     )
     args = parser.parse_args(argv)
     args.rows = args.rows or (100_000 if args.quick else 1_000_000)
@@ -941,6 +969,9 @@ def main(argv: list[str] | None = None) -> int:
 
         part, extra["dask"] = measure(args.repeats, cores())
         rows += part
+    if "12" not in skip:
+        say("12 start-up ratio")
+        rows += start_ratio(args.repeats)
     rows.sort(key=lambda r: int(r["section"].split()[0]))
     table = render(rows, env, args)
     print(table)

@@ -1,10 +1,12 @@
 """losslab: a laboratory for loss functions and optimizers on real CSV data.
 
-``losslab.fit(...)``, ``losslab.evaluate(...)`` and ``losslab.compare(...)`` are the library forms
-of the commands (:mod:`losslab.api`). Every public name is imported on first use, so that
-``import losslab`` stays light. The layers, lowest first (each imports only those below it):
-``errors``, ``registry`` and ``hyper`` (the declarations); ``nn``, ``losses`` and ``optim``;
-``data``; ``train``; ``study``; ``views``; then ``api`` and ``cli``. ARCHITECTURE.md draws them.
+``losslab.fit``, ``evaluate``, ``compare``, ``lr_find`` and ``landscape`` are the library forms of
+the commands, with their options by the same names; ``losslab.load`` reads a saved run or study
+and ``losslab.predict`` applies a run's model to data (:mod:`losslab.api`). Every public name is
+imported on first use, so that ``import losslab`` stays light. The layers, lowest first (each
+imports only those below it): ``errors``, ``registry`` and ``hyper`` (the declarations); ``nn``,
+``losses`` and ``optim``; ``data``; ``train``; ``study``; ``views``; then ``api`` and ``cli``.
+ARCHITECTURE.md draws them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ _LAZY = {
     "fit": "losslab.api",
     "evaluate": "losslab.api",
     "compare": "losslab.api",
-    "lr_find": "losslab.study.lrfind",  # the range test of `losslab lr-find`
+    "lr_find": "losslab.api",
+    "landscape": "losslab.api",
+    "load": "losslab.api",
+    "predict": "losslab.api",
     "FitConfig": "losslab.train.config",
     "LOSSES": "losslab.losses",
     "OPTIMIZERS": "losslab.optim.optimizers",

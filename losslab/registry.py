@@ -79,3 +79,19 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+# --------------------------------------------------------------------------- notebook display
+
+# How a result is shown as HTML in a notebook, by the name of its class. The results live in the
+# low layers (train, study) and must not import the views that draw them; ``losslab.api``, which
+# sits above every layer, fills this table with the views' renderers when it is imported (as it is
+# by ``losslab.fit`` and every other public function).
+HTML_RENDERERS: dict[str, Callable[[object], str]] = {}
+
+
+def html_of(result: object) -> str | None:
+    """The notebook HTML of ``result`` (``_repr_html_``), or None where no renderer is
+    registered (the notebook then shows its ``repr``)."""
+    render = HTML_RENDERERS.get(type(result).__name__)
+    return None if render is None else render(result)

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "losslab"
 
 # Lowest first; a module may import its own layer and those below it, never one above.
 LAYERS = [
-    ("errors", "registry", "hyper"),
+    ("errors", "registry", "hyper", "resources"),
     ("nn", "losses", "optim"),
     ("data",),
     ("train",),

@@ -208,7 +208,14 @@ def test_ctrl_c_on_a_cluster_means_what_it_means_locally(dask_cluster, presses):
 
 
 def test_without_dask_the_executor_is_one_line(cli, monkeypatch):
+    import losslab.train.prepare
+
     monkeypatch.setitem(sys.modules, "distributed", None)  # `import distributed` fails
+
+    def unread(*args, **kwargs):
+        raise AssertionError("the data was read before the missing extra was said")
+
+    monkeypatch.setattr(losslab.train.prepare, "read_table", unread)  # said before any work
     message = cli.error("compare", "iris", "--epochs", "2", "--executor", "dask")
     assert message == (
         "error: --executor dask needs dask.distributed, not installed: "
@@ -223,9 +230,65 @@ def test_executor_and_scheduler_errors_are_one_line(cli, monkeypatch):
     assert "--scheduler tcp://127.0.0.1:9 needs --executor dask" in cli.error(
         *base, "--scheduler", "tcp://127.0.0.1:9"
     )
+    # refused (nothing listens on port 9): dask retries until CONNECT_SECONDS, then says why
     monkeypatch.setattr(cluster, "CONNECT_SECONDS", 0.5)
     message = cli.error(*base, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9")
     assert message.startswith("error: --scheduler tcp://127.0.0.1:9: cannot connect")
+
+
+def test_a_scheduler_that_never_answers_is_one_line(cli, monkeypatch):
+    """A server that accepts the connection and says nothing (it hung compare for ever)."""
+    import socket
+    import threading
+
+    from losslab.study import cluster
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    held, done = [], threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not done.is_set():
+            try:
+                held.append(server.accept()[0])  # hold it open, answer nothing
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    monkeypatch.setattr(cluster, "CONNECT_SECONDS", 1)
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        message = cli.error("compare", "iris", "--epochs", "2", "--no-save",
+                            "--executor", "dask", "--scheduler", address)  # fmt: skip
+    finally:
+        done.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        server.close()
+    # CONNECT_SECONDS for dask's connect, then 5 s more for an answer to "identity"
+    assert (
+        message == f"error: --scheduler {address}: no answer within 6 s (is it a dask scheduler?)"
+    )
+
+
+def test_a_malformed_scheduler_address_is_one_line_and_no_more(tmp_path):
+    """The line, the exit, and nothing after it (a half-made Client used to hang 60 s in its
+    ``__del__`` and print 'Exception ignored … TimeoutError')."""
+    run = Losslab(
+        ["compare", "iris", "--epochs", "2", "--no-save", "--executor", "dask",
+         "--scheduler", "tcp://not a host::"],
+        tmp_path,
+    )  # fmt: skip
+    code, _, err = run.finish()
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "error: --scheduler tcp://not a host::: cannot connect (invalid address 'not a host::'; "
+        "maybe: ipv6 needs brackets like [::1])"
+    ]
 
 
 # --------------------------------------------------------------------------- real signals

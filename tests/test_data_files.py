@@ -459,3 +459,60 @@ def test_dataset_shape_counts_non_blank_lines(tmp_path, text):
     path = tmp_path / "d.csv"
     path.write_text(text, encoding="utf-8")
     assert dataset_shape(Dataset("d", str(path), "y", "regression", "test")) == (2, 3)
+
+
+# --------------------------------------------------------------------------- pathological files
+
+
+def test_a_column_name_of_two_million_characters(cli, tmp_path):
+    """The csv module's field limit (131,072) no longer stops a name pandas reads."""
+    path = tmp_path / "long.csv"
+    name = "x" * 2_000_000
+    path.write_text(f"{name},y\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    table = read_table(path)
+    assert table.columns == [name, "y"]
+    out = cli.json("fit", path, "--no-save", "--epochs", "1", "--target", "y")
+    assert out["status"] == "completed"
+
+
+def test_nul_bytes_without_a_line_end_are_a_binary_file(cli, tmp_path):
+    path = tmp_path / "zeros.csv"
+    path.write_bytes(b"a" * 100 + b"\0" * (8 << 20))
+    assert cli.error("fit", path, "--no-save") == f"error: {path}: binary file, not CSV text"
+
+
+def test_a_long_header_is_read_in_doubling_chunks(tmp_path, monkeypatch):
+    """Finding the end of a header line with no line end reads a logarithmic number of chunks
+    (it re-scanned the whole head after every 8 KB: quadratic time on 64 MB)."""
+    import builtins
+
+    from losslab.data import read
+
+    path = tmp_path / "one-line.csv"
+    path.write_bytes(b"a" * (8 << 20))  # 8 MB, no line end
+    reads = []
+    real_open = builtins.open
+
+    def counting_open(file, mode="r", *args, **kwargs):
+        fh = real_open(file, mode, *args, **kwargs)
+        if str(file) == str(path) and "b" in mode:
+            real_read = fh.read
+
+            class Counted:
+                def __enter__(self):
+                    return self
+
+                def __exit__(self, *exc):
+                    fh.close()
+
+                def read(self, n=-1):
+                    reads.append(n)
+                    return real_read(n)
+
+            return Counted()
+        return fh
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    _, _, head = read._load(path, "one-line.csv")
+    assert len(head) == 8 << 20
+    assert len(reads) <= 12  # 8 KB, then doubling to 8 MB: 11 reads and the empty one

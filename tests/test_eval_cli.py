@@ -227,3 +227,38 @@ def test_unused_parameter(cli, write_csv):
 def test_bad_parameter_value(cli, write_csv):
     err = cli.error("eval", write_csv("y,pred\n1,2\n"), "--loss", "quantile", "--quantile", "1.5")
     assert "1.5" in err
+
+
+def test_eval_takes_class_weights_as_fit_does(cli):
+    """cross-entropy with torch's class weights, the mean Σ w_y·ℓ / Σ w_y; bce with its
+    pos_weight, the positive term multiplied (hand-computed from the CSV)."""
+    import numpy as np
+    import pandas as pd
+
+    from losslab.data.read import DATASETS
+
+    frame = pd.read_csv(DATASETS.get("iris-probabilities").path)
+    p = frame[["setosa", "versicolor", "virginica"]].to_numpy()
+    y = frame["species"].map({"setosa": 0, "versicolor": 1, "virginica": 2}).to_numpy()
+    w = np.array([2.0, 1.0, 0.5])
+    rows = -np.log(np.clip(p[np.arange(len(y)), y], np.finfo(float).eps, 1.0))
+    out = cli.json("eval", "iris-probabilities", "--loss", "cross-entropy",
+                   "--class-weight", "setosa=2,virginica=0.5")  # fmt: skip
+    assert out["losses"]["cross-entropy"] == pytest.approx(
+        np.sum(w[y] * rows) / np.sum(w[y]), rel=1e-12
+    )
+    assert out["class_weight"] == {"cross-entropy": {"setosa": 2.0, "versicolor": 1.0,
+                                                     "virginica": 0.5}}  # fmt: skip
+
+    frame = pd.read_csv(DATASETS.get("breast-cancer-probabilities").path)
+    q = np.clip(frame["p_malignant"].to_numpy(), np.finfo(float).eps, 1 - np.finfo(float).eps)
+    t = frame["malignant"].to_numpy()
+    out = cli.json("eval", "breast-cancer-probabilities", "--loss", "bce", "--class-weight", "1=3")
+    assert out["losses"]["bce"] == pytest.approx(
+        np.mean(-(3.0 * t * np.log(q) + (1 - t) * np.log(1 - q))), rel=1e-12
+    )
+    assert out["class_weight"] == {"bce": {"pos_weight": 3.0}}
+    assert cli.error("eval", "diabetes-predictions", "--loss", "mse", "--class-weight",
+                     "balanced") == (
+        "error: --class-weight applies to cross-entropy and bce; mse takes no class weights"
+    )  # fmt: skip

@@ -262,3 +262,14 @@ def test_shapes_legends_inside_the_figure(plt, tmp_path, monkeypatch):
     assert len(legends) == 3 and all(inside(fig, leg) for leg in legends)
     # a slide-sized figure: at most 14 inches wide for three charts
     assert fig.get_figwidth() <= 14 and math.isfinite(fig.get_figheight())
+
+
+def test_the_api_takes_dpi_and_size_as_the_cli_does(tmp_path):
+    import losslab
+    from losslab.errors import ConfigError
+
+    png = tmp_path / "map.png"
+    losslab.landscape("quadratic", steps=2, grid=9, plot=str(png), dpi=100, size="8x4.5")
+    assert png_size(png) == (800, 450)
+    with pytest.raises(ConfigError, match="--dpi must be between 50 and 600"):
+        losslab.lr_find("iris", steps=10, plot=str(tmp_path / "a.png"), dpi=10)

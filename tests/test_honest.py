@@ -135,6 +135,24 @@ def test_full_batch_optimizers_skip_minibatch_runs_with_a_note(cli):
     assert message.startswith("error: no run left to do: lbfgs steps on the full batch only")
 
 
+def test_full_batch_methods_on_minibatches_are_named_so(cli):
+    """gd at batch size 16 is minibatch SGD: the study says so under its table, once."""
+    out = cli.json(
+        "compare", "iris", "--optimizer", "gd,adam", "--batch-size", "16,full",
+        "--seeds", "2", "--epochs", "2", "--no-save", "-j", "1",
+    )  # fmt: skip
+    assert {(r["optimizer"], r["batch_size"]) for r in out["runs"]} == {
+        ("gd", 16), ("gd", 0), ("adam", 16), ("adam", 0)
+    }  # fmt: skip
+    assert out["config"]["coincided"] == [
+        "gd is a full-batch method: at batch size 16 it steps on minibatches (stochastic, not "
+        "the method its name promises)"
+    ]
+    table = cli("compare", "iris", "--optimizer", "gd", "--batch-size", "16", "--seeds", "1",
+                "--epochs", "2", "--no-save", "-j", "1").stdout  # fmt: skip
+    assert "gd is a full-batch method" in " ".join(table.split())
+
+
 def test_a_penalised_study_is_ranked_by_the_objective_the_gap_measures(cli):
     out = cli.json(
         "compare", "breast-cancer", "--l2", "0.01", "--optimizer", "adam,gd,lbfgs",

@@ -277,6 +277,28 @@ def test_second_ctrl_c_stops_now_and_keeps_what_finished(start, tmp_path):
 
 
 @pytest.mark.skipif(not HAS_PROC, reason="finds the workers in /proc")
+def test_ctrl_c_before_any_run_finished_is_one_line(start):
+    """Ctrl-C while every run is under way: they stop after their batch and are listed as
+    interrupted, none averaged; the empty summary's table must still print (it raised
+    ValueError in the table's columns), then the one line and exit 130."""
+    compare = start(
+        *("compare", "--optimizer", "sgd", "--batch-size", "1", "--seeds", "2"),
+        *("--epochs", "100000", "--jobs", "2", "--progress", "lines", "--no-save"),
+    )
+    deadline = time.monotonic() + SAFETY
+    while len(children(compare.proc.pid)) < 2:  # the pool is up: both runs under way
+        assert compare.proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    compare.signal(signal.SIGINT)
+    compare.wait_for(STOPPING)
+    code, out, err = compare.finish()
+    assert code == 130, err
+    assert "Traceback" not in err and "Error" not in err
+    assert "interrupted: 0 of 2 runs finished; 2 stopped early" in err
+    assert "optimizer" in out and "PARTIAL" in out  # the (empty) table, and why it is empty
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="finds the workers in /proc")
 def test_workers_die_with_a_killed_parent(start):
     compare = start(
         *("compare", "--optimizer", "sgd", "--batch-size", "0,1", "--seeds", "2"),

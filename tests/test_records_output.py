@@ -258,13 +258,46 @@ def test_stdout_on_a_closed_pipe(tmp_path):
 
 
 def test_fit_unwritable_results_simulated(cli, tmp_path, monkeypatch):
-    import tempfile
-
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(tempfile, "mkdtemp", denied)
+    monkeypatch.setattr(os, "mkdir", denied)  # the record's new directory
     result = cli(*FIT, "--format", "json", "--out", tmp_path, code=1)
     assert json.loads(result.stdout)["record"] is None
     (line,) = _stderr_lines(result)
     assert line.endswith(f"cannot save the record to {tmp_path}: Permission denied")
+
+
+# --------------------------------------------------------------------------- modes
+
+
+@pytest.fixture
+def umask():
+    """``os.umask`` for one test: the process's umask is restored afterwards."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield os.umask
+    os.umask(before)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize(
+    ("mask", "directory", "file"), [(0o022, 0o755, 0o644), (0o077, 0o700, 0o600)]
+)
+def test_records_and_reports_follow_the_umask(cli, tmp_path, umask, mask, directory, file):
+    umask(mask)
+    out = tmp_path / "results"
+    run = Path(json.loads(cli(*FIT, "--format", "json", "--out", out).stdout)["record"])
+    cli(*COMPARE, "--format", "json", "--out", out)
+    cli("report", run)
+    assert _mode(out) == directory
+    records_made = [p for p in out.iterdir() if p.is_dir()]
+    assert len(records_made) == 2
+    for record in records_made:
+        assert _mode(record) == directory, record.name
+        for f in record.iterdir():
+            assert _mode(f) == file, f"{record.name}/{f.name}"
+    assert (run / "report.html").exists()

@@ -63,6 +63,9 @@ MODEL_VARIANTS: list[tuple[str, Callable[[dict], Any], str]] = [
     ("linear", put("kind", None), "field 'kind' is null"),
     ("linear", put("kind", "tree"), "field 'kind' is the text 'tree'; known kinds"),
     ("linear", put("kind", 3), "field 'kind' is 3"),
+    ("linear", put("kind", ["linear"]), "field 'kind' is a JSON list; known kinds"),
+    ("linear", put("kind", {"linear": 1}), "field 'kind' is a JSON object; known kinds"),
+    ("linear", put("scaler.kind", ["standard"]), "field 'scaler.kind' is a JSON list"),
     ("linear", put("coef", None), "field 'coef' must be a list of numbers, found null"),
     ("linear", put("coef", "0.5"), "field 'coef' must be a list"),
     ("linear", put("coef.1", NAN), "field 'coef[1]' must be finite"),
@@ -562,7 +565,50 @@ RECORD_VARIANTS: list[tuple[str, Callable[[Path], None], str, str]] = [
     ),
     ("run", remove("config.json"), "config.json", "missing"),
     ("run", lambda d: [p.unlink() for p in d.iterdir()], "", "holds neither summary.json"),
-]
+    *[
+        ("study", edit_json("summary.json", _first_row(lambda r, k=k, v=v: r.update({k: v}))),
+         "summary.json", message)
+        for k, v, message in [
+            ("test_loss_mean", NAN, "field '[0].test_loss_mean' must be finite, found nan"),
+            ("test_loss_std", "0.1", "field '[0].test_loss_std' must be a number, found the text"),
+            ("seeds", INF, "field '[0].seeds' must be an integer >= 1, found inf"),
+            ("seeds", 0, "field '[0].seeds' must be an integer >= 1, found 0"),
+            ("diverged", "1", "field '[0].diverged' must be an integer >= 0, found the text '1'"),
+            ("diverged", 9, "field '[0].diverged' is 9, more than its 2 seeds"),
+            ("seconds_mean", -1.0, "field '[0].seconds_mean' must be >= 0, found -1.0"),
+            ("epochs_to_target", 1.5, "field '[0].epochs_to_target' must be an integer >= 0"),
+            ("hidden", [8], "field '[0].hidden' must be a non-empty text, found a JSON list"),
+            ("extra", [1.0, INF], "field '[0].extra[1]' must be finite, found inf"),
+        ]
+    ],
+    ("study", edit_json("config.json", lambda v: v.pop("command")), "config.json",
+     "field 'command' is missing"),
+    ("study", edit_json("config.json", lambda v: v.update(runs_planned=INF)), "config.json",
+     "field 'runs_planned' must be an integer >= 0, found inf"),
+    ("study", edit_json("config.json", lambda v: v["base"].update(l2=NAN)), "config.json",
+     "field 'base.l2' must be finite, found nan"),
+    ("run", edit_json("config.json", lambda v: v.pop("command")), "config.json",
+     "field 'command' is missing"),
+    ("run", edit_json("config.json", lambda v: v.update(seed="0")), "config.json",
+     "field 'seed' must be an integer >= 0, found the text '0'"),
+    ("run", edit_json("config.json", lambda v: v.update(l2=INF)), "config.json",
+     "field 'l2' must be finite, found inf"),
+    *[
+        ("run", edit_json("metrics.json", change), "metrics.json", message)
+        for change, message in [
+            (lambda v: v.update(status=NAN), "field 'status' must be a non-empty text, found nan"),
+            (lambda v: v.update(status="exploded"), "field 'status' is 'exploded'; known: "),
+            (lambda v: v.update(seconds="x"), "field 'seconds' must be a number, found the text"),
+            (lambda v: v.update(seconds=-1), "field 'seconds' must be >= 0, found -1"),
+            (lambda v: v.update(epochs_run=INF), "field 'epochs_run' must be an integer >= 0"),
+            (lambda v: v["train"].update(loss=INF), "field 'train.loss' must be finite, found inf"),
+            (lambda v: v["train"].update(accuracy="1"), "field 'train.accuracy' must be a number"),
+            (lambda v: v.pop("train"), "field 'train' is missing"),
+            (lambda v: v.update(test=[1]), "field 'test' must be an object, found a JSON list"),
+            (lambda v: v.update(diverged_at=0), "field 'diverged_at' must be an integer >= 1"),
+        ]
+    ],
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -578,6 +624,19 @@ def test_tampered_record_directory(cli, tmp_path, records, which, change, file, 
     assert line.startswith(f"error: {directory / file if file else directory}"), line
     assert message in line, line
     assert not (directory / "curves.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("which", "change", "file", "message"),
+    [v for v in RECORD_VARIANTS if v[2] in ("summary.json", "config.json", "metrics.json")],
+)
+def test_report_reads_records_as_plot_does(cli, tmp_path, records, which, change, file, message):
+    directory = tmp_path / which
+    shutil.copytree(records[which], directory)
+    change(directory)
+    line = cli.error("report", directory)
+    assert line.startswith(f"error: {directory / file}: ") and message in line, line
+    assert not (directory / "report.html").exists()
 
 
 def test_untampered_records_validate(records):

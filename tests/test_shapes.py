@@ -87,7 +87,21 @@ def test_cli_plot(cli, tmp_path, suffix):
         (["--loss", "mse", "--kind", "classification"], "none of mse is a classification loss"),
         (["--from", "1", "--to", "0"], "lo < hi"),
         (["--plot", "x.gif"], "--plot takes a .png, .svg or .pdf file name, got 'x.gif'"),
+        (["--from", "-1e308", "--to", "1e308"], "must lie within ±1e+100"),
+        (["--from", "0", "--to", "1e-320"], "too narrow for 601 distinct points"),
     ],
 )
 def test_bad_input(cli, args, message):
     assert message in cli("shapes", *args, code=1).output
+
+
+def test_the_widest_range_draws_without_warnings_or_overflow(cli):
+    """±1e100 (the limit): the text chart draws (it raised on NaN scale), the JSON holds
+    numbers wherever the loss is defined (null only outside a domain: ŷ ≤ 0 of a rate)."""
+    result = cli("shapes", "--from", "-1e100", "--to", "1e100")
+    assert "Traceback" not in result.output and "Warning" not in result.stderr
+    charts = cli.json("shapes", "--from", "-1e100", "--to", "1e100")
+    for chart in charts:
+        for name, values in chart["values"].items():
+            if chart["kind"] != "positive":
+                assert None not in values, (chart["kind"], name)

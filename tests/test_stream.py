@@ -398,3 +398,37 @@ def test_a_target_of_many_values_is_a_regression_as_in_memory(tmp_path):
 )  # fmt: skip
 def test_what_the_stream_does_not_take_yet_is_one_line(cli, args, message):
     assert message in cli.error("fit", *args, "--stream", "--no-save", "--epochs", "2")
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [(["--optimizer", "lbfgs"], "lbfgs"), (["--optimizer", "gd"], "gd"),
+     (["--optimizer", "polyak", "--batch-size", "8"], "polyak")],
+)  # fmt: skip
+def test_a_full_batch_optimizer_is_refused_before_the_file_is_read(cli, monkeypatch, args, name):
+    def unread(*a, **k):
+        raise AssertionError("the file was opened before the optimizer was refused")
+
+    monkeypatch.setattr(stream, "Source", unread)
+    message = cli.error("fit", _path("iris"), "--stream", "--no-save", *args)
+    assert message == (
+        f"error: --stream steps on minibatches; {name} uses the full batch here "
+        "(give --batch-size N)"
+    )
+
+
+def test_a_parquet_error_of_several_lines_is_said_on_one(cli, monkeypatch, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            raise OSError("Couldn't deserialize thrift: TProtocolException: Invalid data\n"
+                          "Deserializing page header failed.\n")  # fmt: skip
+
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
+    monkeypatch.setattr(pq, "ParquetFile", Broken)
+    assert cli.error("fit", path, "--stream", "--no-save", "--optimizer", "sgd") == (
+        f"error: {path}: not a readable Parquet file (Couldn't deserialize thrift: "
+        "TProtocolException: Invalid data Deserializing page header failed.)"
+    )

@@ -1,19 +1,169 @@
-"""The `losslab` command line: the app and its entry point. Each group of commands lives in its
-own module (imported here in the order `--help` lists them); every library error
-(``LossLabError``) becomes one line on stderr and exit code 1; usage errors are typer's (exit 2)."""
+"""The `losslab` command line: the app and its entry point.
+
+Each group of commands lives in its own module, imported only when one of its commands runs or
+shows its help: `losslab --help` lists the commands from :data:`COMMANDS` alone, so that it
+imports no registry, no NumPy and no pandas. Every library error (``LossLabError``) becomes one
+line on stderr and exit code 1; usage errors are typer's (exit 2).
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator, Mapping
+from gettext import gettext as _
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from losslab.cli.common import _output_failed, app
+from losslab import __version__
 
-# Each module registers its commands on ``app``, in the order `losslab --help` lists them.
-for _group in ("evaluate", "catalog", "fit", "compare", "views"):
-    importlib.import_module(f"losslab.cli.{_group}")
+# Every command, in the order `losslab --help` lists them: the module under losslab.cli that
+# defines it, and the first paragraph of its help, which that listing shortens to one line
+# (tests/test_cli_start.py holds each equal to its command's own).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "eval": ("evaluate", "Compute losses of prediction columns against target columns in a CSV."),
+    "losses": ("catalog", "List every loss: name, task, inputs, formula and parameters."),
+    "optimizers": (
+        "catalog",
+        "List every optimizer: default lr and batch size, update rule, the reference it equals.",
+    ),
+    "schedules": (
+        "catalog",
+        "List every lr schedule: default unit, parameters with their defaults, formula, reference.",
+    ),
+    "datasets": ("catalog", "List the bundled datasets: name, rows, features, target, task."),
+    "fit": (
+        "fit",
+        "Train a linear, logistic, softmax or mlp model on a CSV and report loss and accuracy/R².",
+    ),
+    "lr-find": (
+        "fit",
+        "Smith's lr range test: suggest a learning rate (a heuristic, not a guarantee).",
+    ),
+    "predict": (
+        "fit",
+        "Write predictions (and class probabilities) of a saved model as CSV on stdout.",
+    ),
+    "compare": (
+        "compare",
+        "Compare optimizers × learning rates × losses × batch sizes over several seeds.",
+    ),
+    "plot": (
+        "compare",
+        "Draw the comparison figure of a saved study (or the curves of a run).",
+    ),
+    "shapes": (
+        "views",
+        "Every loss on one chart: regression losses against the residual r = ŷ − y, "
+        "classification losses against the margin m = t·s (scikit-learn's \"convex loss "
+        'functions" figure).',
+    ),
+    "explain": (
+        "views",
+        "What a loss, optimizer or schedule is: formula, gradient or update rule, defaults, "
+        "properties, the reference it equals, when to use it.",
+    ),
+    "gradcheck": (
+        "views",
+        "Analytic gradients against central finite differences, per loss and per model.",
+    ),
+    "report": (
+        "views",
+        "Write one self-contained HTML page of a saved study or run: its table, figure (inline "
+        "SVG), configuration, data fingerprint and versions; nothing loaded from the network.",
+    ),
+    "landscape": (
+        "views",
+        "Optimizer paths on a test function's contour map, or on a fit's loss landscape.",
+    ),
+}
+
+
+class _Commands(Mapping[str, Any]):
+    """The click command of each name in :data:`COMMANDS`, built on first use (importing its
+    module and the registries it declares flags from) and kept."""
+
+    def __init__(self) -> None:
+        self.built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.built:
+            module = importlib.import_module(f"losslab.cli.{COMMANDS[name][0]}")
+            self.built[name] = module.commands.build(
+                name,
+                rich_markup_mode=app.rich_markup_mode,
+                pretty_exceptions_short=app.pretty_exceptions_short,
+            )
+        return self.built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
+class LazyGroup(TyperGroup):
+    """`losslab`'s group: lists its commands from :data:`COMMANDS` and builds a command only
+    when it is invoked or asked for its help."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _Commands()  # type: ignore[assignment]
+
+    def get_help_option(self, ctx: Any) -> Any:
+        # typer coerces a flag's value through a pydantic adapter unless it is a bool already;
+        # an absent --help would be None, and building that adapter imports pydantic (longer
+        # than NumPy takes) before `losslab CMD --help` could print anything.
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.default = False
+        return option
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The listing of TyperGroup.format_commands, each line from the help in COMMANDS."""
+        limit = formatter.width - 6 - max(map(len, COMMANDS))
+        rows = [
+            (name, TyperCommand(name=name, help=text).get_short_help_str(limit))
+            for name, (_module, text) in COMMANDS.items()
+        ]
+        with formatter.section(_("Commands")):
+            formatter.write_dl(rows)
+
+
+app = typer.Typer(
+    cls=LazyGroup,
+    name="losslab",
+    help="A laboratory for loss functions and optimizers on real CSV data.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"losslab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """A laboratory for loss functions and optimizers on real CSV data.
+
+    DATA arguments take a CSV path or a bundled dataset name (see `losslab datasets`).
+    """
 
 
 def main() -> None:
@@ -21,6 +171,8 @@ def main() -> None:
     try:
         app()
     except OSError as exc:  # --help or --version on a full disk or a closed pipe
+        from losslab.cli.common import _output_failed
+
         try:
             _output_failed(exc)
         except typer.Exit as done:

@@ -6,18 +6,14 @@ from typing import Annotated
 
 import typer
 
-from losslab.cli.common import (
-    Format,
-    FormatOpt,
-    app,
-    command,
-)
+from losslab.cli.common import Commands, Format, FormatOpt
+
+commands = Commands()
 
 # --------------------------------------------------------------------------- listings
 
 
-@app.command("losses")
-@command
+@commands.command("losses")
 def losses_cmd(fmt: FormatOpt = Format.table) -> None:
     """List every loss: name, task, inputs, formula and parameters."""
     from losslab.losses import LOSSES, show_param
@@ -42,8 +38,7 @@ def losses_cmd(fmt: FormatOpt = Format.table) -> None:
     )
 
 
-@app.command("optimizers")
-@command
+@commands.command("optimizers")
 def optimizers_cmd(
     name: Annotated[
         str | None,
@@ -107,8 +102,7 @@ def optimizers_cmd(
     )
 
 
-@app.command("schedules")
-@command
+@commands.command("schedules")
 def schedules_cmd(fmt: FormatOpt = Format.table) -> None:
     """List every lr schedule: default unit, parameters with their defaults, formula, reference.
 
@@ -134,8 +128,7 @@ def schedules_cmd(fmt: FormatOpt = Format.table) -> None:
     )
 
 
-@app.command("datasets")
-@command
+@commands.command("datasets")
 def datasets_cmd(fmt: FormatOpt = Format.table) -> None:
     """List the bundled datasets: name, rows, features, target, task."""
     from losslab.data.read import DATASETS, dataset_shape

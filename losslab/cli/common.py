@@ -1,5 +1,5 @@
-"""What every command shares: the app, the one-line errors and exit codes, progress on stderr,
-the option types and the flags declared by the registries."""
+"""What every command shares: the lazy table of a module's commands, the one-line errors and exit
+codes, progress on stderr, the option types and the flags declared by the registries."""
 
 from __future__ import annotations
 
@@ -7,27 +7,16 @@ import errno
 import functools
 import os
 import sys
-import time
 from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from losslab import __version__
 from losslab.errors import LossLabError, OutputError
 from losslab.views.figures import DPI
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-app = typer.Typer(
-    name="losslab",
-    help="A laboratory for loss functions and optimizers on real CSV data.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
 
 
 class Format(str, Enum):
@@ -121,6 +110,40 @@ def command(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class Commands:
+    """The commands of one module, each turned into a click command only when it runs or shows
+    its help (:meth:`build`, called by :class:`losslab.cli.app.LazyGroup`).
+
+    ``declared`` names the decorators that give a command the flags a registry declares
+    (:func:`hyper_options`, :func:`schedule_options`, :func:`loss_options`), in the order they
+    would be stacked above it: they import their registry, so they run at build time, and
+    `losslab --help` or another command's help never imports that registry.
+    """
+
+    def __init__(self) -> None:
+        self.defined: dict[str, tuple[Callable[..., Any], tuple[Callable[[Any], Any], ...]]] = {}
+
+    def command(
+        self, name: str, *, declared: tuple[Callable[[Any], Any], ...] = ()
+    ) -> Callable[[F], F]:
+        def define(fn: F) -> F:
+            self.defined[name] = (fn, declared)
+            return fn
+
+        return define
+
+    def build(self, name: str, **settings: Any) -> Any:
+        """The click command ``name`` (``settings``: typer's ``rich_markup_mode`` and
+        ``pretty_exceptions_short``), its library errors one line each (:func:`command`)."""
+        from typer.main import get_command_from_info
+        from typer.models import CommandInfo
+
+        fn, declared = self.defined[name]
+        for add in reversed(declared):
+            fn = add(fn)
+        return get_command_from_info(CommandInfo(name=name, callback=command(fn)), **settings)
+
+
 def _saved(save: Callable[[], Any], failures: list[str]) -> Any:
     """``save()``, or None with its error kept for after the result is printed."""
     try:
@@ -136,25 +159,6 @@ def _finish(failures: list[str]) -> None:
         _fail(render_escape(message))
     if failures:
         raise typer.Exit(1)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"losslab {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
-    ] = False,
-) -> None:
-    """A laboratory for loss functions and optimizers on real CSV data.
-
-    DATA arguments take a CSV path or a bundled dataset name (see `losslab datasets`).
-    """
 
 
 def _loss_names() -> str:
@@ -246,10 +250,15 @@ def schedule_options(fn: F) -> F:
 Opt = typer.Option
 
 
-def _fit_options_help() -> dict[str, str]:
+# Options whose help lists a registry call these from the commands' annotations: typer
+# evaluates those (strings, PEP 563) when it builds the command, so the registries are imported
+# only by a command that shows them.
+
+
+def optimizer_help() -> str:
+    """The help of `--optimizer`: every optimizer with its default lr."""
     from losslab.nn.models import MODELS
     from losslab.optim.optimizers import OPTIMIZERS
-    from losslab.optim.schedules import SCHEDULES
 
     linear = dict(MODELS.get("linear").default_lrs)
     opts = ", ".join(
@@ -258,14 +267,18 @@ def _fit_options_help() -> dict[str, str]:
         + ")"
         for name in OPTIMIZERS.names()
     )
-    return {
-        "optimizer": f"Optimizer and its default --lr: {opts}.",
-        "schedule": f"Learning-rate schedule (torch.optim.lr_scheduler's; `losslab schedules` "
-        f"lists their parameters): {', '.join(SCHEDULES.names())}.",
-    }
+    return f"Optimizer and its default --lr: {opts}."
 
 
-_HELP = _fit_options_help()
+def schedule_help() -> str:
+    """The help of `--schedule`: every schedule's name."""
+    from losslab.optim.schedules import SCHEDULES
+
+    return (
+        f"Learning-rate schedule (torch.optim.lr_scheduler's; `losslab schedules` lists their "
+        f"parameters): {', '.join(SCHEDULES.names())}."
+    )
+
 
 Target = Annotated[
     str | None,
@@ -353,7 +366,6 @@ Standardize = Annotated[
 ]
 L1 = Annotated[float, Opt(help="L1 penalty l1·‖W‖₁ (the intercept is never penalised).")]
 L2 = Annotated[float, Opt(help="L2 penalty (l2/2)·‖W‖².")]
-Schedule = Annotated[str, Opt(help=_HELP["schedule"])]
 Warmup = Annotated[
     int,
     Opt(
@@ -472,134 +484,30 @@ DtypeOpt = Annotated[
 ]
 
 
-def _hyper_settings(**values: Any) -> dict[str, Any]:
-    """Typer values -> FitConfig fields (``hyper``, ``schedule_params``, ``loss_args``: the
-    optimizer's hyperparameters, the schedule's and the loss's parameters given)."""
-    nested = {k: values.pop(k, None) or {} for k in ("hyper", "schedule_params", "loss_args")}
-    values = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
-    for key, given in nested.items():
-        values[key] = {k: v for k, v in given.items() if v is not None}
-    if values.get("features") is not None:
-        values["features"] = [c.strip() for c in values["features"].split(",") if c.strip()]
-    return values
-
-
 def render_escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
 
 
-class _progress:
-    """Progress on stderr, called as ``(done, total, value)``: a rich bar, plain lines or nothing.
+# progress on stderr: the same display for the CLI and the library forms (losslab.api)
+def _progress(*args: Any, **kwargs: Any) -> Any:
+    """Progress on stderr (:class:`losslab.views.render.StderrProgress`), imported when a
+    command runs, not when the CLI starts."""
+    from losslab.views.render import StderrProgress
 
-    ``auto`` is the bar when stderr is a terminal, nothing otherwise. ``lines`` prints the first
-    update (a sign of life that scripts and tests can wait for), the last, and in between at most
-    one line a second, so a fast run does not print thousands.
-    """
-
-    LINE_SECONDS = 1.0
-
-    def __init__(self, label: str, mode: Progress = Progress.auto) -> None:
-        self.label = label
-        self.mode = mode
-        self.bar: Any = None
-        self.task: Any = None
-        self.last_line: float | None = None
-        self.last_step: float | None = None  # running-loss lines have a clock of their own
-
-    def __enter__(self) -> Any:
-        from losslab.views.render import stderr_console
-
-        self.console = stderr_console()
-        if self.mode is Progress.bar or (self.mode is Progress.auto and self.console.is_terminal):
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-            from rich.progress import Progress as Bar
-
-            self.bar = Bar(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self.bar.__enter__()
-        return self
-
-    @property
-    def running(self) -> bool:
-        """Whether the trainer should report a running loss within each epoch (`step`)."""
-        return self.bar is not None or self.mode is Progress.lines
-
-    def __call__(self, done: int, total: int, value: float | None = None) -> None:
-        info = f"loss {value:.6g}" if value is not None else ""
-        if self.bar is not None:
-            if self.task is None:
-                self.task = self.bar.add_task(self.label, total=total, info="")
-            self.bar.update(self.task, completed=done, total=total, info=info)
-        elif self.mode is Progress.lines:
-            now = time.monotonic()
-            if self.last_line is None or done >= total or now - self.last_line >= self.LINE_SECONDS:
-                self.last_line = now
-                sys.stderr.write(f"{self.label} {done}/{total}{' ' + info if info else ''}\n")
-                sys.stderr.flush()
-
-    def note(self, message: str) -> None:
-        """A line on stderr (above the bar, if there is one) whatever the mode."""
-        self.console.print(message, soft_wrap=True, markup=False)
-
-    def step(self, epoch: int, batch: int, batches: int, running: float) -> None:
-        """Within an epoch: the batch reached and the mean loss of the epoch's batches so far
-        (the running loss of the classic PyTorch training log)."""
-        if self.bar is None:
-            now = time.monotonic()
-            if self.last_step is not None and now - self.last_step < self.LINE_SECONDS:
-                return
-            self.last_step = now
-            sys.stderr.write(f"epoch {epoch} batch {batch}/{batches} running loss {running:.4f}\n")
-            sys.stderr.flush()
-            return
-        if self.task is None:
-            self.task = self.bar.add_task(self.label, total=None, info="")
-        if batch % 20 == 0 or batch == batches:
-            info = f"epoch {epoch} · batch {batch}/{batches} · running loss {running:.4f}"
-            self.bar.update(self.task, info=info)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+    return StderrProgress(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------- compare
 
 
-def _split_list(values: list[str] | None, convert: Callable[[str], Any], flag: str) -> list[Any]:
-    """LIST options: comma-separated values or the flag repeated; 'default' keeps the default."""
-    if not values:
-        return [None]
-    out: list[Any] = []
-    for value in values:
-        parts = [p.strip() for p in value.split(",")]
-        if not any(parts):
-            raise LossLabError(f"{flag} got an empty list")
-        for part in parts:
-            if not part:
-                raise LossLabError(f"{flag} has an empty item in {value!r}")
-            if part.lower() == "default":
-                out.append(None)
-                continue
-            try:
-                out.append(convert(part))
-            except ValueError:
-                raise LossLabError(f"{flag}: {part!r} is not a valid value") from None
-    return list(dict.fromkeys(out))
+# LIST options: comma-separated values or the flag repeated; 'default' keeps the default
+def _split_list(*args: Any, **kwargs: Any) -> Any:
+    """A comma-separated or repeated list option (:func:`losslab.api.options.split_list`)."""
+    from losslab.api.options import split_list
+
+    return split_list(*args, **kwargs)
 
 
 def _batch_size(text: str) -> int:

@@ -18,6 +18,7 @@ from losslab.cli.common import (
     CategoricalOpt,
     ClassWeight,
     ClipNorm,
+    Commands,
     DivergenceFactor,
     DpiOpt,
     Dtype,
@@ -40,7 +41,6 @@ from losslab.cli.common import (
     Progress,
     ProgressOpt,
     Scale,
-    Schedule,
     ScheduleUnit,
     SepOpt,
     Shuffle,
@@ -57,24 +57,28 @@ from losslab.cli.common import (
     _batch_size,
     _fail,
     _finish,
-    _hyper_settings,
     _progress,
     _saved,
     _split_list,
-    app,
-    command,
     hyper_options,
     loss_options,
     render_escape,
+    schedule_help,
     schedule_options,
 )
+from losslab.cli.settings import (
+    data_settings,
+    loss_settings,
+    model_settings,
+    optimizer_settings,
+    run_settings,
+    schedule_settings,
+)
+
+commands = Commands()
 
 
-@app.command("compare")
-@command
-@hyper_options
-@schedule_options
-@loss_options
+@commands.command("compare", declared=(hyper_options, schedule_options, loss_options))
 def compare_cmd(
     data: Annotated[
         str | None,
@@ -163,7 +167,7 @@ def compare_cmd(
     l2: Annotated[
         float | None, Opt(help="L2 penalty (l2/2)·‖W‖² (default 0; 0.01 in the bare study).")
     ] = None,
-    schedule: Schedule = "constant",
+    schedule: Annotated[str, Opt(help=schedule_help())] = "constant",
     warmup: Warmup = 0,
     schedule_unit: ScheduleUnit = None,
     clip_norm: ClipNorm = None,
@@ -192,18 +196,40 @@ def compare_cmd(
     (mse, bce, cross-entropy, with or without --l2), and saves config.json, runs.csv, curves.csv
     and summary.csv under results/ unless --no-save. A bare `losslab compare` runs a default study.
     """
-    from losslab.study.compare import save_study, study
+    from losslab.api import compare
+    from losslab.study.compare import save_study
+    from losslab.study.summary import failures as run_failures
     from losslab.train.config import parse_hidden
-    from losslab.train.loop import FitConfig
 
-    settings = _hyper_settings(
-        **{
-            k: v
-            for k, v in locals().items()
-            if k in {f for f in FitConfig.__dataclass_fields__}
-            and k not in ("data", "optimizer", "lr", "loss", "batch_size", "hidden", "layers")
-        }
-    )
+    settings = {  # every run's (the grid's options below; the seeds are 0..--seeds-1)
+        **data_settings(
+            sep=sep,
+            target=target,
+            features=features,
+            weight_column=weight_column,
+            test_size=test_size,
+            val_size=val_size,
+            test_data=test_data,
+            standardize=standardize,
+            scale=scale,
+            missing=missing,
+            categorical=categorical,
+        ),
+        **model_settings(
+            model=model, image=image, activation=activation, init=init, init_from=init_from
+        ),
+        **loss_settings(loss_args=loss_args, class_weight=class_weight, l1=l1, l2=l2),
+        **optimizer_settings(hyper=hyper, clip_norm=clip_norm, shuffle=shuffle, dtype=dtype),
+        **schedule_settings(
+            schedule=schedule,
+            warmup=warmup,
+            schedule_unit=schedule_unit,
+            schedule_params=schedule_params,
+        ),
+        **run_settings(
+            epochs=epochs, patience=patience, tol=tol, divergence_factor=divergence_factor
+        ),
+    }
     grid = {
         "optimizer": _split_list(optimizer, str, "--optimizer") if optimizer else None,
         "lr": _split_list(lr, float, "--lr"),
@@ -215,8 +241,8 @@ def compare_cmd(
     from losslab.views.figures import check_figure
 
     _, dpi, inches = check_figure(plot, dpi, size)
-    with _progress("runs", progress) as bar:
-        result = study(
+    with _progress("runs", progress) as bar:  # its note tells of an interruption
+        result = compare(
             data,
             **grid,
             seeds=seeds,
@@ -225,13 +251,9 @@ def compare_cmd(
             scheduler=scheduler,
             target_loss=target_loss,
             progress=bar,
-            on_interrupt=lambda: bar.note(
-                "interrupted: the runs under way stop after their current batch "
-                "(Ctrl-C again to stop now)"
-            ),
             **settings,
         )
-    failures: list[str] = []
+    failures = run_failures(result.runs)  # each run's own, after the study's result
     with _ctrl_c_ignored(result.partial):  # once stopped, one more Ctrl-C must not lose the study
         if not no_save:
             result.record = _saved(lambda: save_study(result, out), failures)
@@ -303,8 +325,7 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     )
 
 
-@app.command("plot")
-@command
+@commands.command("plot")
 def plot_cmd(
     result: Annotated[str, typer.Argument(help="A saved study or run directory under results/.")],
     output: Annotated[

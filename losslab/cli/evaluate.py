@@ -7,19 +7,18 @@ from typing import Annotated, Any
 import typer
 
 from losslab.cli.common import (
+    Commands,
     Format,
     FormatOpt,
     SepOpt,
     _loss_names,
-    app,
-    command,
     loss_options,
 )
 
+commands = Commands()
 
-@app.command("eval")
-@command
-@loss_options
+
+@commands.command("eval", declared=(loss_options,))
 def eval_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     loss: Annotated[
@@ -56,6 +55,14 @@ def eval_cmd(
             "loss and metric is the weighted mean Σ w·ℓ / Σ w; rows of weight 0 do not count."
         ),
     ] = None,
+    class_weight: Annotated[
+        str | None,
+        typer.Option(
+            help="Class weights of cross-entropy (torch's weight) and bce (its pos_weight), as "
+            "in `fit`: 'balanced' (from the rows evaluated) or CLASS=WEIGHT,… (classes: the "
+            "prediction columns' names for string labels, else 0, 1, …)."
+        ),
+    ] = None,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     loss_args: dict[str, Any] | None = None,
@@ -77,6 +84,7 @@ def eval_cmd(
             params=params,
             sep=sep,
             weight_column=weight_column,
+            class_weight=class_weight,
         )
     else:
         from losslab.study.evaluate import evaluate
@@ -90,6 +98,7 @@ def eval_cmd(
             params=params,
             sep=sep,
             weight_column=weight_column,
+            class_weight=class_weight,
         )
     from losslab.views import render
 
@@ -114,6 +123,9 @@ def eval_cmd(
             out.append(render.line(f"parameters: {text}", None))
         if result.weight_column:
             out.append(render.line(f"weighted by column {result.weight_column!r}", None))
+        for name, weights in result.class_weight.items():
+            text = ", ".join(f"{k} = {v:.6g}" for k, v in weights.items())
+            out.append(render.line(f"{name} class weights: {text}", None))
         return out
 
     render.emit(fmt.value, obj=obj, csv_header=["name", "value"], csv_rows=rows, render=tables)

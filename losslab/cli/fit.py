@@ -7,7 +7,6 @@ from typing import Annotated, Any
 import typer
 
 from losslab.cli.common import (
-    _HELP,
     FIGURE_DPI,
     L1,
     L2,
@@ -16,6 +15,7 @@ from losslab.cli.common import (
     CategoricalOpt,
     ClassWeight,
     ClipNorm,
+    Commands,
     DivergenceFactor,
     DpiOpt,
     Dtype,
@@ -37,7 +37,6 @@ from losslab.cli.common import (
     Progress,
     ProgressOpt,
     Scale,
-    Schedule,
     ScheduleUnit,
     Seed,
     SepOpt,
@@ -54,24 +53,29 @@ from losslab.cli.common import (
     WeightColumn,
     _fail,
     _finish,
-    _hyper_settings,
     _progress,
     _saved,
-    app,
-    command,
     hyper_options,
     loss_options,
+    optimizer_help,
     render_escape,
+    schedule_help,
     schedule_options,
+)
+from losslab.cli.settings import (
+    data_settings,
+    loss_settings,
+    model_settings,
+    optimizer_settings,
+    run_settings,
+    schedule_settings,
 )
 from losslab.errors import LossLabError
 
+commands = Commands()
 
-@app.command("fit")
-@command
-@hyper_options
-@schedule_options
-@loss_options
+
+@commands.command("fit", declared=(hyper_options, schedule_options, loss_options))
 def fit_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     target: Target = None,
@@ -80,7 +84,7 @@ def fit_cmd(
     loss: Annotated[
         str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
     ] = None,
-    optimizer: Annotated[str, Opt(help=_HELP["optimizer"])] = "adam",
+    optimizer: Annotated[str, Opt(help=optimizer_help())] = "adam",
     lr: Annotated[float | None, Opt(help="Learning rate (default: the optimizer's).")] = None,
     epochs: Epochs = 100,
     batch_size: Annotated[
@@ -110,7 +114,7 @@ def fit_cmd(
     scale: Scale = None,
     l1: L1 = 0.0,
     l2: L2 = 0.0,
-    schedule: Schedule = "constant",
+    schedule: Annotated[str, Opt(help=schedule_help())] = "constant",
     warmup: Warmup = 0,
     schedule_unit: ScheduleUnit = None,
     clip_norm: ClipNorm = None,
@@ -154,13 +158,50 @@ def fit_cmd(
     The objective per batch is the mean loss + (l2/2)·‖W‖² + l1·‖W‖₁; updates follow torch.optim.
     A record (config.json, history.csv, metrics.json, model.json) goes to results/ unless --no-save.
     """
-    settings = _hyper_settings(
-        **{
-            k: v
-            for k, v in locals().items()
-            if k not in ("data", "fmt", "progress", "out", "no_save", "stream", "chunk_rows")
-        }
-    )
+    settings = {
+        **data_settings(
+            sep=sep,
+            target=target,
+            features=features,
+            weight_column=weight_column,
+            seed=seed,
+            test_size=test_size,
+            val_size=val_size,
+            test_data=test_data,
+            standardize=standardize,
+            scale=scale,
+            missing=missing,
+            categorical=categorical,
+        ),
+        **model_settings(
+            model=model,
+            hidden=hidden,
+            layers=layers,
+            image=image,
+            activation=activation,
+            init=init,
+            init_from=init_from,
+        ),
+        **loss_settings(loss=loss, loss_args=loss_args, class_weight=class_weight, l1=l1, l2=l2),
+        **optimizer_settings(
+            optimizer=optimizer,
+            lr=lr,
+            hyper=hyper,
+            batch_size=batch_size,
+            clip_norm=clip_norm,
+            shuffle=shuffle,
+            dtype=dtype,
+        ),
+        **schedule_settings(
+            schedule=schedule,
+            warmup=warmup,
+            schedule_unit=schedule_unit,
+            schedule_params=schedule_params,
+        ),
+        **run_settings(
+            epochs=epochs, patience=patience, tol=tol, divergence_factor=divergence_factor
+        ),
+    }
     from losslab.study.records import save_fit
     from losslab.train.loop import fit
 
@@ -189,16 +230,6 @@ def fit_cmd(
     _finish(failures)
 
 
-def _architecture(cfg: dict[str, Any]) -> str:
-    """``mlp 128-64 relu`` or ``cnn 28x28x1 conv32,pool,… relu`` for a network, the model's name
-    otherwise."""
-    if cfg.get("layers") and cfg.get("activation"):
-        return f"{cfg['model']} {cfg['image']} {cfg['layers']} {cfg['activation']}"
-    if cfg.get("hidden") and cfg.get("activation"):
-        return f"{cfg['model']} {'-'.join(map(str, cfg['hidden']))} {cfg['activation']}"
-    return str(cfg["model"])
-
-
 def _report_fit(result: Any, fmt: str) -> None:
     from losslab.views import render
 
@@ -212,12 +243,7 @@ def _report_fit(result: Any, fmt: str) -> None:
     )
 
     def tables() -> list[Any]:
-        cfg = result.config
-        title = (
-            f"{result.data.get('source', '')} · {_architecture(cfg)} · {cfg['loss']} · "
-            f"{cfg['optimizer']} lr {cfg['lr']:g} · batch {cfg['batch_size'] or 'full'} · "
-            f"seed {cfg['seed']}"
-        )
+        title = render.fit_title(result)
         curve = render.sparkline([h["train_loss"] for h in result.history])
         out = [render.line(title)]
         from losslab.train.prepare import preparation_line
@@ -243,10 +269,7 @@ def _report_fit(result: Any, fmt: str) -> None:
 LR_FIND_ROWS = 25  # the table shows this many points, evenly spaced; json and csv show all
 
 
-@app.command("lr-find")
-@command
-@hyper_options
-@loss_options
+@commands.command("lr-find", declared=(hyper_options, loss_options))
 def lr_find_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     start_lr: Annotated[float, Opt(help="First lr of the exponential sweep.")] = 1e-7,
@@ -274,7 +297,7 @@ def lr_find_cmd(
     loss: Annotated[
         str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
     ] = None,
-    optimizer: Annotated[str, Opt(help=_HELP["optimizer"])] = "adam",
+    optimizer: Annotated[str, Opt(help=optimizer_help())] = "adam",
     batch_size: Annotated[
         str | None,
         Opt(help="Rows per step; 0 or 'full' = full batch (default: gd full, others 32)."),
@@ -315,13 +338,39 @@ def lr_find_cmd(
     train and compare around them before trusting one. Nothing is saved (the weights reached are
     thrown away); --plot draws the curve.
     """
-    settings = _hyper_settings(
-        **{
-            k: v
-            for k, v in locals().items()
-            if k not in ("data", "fmt", "start_lr", "end_lr", "steps", "plot", "dpi", "size")
-        }
-    )
+    settings = {  # the lr, the epochs and the schedule are the sweep's
+        **data_settings(
+            sep=sep,
+            target=target,
+            features=features,
+            seed=seed,
+            test_size=test_size,
+            val_size=val_size,
+            standardize=standardize,
+            scale=scale,
+            missing=missing,
+            categorical=categorical,
+        ),
+        **model_settings(
+            model=model,
+            hidden=hidden,
+            layers=layers,
+            image=image,
+            activation=activation,
+            init=init,
+            init_from=init_from,
+        ),
+        **loss_settings(loss=loss, loss_args=loss_args, l1=l1, l2=l2),
+        **optimizer_settings(
+            optimizer=optimizer,
+            hyper=hyper,
+            batch_size=batch_size,
+            clip_norm=clip_norm,
+            shuffle=shuffle,
+            dtype=dtype,
+        ),
+        **run_settings(divergence_factor=divergence_factor),
+    }
     from losslab.study.lrfind import check_sweep, lr_find
 
     check_sweep(start_lr, end_lr, steps)
@@ -329,13 +378,10 @@ def lr_find_cmd(
 
     _, dpi, inches = check_figure(plot, dpi, size)
     result = lr_find(data, start_lr=start_lr, end_lr=end_lr, steps=steps, **settings)
+    from losslab.views.render import lr_find_title
+
     failures: list[str] = []
-    cfg = result.config
-    title = (
-        f"lr range test · {result.data.get('source', '')} · {_architecture(cfg)} · "
-        f"{cfg['loss']} · {cfg['optimizer']} · batch {cfg['batch_size'] or 'full'} · "
-        f"seed {cfg['seed']}"
-    )
+    title = lr_find_title(result)
     if plot is not None:
         from losslab.views.lr_find_plot import plot_lr_find
 
@@ -391,8 +437,7 @@ def _report_lr_find(result: Any, fmt: str, title: str, plot: str | None) -> None
     render.emit(fmt, obj=result.to_dict(), csv_header=header, csv_rows=rows, render=tables)
 
 
-@app.command("predict")
-@command
+@commands.command("predict")
 def predict_cmd(
     model: Annotated[str, typer.Argument(help="Run directory or model.json.")],
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],

@@ -17,6 +17,7 @@ from losslab.cli.common import (
     Categorical,
     CategoricalOpt,
     ClipNorm,
+    Commands,
     DivergenceFactor,
     DpiOpt,
     Features,
@@ -31,7 +32,6 @@ from losslab.cli.common import (
     Progress,
     ProgressOpt,
     Scale,
-    Schedule,
     ScheduleUnit,
     Seed,
     SepOpt,
@@ -44,19 +44,18 @@ from losslab.cli.common import (
     Warmup,
     _fail,
     _finish,
-    _hyper_settings,
-    _progress,
     _saved,
     _split_list,
     _warn,
-    app,
-    command,
     hyper_options,
     loss_options,
     render_escape,
+    schedule_help,
     schedule_options,
 )
 from losslab.errors import LossLabError
+
+commands = Commands()
 
 
 class ShapeKind(str, Enum):
@@ -66,8 +65,7 @@ class ShapeKind(str, Enum):
     classification = "classification"
 
 
-@app.command("shapes")
-@command
+@commands.command("shapes")
 def shapes_cmd(
     kind: Annotated[
         ShapeKind,
@@ -146,8 +144,7 @@ class ExplainKind(str, Enum):
     schedule = "schedule"
 
 
-@app.command("explain")
-@command
+@commands.command("explain")
 def explain_cmd(
     name: Annotated[str, typer.Argument(help="A loss, optimizer or schedule name.")],
     kind: Annotated[
@@ -194,8 +191,7 @@ def explain_cmd(
     )
 
 
-@app.command("gradcheck")
-@command
+@commands.command("gradcheck")
 def gradcheck_cmd(
     loss: Annotated[
         list[str] | None, Opt(help="Losses to check (LIST; default: every loss and model).")
@@ -257,8 +253,7 @@ def gradcheck_cmd(
         raise typer.Exit(1)
 
 
-@app.command("report")
-@command
+@commands.command("report")
 def report_cmd(
     result: Annotated[str, typer.Argument(help="A saved study or run directory under results/.")],
     out: Annotated[
@@ -279,42 +274,7 @@ def report_cmd(
 # --------------------------------------------------------------------------- landscape
 
 
-def _pair(text: str, flag: str, what: str) -> list[float]:
-    """``"x,y"`` -> [x, y] (finite numbers), or a one-line error naming the flag."""
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) != 2 or not all(math.isfinite(v) for v in values):
-        raise LossLabError(f"{flag} must be two numbers {what}, got {text!r}")
-    return values
-
-
-def _tune_grid(text: str) -> tuple[float, float, int]:
-    parts = text.split(",")
-    try:
-        low, high, n = float(parts[0]), float(parts[1]), int(parts[2])
-        if len(parts) != 3:
-            raise ValueError
-    except (ValueError, IndexError):
-        raise LossLabError(f"--tune-grid must be LO,HI,N (e.g. 1e-5,1,16), got {text!r}") from None
-    return low, high, n
-
-
-# the `fit` options `landscape` takes on data (and refuses on a test function)
-LANDSCAPE_FIT_OPTIONS = (
-    "target", "features", "model", "loss", "batch_size", "hidden", "layers", "image",
-    "activation", "init", "seed", "test_size", "standardize", "scale", "l1", "l2", "schedule",
-    "schedule_unit", "warmup", "clip_norm", "missing", "categorical", "divergence_factor",
-    "shuffle", "sep",
-)  # fmt: skip
-
-
-@app.command("landscape")
-@command
-@hyper_options
-@schedule_options
-@loss_options
+@commands.command("landscape", declared=(hyper_options, schedule_options, loss_options))
 def landscape_cmd(
     source: Annotated[
         str,
@@ -418,7 +378,7 @@ def landscape_cmd(
     scale: Scale = None,
     l1: L1 = 0.0,
     l2: L2 = 0.0,
-    schedule: Schedule = "constant",
+    schedule: Annotated[str, Opt(help=schedule_help())] = "constant",
     schedule_unit: ScheduleUnit = None,
     warmup: Warmup = 0,
     clip_norm: ClipNorm = None,
@@ -441,72 +401,65 @@ def landscape_cmd(
     top two principal directions (random filter-normalised ones for networks), with every path
     projected onto it and the 1-D interpolation from the initial to the final parameters.
     """
-    from losslab.data.read import DATASETS, resolve_path
-    from losslab.views import functions2d
-    from losslab.views import landscape as ls
-
-    given = dict(locals())
     import inspect
 
-    defaults = {p.name: p.default for p in inspect.signature(landscape_cmd).parameters.values()}
-    fit_flags = {name: defaults[name] for name in LANDSCAPE_FIT_OPTIONS}
+    from losslab.api import landscape as run
+
+    fit_options = {  # the `fit` options landscape takes on data (and refuses on a test function)
+        "target": target,
+        "features": features,
+        "model": model,
+        "loss": loss,
+        "batch_size": batch_size,
+        "hidden": hidden,
+        "layers": layers,
+        "image": image,
+        "activation": activation,
+        "init": init,
+        "seed": seed,
+        "test_size": test_size,
+        "standardize": standardize,
+        "scale": scale,
+        "l1": l1,
+        "l2": l2,
+        "schedule": schedule,
+        "schedule_unit": schedule_unit,
+        "warmup": warmup,
+        "clip_norm": clip_norm,
+        "missing": missing,
+        "categorical": categorical,
+        "divergence_factor": divergence_factor,
+        "shuffle": shuffle,
+        "sep": sep,
+    }
     from losslab.views.figures import check_figure
 
     _, dpi, inches = check_figure(plot, dpi, size)
-    names = _split_list(optimizer, str, "--optimizer") if optimizer else None
-    tuned = _tune_grid(tune_grid) if tune else None
-    if functions2d.is_function(source):
-        for name, default in fit_flags.items():
-            if given[name] != default:
-                raise LossLabError(
-                    f"--{name.replace('_', '-')} applies to data; {source} is a test function"
-                )
-        if directions is not None:
-            raise LossLabError(f"--directions applies to data; {source} is a test function")
-        land = ls.function_landscape(
-            source,
-            optimizers=names,
-            start=_pair(start, "--start", "x,y") if start is not None else None,
-            steps=ls.DEFAULT_STEPS if steps is None else steps,
-            lr=lr,
-            tune=tuned,
-            condition=condition,
-            hyper=hyper,
-            grid=ls.FUNCTION_GRID if grid is None else grid,
-            tol=tol,
-        )
-    else:
-        path, _ = resolve_path(source)
-        if not path.exists() and source not in DATASETS:
-            raise functions2d.unknown_target(source, DATASETS.names())
-        for flag, value in (("--start", start), ("--condition", condition)):
-            if value is not None:
-                raise LossLabError(f"{flag} applies to the test functions, not to data")
-        if layout != "auto":
-            raise LossLabError("--layout applies to the test functions' maps, not to data")
-        from losslab.train.config import FitConfig
-
-        settings = _hyper_settings(
-            **{k: given[k] for k in fit_flags},
-            hyper=hyper,
-            schedule_params=schedule_params,
-            loss_args=loss_args,
-            lr=lr,
-            tol=1e-4,
-        )
-        config = FitConfig.from_dict(
-            {**settings, "data": source, "epochs": 100 if steps is None else steps}
-        )
-        with _progress("runs", progress) as bar:
-            land = ls.data_landscape(
-                config,
-                names,
-                tune=tuned,
-                grid=ls.DATA_GRID if grid is None else grid,
-                tol=tol,
-                directions=directions,
-                progress=bar,
-            )
+    # the fit flags given: those left at their defaults are the library's defaults too, and on a
+    # test function the API refuses any that is given
+    defaults = inspect.signature(landscape_cmd).parameters
+    settings = {
+        name: value.value if isinstance(value, Enum) else value
+        for name, value in fit_options.items()
+        if value != defaults[name].default
+    }
+    declared = {**(hyper or {}), **(schedule_params or {}), **(loss_args or {})}
+    land = run(
+        source,
+        optimizer=optimizer,
+        steps=steps,
+        start=start,
+        condition=condition,
+        lr=lr,
+        tune=tune,
+        tune_grid=tune_grid,
+        tol=tol,
+        grid=grid,
+        layout=layout,
+        directions=directions,
+        progress=progress,
+        **{k: v for k, v in {**settings, **declared}.items() if v is not None},
+    )
     failures: list[str] = []
     if plot is not None:
         from losslab.views.landscape_plot import plot_landscape

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from losslab.errors import DataError
+from losslab.resources import check_memory
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -89,6 +90,12 @@ class Encoder:
         import pandas as pd
 
         n = len(frame)
+        # the matrix, then its scaled and row-major copies on the way to training
+        check_memory(
+            3 * 8 * n * len(self.names),
+            f"the encoded features ({n:,} rows × {len(self.names):,} columns: every string "
+            "column becomes one column per category)",
+        )
         out = np.zeros((n, len(self.names)), order="F")
         j = 0
         for column in self.columns:

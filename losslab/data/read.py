@@ -17,6 +17,7 @@ import select
 import stat
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -154,24 +155,22 @@ class Layout:
         out = cls()
         reader = csv.reader(text, delimiter=sep)
         start = 1
-        limit = csv.field_size_limit(1 << 30)  # pandas takes fields of any size
         try:
-            for fields in reader:
-                line, start = start, reader.line_num + 1
-                if len(fields) <= 1 and not "".join(fields).strip():
-                    continue
-                if not out.header:
-                    out.header = len(fields)
-                    continue
-                extra = len(fields) - out.header
-                if out.long is None and (extra > 1 or (extra == 1 and fields[-1])):
-                    out.long = len(out.starts)
-                out.starts.append(line)
-                out.widths.append(len(fields))
+            with fields_of_any_size():
+                for fields in reader:
+                    line, start = start, reader.line_num + 1
+                    if len(fields) <= 1 and not "".join(fields).strip():
+                        continue
+                    if not out.header:
+                        out.header = len(fields)
+                        continue
+                    extra = len(fields) - out.header
+                    if out.long is None and (extra > 1 or (extra == 1 and fields[-1])):
+                        out.long = len(out.starts)
+                    out.starts.append(line)
+                    out.widths.append(len(fields))
         except csv.Error:
             pass  # lines known so far stand
-        finally:
-            csv.field_size_limit(limit)
         return out
 
 
@@ -411,13 +410,27 @@ def _text_of(path: Path, raw: bytes | None, label: str) -> io.StringIO:
     return io.StringIO(text, newline="")
 
 
+@contextmanager
+def fields_of_any_size() -> Iterator[None]:
+    """The csv module's field limit (131,072 characters) lifted: pandas reads fields, and
+    column names, of any length."""
+    import csv
+
+    limit = csv.field_size_limit(1 << 30)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(limit)
+
+
 def _header_names(head: str, sep: str) -> list[str]:
     """The column names as the header spells them (pandas renames duplicates ``a`` → ``a.1``)."""
     import csv
 
-    for fields in csv.reader(head.splitlines(keepends=True), delimiter=sep):
-        if len(fields) > 1 or "".join(fields).strip():
-            return fields
+    with fields_of_any_size():
+        for fields in csv.reader(head.splitlines(keepends=True), delimiter=sep):
+            if len(fields) > 1 or "".join(fields).strip():
+                return fields
     return []
 
 
@@ -465,8 +478,12 @@ def _load(path: Path, label: str) -> tuple[bytes | None, bytes | None, bytes]:
         with open(path, "rb") as fh:
             head = fh.read(HEAD)
             if not head.startswith(GZIP_MAGIC):
-                while _head(head) == head and (more := fh.read(HEAD)):
-                    head += more  # a header longer than HEAD
+                # A header longer than HEAD: read on in doubling chunks (linear time, not
+                # quadratic), stopping at a NUL byte (a binary file is said as such at once).
+                size = HEAD
+                while b"\x00" not in head and _head(head) == head and (more := fh.read(size)):
+                    head += more
+                    size *= 2
                 return None, None, _head(head)
             # Decompressed in memory once: the checks and pandas see the same text, and one
             # zlib call is faster than pandas' own streaming decompression.
@@ -551,7 +568,8 @@ def sniff_separator(head: str) -> str:
         lines = lines[:-1]  # cut by the head's size
     best, best_key = ",", (1, False)
     for delimiter in dict.fromkeys(SEPARATORS.values()):
-        rows = [r for r in csv.reader(lines, delimiter=delimiter) if any(f.strip() for f in r)]
+        with fields_of_any_size():
+            rows = [r for r in csv.reader(lines, delimiter=delimiter) if any(f.strip() for f in r)]
         if not rows:
             continue
         width = len(rows[0])

@@ -4,7 +4,8 @@
 the declared parameters and ``register_loss``); each family registers its entries in its own
 module, in the order of the listings: ``regression``, ``classification``, ``pair``. ``metrics``
 holds the scores reported beside a loss (accuracy, R²). This package imports only
-``losslab.errors``, ``losslab.registry`` and ``losslab.hyper``.
+``losslab.errors``, ``losslab.registry``, ``losslab.hyper`` and σ from ``losslab.nn.activations``
+(one σ for losses, layers and the fused kernels).
 """
 
 import importlib

@@ -28,6 +28,7 @@ import numpy as np
 
 from losslab.errors import ConfigError, DomainError
 from losslab.hyper import Hyper, nonnegative, positive, switch
+from losslab.nn.activations import sigmoid
 from losslab.registry import Registry
 
 PerRow = TypeVar("PerRow", bound=Callable[..., np.ndarray])
@@ -397,8 +398,8 @@ def _clip(p: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """σ(z) = ½(1 + tanh(z/2)): no overflow for any z."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    """σ(z), exact in both tails (``losslab.nn.activations.sigmoid``); 0 below z ≈ −709.8."""
+    return sigmoid(z)
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ network trained here equals ``torch.nn.Sequential`` step for step in float64:
 - relu: max(z, 0); gradient where z > 0 (0 at z = 0, as torch).
 - leaky-relu: z if z > 0 else 0.01·z (torch's ``negative_slope``); gradient 1 or 0.01.
 - tanh: tanh(z); gradient 1 − a².
-- sigmoid: σ(z) = 1/(1 + e^−z), as e^z/(1 + e^z) for z < 0 (no overflow); gradient (1 − a)·a.
+- sigmoid: σ(z) = 1/(1 + e^−z), torch's form, exact in both tails; gradient (1 − a)·a.
 - gelu: z·Φ(z) = ½·z·(1 + erf(z/√2)), torch's exact (erf) form; gradient Φ(z) + z·φ(z).
 
 ``erf`` is W. J. Cody / S. L. Moshier's rational approximation (the Cephes library's, which
@@ -67,15 +67,33 @@ def _tanh_back(D: np.ndarray, Z: np.ndarray, A: np.ndarray) -> None:
     D *= t
 
 
+def sigmoid(
+    z: np.ndarray, out: np.ndarray | None = None, *, overflow_ignored: bool = False
+) -> np.ndarray:
+    """σ(z) = 1/(1 + e^−z), in torch's order of operations (its CPU sigmoid kernel).
+
+    Exact to a few ulps in both tails: below 0, e^−z is large and 1/(1 + e^−z) keeps full
+    relative accuracy (σ(−40) = 4.2e-18), unlike ½(1 + tanh(z/2)), which rounds to 0 below −37.
+    Below z ≈ −709.8, e^−z overflows to inf, silently, and σ is 0, as torch's (the true value
+    is subnormal). ``overflow_ignored``: the caller already runs under
+    ``np.errstate(over="ignore")`` (the training loop's hot path, where entering another costs
+    as much as the rest of σ).
+    """
+    z = np.asarray(z)
+    if out is None:
+        out = np.empty(z.shape, z.dtype if z.dtype.kind == "f" else np.float64)
+    np.negative(z, out=out)
+    if overflow_ignored:
+        np.exp(out, out=out)
+    else:
+        with np.errstate(over="ignore"):
+            np.exp(out, out=out)
+    out += 1.0
+    return np.reciprocal(out, out=out)
+
+
 def _sigmoid(Z: np.ndarray, A: np.ndarray) -> None:
-    # 1/(1 + e^−z) for z ≥ 0 and e^z/(1 + e^z) below: no overflow, full relative accuracy
-    np.abs(Z, out=A)
-    np.negative(A, out=A)
-    np.exp(A, out=A)
-    below = A / (1.0 + A)
-    np.add(A, 1.0, out=A)
-    np.divide(1.0, A, out=A)
-    np.copyto(A, below, where=Z < 0)
+    sigmoid(Z, A)
 
 
 def _sigmoid_back(D: np.ndarray, Z: np.ndarray, A: np.ndarray) -> None:

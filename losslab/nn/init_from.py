@@ -10,6 +10,7 @@ training rows, so continue on the same data with the same ``--scale`` to continu
 from __future__ import annotations
 
 import json
+import math
 import re
 import zipfile
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from losslab.errors import ConfigError
+from losslab.resources import check_memory
 
 
 def load_weights(
@@ -28,15 +30,43 @@ def load_weights(
     path = Path(source)
     if path.is_dir():
         path = path / "model.json"
-    if not path.is_file():
+        if not path.exists():
+            raise ConfigError(
+                f"--init-from {source}: a directory without model.json (give an .npz, or a "
+                "run directory)"
+            )
+    if not path.exists():
         raise ConfigError(f"--init-from {source}: no such file (give an .npz, or a run directory)")
+    if not path.is_file():
+        raise ConfigError(
+            f"--init-from {path}: not a regular file (a device, FIFO or socket); give an .npz, "
+            "or a run directory"
+        )
     if path.suffix.lower() == ".npz":
         return _from_npz(path, n_layers)
     return _from_record(path, kind=kind, features=features)
 
 
+def _declared_bytes(path: Path) -> int:
+    """The bytes the arrays of an ``.npz`` declare in their headers (read before any array)."""
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                read = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read(fh)
+                total += math.prod(shape) * dtype.itemsize
+    return total
+
+
 def _from_npz(path: Path, n_layers: int) -> list[np.ndarray]:
     try:
+        check_memory(_declared_bytes(path), f"{path}: the arrays its headers declare")
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:

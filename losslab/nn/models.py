@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from losslab.errors import ConfigError, DataError
+from losslab.nn.activations import sigmoid
 from losslab.registry import Registry
 
 MARGIN_LOSSES = ("hinge", "squared-hinge", "modified-huber", "perceptron", "soft-margin")
@@ -255,7 +256,7 @@ def plain(value: object) -> object:
 def probabilities(model: ModelKind, S: np.ndarray) -> np.ndarray | None:
     """Class probabilities for logistic (P(class 1)) and softmax models; None for linear."""
     if model.name == "logistic":
-        return 0.5 * (1.0 + np.tanh(0.5 * S))
+        return sigmoid(S)
     if model.multi_output:
         shifted = S - S.max(axis=1, keepdims=True)
         np.exp(shifted, out=shifted)

@@ -46,6 +46,7 @@ from losslab.nn.layers import (
     format_layers,
     parse_layers,
 )
+from losslab.resources import check_memory
 
 INITS = ("torch", "he", "xavier")
 EVAL_CHUNK = 8192  # rows per forward pass when only the scores are needed
@@ -124,6 +125,11 @@ class Network:
         shapes = [layer.weight_shape for layer in self.weighted]
         n_weights = sum(math.prod(s) for s in shapes)
         n_biases = sum(layer.n_bias for layer in self.weighted)
+        # θ, its gradient, the optimizer's state (Adam: two more) and a best copy: six vectors
+        check_memory(
+            6 * (n_weights + n_biases) * self.dtype.itemsize,
+            f"a network of {n_weights + n_biases:,} parameters",
+        )
         self.theta = np.zeros(n_weights + n_biases, dtype=self.dtype)
         self.grad = np.zeros_like(self.theta)
         self.weights, self.biases = self.theta[:n_weights], self.theta[n_weights:]

@@ -28,6 +28,7 @@ from losslab.optim.optimizers import (
     Params,
     StepContext,
     UpdateRule,
+    power,
     register,
 )
 
@@ -322,7 +323,7 @@ class _ScheduleFree(UpdateRule):
             lr *= (k + 1) / self.warmup_steps
         sc = state.scalars
         sc["lr_max"] = lr_max = max(lr, sc["lr_max"])
-        weight = ((k + 1) ** self.r) * (lr_max**self.weight_lr_power)
+        weight = power(k + 1, self.r) * power(lr_max, self.weight_lr_power)
         sc["weight_sum"] += weight
         return lr, (weight / sc["weight_sum"] if sc["weight_sum"] else 0.0)
 

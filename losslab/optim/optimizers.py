@@ -153,6 +153,20 @@ class UpdateRule(ABC):
         return f"{type(self).__name__}({args})"
 
 
+def power(x: float, y: float) -> float:
+    """x^y of step-size arithmetic as float64 arithmetic has it: ±inf beyond the float64 range.
+
+    Python's ``float ** float`` raises OverflowError there (``1e160 ** 2``), where every other
+    operation on a huge lr gives inf and the run is reported as diverged; torch computes these
+    with tensors, which give inf too.
+    """
+    try:
+        return x**y
+    except OverflowError:
+        with np.errstate(over="ignore"):
+            return float(np.power(np.float64(x), y))
+
+
 def weight_decay(
     p: np.ndarray, g: np.ndarray, s: np.ndarray, lr: float, wd: float, decoupled: bool
 ) -> None:

@@ -26,6 +26,7 @@ from losslab.optim.optimizers import (
     StepContext,
     UpdateRule,
     lerp,
+    power,
     register,
     weight_decay,
 )
@@ -391,7 +392,7 @@ class ASGD(UpdateRule):
             else:
                 np.copyto(ax, p)
         # torch keeps η and μ per parameter; they are the same numbers for all of them
-        state.scalars["eta"] = lr / (1.0 + self.lambd * lr * t) ** self.alpha
+        state.scalars["eta"] = lr / power(1.0 + self.lambd * lr * t, self.alpha)
         state.scalars["mu"] = 1.0 / max(1.0, t - self.t0)
 
 

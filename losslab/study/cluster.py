@@ -50,6 +50,8 @@ def check_executor(executor: str, scheduler: str | None) -> None:
         raise ConfigError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if scheduler is not None and executor != "dask":
         raise ConfigError(f"--scheduler {scheduler} needs --executor dask")
+    if executor == "dask":
+        distributed()  # before any data is read: a missing extra is the first thing said
 
 
 @dataclass
@@ -109,6 +111,7 @@ def session(scheduler: str | None, workers: int) -> Session:
             cluster.close()
             raise
         return Session(client, cluster, cluster.scheduler_address)
+    _probe(dd, scheduler)
     try:
         client = dd.Client(scheduler, set_as_default=False, timeout=CONNECT_SECONDS)
     except (OSError, ValueError, TypeError) as exc:
@@ -123,6 +126,37 @@ def session(scheduler: str | None, workers: int) -> Session:
             "(start some with `dask worker ADDRESS`)"
         ) from None
     return live
+
+
+def _probe(dd: Any, scheduler: str) -> None:
+    """Ask the scheduler at ``scheduler`` who it is, within CONNECT_SECONDS, before a Client
+    exists: a malformed address, a refused connection or a server that accepts and never
+    answers is one ConfigError, and no half-made Client is left to hang for a minute in its
+    ``__del__``."""
+    import asyncio
+
+    async def ask() -> Any:
+        comm = await dd.comm.connect(scheduler, timeout=CONNECT_SECONDS)
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        # dask's own connect retries a refused address until CONNECT_SECONDS, then raises
+        # OSError (said as "cannot connect"); the outer bound is for a server that accepts the
+        # connection and then says nothing
+        answer = asyncio.run(asyncio.wait_for(ask(), CONNECT_SECONDS + max(5, CONNECT_SECONDS)))
+    except (TimeoutError, asyncio.TimeoutError):
+        raise ConfigError(
+            f"--scheduler {scheduler}: no answer within "
+            f"{CONNECT_SECONDS + max(5, CONNECT_SECONDS):g} s (is it a dask scheduler?)"
+        ) from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+        raise ConfigError(f"--scheduler {scheduler}: the server there is not a dask scheduler")
 
 
 def result(future: Any) -> Any:

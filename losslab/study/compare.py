@@ -12,16 +12,11 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from losslab.errors import ConfigError, DataError
 from losslab.study.grid import (
     CURVE_COLUMNS,
-    DEFAULT_DATA,
-    DEFAULT_L2,
-    DEFAULT_OPTIMIZERS,
     Grid,
-    _values,
     resolve_runs,
     validate_grid,
 )
@@ -152,7 +147,8 @@ def save_study(study: Study, out: str | None) -> str:
     from losslab.data.write import to_csv, to_json
     from losslab.study.records import versions, write_record
 
-    runs_header = list(study.runs[0].keys()) if study.runs else []
+    # every key of any run: a failed run adds its message
+    runs_header = list(dict.fromkeys(k for run in study.runs for k in run))
     summary_rows = [
         {k: v for k, v in row.items() if k not in ("curve", "test_curve", "curve_min", "curve_max")}
         for row in study.summary
@@ -171,7 +167,7 @@ def save_study(study: Study, out: str | None) -> str:
     }
     files = {
         "config.json": to_json(config) + "\n",
-        "runs.csv": to_csv(runs_header, ([r[k] for k in runs_header] for r in study.runs)),
+        "runs.csv": to_csv(runs_header, ([r.get(k) for k in runs_header] for r in study.runs)),
         "curves.csv": to_csv(curve_header, ([c[k] for k in curve_header] for c in study.curves)),
         "summary.csv": to_csv(
             summary_header, ([r[k] for k in summary_header] for r in summary_rows)
@@ -209,69 +205,3 @@ def load_study(directory: str | Path) -> Study:
         curves=curves,
         record=str(directory),
     )
-
-
-def study(
-    data: Any = None,
-    *,
-    optimizer: Any = None,
-    lr: Any = None,
-    loss: Any = None,
-    batch_size: Any = None,
-    hidden: Any = None,
-    layers: Any = None,
-    seeds: int = 3,
-    jobs: int | None = None,
-    target_loss: float | None = None,
-    save: bool = False,
-    out: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    on_interrupt: Callable[[], None] | None = None,
-    executor: str = "local",
-    scheduler: str | None = None,
-    **settings: Any,
-) -> Study:
-    """`losslab compare` from Python: the grid options take one value or a list (``"default"``
-    for the optimizer's own), every other keyword is a `fit` setting for all runs.
-
-    ``hidden`` takes one architecture (``[128, 64]`` or ``"128,64"``) or a list of them;
-    ``layers`` one cnn stack (``"conv32,pool,flatten,dense64"``) or a list of them. Without
-    ``data``, the bare study (breast-cancer with l2 = 0.01 unless given). Saved only with
-    ``save=True``. ``executor="dask"`` runs it on a dask cluster (``scheduler``: its address;
-    none: a local one of ``jobs`` worker processes).
-    """
-    from losslab.train.config import parse_batch_size, parse_hidden
-
-    if settings.get("l2") is None:
-        settings["l2"] = DEFAULT_L2 if data is None else 0.0
-    if data is None:
-        data = DEFAULT_DATA
-    if hidden is None:
-        hiddens: list[list[int] | None] = [None]
-    elif isinstance(hidden, str) or all(isinstance(h, int) for h in hidden):
-        hiddens = [parse_hidden(hidden)]
-    else:
-        hiddens = [parse_hidden(h) for h in hidden]
-    base = FitConfig.from_dict({**settings, "data": data})
-    grid = Grid(
-        optimizers=_values(optimizer, str) if optimizer else list(DEFAULT_OPTIMIZERS),
-        lrs=_values(lr, float),
-        losses=_values(loss, str),
-        batch_sizes=_values(batch_size, parse_batch_size),
-        seeds=seeds,
-        hiddens=hiddens,
-        layers=[layers] if isinstance(layers, str) else list(layers) if layers else [None],
-    )
-    result = compare(
-        base,
-        grid,
-        jobs=jobs,
-        target_loss=target_loss,
-        progress=progress,
-        on_interrupt=on_interrupt,
-        executor=executor,
-        scheduler=scheduler,
-    )
-    if save:
-        result.record = save_study(result, out)
-    return result

@@ -33,8 +33,11 @@ class EvalResult:
     # name -> why its value (None) is undefined: a constant target, a value beyond float64
     undefined: dict[str, str] = field(default_factory=dict)
     weight_column: str | None = None
+    # loss -> the class weights it used (--class-weight), as `fit` records them
+    class_weight: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"class_weight": self.class_weight} if self.class_weight else {}
         return {
             "data": self.data,
             "rows": self.rows,
@@ -46,7 +49,29 @@ class EvalResult:
             "metrics": self.metrics,
             "undefined": self.undefined,
             "weight_column": self.weight_column,
+            **extra,
         }
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame as `losslab eval --format csv`: one row per loss, then per metric
+        (``name``, ``value``; NaN where a value is undefined)."""
+        from losslab.data.write import to_frame
+
+        values = {**self.losses, **self.metrics}
+        return to_frame([{"name": k, "value": v} for k, v in values.items()], ["name", "value"])
+
+    def __repr__(self) -> str:
+        """One line: data · rows · the first losses and metrics."""
+        both = {**self.losses, **self.metrics}
+        values = [f"{k} {v:.4g}" for k, v in both.items() if v is not None]
+        more = f" (+{len(values) - 3} more)" if len(values) > 3 else ""
+        return f"<EvalResult {self.data[-40:]} · {self.rows} rows · {', '.join(values[:3])}{more}>"
+
+    def _repr_html_(self) -> str | None:
+        """The losses and metrics as a table in a notebook (:func:`losslab.registry.html_of`)."""
+        from losslab.registry import html_of
+
+        return html_of(self)
 
 
 def _choose_columns(
@@ -164,6 +189,7 @@ def evaluate(
     params: dict[str, Any] | None = None,
     sep: str | None = None,
     weight_column: str | None = None,
+    class_weight: str | None = None,
 ) -> EvalResult:
     """Compute every requested loss (or ``all`` that apply) on a CSV's columns.
 
@@ -171,6 +197,9 @@ def evaluate(
     values; None means the loss's default. A parameter no chosen loss uses is an error. With
     ``weight_column``, every loss and metric is the weighted mean over the rows (Σ wᵢℓᵢ / Σ wᵢ;
     rows of weight 0 do not count); weights that are all equal give the unweighted numbers.
+    ``class_weight`` ('balanced', or CLASS=WEIGHT pairs) weighs cross-entropy's classes (torch's
+    ``weight``) and bce's positive class (its ``pos_weight``) as `fit` does, 'balanced' from the
+    rows evaluated; class names are the prediction columns (string labels) or the indices.
     """
     table = source if isinstance(source, Table) else read_table(source, sep=sep)
     chosen = _loss_list(losses)
@@ -204,6 +233,18 @@ def evaluate(
         y = table.numeric(target_cols[0])
     out = table.numeric(pred_cols[0]) if len(pred_cols) == 1 else table.matrix(pred_cols)
 
+    weighted_by: dict[str, dict[str, float]] = {}
+    if class_weight is not None:
+        from losslab.data.weighting import WEIGHTED_LOSSES
+
+        if not any(loss.name in WEIGHTED_LOSSES for loss in candidates):
+            raise ConfigError(
+                f"--class-weight applies to {' and '.join(WEIGHTED_LOSSES)}; "
+                f"{', '.join(c.name for c in candidates)} "
+                + ("takes" if len(candidates) == 1 else "take")
+                + " no class weights"
+            )
+        named = table.labels(target_cols[0]).dtype.kind not in "fiub" and len(pred_cols) > 1
     values: dict[str, float | None] = {}
     undefined: dict[str, str] = {}
     used: dict[str, float] = {}
@@ -237,11 +278,20 @@ def evaluate(
                 skipped[loss.name] = str(exc)
                 continue
             raise _domain_error(table, exc, target_cols, pred_cols) from None
+        if class_weight is not None and loss.name in WEIGHTED_LOSSES:
+            from losslab.data.weighting import class_weights
+
+            k = out.shape[1] if out.ndim == 2 else 2
+            classes = list(pred_cols) if named else list(range(k))
+            kwargs["class_weight"], weighted_by[loss.name] = class_weights(
+                class_weight, loss.name, classes, y
+            )
         value = loss.value(y, out, logits=use_logits, sample_weight=weights, **kwargs)
         if not math.isfinite(value):
             undefined[loss.name] = "a row's loss exceeds the float64 maximum 1.8e308"
         values[loss.name] = value if math.isfinite(value) else None
         used.update({k: kwargs.get(k, default) for k, default in loss.params.items()})
+        kwargs.pop("class_weight", None)
     if not values:
         reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items())
         raise DataError(f"{table.label}: no loss applies to these columns ({reasons})")
@@ -261,4 +311,5 @@ def evaluate(
         skipped=skipped,
         undefined=undefined,
         weight_column=weight_column,
+        class_weight=weighted_by,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -104,6 +103,14 @@ def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
                     f"its runs at batch size {batch} are left out"
                 )
             continue
+        if batch and not spec.default_batch_size and run.seed == 0:
+            # gd, rprop: defined on the whole objective; on minibatches they become stochastic
+            note = (
+                f"{name} is a full-batch method: at batch size {batch} it steps on minibatches "
+                "(stochastic, not the method its name promises)"
+            )
+            if note not in notes:
+                notes.append(note)
         key = (tuple(run.hidden or ()), run.layers, name, lr, loss, batch, run.seed)
         raw = (run.lr, run.batch_size, run.loss)
         if key in seen:
@@ -173,10 +180,3 @@ def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
 
 def default_grid() -> Grid:
     return Grid(list(DEFAULT_OPTIMIZERS), [None], [None], [None], 3)
-
-
-def _values(value: Any, convert: Callable[[Any], Any] = lambda v: v) -> list[Any]:
-    """One value or a list of them -> the grid's list; ``None`` or ``"default"`` -> default."""
-    items = value if isinstance(value, list | tuple) else [value]
-    out = [None if v is None or str(v).lower() == "default" else convert(v) for v in items]
-    return list(dict.fromkeys(out)) or [None]

@@ -89,6 +89,41 @@ class LRFindResult:
             "data": self.data,
         }
 
+    def to_frame(self) -> Any:
+        """A pandas DataFrame as `losslab lr-find --format csv`: one row per step (step, lr,
+        loss, smoothed, suggestion: the rules that pick it, NaN for none)."""
+        from losslab.data.write import to_frame
+
+        marks: dict[int, list[str]] = {}
+        for name, s in self.suggestions.items():
+            if s is not None:
+                marks.setdefault(s["index"], []).append(name)
+        points = zip(self.lrs, self.losses, self.smoothed, strict=True)
+        rows = [
+            {"step": i, "lr": lr, "loss": loss, "smoothed": smooth,
+             "suggestion": ", ".join(marks.get(i, [])) or None}
+            for i, (lr, loss, smooth) in enumerate(points)
+        ]  # fmt: skip
+        return to_frame(rows, ["step", "lr", "loss", "smoothed", "suggestion"])
+
+    def __repr__(self) -> str:
+        """One line: data · model · optimizer · steps run · both suggestions."""
+        cfg = self.config
+        found = [
+            f"{name} lr {s['lr']:.3g}" if s is not None else f"{name} none"
+            for name, s in self.suggestions.items()
+        ]
+        return (
+            f"<LRFindResult {str(self.data.get('source', '?'))[-40:]} · {cfg.get('model')} · "
+            f"{cfg.get('optimizer')} · {len(self.lrs)} of {self.steps} steps · {', '.join(found)}>"
+        )
+
+    def _repr_html_(self) -> str | None:
+        """The suggestions and the curve in a notebook (:func:`losslab.registry.html_of`)."""
+        from losslab.registry import html_of
+
+        return html_of(self)
+
 
 def sweep_lrs(start_lr: float, end_lr: float, steps: int) -> LRSchedule:
     """The exponential sweep ``start·(end/start)^(i/(steps−1))``, i = 0 … steps−1, as a per-step

@@ -65,7 +65,21 @@ def load_model(path: str | Path) -> SavedModel:
     file = path / "model.json" if path.is_dir() else path
     if not file.is_file():
         raise DataError(f"{path}: no model.json here (give a run directory or a model.json)")
-    raw = schema.model(file)
+    return _saved_model(schema.model(file), str(file))
+
+
+def model_from_dict(obj: dict[str, Any], source: str) -> SavedModel:
+    """The model of a run in memory (``FitResult.model``), read as its saved model.json is: the
+    same numbers as `losslab predict` on the saved run."""
+    import json
+
+    from losslab.data.write import to_json
+    from losslab.study import schema
+
+    return _saved_model(schema.model_of(json.loads(to_json(obj)), source), source)
+
+
+def _saved_model(raw: dict[str, Any], file: str) -> SavedModel:
     if raw["kind"] not in MODELS.names():
         raise DataError(
             f"{file}: field 'kind' is {raw['kind']!r}; this losslab predicts with "
@@ -92,7 +106,7 @@ def load_model(path: str | Path) -> SavedModel:
         vector = raw["coef"].ndim == 1
         net = Network([n, 1 if vector else raw["coef"].shape[1]], vector_output=vector)
     try:
-        net.load(arrays, str(file))
+        net.load(arrays, file)
     except LossLabError as exc:
         raise DataError(str(exc)) from None
     scaler = raw["scaler"]
@@ -105,7 +119,7 @@ def load_model(path: str | Path) -> SavedModel:
         net,
         scaler["mean"] if scaler else None,
         scaler["scale"] if scaler else None,
-        str(file),
+        file,
         raw["encoder"],
     )
 
@@ -143,14 +157,15 @@ def predict_csv(model_path: str | Path, data: str | Path, *, sep: str | None = N
 
 
 def evaluate_model(
-    model_path: str | Path,
-    data: str | Path,
+    model_path: str | Path | SavedModel,
+    data: str | Path | Table,
     *,
     losses: Sequence[str] = ("all",),
     target: Sequence[str] = (),
     params: dict[str, Any] | None = None,
     sep: str | None = None,
     weight_column: str | None = None,
+    class_weight: str | None = None,
 ):
     """`losslab eval --model`: the model's scores on DATA, scored like `losslab eval` does.
 
@@ -161,8 +176,8 @@ def evaluate_model(
 
     from losslab.study.evaluate import evaluate
 
-    model = load_model(model_path)
-    table = read_table(data, sep=sep)
+    model = model_path if isinstance(model_path, SavedModel) else load_model(model_path)
+    table = data if isinstance(data, Table) else read_table(data, sep=sep)
     column = target[0] if target else model.target
     table.require(column)
     S = model.scores(table)
@@ -193,4 +208,5 @@ def evaluate_model(
         logits=model.kind.logits or bool(model.classes),
         params=params,
         weight_column=weight_column,
+        class_weight=class_weight,
     )

@@ -11,14 +11,13 @@ import os
 import platform
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from losslab import __version__
-from losslab.data.write import to_csv, to_json
+from losslab.data.write import new_dir, to_csv, to_json
 from losslab.errors import DataError, LossLabError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,7 +119,7 @@ def write_record(root: str | Path | None, name: str, files: Mapping[str, str]) -
     try:
         base.mkdir(parents=True, exist_ok=True)
         remove_stale(base)
-        tmp = Path(tempfile.mkdtemp(prefix=partial_prefix(), dir=base))
+        tmp = new_dir(base, partial_prefix())
     except OSError as exc:
         raise _cannot(base, exc) from None
     try:
@@ -179,3 +178,53 @@ def save_fit(result: FitResult, out: str | Path | None = None) -> Path:
         "model.json": to_json(result.model) + "\n",
     }
     return write_record(out, name, files)
+
+
+def record_kind(record: str | Path) -> str:
+    """``"study"`` (a directory with summary.json) or ``"run"`` (with history.csv); anything
+    else, or an unfinished record, is a DataError."""
+    directory = Path(record)
+    check_finished(directory)
+    if not directory.is_dir():
+        raise DataError(f"{record}: not a results directory")
+    config_file = directory / "config.json"
+    summary_file, history_file = directory / "summary.json", directory / "history.csv"
+    if summary_file.is_file() or history_file.is_file():
+        if not config_file.is_file():
+            raise DataError(f"{config_file}: missing (every record has one)")
+    if summary_file.is_file():
+        return "study"
+    if history_file.is_file():
+        return "run"
+    raise DataError(f"{record}: holds neither summary.json (a study) nor history.csv (a run)")
+
+
+def load_run(record: str | Path) -> FitResult:
+    """A saved run as the :class:`~losslab.train.loop.FitResult` that was saved (settings,
+    history, metrics, model and the data's provenance; not the per-epoch times), each file
+    validated on load."""
+    from losslab.study import schema
+    from losslab.train.loop import FitResult
+
+    directory = Path(record)
+    if record_kind(directory) != "run":
+        raise DataError(f"{record}: a study, not a run")
+    config = schema.run_config(directory / "config.json")
+    _, history = schema.run_history(directory / "history.csv")
+    metrics = schema.read_json(directory / "metrics.json")
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("train"), dict):
+        raise DataError(f"{directory / 'metrics.json'}: not the metrics of a losslab run")
+    model_file = directory / "model.json"
+    schema.model(model_file)  # validated; kept as the JSON it is, as FitResult.model holds it
+    return FitResult(
+        status=metrics.get("status", "completed"),
+        epochs_run=metrics.get("epochs_run", len(history)),
+        seconds=metrics.get("seconds"),
+        config={k: v for k, v in config.items() if k not in ("data_file", "versions", "command")},
+        history=history,
+        metrics={k: metrics[k] for k in ("train", "val", "test") if k in metrics},
+        model=schema.read_json(model_file),
+        record=str(directory),
+        diverged_at=metrics.get("diverged_at"),
+        data=config.get("data_file") or {},
+    )

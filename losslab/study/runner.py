@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from losslab.optim.optimizers import OPTIMIZERS
 from losslab.study import workers
 from losslab.study.problems import (
     _problem_for,
@@ -96,7 +97,19 @@ def _run_task(task: tuple[int, FitConfig]) -> dict[str, Any]:
 def run_one(index: int, config: FitConfig, interrupt: _Interrupt | None = None) -> dict[str, Any]:
     """One grid cell, as `losslab fit` would run it; returns a compact JSON-ready record."""
     problem = _problem_for(config)
-    result = train(problem, _split_for(problem, config), config, interrupt=interrupt)
+    return _attempt(index, problem, _split_for(problem, config), config, interrupt)
+
+
+def _attempt(
+    index: int, problem: Problem, split: Any, config: FitConfig, interrupt: _Interrupt | None
+) -> dict[str, Any]:
+    """The record of one run, trained: a failure inside the run (an exception of any kind) is
+    that run's, recorded with status ``failed`` and its message, so that the study keeps the
+    other runs (a Ctrl-C is no exception here: it stops the study)."""
+    try:
+        result = train(problem, split, config, interrupt=interrupt)
+    except Exception as exc:
+        return {"index": index, **_failed_record(config, problem, exc)}
     return {"index": index, **_run_record(result, problem)}
 
 
@@ -145,8 +158,7 @@ def _run_remote(
             _worker["tests"] = dict(shared.tests)
         problem = _problem_for(config)
         split = _split_for(problem, config)
-    result = train(problem, split, config, interrupt=_RemoteStop(study))
-    return {"index": index, **_run_record(result, problem)}
+    return _attempt(index, problem, split, config, _RemoteStop(study))
 
 
 def _shared(problem: Problem, runs: list[FitConfig]) -> _Shared:
@@ -195,6 +207,30 @@ def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
             (h["train_loss"], h["test_loss"], h.get("objective"), h.get(key), h.get("val_loss"), t)
             for h, t in zip(result.history, result.epoch_seconds, strict=True)
         ],
+    }
+
+
+def _failed_record(config: FitConfig, problem: Problem, exc: Exception) -> dict[str, Any]:
+    """The record of a run that raised: its settings (as the grid resolved them), no results."""
+    settings = config.to_dict()
+    settings.update(
+        model=problem.model.name,
+        loss=problem.loss.name,
+        optimizer=OPTIMIZERS.resolve(config.optimizer),
+    )
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return {
+        "status": "failed",
+        "message": f"{type(exc).__name__}: {text}" if text else type(exc).__name__,
+        "epochs_run": 0,
+        "seconds": 0.0,
+        "config": settings,
+        "train_loss": None,
+        "test_loss": None,
+        "val_loss": None,
+        "objective": None,
+        metric_name(problem): None,
+        "curve": [],
     }
 
 

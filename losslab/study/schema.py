@@ -143,6 +143,42 @@ def _integer(value: Any, name: str, minimum: int = 0) -> int:
     return value
 
 
+def _at_least(check: Callable[[Any, str], Any], low: float) -> Callable[[Any, str], Any]:
+    """``check``, then value >= ``low``."""
+
+    def checked(value: Any, name: str) -> Any:
+        out = check(value, name)
+        if out < low:
+            raise _field(name, f"must be >= {low:g}, found {value!r}")
+        return out
+
+    return checked
+
+
+def _finite(value: Any, name: str) -> None:
+    """Any JSON value whose numbers, however deep, are finite (NaN and ±Infinity are tokens
+    Python's JSON reader accepts)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _field(name, f"must be finite, found {value!r}")
+    if isinstance(value, dict):
+        for key, v in value.items():
+            _finite(v, f"{name}.{key}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _finite(v, f"{name}[{i}]")
+
+
+def _fields(obj: dict[str, Any], kinds: dict[str, Callable[[Any, str], Any]], prefix: str) -> None:
+    """Each present key of ``kinds`` through its check; every other value finite."""
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        check = kinds.get(key)
+        if check is not None:
+            check(value, name)
+        else:
+            _finite(value, name)
+
+
 def _optional(check: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
     return lambda value, name: None if value is None else check(value, name)
 
@@ -214,7 +250,7 @@ def _scaler(value: Any, n_features: int) -> dict[str, Any] | None:
         return None
     obj = _object(value, "scaler")
     kind = obj.get("kind", "standard")
-    if kind not in SCALERS:
+    if not isinstance(kind, str) or kind not in SCALERS:
         raise _field("scaler.kind", f"is {_what(kind)}; known: {', '.join(SCALERS)}")
     what = f"the model has {n_features} features"
     return {
@@ -379,7 +415,7 @@ def _model(raw: Any) -> dict[str, Any]:
 
     obj = _object(raw, "(top level)")
     kind = _get(obj, "kind")
-    if kind not in MODEL_KINDS:
+    if not isinstance(kind, str) or kind not in MODEL_KINDS:  # a list is not even hashable
         raise _field("kind", f"is {_what(kind)}; known kinds: {', '.join(MODEL_KINDS)}")
     loss = obj.get("loss")
     if loss is None and kind in MODELS.names():
@@ -433,11 +469,19 @@ def model(file: Path) -> dict[str, Any]:
     return _load(file, _model)
 
 
+def model_of(raw: Any, source: str) -> dict[str, Any]:
+    """:func:`model` of a model's JSON object already read (a run's ``model`` in memory)."""
+    try:
+        return _model(raw)
+    except Invalid as exc:
+        raise DataError(f"{source}: {exc}") from None
+
+
 # --------------------------------------------------------------------------- studies and runs
 
 
 def _command(obj: dict[str, Any], expected: str) -> None:
-    command = obj.get("command", expected)
+    command = _get(obj, "command")
     if command != expected:
         raise _field("command", f"is {_what(command)}; expected {expected!r}")
     if "versions" in obj:
@@ -447,6 +491,7 @@ def _command(obj: dict[str, Any], expected: str) -> None:
 def _study_config(raw: Any) -> dict[str, Any]:
     obj = _object(raw, "(top level)")
     _command(obj, "compare")
+    _fields(obj, {"runs_planned": _optional(_integer), "versions": _versions}, "")
     _text(_get(obj, "model"), "model")
     data = _object(_get(obj, "data"), "data")
     _text(_get(data, "source", "data."), "data.source")
@@ -504,6 +549,19 @@ def _config_row(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     }
 
 
+# the fields of a summary row besides its settings, its curves and its statistics (``*_mean``,
+# ``*_std``: finite numbers or null)
+SUMMARY_FIELDS: dict[str, Callable[[Any, str], Any]] = {
+    "seeds": lambda value, name: _integer(value, name, 1),
+    "diverged": _integer,
+    "reached_target": _integer,
+    "epochs_to_target": _optional(_integer),
+    "seconds_mean": _optional(_at_least(_number, 0)),
+    "hidden": _optional(_text),
+    "layers": _optional(_text),
+}
+
+
 def _study_summary(raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list) or not raw:
         raise _field("(top level)", f"must be a non-empty list of rows, found {_what(raw)}")
@@ -511,6 +569,11 @@ def _study_summary(raw: Any) -> list[dict[str, Any]]:
     for i, value in enumerate(raw):
         obj = _object(value, f"[{i}]")
         row = _config_row(obj, f"[{i}].")
+        stats = {k: _optional(_number) for k in obj if k.endswith(("_mean", "_std"))}
+        _fields(obj, {**stats, **SUMMARY_FIELDS}, f"[{i}].")
+        seeds = _get(obj, "seeds", f"[{i}].")
+        if obj.get("diverged", 0) > seeds:
+            raise _field(f"[{i}].diverged", f"is {obj['diverged']}, more than its {seeds} seeds")
         curve = _curve(_get(obj, "curve", f"[{i}]."), f"[{i}].curve")
         for key in ("test_curve", "curve_min", "curve_max"):
             row[key] = _curve(obj.get(key), f"[{i}].{key}", len(curve))
@@ -563,7 +626,7 @@ def study_curves(file: Path) -> tuple[list[str], list[dict[str, Any]]]:
     return header, _cells(file, header, rows, kinds)
 
 
-RUN_TEXTS = ("hidden", "layers", "optimizer", "loss", "model", "status")
+RUN_TEXTS = ("hidden", "layers", "optimizer", "loss", "model", "status", "message")
 RUN_INTEGERS = ("run", "seed", "epochs_run", "epochs_to_target", "batch_size")
 
 
@@ -586,15 +649,63 @@ def study_runs(file: Path) -> tuple[list[str], list[dict[str, Any]]]:
     return header, table
 
 
+# the settings of a run's config.json that the views read, beyond those a study varies
+RUN_FIELDS: dict[str, Callable[[Any, str], Any]] = {
+    "data": _optional(_text),
+    "seed": _optional(_integer),
+    "epochs": _optional(lambda value, name: _integer(value, name, 1)),
+    "command": _text,
+    "versions": _versions,
+}
+
+
 def _run_config(raw: Any) -> dict[str, Any]:
     obj = _object(raw, "(top level)")
     _command(obj, "fit")
+    _fields(obj, RUN_FIELDS, "")
     return {**obj, **_config_row(obj), "model": _text(_get(obj, "model"), "model")}
 
 
 def run_config(file: Path) -> dict[str, Any]:
     """A run's config.json: command fit, the model, optimizer, lr, loss, batch size, versions."""
     return _load(file, _run_config)
+
+
+def _scores(value: Any, name: str) -> dict[str, float | None]:
+    """A part's final scores (loss, objective, accuracy or r2): finite numbers or null."""
+    obj = _object(value, name)
+    for key, v in obj.items():
+        _optional(_number)(v, f"{name}.{key}")
+    return obj
+
+
+def _run_metrics(raw: Any) -> dict[str, Any]:
+    from losslab.train.config import STATUSES
+
+    obj = _object(raw, "(top level)")
+    status = _text(_get(obj, "status"), "status")
+    if status not in STATUSES:
+        raise _field("status", f"is {status!r}; known: {', '.join(STATUSES)}")
+    _integer(_get(obj, "epochs_run"), "epochs_run")
+    _at_least(_number, 0)(_get(obj, "seconds"), "seconds")
+    _scores(_get(obj, "train"), "train")
+    kinds = {
+        "status": _text,
+        "epochs_run": _integer,
+        "seconds": _number,
+        "diverged_at": _optional(lambda value, name: _integer(value, name, 1)),
+        "message": _optional(_text),
+        "train": _scores,
+        "val": _optional(_scores),
+        "test": _optional(_scores),
+    }
+    _fields(obj, kinds, "")
+    return obj
+
+
+def run_metrics(file: Path) -> dict[str, Any]:
+    """A run's metrics.json: its status, epochs run, seconds and final train (val, test) scores."""
+    return _load(file, _run_metrics)
 
 
 def run_history(file: Path) -> tuple[list[str], list[dict[str, Any]]]:

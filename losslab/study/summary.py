@@ -23,6 +23,19 @@ from losslab.train.loop import (
     Problem,
 )
 
+# a study's interrupted runs and those that failed (raised) are listed, never averaged or drawn
+UNAVERAGED = ("interrupted", "failed")
+
+
+def failures(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per failed run of a study's flat runs, naming the run and its exception."""
+    return [
+        f"run {r['run']} ({r['optimizer']}, lr {r['lr']:g}, {r['loss']}, seed {r['seed']}) "
+        f"failed: {r.get('message') or 'no message'}"
+        for r in runs
+        if r["status"] == "failed"
+    ]
+
 
 @dataclass
 class Study:
@@ -64,18 +77,35 @@ class Study:
     def to_frame(self, table: str = "runs") -> Any:
         """A pandas DataFrame: ``runs`` (one row per run, as runs.csv), ``summary`` (one row
         per configuration, without the curves) or ``curves`` (one row per run and epoch)."""
-        import pandas as pd
+        from losslab.data.write import to_frame
 
         if table == "runs":
-            return pd.DataFrame(self.runs)
+            return to_frame(self.runs)
         if table == "summary":
             drop = ("curve", "test_curve", "curve_min", "curve_max")
-            return pd.DataFrame(
-                [{k: v for k, v in r.items() if k not in drop} for r in self.summary]
-            )
+            return to_frame([{k: v for k, v in r.items() if k not in drop} for r in self.summary])
         if table == "curves":
-            return pd.DataFrame(self.curves)
+            return to_frame(self.curves)
         raise ConfigError(f"to_frame: table must be runs, summary or curves, got {table!r}")
+
+    def __repr__(self) -> str:
+        """One line: data · model · runs · the best configuration and its test loss."""
+        data = self.config.get("data") or {}
+        head = f"{str(data.get('source', '?'))[-40:]} · {self.config.get('model')}"
+        head += f" · {len(self.runs)} runs" + (" · partial" if self.partial else "")
+        if self.summary:
+            best = self.summary[0]
+            by = "test_loss" if best.get("test_loss_mean") is not None else ranked_by(self.runs)
+            value = best.get(f"{by}_mean")
+            shown = f" ({by.replace('_', ' ')} {value:.4g})" if value is not None else ""
+            head += f" · best {best['optimizer']} lr {best['lr']:g}{shown}"
+        return f"<Study {head}>"
+
+    def _repr_html_(self) -> str | None:
+        """The study's table and figure in a notebook (:func:`losslab.registry.html_of`)."""
+        from losslab.registry import html_of
+
+        return html_of(self)
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -117,7 +147,7 @@ def summarise(
     runs = []
     for rec in records:
         cfg = rec["config"]
-        finished = rec["status"] != "diverged"
+        finished = rec["status"] not in ("diverged", "failed")  # these have no final losses
         per_seed = known.get(cfg["loss"])
         optimum = per_seed[cfg["seed"] % len(per_seed)] if per_seed else None
         gap = rec["objective"] - optimum if finished and optimum is not None else None
@@ -146,11 +176,12 @@ def summarise(
                 "gap": gap,
                 "seconds": rec["seconds"],
                 "status": rec["status"],
+                **({"message": rec["message"]} if rec.get("message") else {}),  # a failed run's
             }
         )
     groups: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
-        if run["status"] != "interrupted":  # listed in runs, never averaged
+        if run["status"] not in UNAVERAGED:  # listed in runs, never averaged
             groups.setdefault(tuple(run[k] for k in CONFIG_KEYS), []).append(i)
     summary = []
     for key, members in groups.items():

@@ -20,56 +20,122 @@ DEFAULT_DIVERGENCE = 1e4  # a run diverges when its objective exceeds this × th
 
 
 @dataclass
-class FitConfig:
-    """Every setting of a run; ``None`` means "resolve from the data or the optimizer"."""
+class DataSettings:
+    """What to read and how to prepare it: the file, its columns, the split, scaling, encoding."""
 
     data: Any = "breast-cancer"  # a path, a bundled name (or, from Python, a DataFrame)
     sep: str | None = None  # the data's column separator; None = sniffed
     target: str | None = None
     features: list[str] | None = None
-    model: str | None = None
-    loss: str | None = None
-    optimizer: str = "adam"
-    lr: float | None = None
-    epochs: int = 100
-    batch_size: int | None = None  # 0 (or "full"): the full batch
-    seed: int = 0
     test_size: float = 0.2
     val_size: float | None = None  # of the training rows; None: 0.1 with --patience, else 0
     test_data: Any = None  # score on this file instead of splitting
     standardize: bool = True
     scale: str | None = None  # standard, minmax, none; None: from ``standardize``
+    missing: str = "error"  # missing feature values: error, drop, mean, median
+    categorical: str = "onehot"  # string feature columns: onehot, error
+    weight_column: str | None = None  # a column of per-row weights (not a feature)
+
+
+@dataclass
+class ModelSettings:
+    """The model: its kind, a network's layers and activation, and its starting weights."""
+
+    model: str | None = None
     hidden: list[int] | None = None  # widths of the hidden layers (mlp)
     layers: str | None = None  # the layer stack of a cnn ("conv32,pool,…,dense64")
     image: str | None = None  # a cnn's input shape "HxWxC" (default: square, one channel)
     activation: str | None = None  # of the hidden layers (mlp)
     init: str | None = None  # torch, he, xavier (networks); linear models start at zero
     init_from: str | None = None  # .npz of W1, b1, … or a saved run
-    l1: float = 0.0
-    l2: float = 0.0
-    # the optimizer's hyperparameters by name (those its registry entry declares); a missing
-    # name or None means the optimizer's default. ``from_dict`` and ``to_dict`` keep them at the
-    # top level, where the run records have them.
-    hyper: dict[str, Any] = field(default_factory=dict)
-    schedule: str = "constant"
-    warmup: int = 0  # units (of schedule_unit) of linear warm-up
-    schedule_unit: str | None = None  # epoch or step; None: the schedule's own
-    # the schedule's parameters by name (those its registry entry declares), kept like ``hyper``
-    schedule_params: dict[str, Any] = field(default_factory=dict)
-    clip_norm: float | None = None
-    patience: int | None = None
-    tol: float = 1e-4
-    divergence_factor: float = DEFAULT_DIVERGENCE
-    missing: str = "error"  # missing feature values: error, drop, mean, median
-    categorical: str = "onehot"  # string feature columns: onehot, error
+
+
+@dataclass
+class LossSettings:
+    """The objective: the loss with its parameters and weights, and the penalties."""
+
+    loss: str | None = None
     # the loss's parameters by name (those its registry entry declares: delta, quantile,
     # epsilon, gamma, label_smoothing, power …); a missing name or None means the loss's default.
     # Kept at the top level by ``from_dict`` and ``to_dict``, as the hyperparameters are.
     loss_args: dict[str, Any] = field(default_factory=dict)
     class_weight: str | None = None  # "balanced" or "class=weight,…" (cross-entropy, bce)
-    weight_column: str | None = None  # a column of per-row weights (not a feature)
+    l1: float = 0.0
+    l2: float = 0.0
+
+
+@dataclass
+class OptimizerSettings:
+    """The update rule: its name, lr and declared hyperparameters, and gradient clipping."""
+
+    optimizer: str = "adam"
+    lr: float | None = None
+    # the optimizer's hyperparameters by name (those its registry entry declares); a missing
+    # name or None means the optimizer's default. ``from_dict`` and ``to_dict`` keep them at the
+    # top level, where the run records have them.
+    hyper: dict[str, Any] = field(default_factory=dict)
+    clip_norm: float | None = None
+
+
+@dataclass
+class ScheduleSettings:
+    """The learning-rate schedule, its unit and parameters, and the warm-up."""
+
+    schedule: str = "constant"
+    warmup: int = 0  # units (of schedule_unit) of linear warm-up
+    schedule_unit: str | None = None  # epoch or step; None: the schedule's own
+    # the schedule's parameters by name (those its registry entry declares), kept like ``hyper``
+    schedule_params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunSettings:
+    """How the loop runs: epochs and batches, the seed, precision, stopping and divergence."""
+
+    epochs: int = 100
+    batch_size: int | None = None  # 0 (or "full"): the full batch
+    seed: int = 0
     shuffle: str = "epoch"  # minibatches: "epoch" reshuffles the rows, "once" the batch order
     dtype: str = "float64"  # "float32" halves the memory traffic of every pass
+    patience: int | None = None
+    tol: float = 1e-4
+    divergence_factor: float = DEFAULT_DIVERGENCE
+
+
+# Each group of settings by name, in the order a reader (and `--help`) meets them.
+GROUPS: dict[str, type] = {
+    "data": DataSettings,
+    "model": ModelSettings,
+    "loss": LossSettings,
+    "optimizer": OptimizerSettings,
+    "schedule": ScheduleSettings,
+    "run": RunSettings,
+}
+
+# The order of the settings in a record's config.json (the order records have always had).
+RECORD_ORDER = (
+    "data", "sep", "target", "features", "model", "loss", "optimizer", "lr", "epochs",
+    "batch_size", "seed", "test_size", "val_size", "test_data", "standardize", "scale", "hidden",
+    "layers", "image", "activation", "init", "init_from", "l1", "l2", "hyper", "schedule",
+    "warmup", "schedule_unit", "schedule_params", "clip_norm", "patience", "tol",
+    "divergence_factor", "missing", "categorical", "loss_args", "class_weight", "weight_column",
+    "shuffle", "dtype",
+)  # fmt: skip
+
+
+@dataclass
+class FitConfig(
+    RunSettings, ScheduleSettings, OptimizerSettings, LossSettings, ModelSettings, DataSettings
+):
+    """Every setting of a run, in six groups (:data:`GROUPS`): data, model, loss, optimizer,
+    schedule and run; ``None`` means "resolve from the data or the optimizer". The fields are
+    flat (``config.lr``), as the records and the CLI name them; ``group(name)`` gives one group.
+    """
+
+    def group(self, name: str) -> Any:
+        """The settings of one group (``"optimizer"`` → its OptimizerSettings), as a copy."""
+        cls = GROUPS[name]
+        return cls(**{f.name: getattr(self, f.name) for f in fields(cls)})
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by name: the optimizer's, the schedule's and the loss's parameters among
@@ -77,7 +143,8 @@ class FitConfig:
         from losslab.losses import DECLARED as LOSS_DECLARED
 
         # asdict deep-copies every value: not the data, which may be a whole DataFrame
-        out = asdict(replace(self, data=None, test_data=None))
+        flat = asdict(replace(self, data=None, test_data=None))
+        out = {name: flat[name] for name in RECORD_ORDER}
         out.update(out.pop("hyper"))
         out.update(out.pop("schedule_params"))
         given = out.pop("loss_args")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from losslab.losses.metrics import r2_score
+from losslab.nn.activations import sigmoid
 
 if TYPE_CHECKING:  # pragma: no cover
     from losslab.train.prepare import Problem
@@ -177,15 +178,14 @@ class MSE(Objective):
 
 class BCE(Objective):
     """logistic + bce from logits: max(s,0) − s·y + log1p(e^−|s|), gradient (σ(s) − y)/n with
-    σ(s) = ½(1 + tanh(s/2)), both in the registry's order of operations; accuracy of s > 0."""
+    σ(s) = 1/(1 + e^−s) (``sigmoid``, exact in both tails), both in the registry's order of
+    operations. Called, as every fused objective, under the training loop's
+    ``np.errstate(over="ignore")``, which σ's e^−s needs below s ≈ −709.8."""
 
     def grad(
         self, S: np.ndarray, y: np.ndarray, G: np.ndarray, w: Any = None, n: int | None = None
     ) -> None:
-        np.multiply(S, 0.5, out=G)
-        np.tanh(G, out=G)
-        G += 1.0
-        G *= 0.5
+        sigmoid(S, out=G, overflow_ignored=True)
         G -= y
         G /= S.shape[0] if n is None else n
 

@@ -100,10 +100,33 @@ class FitResult:
         }
 
     def to_frame(self) -> Any:
-        """The history as a pandas DataFrame, one row per epoch."""
-        import pandas as pd
+        """The history as a pandas DataFrame, one row per epoch (NaN where a value is missing,
+        e.g. the test loss without a test split)."""
+        from losslab.data.write import to_frame
 
-        return pd.DataFrame(self.history)
+        return to_frame(self.history)
+
+    def __repr__(self) -> str:
+        """One line: data · model · loss · optimizer lr · status · the last losses."""
+        cfg = self.config
+        source = str(self.data.get("source") or cfg.get("data") or "?")[-40:]
+        where = next((k for k in ("test", "val", "train") if self.metrics.get(k)), None)
+        shown = ""
+        if where is not None:
+            part = self.metrics[where] or {}
+            values = [f"{k} {v:.4g}" for k, v in part.items() if k != "objective" and v is not None]
+            shown = f" · {where} " + ", ".join(values) if values else ""
+        lr = f" lr {cfg['lr']:g}" if isinstance(cfg.get("lr"), (int, float)) else ""
+        return (
+            f"<FitResult {source} · {cfg.get('model')} · {cfg.get('loss')} · "
+            f"{cfg.get('optimizer')}{lr} · {self.status}, {self.epochs_run} epochs{shown}>"
+        )
+
+    def _repr_html_(self) -> str | None:
+        """The run's table and curves in a notebook (:func:`losslab.registry.html_of`)."""
+        from losslab.registry import html_of
+
+        return html_of(self)
 
 
 class _Interrupt:

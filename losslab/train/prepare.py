@@ -578,7 +578,29 @@ def _preparation(problem: Problem, split: Split) -> dict[str, Any]:
         out["zero_weight_rows"] = split.zero_weight_rows
     if split.encoder is not None and split.encoder.categories:
         out["onehot"] = {c: len(v) for c, v in split.encoder.categories.items()}
+    z = _pixels_blown_up(split)
+    if z is not None:
+        out["pixel_z"] = z
     return out
+
+
+PIXEL_Z = 50.0  # standardised pixels beyond this: a near-constant column's rare ink
+
+
+def _pixels_blown_up(split: Split) -> float | None:
+    """The largest |z| of the standardised training features when they look like pixels
+    (integers in [0, 255], at least 16 columns) and some column is so nearly constant that
+    standard scaling sends its rare values past ``PIXEL_Z`` (MNIST's border pixels: z ≈ 141);
+    else None. --scale minmax keeps such features in [0, 1]."""
+    scaler, X = split.scaler, split.X_train
+    if scaler is None or scaler.kind != "standard" or X.shape[1] < 16 or not X.shape[0]:
+        return None
+    sample = X[:1000] * scaler.scale + scaler.mean  # the raw values, to rounding
+    raw = np.round(sample)
+    if not (np.abs(sample - raw).max() < 1e-6 and raw.min() >= 0 and 1 < raw.max() <= 255):
+        return None
+    z = max(float(X.max()), -float(X.min()))
+    return round(z, 1) if z > PIXEL_Z else None
 
 
 def preparation_line(prep: dict[str, Any]) -> str:
@@ -593,4 +615,10 @@ def preparation_line(prep: dict[str, Any]) -> str:
         parts.append(f"{prep['zero_weight_rows']} training rows of weight 0 left out")
     if isinstance(prep.get("onehot"), dict):
         parts.append("one-hot: " + ", ".join(f"{c} ({k})" for c, k in prep["onehot"].items()))
+    if prep.get("pixel_z"):
+        parts.append(
+            f"pixel-like features (integers in [0, 255]): standard scaling puts the rare values "
+            f"of near-constant columns at z = {prep['pixel_z']:g}; --scale minmax keeps every "
+            "pixel in [0, 1]"
+        )
     return " · ".join(parts)

@@ -95,14 +95,7 @@ def train(
     problem, layout = plan.problem, plan.layout
     opt, lr0, batch, loss_kw = run_settings(problem, config)
     lrs = schedule_for(config, lr0, steps_per_epoch=1)  # per epoch: check_settings saw to it
-    rule = opt.rule
-    if rule.full_batch or batch in (0, None):
-        raise ConfigError(
-            f"--stream steps on minibatches; {opt.name} uses the full batch here "
-            "(give --batch-size N)"
-        )
-    if rule.needs_optimum:
-        raise ConfigError(f"{opt.name} needs the exact optimum, which --stream cannot compute")
+    rule = opt.rule  # a minibatch rule that needs no optimum: check_settings saw to it
     loss = problem.loss
     if loss.link is not None and not loss.score_input:
         raise ConfigError(
@@ -408,7 +401,18 @@ def check_settings(config: FitConfig) -> None:
                         ("--class-weight", config.class_weight)):  # fmt: skip
         if value is not None:
             raise ConfigError(f"{flag} is not streamed yet: fit it in memory (without --stream)")
+    from losslab.optim.optimizers import OPTIMIZERS
     from losslab.optim.schedules import SCHEDULES, schedule_unit
+
+    # before the file is read: what the optimizer is decides whether it can stream at all
+    name, spec = OPTIMIZERS.resolve(config.optimizer), OPTIMIZERS.get(config.optimizer)
+    batch = config.batch_size if config.batch_size is not None else spec.default_batch_size
+    if spec.rule.full_batch or not batch:
+        raise ConfigError(
+            f"--stream steps on minibatches; {name} uses the full batch here (give --batch-size N)"
+        )
+    if spec.rule.needs_optimum:
+        raise ConfigError(f"{name} needs the exact optimum, which --stream cannot compute")
 
     if SCHEDULES.get(config.schedule).build is None:
         raise ConfigError(

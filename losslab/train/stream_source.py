@@ -132,7 +132,9 @@ class Source:
             try:
                 self.columns = list(pq.ParquetFile(self.path).schema_arrow.names)
             except Exception as exc:  # pyarrow's many errors for a bad file
-                raise DataError(f"{self.label}: not a readable Parquet file ({exc})") from None
+                raise DataError(
+                    f"{self.label}: not a readable Parquet file ({_one_line(exc)})"
+                ) from None
         else:
             head = self._head()
             if not head.removeprefix(b"\xef\xbb\xbf").strip():
@@ -285,7 +287,14 @@ class Source:
         except DataError:
             raise
         except Exception as exc:  # pyarrow's many errors for a bad file
-            raise DataError(f"{self.label}: cannot read the Parquet file ({exc})") from None
+            raise DataError(
+                f"{self.label}: cannot read the Parquet file ({_one_line(exc)})"
+            ) from None
+
+
+def _one_line(exc: Exception) -> str:
+    """An exception's message on one line (pyarrow's span several)."""
+    return " ".join(str(exc).split())
 
 
 def _pyarrow(label: str) -> Any:

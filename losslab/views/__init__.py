@@ -4,6 +4,7 @@
 study or run, from the tidy records), ``landscape``, ``functions2d`` and ``landscape_plot``
 (optimizer paths on test functions and on a fit's objective), ``shapes`` (every loss on one
 axis), ``explain`` (what an entry is, measured on its code), ``gradcheck`` (analytic gradients
-against finite differences) and ``report`` (one self-contained HTML page). May import every
-layer below; matplotlib only inside the functions that draw.
+against finite differences), ``report`` (one self-contained HTML page) and ``notebook`` (a
+result's table and figure as a notebook shows them). May import every layer below; matplotlib only
+inside the functions that draw.
 """

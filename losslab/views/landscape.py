@@ -35,6 +35,7 @@ from losslab.errors import ConfigError
 from losslab.hyper import flag_of
 from losslab.optim.optimizers import OPTIMIZERS, StepContext, make_optimizer
 from losslab.registry import canonical
+from losslab.resources import check_memory
 from losslab.train.config import DEFAULT_DIVERGENCE, FitConfig
 from losslab.views.functions2d import (
     Function2D,
@@ -330,6 +331,28 @@ class Landscape:
             out.append(row)
         return out
 
+    def to_frame(self) -> Any:
+        """:meth:`rows` as a pandas DataFrame (NaN where a value is missing)."""
+        from losslab.data.write import to_frame
+
+        return to_frame(self.rows())
+
+    def __repr__(self) -> str:
+        """One line: the map · paths · the lowest final value."""
+        what = self.info.get("data") or (self.info.get("function") or {}).get("name", "?")
+        head = f"{self.kind} {str(what)[-40:]} · {len(self.paths)} paths"
+        finite = [p for p in self.paths if math.isfinite(p.final)]
+        if finite:
+            best = min(finite, key=lambda p: p.final)
+            head += f" · best {best.optimizer} lr {best.lr:.3g} (final {best.final:.4g})"
+        return f"<Landscape {head}>"
+
+    def _repr_html_(self) -> str | None:
+        """The table and the map in a notebook (:func:`losslab.registry.html_of`)."""
+        from losslab.registry import html_of
+
+        return html_of(self)
+
 
 def _finish(landscape: Landscape) -> Landscape:
     target = landscape.reference + landscape.tol
@@ -345,6 +368,8 @@ def _check_common(steps: int, grid: int, tol: float, lr: float | None, tune: Any
         raise ConfigError(f"--steps must be >= 1, got {steps}")
     if grid < 3:
         raise ConfigError(f"--grid must be >= 3 points per axis, got {grid}")
+    # the map's coordinates and values (x, y, f and a chunk of scores per point)
+    check_memory(4 * 8 * grid**2, f"--grid {grid} (a map of {grid**2:,} points)")
     if not (tol >= 0 and math.isfinite(tol)):
         raise ConfigError(f"--tol must be >= 0, got {tol:g}")
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from losslab.errors import DataError
+from losslab.study.summary import UNAVERAGED
 from losslab.views.figures import (
     DPI,
     check_plot_name,
@@ -543,14 +544,15 @@ def study_figure(
     *,
     optima: dict[str, list[float | None]] | None = None,
     title: str = "",
-    skip: Sequence[str] = ("interrupted",),
+    skip: Sequence[str] = UNAVERAGED,
     size: tuple[float, float] | None = None,
 ) -> Any:
     """The comparison figure of runs (as runs.csv) and their curves (as curves.csv): a
     matplotlib Figure, one row of panels per facet the grid varies (``size``: inches, default
     by the panels); the caller closes it.
 
-    Runs whose status is in ``skip`` are left out (a study's interrupted runs, never averaged).
+    Runs whose status is in ``skip`` are left out (a study's interrupted and failed runs, never
+    averaged).
     Raises DataError when no run has anything to draw.
     """
     plt = require_matplotlib()
@@ -648,7 +650,7 @@ def plot_study(
     *,
     optima: dict[str, list[float | None]] | None = None,
     title: str = "",
-    skip: Sequence[str] = ("interrupted",),
+    skip: Sequence[str] = UNAVERAGED,
     dpi: float = DPI,
     size: tuple[float, float] | None = None,
 ) -> Path:
@@ -687,10 +689,16 @@ def run_records(directory: Path) -> Drawable:
     status, epochs_run = "completed", len(history)
     metrics_file = directory / "metrics.json"
     if metrics_file.is_file():
-        metrics = schema.read_json(metrics_file)
-        if isinstance(metrics, dict) and isinstance(metrics.get("status"), str):
-            status = metrics["status"]
-            epochs_run = metrics.get("diverged_at") or epochs_run
+        metrics = schema.run_metrics(metrics_file)
+        status = metrics["status"]
+        epochs_run = metrics.get("diverged_at") or epochs_run
+    return run_drawable(config, history, status, epochs_run)
+
+
+def run_drawable(
+    config: dict[str, Any], history: list[dict[str, Any]], status: str, epochs_run: int
+) -> Drawable:
+    """One run (its resolved settings and history) as one-run tidy records."""
     run = {
         "run": 0,
         **{k: config.get(k) for k in ("optimizer", "lr", "loss", "batch_size", "model")},
@@ -710,32 +718,27 @@ def run_records(directory: Path) -> Drawable:
 def study_records(directory: Path) -> Drawable:
     """A study directory as its tidy records (validated on load)."""
     from losslab.study.compare import load_study
+
+    return study_drawable(load_study(directory))
+
+
+def study_drawable(study: Any) -> Drawable:
+    """A study (run or loaded) as its tidy records."""
     from losslab.study.summary import optima
     from losslab.views.render import study_title
 
-    study = load_study(directory)
     return Drawable(study.runs, study.curves, optima(study.reference), study_title(study),
-                    ("interrupted",), study=study)  # fmt: skip
+                    UNAVERAGED, study=study)  # fmt: skip
 
 
 def records_of(result: str | Path) -> Drawable:
     """A saved study (summary.json) or run (history.csv) directory, validated on load."""
-    from losslab.study.records import check_finished
+    from losslab.study.records import record_kind
 
     directory = Path(result)
-    check_finished(directory)
-    if not directory.is_dir():
-        raise DataError(f"{result}: not a results directory")
-    config_file = directory / "config.json"
-    summary_file, history_file = directory / "summary.json", directory / "history.csv"
-    if summary_file.is_file() or history_file.is_file():
-        if not config_file.is_file():
-            raise DataError(f"{config_file}: missing (every record has one)")
-    if summary_file.is_file():
+    if record_kind(result) == "study":
         return study_records(directory)
-    if history_file.is_file():
-        return run_records(directory)
-    raise DataError(f"{result}: holds neither summary.json (a study) nor history.csv (a run)")
+    return run_records(directory)
 
 
 def plot_record(

@@ -4,6 +4,8 @@ is rich imported: results go to stdout, progress and diagnostics to stderr."""
 from __future__ import annotations
 
 import math
+import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -167,6 +169,34 @@ def fit_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
     return rows
 
 
+def architecture(cfg: dict[str, Any]) -> str:
+    """``mlp 128-64 relu`` or ``cnn 28x28x1 conv32,pool,… relu`` for a network, the model's name
+    otherwise."""
+    if cfg.get("layers") and cfg.get("activation"):
+        return f"{cfg['model']} {cfg['image']} {cfg['layers']} {cfg['activation']}"
+    if cfg.get("hidden") and cfg.get("activation"):
+        return f"{cfg['model']} {'-'.join(map(str, cfg['hidden']))} {cfg['activation']}"
+    return str(cfg["model"])
+
+
+def fit_title(result: Any) -> str:
+    """The heading of a run: data · architecture · loss · optimizer lr · batch · seed."""
+    return _run_title(result, f"{result.config['optimizer']} lr {result.config['lr']:g}")
+
+
+def lr_find_title(result: Any) -> str:
+    """The heading of an lr range test (its table and its figure)."""
+    return "lr range test · " + _run_title(result, result.config["optimizer"])
+
+
+def _run_title(result: Any, optimizer: str) -> str:
+    cfg = result.config
+    return (
+        f"{result.data.get('source', '')} · {architecture(cfg)} · {cfg['loss']} · {optimizer} · "
+        f"batch {cfg['batch_size'] or 'full'} · seed {cfg['seed']}"
+    )
+
+
 def study_title(study: Any) -> str:
     """data · model · N runs, the title of a study's table and figure."""
     cfg = study.config
@@ -184,6 +214,12 @@ def short_number(value: float, digits: int = 4, *, significant: bool = False) ->
     if significant:
         digits = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
     return f"{value:.{digits}f}"
+
+
+STUDY_COLUMNS = (
+    "hidden", "layers", "optimizer", "lr", "loss", "batch", "train loss", "val loss", "test loss",
+    "metric", "gap", "epochs→target", "time s", "diverged", "train curve",
+)  # fmt: skip
 
 
 def study_table(
@@ -243,27 +279,28 @@ def study_table(
                 "train curve": sparkline(row["curve"]),
             }
         )
-    columns = list(cells[0]) if cells else []
+    dropped = set()  # the columns that say nothing for this study (an empty one: all of them)
     if not networks:
-        columns.remove("hidden")
+        dropped.add("hidden")
     if not any(row.get("layers") for row in study.summary):
-        columns.remove("layers")
+        dropped.add("layers")
     if not validated:
-        columns.remove("val loss")
+        dropped.add("val loss")
     hidden_notes = []
     if narrow:
-        columns = [c for c in columns if c not in ("time s", "train curve")]
-        if len({row["loss"] for row in study.summary}) == 1:
-            columns.remove("loss")
+        dropped.update(("time s", "train curve"))
+        if len({row["loss"] for row in study.summary}) <= 1:
+            dropped.add("loss")
         if not any(row["diverged"] for row in study.summary):
-            columns.remove("diverged")
+            dropped.add("diverged")
             hidden_notes.append("no run diverged")
         for empty in ("gap", "epochs→target"):  # explained by the notes below
             if all(cell[empty] in ("n/a", "—") for cell in cells):
-                columns.remove(empty)
+                dropped.add(empty)
         hidden_notes.append(
             "means over seeds; ± std, times, curves and losses per run in --format json|csv"
         )
+    columns = [c for c in STUDY_COLUMNS if c not in dropped]
     names = {"metric": " / ".join(metrics)}
     if narrow:
         names.update({"train loss": "train", "val loss": "val", "test loss": "test"})
@@ -317,3 +354,93 @@ def study_table(
     if narrow and len({row["loss"] for row in study.summary}) == 1 and study.summary:
         title += f" · {study.summary[0]['loss']}"
     return title, header, rows, notes
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class StderrProgress:
+    """Progress on stderr, called as ``(done, total, value)``: a rich bar, plain lines or nothing.
+
+    ``auto`` is the bar when stderr is a terminal, nothing otherwise. ``lines`` prints the first
+    update (a sign of life that scripts and tests can wait for), the last, and in between at most
+    one line a second, so a fast run does not print thousands.
+    """
+
+    LINE_SECONDS = 1.0
+
+    def __init__(self, label: str, mode: str = "auto") -> None:
+        self.label = label
+        self.mode = mode
+        self.bar: Any = None
+        self.task: Any = None
+        self.last_line: float | None = None
+        self.last_step: float | None = None  # running-loss lines have a clock of their own
+
+    def __enter__(self) -> Any:
+        from losslab.views.render import stderr_console
+
+        self.console = stderr_console()
+        if self.mode == "bar" or (self.mode == "auto" and self.console.is_terminal):
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.progress import Progress as Bar
+
+            self.bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.bar.__enter__()
+        return self
+
+    @property
+    def running(self) -> bool:
+        """Whether the trainer should report a running loss within each epoch (`step`)."""
+        return self.bar is not None or self.mode == "lines"
+
+    def __call__(self, done: int, total: int, value: float | None = None) -> None:
+        info = f"loss {value:.6g}" if value is not None else ""
+        if self.bar is not None:
+            if self.task is None:
+                self.task = self.bar.add_task(self.label, total=total, info="")
+            self.bar.update(self.task, completed=done, total=total, info=info)
+        elif self.mode == "lines":
+            now = time.monotonic()
+            if self.last_line is None or done >= total or now - self.last_line >= self.LINE_SECONDS:
+                self.last_line = now
+                sys.stderr.write(f"{self.label} {done}/{total}{' ' + info if info else ''}\n")
+                sys.stderr.flush()
+
+    def note(self, message: str) -> None:
+        """A line on stderr (above the bar, if there is one) whatever the mode."""
+        self.console.print(message, soft_wrap=True, markup=False)
+
+    def step(self, epoch: int, batch: int, batches: int, running: float) -> None:
+        """Within an epoch: the batch reached and the mean loss of the epoch's batches so far
+        (the running loss of the classic PyTorch training log)."""
+        if self.bar is None:
+            now = time.monotonic()
+            if self.last_step is not None and now - self.last_step < self.LINE_SECONDS:
+                return
+            self.last_step = now
+            sys.stderr.write(f"epoch {epoch} batch {batch}/{batches} running loss {running:.4f}\n")
+            sys.stderr.flush()
+            return
+        if self.task is None:
+            self.task = self.bar.add_task(self.label, total=None, info="")
+        if batch % 20 == 0 or batch == batches:
+            info = f"epoch {epoch} · batch {batch}/{batches} · running loss {running:.4f}"
+            self.bar.update(self.task, info=info)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

@@ -12,11 +12,11 @@ import html
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from losslab.errors import ConfigError, DataError, LossLabError
+from losslab.data.write import new_file
+from losslab.errors import ConfigError, LossLabError
 
 CSS = """
 :root { color-scheme: light; }
@@ -94,18 +94,27 @@ def _pairs(items: list[tuple[str, Any]]) -> str:
 def figure_svg(drawable: Any) -> str:
     """The comparison figure as inline SVG markup (no XML prolog, no metadata, no external
     reference: glyphs are paths, ids are local)."""
+    from losslab.views.plot import study_figure
+
+    return svg_of(
+        study_figure(
+            drawable.runs,
+            drawable.curves,
+            optima=drawable.optima,
+            title=drawable.title,
+            skip=drawable.skip,
+        )
+    )
+
+
+def svg_of(fig: Any) -> str:
+    """A matplotlib figure as inline SVG markup (closed once drawn): no XML prolog, no metadata,
+    no external reference."""
     import io
 
-    from losslab.views.plot import require_matplotlib, study_figure
+    from losslab.views.plot import require_matplotlib
 
     plt = require_matplotlib()
-    fig = study_figure(
-        drawable.runs,
-        drawable.curves,
-        optima=drawable.optima,
-        title=drawable.title,
-        skip=drawable.skip,
-    )
     buffer = io.StringIO()
     try:
         metadata = {"Creator": None, "Date": None, "Format": None, "Type": None}
@@ -120,10 +129,11 @@ def figure_svg(drawable: Any) -> str:
     return svg.replace("<svg", '<svg role="img"', 1)
 
 
-def _figure_section(drawable: Any, caption: str) -> tuple[str, list[str]]:
-    """(the figure's HTML, warnings): without matplotlib the page says so and has no figure."""
+def _figure_section(drawable: Any, caption: str, draw: Any = None) -> tuple[str, list[str]]:
+    """(the figure's HTML, warnings): without matplotlib the page says so and has no figure.
+    ``draw()`` gives another figure's SVG than the comparison figure of ``drawable``."""
     try:
-        svg = figure_svg(drawable)
+        svg = draw() if draw is not None else figure_svg(drawable)
     except LossLabError as exc:
         note = f"no figure: {exc}"
         return f'<p class="muted">{_e(note)}</p>', [note]
@@ -170,21 +180,33 @@ def _settings(settings: dict[str, Any], skip: tuple[str, ...] = ()) -> str:
     )
 
 
-def study_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
-    """(the page of a saved study, warnings), from its records (plot.study_records)."""
+STUDY_CAPTION = (
+    "Each panel has its own y-axis; colour (and marker) is the optimizer, line style the "
+    "learning rate; the legend has one entry per optimizer and learning rate."
+)
+
+
+def study_results(study: Any) -> tuple[str, str]:
+    """(title, HTML) of a study's table (as `losslab compare` prints it, without the curves the
+    figure shows) and its notes."""
     from losslab.views.render import study_table
 
-    study = drawable.study
     title, header, rows, notes = study_table(study)
     keep = [i for i, h in enumerate(header) if h != "train curve"]  # the figure shows curves
     table = _table([header[i] for i in keep], [[r[i] for i in keep] for r in rows], best=True)
     notes = [n for n in notes if not n.startswith("saved: ")]
-    results = table + '<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
-    figure, warnings = _figure_section(
-        drawable,
-        "Each panel has its own y-axis; colour (and marker) is the optimizer, line style the "
-        "learning rate; the legend has one entry per optimizer and learning rate.",
-    )
+    return title, table + _notes(notes)
+
+
+def _notes(notes: list[str]) -> str:
+    return '<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
+
+
+def study_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
+    """(the page of a saved study, warnings), from its records (plot.study_records)."""
+    study = drawable.study
+    title, results = study_results(study)
+    figure, warnings = _figure_section(drawable, STUDY_CAPTION)
     runs_header = [k for k in study.runs[0] if any(r.get(k) is not None for r in study.runs)]
     runs = _table(runs_header, [[r.get(k) for k in runs_header] for r in study.runs])
     results += f"<details><summary>every run ({len(study.runs)})</summary>{runs}</details>"
@@ -231,11 +253,7 @@ def run_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
     metrics_file = directory / "metrics.json"
     results = ""
     if metrics_file.is_file():
-        metrics = schema.read_json(metrics_file)
-        try:
-            rows = fit_rows(metrics)
-        except (KeyError, TypeError):
-            raise DataError(f"{metrics_file}: not the metrics of a losslab run") from None
+        rows = fit_rows(schema.run_metrics(metrics_file))
         results = _table(["", "value"], [list(r) for r in rows])
     figure, warnings = _figure_section(drawable, "Loss and metric by epoch of this run.")
     data = config.get("data_file") or {}
@@ -256,7 +274,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     the old file or the new one, never half of one."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        fd, tmp = new_file(path.parent, f".{path.name}.")
     except FileExistsError:
         raise LossLabError(f"cannot write the report {path}: not a directory") from None
     except OSError as exc:
@@ -266,13 +284,12 @@ def write_text_atomic(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise LossLabError(f"cannot write the report {path}: {exc.strerror or exc}") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

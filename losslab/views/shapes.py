@@ -102,7 +102,9 @@ def _positive(loss: Any, yhat: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]
     """At the target y = 1 against the prediction ŷ > 0 (a log-rate loss at s = log ŷ)."""
     y = np.ones_like(yhat)
     if loss.score_input:
-        value, grad = _masked(loss, y, np.log(yhat))
+        with np.errstate(divide="ignore", invalid="ignore"):  # ŷ ≤ 0: outside, masked below
+            s = np.log(yhat)
+        value, grad = _masked(loss, y, s)
         return value, grad, "of the log rate s = log ŷ (the gradient is ∂ℓ/∂s)"
     value, grad = _masked(loss, y, yhat)
     return value, grad, ""
@@ -127,6 +129,9 @@ def _classification(loss: Any, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, s
     return value, grad, note
 
 
+RANGE_LIMIT = 1e100  # |x| beyond: squares (1e200) and more overflow, the curves are not drawn
+
+
 def loss_shapes(
     kind: str,
     *,
@@ -146,6 +151,15 @@ def loss_shapes(
         raise ConfigError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if not (lo < hi and points >= 3):
         raise ConfigError(f"the range must have lo < hi and at least 3 points, got [{lo}, {hi}]")
+    if not (-RANGE_LIMIT <= lo and hi <= RANGE_LIMIT):
+        raise ConfigError(
+            f"--from and --to must lie within ±{RANGE_LIMIT:g} (the losses' squares and "
+            f"exponentials overflow float64 beyond), got [{lo:g}, {hi:g}]"
+        )
+    if (hi - lo) / (points - 1) <= 4 * np.spacing(max(abs(lo), abs(hi))):
+        raise ConfigError(
+            f"the range [{lo:g}, {hi:g}] is too narrow for {points} distinct points in float64"
+        )
     tasks = TASKS[kind]
     names = [LOSSES.resolve(n) for n in losses] if losses else LOSSES.names()
     x = np.linspace(lo, hi, points)
