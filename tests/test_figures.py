@@ -273,3 +273,9 @@ def test_the_api_takes_dpi_and_size_as_the_cli_does(tmp_path):
     assert png_size(png) == (800, 450)
     with pytest.raises(ConfigError, match="--dpi must be between 50 and 600"):
         losslab.lr_find("iris", steps=10, plot=str(tmp_path / "a.png"), dpi=10)
+
+
+def test_the_cli_default_dpi_is_the_figures_default():
+    from losslab.cli.common import FIGURE_DPI
+
+    assert FIGURE_DPI == figures.DPI

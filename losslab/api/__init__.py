@@ -23,7 +23,6 @@ from losslab.api.options import (
     value_of,
 )
 from losslab.errors import ConfigError, DataError, LossLabError
-from losslab.views.figures import DPI
 
 if TYPE_CHECKING:  # pragma: no cover
     from losslab.study.evaluate import EvalResult
@@ -63,11 +62,12 @@ def _saving(save: bool, no_save: bool | None) -> bool:
     return save or no_save is False
 
 
-def _check_plot(plot: str | None, dpi: float, size: Any) -> tuple[float, Any]:
-    """(dpi, size in inches) of the figure to draw, checked before any work."""
-    from losslab.views.figures import check_figure
+def _check_plot(plot: str | None, dpi: float | None, size: Any) -> tuple[float, Any]:
+    """(dpi, size in inches) of the figure to draw (dpi None: the default 150), checked before
+    any work."""
+    from losslab.views.figures import DPI, check_figure
 
-    _, dpi, inches = check_figure(plot, dpi, size)
+    _, dpi, inches = check_figure(plot, DPI if dpi is None else dpi, size)
     return dpi, inches
 
 
@@ -178,7 +178,7 @@ def compare(
     scheduler: str | None = None,
     target_loss: float | None = None,
     plot: str | None = None,
-    dpi: float = DPI,
+    dpi: float | None = None,
     size: str | None = None,
     save: bool = False,
     no_save: bool | None = None,
@@ -251,7 +251,7 @@ def lr_find(
     end_lr: float = 10.0,
     steps: int = 100,
     plot: str | None = None,
-    dpi: float = DPI,
+    dpi: float | None = None,
     size: str | None = None,
     **settings: Any,
 ) -> LRFindResult:
@@ -325,7 +325,7 @@ def landscape(
     layout: str = "auto",
     directions: str | None = None,
     plot: str | None = None,
-    dpi: float = DPI,
+    dpi: float | None = None,
     size: str | None = None,
     progress: Any = None,
     **settings: Any,

@@ -14,7 +14,6 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from losslab.errors import LossLabError, OutputError
-from losslab.views.figures import DPI
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -417,7 +416,7 @@ WeightColumn = Annotated[
 OutDir = Annotated[str | None, Opt("--out", help="Directory for the record (default: results/).")]
 NoSave = Annotated[bool, Opt("--no-save", help="Do not write a run record.")]
 # every command that draws: the figure's resolution and size (losslab.views.figures checks them)
-FIGURE_DPI = DPI
+FIGURE_DPI = 150  # losslab.views.figures.DPI, not imported here: --help stays light (tested)
 DpiOpt = Annotated[
     float, Opt("--dpi", help="Resolution of the figure in dots per inch (50 to 600; PNG pixels).")
 ]
