@@ -292,7 +292,7 @@ def test_plot_png(cli, tmp_path):
         tmp_path / "results",
     )
     width, height = png_size(png)
-    assert 600 <= width <= 1200 and 300 <= height <= 1200
+    assert 900 <= width <= 1800 and 450 <= height <= 1800  # at 150 dpi (--dpi's default)
     again = Path(cli("plot", out["record"]).stdout.strip())
     assert again == Path(out["record"]) / "curves.png" and png_size(again) == (width, height)
 

@@ -461,7 +461,7 @@ def test_table_and_csv(cli):
         (["rosenbrock", "--condition", "5"], "--condition applies to the quadratic"),
         (["rosenbrock", "--model", "mlp"], "--model applies to data"),
         (["iris", "--start", "1,2"], "--start applies to the test functions"),
-        (["rosenbrock", "--plot", "x.pdf"], "--plot takes a .png or .svg"),
+        (["rosenbrock", "--plot", "x.gif"], "--plot takes a .png, .svg or .pdf file name"),
         (["rosenbrock", "--tune", "--tune-grid", "1,2"], "--tune-grid must be LO,HI,N"),
         (["rosenbrock", "--beta1", "0.5", "--optimizer", "sgd"], "--beta1 is not used by any"),
         (["rosenbrock", "--grid", "2"], "--grid must be >= 3"),
@@ -512,7 +512,7 @@ def test_overlay_figure_structure(plt):
     assert isinstance(ax.collections[0].norm, LogNorm)  # rosenbrock spans decades
     stars = [ln for ln in ax.get_lines() if ln.get_marker() == "*"]
     assert len(stars) == 1 and tuple(stars[0].get_xydata()[0]) == (1.0, 1.0)
-    paths = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 11]
+    paths = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 11 and ln.get_color() != "white"]
     assert len(paths) == 2
     np.testing.assert_allclose(paths[1].get_xydata(), land.paths[1].points)
     assert len({ln.get_color() for ln in paths}) == 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -421,3 +422,86 @@ def test_compare_prints_its_table_then_says_there_is_nothing_to_draw(cli, tmp_pa
                  "--epochs", "2", "--no-save", "--plot", png, code=1)  # fmt: skip
     assert "diverged" in result.stdout and not png.exists()
     assert result.stderr.strip() == "error: nothing to draw: every run diverged in its first epoch"
+
+
+# --------------------------------------------------------------------------- fit for a slide
+
+
+def test_long_facets_break_titles_inside_their_panels(figure):
+    """Two regression losses with long names, validation, three lrs: 2 rows of 3 panels per
+    loss; no title runs off the figure ("test accurac") or into its neighbour."""
+    losses = ("squared-epsilon-insensitive", "epsilon-insensitive")
+    names = ["sgd", "momentum", "adam", "rmsprop", "nesterov"]
+    runs, curves = records(names, [0.001, 0.01, 0.1], losses=losses, seeds=2)
+    for row in curves:
+        row["val_loss"] = 1.05 * row["train_loss"]
+    for run in runs:
+        run["val_loss"] = run["train_loss"]
+    fig = figure(runs, curves)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes]
+    assert len(boxes) == 10
+    for box in boxes:
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b)
+    assert fig.axes[2].get_title() == "squared-epsilon-insensitive\ntest loss (best lr)"
+
+
+def test_short_titles_stay_on_one_line(figure):
+    runs, curves = records(["sgd"], [0.1], losses=("mse", "mae"))
+    assert [ax.get_title() for ax in figure(runs, curves).axes][:2] == [
+        "mse — training loss",
+        "mse — test loss",
+    ]
+
+
+def accuracy_records(first: dict[str, float], last: dict[str, float], epochs: int = 10):
+    """One run per optimizer whose accuracy rises from ``first`` to ``last`` (geometric)."""
+    runs, curves = records(list(first), [0.01], epochs=epochs, metric="accuracy")
+    for row in curves:
+        name = runs[row["run"]]["optimizer"]
+        t = (row["epoch"] - 1) / (epochs - 1)
+        row["accuracy"] = first[name] + (last[name] - first[name]) * math.sqrt(t)
+    return runs, curves
+
+
+@pytest.mark.parametrize(
+    "first, last, scale",
+    [
+        # Adam paper Fig. 1: nesterov's accuracy starts under every ending
+        ({"adam": 0.917, "adagrad": 0.918, "nesterov": 0.89},
+         {"adam": 0.928, "adagrad": 0.927, "nesterov": 0.92}, "linear"),
+        # an MLP: epoch 1 near chance, the endings 0.966–0.975
+        ({"adam": 0.3, "adagrad": 0.2, "nesterov": 0.1},
+         {"adam": 0.973, "adagrad": 0.968, "nesterov": 0.975}, "logit"),
+    ],
+)  # fmt: skip
+def test_the_accuracy_panel_never_cuts_epochs(figure, first, last, scale):
+    runs, curves = accuracy_records(first, last)
+    fig = figure(runs, curves)
+    (panel,) = [ax for ax in fig.axes if "accuracy" in ax.get_title()]
+    low, high = panel.get_ylim()
+    values = [v for line in curves_of(panel) for v in line.get_ydata()]
+    assert len(values) == 30 and low < min(values) and max(values) < high
+    assert panel.get_yscale() == scale
+    assert "cut" not in panel.get_ylabel()
+    if scale == "logit":  # plain decimals, not matplotlib's 1 − 10⁻¹
+        ticks = panel.get_yticks()
+        assert list(ticks) == [0.1, 0.25, 0.5, 0.75, 0.9, 0.95]
+        assert panel.yaxis.get_major_formatter()(0.95, 0) == "0.95"
+
+
+def test_fifteen_optimizers_differ_in_colour_or_line_style(figure):
+    """zoo.png: 15 optimizers at one lr each; the colours repeat after 8, so the second round
+    is dashed (and marked): no two curves share colour and line style."""
+    names = [f"opt{i}" for i in range(15)]
+    runs, curves = records(names, [0.1])
+    fig = figure(runs, curves)
+    lines = curves_of(fig.axes[0])
+    pairs = {(line.get_color(), line.get_linestyle()) for line in lines}
+    assert len(lines) == 15 and len(pairs) == 15
+    assert lines[0].get_color() == lines[8].get_color()
+    assert lines[8].get_marker() not in ("None", "", None)

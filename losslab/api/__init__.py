@@ -62,12 +62,13 @@ def _saving(save: bool, no_save: bool | None) -> bool:
     return save or no_save is False
 
 
-def _check_plot(plot: str | None, check: Any = None) -> None:
-    if plot is not None:
-        from losslab.views.plot import check_plot_name, require_matplotlib
+def _check_plot(plot: str | None, dpi: float | None, size: Any) -> tuple[float, Any]:
+    """(dpi, size in inches) of the figure to draw (dpi None: the default 150), checked before
+    any work."""
+    from losslab.views.figures import DPI, check_figure
 
-        (check or check_plot_name)(plot)
-        require_matplotlib()
+    _, dpi, inches = check_figure(plot, DPI if dpi is None else dpi, size)
+    return dpi, inches
 
 
 @takes_options(fit_settings)
@@ -177,6 +178,8 @@ def compare(
     scheduler: str | None = None,
     target_loss: float | None = None,
     plot: str | None = None,
+    dpi: float | None = None,
+    size: str | None = None,
     save: bool = False,
     no_save: bool | None = None,
     out: str | None = None,
@@ -187,7 +190,8 @@ def compare(
     ``batch_size``) take one value, a list or comma-separated text (``"default"``: each
     optimizer's own); ``hidden`` one architecture (``"128,64"``, ``[128, 64]``) or a list of
     them, ``layers`` one cnn stack or a list; every other keyword is a `fit` setting for all runs.
-    ``plot`` also draws the figure to that file; ``save=True`` writes the study under ``out``.
+    ``plot`` also draws the figure to that file (at ``dpi``, ``size`` "WxH" inches); ``save=True``
+    writes the study under ``out``.
     Returns a :class:`~losslab.study.summary.Study`."""
     from losslab.study.compare import compare as run
     from losslab.study.compare import save_study
@@ -214,7 +218,7 @@ def compare(
         layers=[layers] if isinstance(layers, str) else list(layers) if layers else [None],
     )
     base = FitConfig.from_dict({**settings, "data": DEFAULT_DATA if data is None else data})
-    _check_plot(plot)
+    dpi, inches = _check_plot(plot, dpi, size)
     with progress_display(progress, "runs") as bar:
         note = getattr(bar, "note", None)
         result = run(
@@ -235,7 +239,7 @@ def compare(
         from losslab.views.render import study_title
 
         plot_study(result.runs, result.curves, plot, optima=optima(result.reference),
-                   title=study_title(result))  # fmt: skip
+                   title=study_title(result), dpi=dpi, size=inches)  # fmt: skip
     return result
 
 
@@ -247,6 +251,8 @@ def lr_find(
     end_lr: float = 10.0,
     steps: int = 100,
     plot: str | None = None,
+    dpi: float | None = None,
+    size: str | None = None,
     **settings: Any,
 ) -> LRFindResult:
     """Smith's lr range test as `losslab lr-find` runs it (``steps`` minibatch steps, the lr
@@ -256,13 +262,13 @@ def lr_find(
     from losslab.study.lrfind import lr_find as run
 
     check_sweep(start_lr, end_lr, steps)
-    _check_plot(plot)
+    dpi, inches = _check_plot(plot, dpi, size)
     result = run(data, start_lr=start_lr, end_lr=end_lr, steps=steps, **settings)
     if plot is not None:
-        from losslab.views.plot import plot_lr_find
+        from losslab.views.lr_find_plot import plot_lr_find
         from losslab.views.render import lr_find_title
 
-        plot_lr_find(result, plot, title=lr_find_title(result))
+        plot_lr_find(result, plot, title=lr_find_title(result), dpi=dpi, size=inches)
     return result
 
 
@@ -319,6 +325,8 @@ def landscape(
     layout: str = "auto",
     directions: str | None = None,
     plot: str | None = None,
+    dpi: float | None = None,
+    size: str | None = None,
     progress: Any = None,
     **settings: Any,
 ) -> Landscape:
@@ -330,13 +338,12 @@ def landscape(
     ``plot`` draws the map to that file. Returns a :class:`~losslab.views.landscape.Landscape`."""
     from losslab.views import functions2d
     from losslab.views import landscape as ls
-    from losslab.views.landscape_plot import check_plot_name
 
     if epochs is not None:
         if steps is not None and steps != epochs:
             raise ConfigError(f"steps={steps} and epochs={epochs}: give one (the same option)")
         steps = epochs
-    _check_plot(plot, check_plot_name)
+    dpi, inches = _check_plot(plot, dpi, size)
     names = split_list(optimizer, str, "--optimizer") if optimizer else None
     tuned = _tune_grid(tune_grid) if tune else None
     from losslab.optim.optimizers import DECLARED
@@ -393,7 +400,7 @@ def landscape(
     if plot is not None:
         from losslab.views.landscape_plot import plot_landscape
 
-        plot_landscape(land, plot, layout=layout)
+        plot_landscape(land, plot, layout=layout, dpi=dpi, size=inches)
     return land
 
 

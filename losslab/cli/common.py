@@ -415,6 +415,19 @@ WeightColumn = Annotated[
 ]
 OutDir = Annotated[str | None, Opt("--out", help="Directory for the record (default: results/).")]
 NoSave = Annotated[bool, Opt("--no-save", help="Do not write a run record.")]
+# every command that draws: the figure's resolution and size (losslab.views.figures checks them)
+FIGURE_DPI = 150  # losslab.views.figures.DPI, not imported here: --help stays light (tested)
+DpiOpt = Annotated[
+    float, Opt("--dpi", help="Resolution of the figure in dots per inch (50 to 600; PNG pixels).")
+]
+SizeOpt = Annotated[
+    str | None,
+    Opt(
+        "--size",
+        metavar="WxH",
+        help="Figure size in inches, e.g. 12x6.75 for a 16:9 slide (default: sized to its panels).",
+    ),
+]
 
 
 class Shuffle(str, Enum):

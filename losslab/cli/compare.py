@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from losslab.cli.common import (
+    FIGURE_DPI,
     L1,
     Activation,
     Categorical,
@@ -19,6 +20,7 @@ from losslab.cli.common import (
     ClipNorm,
     Commands,
     DivergenceFactor,
+    DpiOpt,
     Dtype,
     DtypeOpt,
     Epochs,
@@ -43,6 +45,7 @@ from losslab.cli.common import (
     SepOpt,
     Shuffle,
     ShuffleOpt,
+    SizeOpt,
     Standardize,
     Target,
     TestData,
@@ -135,6 +138,8 @@ def compare_cmd(
         str | None,
         Opt(help="Also draw the comparison figure to this .png, .svg or .pdf (losslab[plot])."),
     ] = None,
+    dpi: DpiOpt = FIGURE_DPI,
+    size: SizeOpt = None,
     hidden: Annotated[
         list[str] | None,
         Opt(
@@ -233,11 +238,9 @@ def compare_cmd(
         "hidden": [parse_hidden(h) for h in hidden] if hidden else None,
         "layers": list(layers) if layers else None,
     }
-    if plot is not None:
-        from losslab.views.plot import check_plot_name, require_matplotlib
+    from losslab.views.figures import check_figure
 
-        check_plot_name(plot)
-        require_matplotlib()
+    _, dpi, inches = check_figure(plot, dpi, size)
     with _progress("runs", progress) as bar:  # its note tells of an interruption
         result = compare(
             data,
@@ -266,6 +269,8 @@ def compare_cmd(
                     plot,
                     optima=optima(result.reference),
                     title=study_title(result),
+                    dpi=dpi,
+                    size=inches,
                 ),
                 failures,
             )
@@ -332,10 +337,14 @@ def plot_cmd(
             help="A .png, .svg or .pdf file (default: RESULT/curves.png).",
         ),
     ] = None,
+    dpi: DpiOpt = FIGURE_DPI,
+    size: SizeOpt = None,
 ) -> None:
     """Draw the comparison figure of a saved study (or the curves of a run)."""
+    from losslab.views.figures import check_figure
     from losslab.views.plot import plot_record
     from losslab.views.render import write
 
-    path = plot_record(result, output)
+    _, dpi, inches = check_figure(output or "curves.png", dpi, size, "--out")
+    path = plot_record(result, output, dpi=dpi, size=inches)
     write(f"{path}\n")

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from losslab.cli.common import (
+    FIGURE_DPI,
     L1,
     L2,
     Activation,
@@ -16,6 +17,7 @@ from losslab.cli.common import (
     ClipNorm,
     Commands,
     DivergenceFactor,
+    DpiOpt,
     Dtype,
     DtypeOpt,
     Epochs,
@@ -40,6 +42,7 @@ from losslab.cli.common import (
     SepOpt,
     Shuffle,
     ShuffleOpt,
+    SizeOpt,
     Standardize,
     Target,
     TestData,
@@ -281,8 +284,13 @@ def lr_find_cmd(
     ] = 100,
     plot: Annotated[
         str | None,
-        Opt(help="Also draw the curve and both suggestions to this PNG (needs losslab[plot])."),
+        Opt(
+            help="Also draw the curve and both suggestions to this .png, .svg or .pdf (needs "
+            "losslab[plot])."
+        ),
     ] = None,
+    dpi: DpiOpt = FIGURE_DPI,
+    size: SizeOpt = None,
     target: Target = None,
     features: Features = None,
     model: Model = None,
@@ -366,20 +374,20 @@ def lr_find_cmd(
     from losslab.study.lrfind import check_sweep, lr_find
 
     check_sweep(start_lr, end_lr, steps)
-    if plot is not None:
-        from losslab.views.plot import check_plot_name, require_matplotlib
+    from losslab.views.figures import check_figure
 
-        check_plot_name(plot)
-        require_matplotlib()
+    _, dpi, inches = check_figure(plot, dpi, size)
     result = lr_find(data, start_lr=start_lr, end_lr=end_lr, steps=steps, **settings)
     from losslab.views.render import lr_find_title
 
     failures: list[str] = []
     title = lr_find_title(result)
     if plot is not None:
-        from losslab.views.plot import plot_lr_find
+        from losslab.views.lr_find_plot import plot_lr_find
 
-        drawn = _saved(lambda: plot_lr_find(result, plot, title=title), failures)
+        drawn = _saved(
+            lambda: plot_lr_find(result, plot, title=title, dpi=dpi, size=inches), failures
+        )
         plot = None if drawn is None else plot
     _report_lr_find(result, fmt.value, title, plot)
     _finish(failures)

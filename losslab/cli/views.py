@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from losslab.cli.common import (
+    FIGURE_DPI,
     L1,
     L2,
     Activation,
@@ -18,6 +19,7 @@ from losslab.cli.common import (
     ClipNorm,
     Commands,
     DivergenceFactor,
+    DpiOpt,
     Features,
     Format,
     FormatOpt,
@@ -35,6 +37,7 @@ from losslab.cli.common import (
     SepOpt,
     Shuffle,
     ShuffleOpt,
+    SizeOpt,
     Standardize,
     Target,
     TestSize,
@@ -84,6 +87,8 @@ def shapes_cmd(
     plot: Annotated[
         str | None, Opt(help="Draw to this .png, .svg or .pdf (needs losslab[plot]).")
     ] = None,
+    dpi: DpiOpt = FIGURE_DPI,
+    size: SizeOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Every loss on one chart: regression losses against the residual r = ŷ − y, classification
@@ -92,8 +97,10 @@ def shapes_cmd(
     Without --plot, a chart drawn in the terminal; --format json/csv gives the curves.
     """
     from losslab.views import render
+    from losslab.views.figures import check_figure
     from losslab.views.shapes import KINDS, loss_shapes, plot_shapes, text_chart
 
+    _, dpi, inches = check_figure(plot, dpi, size)
     kinds = KINDS if kind is ShapeKind.all else (kind.value,)
     names = [x for x in _split_list(loss, str, "--loss") if x] if loss else None
     charts = []
@@ -104,7 +111,7 @@ def shapes_cmd(
             if kind is not ShapeKind.all or (k == kinds[-1] and not charts):
                 raise
     if plot is not None:
-        path = plot_shapes(charts, plot, gradients=gradients)
+        path = plot_shapes(charts, plot, gradients=gradients, dpi=dpi, size=inches)
     csv_rows = [
         (c.kind, name, float(x), float(v), float(g))
         for c in charts
@@ -299,7 +306,12 @@ def landscape_cmd(
         float | None, Opt(help="Condition number κ of the quadratic ½(x² + κy²) (default 10).")
     ] = None,
     lr: Annotated[
-        float | None, Opt(help="One learning rate for every optimizer (default: each one's own).")
+        float | None,
+        Opt(
+            help="One learning rate for every optimizer (default: on a test function its lr "
+            "for each optimizer, as `losslab landscape FUNCTION --format json` lists; on data "
+            "each optimizer's own)."
+        ),
     ] = None,
     tune: Annotated[
         bool,
@@ -339,8 +351,10 @@ def landscape_cmd(
         ),
     ] = None,
     plot: Annotated[
-        str | None, Opt(help="Draw the map to this .png or .svg (needs losslab[plot]).")
+        str | None, Opt(help="Draw the map to this .png, .svg or .pdf (needs losslab[plot]).")
     ] = None,
+    dpi: DpiOpt = FIGURE_DPI,
+    size: SizeOpt = None,
     target: Target = None,
     features: Features = None,
     model: Model = None,
@@ -418,12 +432,9 @@ def landscape_cmd(
         "shuffle": shuffle,
         "sep": sep,
     }
-    if plot is not None:
-        from losslab.views.landscape_plot import check_plot_name
-        from losslab.views.plot import require_matplotlib
+    from losslab.views.figures import check_figure
 
-        check_plot_name(plot)
-        require_matplotlib()
+    _, dpi, inches = check_figure(plot, dpi, size)
     # the fit flags given: those left at their defaults are the library's defaults too, and on a
     # test function the API refuses any that is given
     defaults = inspect.signature(landscape_cmd).parameters
@@ -453,7 +464,9 @@ def landscape_cmd(
     if plot is not None:
         from losslab.views.landscape_plot import plot_landscape
 
-        drawn = _saved(lambda: plot_landscape(land, plot, layout=layout), failures)
+        drawn = _saved(
+            lambda: plot_landscape(land, plot, layout=layout, dpi=dpi, size=inches), failures
+        )
         plot = None if drawn is None else str(drawn)
     _report_landscape(land, fmt.value, plot)
     _finish(failures)

@@ -1,13 +1,14 @@
 """The classic 2-D test functions of `losslab landscape`: rosenbrock, rastrigin, beale, himmelblau
 and the ill-conditioned quadratic ½(x² + κy²), each with its analytic gradient, its minima, a
-default start and a plotting window."""
+default start, a plotting window and a default lr for each of `losslab landscape`'s default
+optimizers."""
 
 from __future__ import annotations
 
 import difflib
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,12 @@ class Function2D:
     """A 2-D test function: value and gradient (elementwise on arrays), minima and defaults.
 
     ``window`` is (x_min, x_max, y_min, y_max); ``log_levels``: its values span decades, so the
-    contour levels are log-spaced above the minimum.
+    contour levels are log-spaced above the minimum. ``lrs``: the default lr of the default
+    optimizers on this function from its start (an optimizer's own default is made for data,
+    and on a function whose gradient at the start is in the hundreds it diverges at once): the
+    value, among 1, 2, 3 and 5 per decade, at which the optimizer's character shows in the
+    default 200 steps (sgd crawling or zigzagging, momentum overshooting, adagrad's steps
+    dying out, rmsprop and adam moving at a steady pace) without diverging.
     """
 
     name: str
@@ -37,6 +43,7 @@ class Function2D:
     log_levels: bool
     source: str  # where the start and window come from
     condition: float | None = None
+    lrs: dict[str, float] = field(default_factory=dict)
 
     def grid(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(xs, ys, values) on an n × n grid of the window; ``values[i, j] = f(xs[j], ys[i])``."""
@@ -55,6 +62,7 @@ class Function2D:
             "window": list(self.window),
             "condition": self.condition,
             "source": self.source,
+            "lrs": dict(self.lrs),
         }
 
 
@@ -72,6 +80,9 @@ def _rosenbrock(_: float | None) -> Function2D:
         "rosenbrock", "(1 − x)² + 100(y − x²)²", value, gradient, ((1.0, 1.0),), 0.0,
         (-2.0, 2.0), (-2.0, 2.0, -1.0, 3.0), True,
         "start and window of pytorch-optimizer's examples/viz_optimizers.py",
+        # |∇f(start)| ≈ 1655: sgd above 1.5e-3 and momentum above 5e-4 diverge in a few steps
+        lrs={"sgd": 1.5e-3, "momentum": 5e-4, "nesterov": 5e-4, "adagrad": 1.0,
+             "rmsprop": 0.3, "adam": 0.5},
     )  # fmt: skip
 
 
@@ -89,6 +100,10 @@ def _rastrigin(_: float | None) -> Function2D:
         "rastrigin", "20 + x² − 10 cos 2πx + y² − 10 cos 2πy", value, gradient, ((0.0, 0.0),),
         0.0, (-2.0, 3.5), (-4.5, 4.5, -4.5, 4.5), False,
         "start and window of pytorch-optimizer's examples/viz_optimizers.py",
+        # sgd and the momenta settle in the local minimum next to the start; the adaptive
+        # rules' larger early steps hop one basin (adagrad, rmsprop) or two (adam) further
+        lrs={"sgd": 5e-3, "momentum": 5e-3, "nesterov": 2e-3, "adagrad": 0.5, "rmsprop": 0.05,
+             "adam": 0.5},
     )  # fmt: skip
 
 
@@ -110,6 +125,9 @@ def _beale(_: float | None) -> Function2D:
         ((3.0, 0.5),), 0.0, (3.0, 4.0), (-4.5, 4.5, -4.5, 4.5), True,
         "start and window of Louis Tiao's 'Visualizing and animating optimization algorithms "
         "with matplotlib'",
+        # f(start) ≈ 3.9e4 with |∇f| ≈ 2e5: the gradient methods need lrs near 1e-5
+        lrs={"sgd": 5e-5, "momentum": 3e-6, "nesterov": 1e-5, "adagrad": 1.0, "rmsprop": 0.1,
+             "adam": 0.2},
     )  # fmt: skip
 
 
@@ -136,6 +154,8 @@ def _himmelblau(_: float | None) -> Function2D:
         "himmelblau", "(x² + y − 11)² + (x + y² − 7)²", value, gradient, HIMMELBLAU_MINIMA, 0.0,
         (-0.5, -4.5), (-5.0, 5.0, -5.0, 5.0), True,
         "Wikipedia's window; the start (ours) lies where the basins of three minima meet",
+        lrs={"sgd": 1e-3, "momentum": 1e-4, "nesterov": 1e-4, "adagrad": 0.3, "rmsprop": 0.03,
+             "adam": 0.1},
     )  # fmt: skip
 
 
@@ -159,6 +179,9 @@ def _quadratic(condition: float | None) -> Function2D:
         (-4.5, 1.5, -1.5, 1.5), True,
         "the ravine of Goh's 'Why Momentum Really Works' (Distill 2017), axis-aligned",
         condition=k,
+        # sgd at 1/κ, half its stability limit 2/κ: one step along y, a crawl along x
+        lrs={"sgd": 1 / k, "momentum": 0.1 / k, "nesterov": 0.1 / k, "adagrad": 0.5,
+             "rmsprop": 0.05, "adam": 0.05},
     )  # fmt: skip
 
 

@@ -134,7 +134,9 @@ def function_path(
     hyper: dict[str, Any] | None = None,
     divergence_factor: float = DEFAULT_DIVERGENCE,
 ) -> Trajectory:
-    """The path of ``optimizer`` on ``fn`` from ``start`` (default: the function's) over ``steps``.
+    """The path of ``optimizer`` on ``fn`` from ``start`` (default: the function's) over ``steps``
+    at ``lr`` (default: the function's lr for this optimizer, :attr:`Function2D.lrs`, else the
+    optimizer's own).
 
     θ = (x, y) is one vector parameter (weight decay applies to it); each step computes ∇f at θ
     and calls the rule's ``step`` exactly as the training loop does (``ctx.loss``, ``closure`` and
@@ -144,7 +146,8 @@ def function_path(
     """
     opt = make_optimizer(optimizer, **(hyper or {}))
     rule = opt.rule
-    lr = opt.default_lr if lr is None else lr
+    if lr is None:  # the function's own default for this optimizer, else the optimizer's
+        lr = fn.lrs.get(OPTIMIZERS.resolve(optimizer), opt.default_lr)
     theta = np.array(fn.start if start is None else start, dtype=np.float64)
     g = np.empty(2)
     params, grads, mask = [theta], [g], [True]
@@ -394,8 +397,9 @@ def function_landscape(
     """Every optimizer's path on the test function ``name`` over its contour map.
 
     ``optimizers``: registered names or "all" (default: :data:`DEFAULT_OPTIMIZERS`); ``lr``: one
-    lr for all (default: each optimizer's own) unless ``tune`` = (low, high, n) picks each one's
-    from that log grid by the final value. A rule that refuses a 2-vector is skipped with a note.
+    lr for all (default: the function's lr for each, else the optimizer's own) unless ``tune`` =
+    (low, high, n) picks each one's from that log grid by the final value. A rule that refuses
+    a 2-vector is skipped with a note.
     """
     fn = make_function(name, condition=condition)
     _check_common(steps, grid, tol, lr, tune)
@@ -433,7 +437,7 @@ def function_landscape(
             ("x", "y"),
             tol,
             skipped,
-            {"function": fn.to_dict(), "steps": steps, "start": list(s)},
+            {"function": fn.to_dict(), "steps": steps, "start": list(s), "lr": lr},
         )
     )
 

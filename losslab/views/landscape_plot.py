@@ -19,25 +19,19 @@ from typing import Any
 import numpy as np
 
 from losslab.errors import ConfigError, LossLabError
+from losslab.views.figures import DPI, check_plot_name, require_matplotlib, save_figure
 from losslab.views.landscape import Landscape, Trajectory
-from losslab.views.plot import require_matplotlib, save_figure
 
 # Okabe & Ito (2008), "Color Universal Design", without its yellow (unreadable on white).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 STYLES = ("-", "--", ":", "-.")
-SUFFIXES = (".png", ".svg")
-WIDTH, DPI = 8.0, 100  # 800 pixels wide: a README column, a slide
+WIDTH = 8.0  # inches: 1200 pixels wide at 150 dpi
 LEVELS = 24
+# a perceptually uniform map, lightened on white (its lightness still rises monotonically with
+# f) under dark contour lines; each path has a white halo to stay readable on every colour
+CMAP, FILL_ALPHA = "viridis_r", 0.55
 LAYOUTS = ("auto", "overlay", "panels")
 OVERLAY_MAX = 4  # beyond this many paths, "auto" draws one panel per optimizer
-
-
-def check_plot_name(output: str | FilePath) -> FilePath:
-    """The --plot file, if its suffix is one we draw (.png, .svg)."""
-    output = FilePath(output)
-    if output.suffix.lower() not in SUFFIXES:
-        raise ConfigError(f"--plot takes a .png or .svg file name, got {output.name!r}")
-    return output
 
 
 def style(i: int) -> dict[str, Any]:
@@ -82,9 +76,8 @@ def levels(values: np.ndarray, floor: float, log: bool, n: int = LEVELS) -> tupl
 
 def _contours(ax: Any, land: Landscape) -> Any:
     """The filled contour map on ``ax``; returns the mappable (for one shared colour bar)."""
-    from matplotlib.colors import LinearSegmentedColormap, LogNorm
+    from matplotlib.colors import LogNorm
 
-    grey = LinearSegmentedColormap.from_list("landscape", ["#ffffff", "#a6a6a6"])
     floor = land.minimum if land.minimum is not None else float(np.nanmin(land.values))
     lv, log = levels(land.values, floor, land.log_levels)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -93,8 +86,8 @@ def _contours(ax: Any, land: Landscape) -> Any:
             Z = np.clip(Z - floor, lv[0], None)
     X, Y = np.meshgrid(land.x, land.y)
     kw: dict[str, Any] = {"norm": LogNorm(lv[0], lv[-1])} if log else {}
-    filled = ax.contourf(X, Y, Z, levels=lv, cmap=grey, **kw)
-    ax.contour(X, Y, Z, levels=lv, colors="#6e6e6e", linewidths=0.4, alpha=0.7, **kw)
+    filled = ax.contourf(X, Y, Z, levels=lv, cmap=CMAP, alpha=FILL_ALPHA, **kw)
+    ax.contour(X, Y, Z, levels=lv, colors="#3b3b3b", linewidths=0.5, alpha=0.5, **kw)
     filled.log = log  # type: ignore[attr-defined]
     ax.set_xlim(land.x[0], land.x[-1])
     ax.set_ylim(land.y[0], land.y[-1])
@@ -137,7 +130,8 @@ def _draw_path(ax: Any, p: Trajectory, i: int, label: str | None) -> None:
     s = style(i)
     pts = p.points
     every = max(1, len(pts) // 25)
-    ax.plot(pts[:, 0], pts[:, 1], lw=1.7, marker="o", ms=2.5, markevery=every, label=label, **s)
+    ax.plot(pts[:, 0], pts[:, 1], lw=4.0, color="white", alpha=0.8, solid_capstyle="round")
+    ax.plot(pts[:, 0], pts[:, 1], lw=1.8, marker="o", ms=3, markevery=every, label=label, **s)
     end = "X" if p.diverged_at is not None else "o"
     ax.plot(
         pts[-1, 0], pts[-1, 1], marker=end, ms=8, color=s["color"], mec="white", mew=0.8,
@@ -206,6 +200,9 @@ def _wrap(text: str, width: int = 95) -> str:
 def _function_title(land: Landscape) -> str:
     title = land.title
     tried = [p.candidates for p in land.paths if p.candidates]
+    if not tried and land.info.get("lr") is None:
+        name = land.info["function"]["name"]
+        title += f" · each optimizer at {name}'s default lr for it (functions2d.py)"
     if tried:
         lrs = [c["lr"] for c in tried[0]]
         title += (
@@ -251,7 +248,7 @@ def figure(land: Landscape, layout: str = "auto") -> Any:
         cols = 2 if n <= 4 else 3
         rows = math.ceil(n / cols)
         panel = (WIDTH - 2.3) / cols
-        panels_height = rows * (panel * aspect + 0.6) + 0.8
+        panels_height = rows * (panel * aspect + 0.3) + 1.0
         tune_height = 3.4 if tuned else 0.0
         fig = plt.figure(figsize=(WIDTH, panels_height + tune_height + 0.8), layout="constrained",
                          dpi=DPI)  # fmt: skip
@@ -261,6 +258,10 @@ def figure(land: Landscape, layout: str = "auto") -> Any:
             else (fig, None)
         )
         axes = top.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+        from matplotlib.ticker import MaxNLocator
+
+        # few x ticks: the end labels of neighbouring panels would touch ("5.0−5.0")
+        axes[0, 0].xaxis.set_major_locator(MaxNLocator(4, prune="upper"))
         mappable = None
         for k, ax in enumerate(axes.flat):
             if k >= n:
@@ -340,13 +341,20 @@ def _data_figure(plt: Any, land: Landscape) -> Any:
     return fig
 
 
-def plot_landscape(land: Landscape, output: str | FilePath, *, layout: str = "auto") -> FilePath:
-    """Draw ``land`` to ``output`` (.png or .svg)."""
+def plot_landscape(
+    land: Landscape,
+    output: str | FilePath,
+    *,
+    layout: str = "auto",
+    dpi: float = DPI,
+    size: tuple[float, float] | None = None,
+) -> FilePath:
+    """Draw ``land`` to ``output`` (.png, .svg or .pdf) at ``dpi``, ``size`` inches if given."""
     output = check_plot_name(output)
     plt = require_matplotlib()
     fig = figure(land, layout)
     try:
-        save_figure(fig, output)
+        save_figure(fig, output, dpi=dpi, size=size)
     finally:
         plt.close(fig)
     return output

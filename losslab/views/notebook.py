@@ -67,7 +67,7 @@ def eval_html(result: Any) -> str:
 def lr_find_html(result: Any) -> str:
     """The range test: both suggestions and the curve."""
     from losslab.study.lrfind import HEURISTIC
-    from losslab.views.plot import lr_find_figure
+    from losslab.views.lr_find_plot import lr_find_figure
     from losslab.views.render import lr_find_title
 
     title = lr_find_title(result)

@@ -11,8 +11,11 @@ Small multiples: one row of panels per loss, batch size and architecture the gri
 panel with its own y-axis. Where the optimum is known, the suboptimality f − f* on a log axis
 against epoch and against wall time (benchopt's headline figure); otherwise the training, validation
 and test loss and the metric. With three or more learning rates, the final value against the
-learning rate (DeepOBS's sensitivity plot). Colour (and beyond seven optimizers, a marker) tells
-the optimizer, the line style the learning rate; diverged runs end in a cross.
+learning rate (DeepOBS's sensitivity plot). Colour tells the optimizer (beyond eight, a line
+style and a marker too, where each optimizer ran one lr), the line style the learning rate (where
+one ran several); diverged runs end in a cross. A metric axis always shows every epoch (a logit
+axis where a linear one would squash the endings); a title too wide for its panel is broken.
+The lr range test's figure is :mod:`~losslab.views.lr_find_plot`.
 """
 
 from __future__ import annotations
@@ -25,16 +28,18 @@ from typing import Any
 
 import numpy as np
 
-from losslab.errors import ConfigError, DataError, LossLabError
+from losslab.errors import DataError
 from losslab.study.summary import UNAVERAGED
+from losslab.views.figures import (
+    DPI,
+    check_plot_name,
+    cycle,
+    require_matplotlib,
+    save_figure,
+)
 
-FORMATS = (".png", ".svg", ".pdf")
-DPI = 100
-WIDTH, HEIGHT = 10.0, 6.0  # a single-axis figure (the lr range test): 1000 × 600 px
-PANEL_WIDTH, PANEL_HEIGHT = 3.5, 2.7  # inches per panel: three panels make a 1050 px PNG
-# Okabe & Ito (2008), "Color Universal Design", with grey for the yellow that vanishes on white
-COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#8C8C8C")
-MARKERS = ("", "o", "s", "^", "v", "D", "P")  # the 9th optimizer on: colour + marker
+PANEL_WIDTH, PANEL_HEIGHT = 3.5, 2.7  # inches per panel
+# the line style tells an optimizer's lrs apart (where one has several)
 DASHES: tuple[Any, ...] = ("-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)), (0, (2, 1)))
 FACETS = ("loss", "batch_size", "hidden", "layers")  # a row of panels per value when varied
 METRIC_NAMES = {"r2": "R²"}
@@ -51,26 +56,6 @@ STYLE = {
     "axes.spines.right": False,
     "svg.fonttype": "path",  # glyphs as paths: the SVG shows the same text without the font
 }
-
-
-def require_matplotlib() -> Any:
-    """pyplot on the Agg backend, or one line naming the extra to install."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ConfigError("plotting needs matplotlib: pip install 'losslab[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def check_plot_name(output: str | Path, flag: str = "--plot") -> Path:
-    """A figure file name ending in .png, .svg or .pdf (the format follows the suffix)."""
-    output = Path(output)
-    if output.suffix.lower() not in FORMATS:
-        raise ConfigError(f"{flag} takes a .png, .svg or .pdf file name, got {output.name!r}")
-    return output
 
 
 # --------------------------------------------------------------------------- the data
@@ -156,17 +141,20 @@ def _facet_label(keys: list[str], facet: tuple) -> str:
 
 
 def _styles(runs: Sequence[dict[str, Any]]) -> dict[tuple[str, float], dict[str, Any]]:
-    """(optimizer, lr) -> colour, marker and line style: colour by optimizer (a marker too from
-    the eighth on), line style by the rank of the lr among that optimizer's lrs."""
+    """(optimizer, lr) -> colour, marker and line style. Where each optimizer ran one lr, the
+    colour, then each further round of the colours a line style and a marker, tells every
+    optimizer apart; where one ran several, the line style tells the rank of its lr."""
     optimizers = list(dict.fromkeys(r["optimizer"] for r in runs))
+    lrs = {o: sorted({float(r["lr"]) for r in runs if r["optimizer"] == o}) for o in optimizers}
+    single = all(len(v) == 1 for v in lrs.values())
     out = {}
     for i, name in enumerate(optimizers):
-        lrs = sorted({float(r["lr"]) for r in runs if r["optimizer"] == name})
-        for j, lr in enumerate(lrs):
+        look = cycle(i)
+        for j, lr in enumerate(lrs[name]):
             out[(name, lr)] = {
-                "color": COLOURS[i % len(COLOURS)],
-                "marker": MARKERS[(i // len(COLOURS)) % len(MARKERS)],
-                "linestyle": DASHES[j % len(DASHES)],
+                "color": look["color"],
+                "marker": look["marker"],
+                "linestyle": look["linestyle"] if single else DASHES[j % len(DASHES)],
                 # beyond five lrs the dashes repeat, a lighter line tells them apart
                 "alpha": 1.0 if j < len(DASHES) else 0.55,
             }
@@ -359,13 +347,11 @@ def _draw_curves(ax: Any, configs: list[_Config], panel: _Panel, d: _Drawing) ->
     return shown or fallback  # every run diverged: the diverging curves set the range
 
 
-def _set_range(ax: Any, shown: list[float], *, log: bool, low: float | None = None) -> None:
-    """The y-range of ``shown`` (from ``low`` up, when given) with a margin."""
+def _set_range(ax: Any, shown: list[float], *, log: bool) -> None:
+    """The y-range of every value in ``shown``, with a margin (never less: no data hidden)."""
     if not shown:
         return
     lo, hi = min(shown), max(shown)
-    if low is not None:
-        lo = max(lo, low)
     if log:
         from matplotlib.ticker import NullFormatter
 
@@ -378,6 +364,39 @@ def _set_range(ax: Any, shown: list[float], *, log: bool, low: float | None = No
     else:
         pad = 0.06 * (hi - lo) if hi > lo else 0.05 * max(1.0, abs(hi))
         ax.set_ylim(lo - pad, hi + pad)
+
+
+def _logit_spreads(shown: list[float], finals: list[float]) -> bool:
+    """Whether a logit axis (for shares in (0, 1), as accuracy) shows the endings apart where
+    a linear one would squash them under the early epochs: they fill under a quarter of the
+    linear range and at least twice that share of the logit range."""
+    if not (shown and finals) or not (0 < min(shown) and max(shown) < 1):
+        return False
+    lo, hi, end = min(shown), max(shown), min(finals)
+    if hi <= lo:
+        return False
+    linear = (hi - end) / (hi - lo)
+    logit = [math.log(p / (1 - p)) for p in (lo, hi, end)]
+    return linear < 0.25 and (logit[1] - logit[2]) / (logit[1] - logit[0]) > 2 * linear
+
+
+def _set_logit_range(ax: Any, shown: list[float]) -> None:
+    """A logit y-axis over every value in ``shown`` with a margin of 6% of its logit span,
+    labelled in plain decimals (0.5, 0.9, 0.99) rather than matplotlib's 1 − 10⁻²."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    a, b = (math.log(p / (1 - p)) for p in (min(shown), max(shown)))
+    pad = 0.06 * (b - a)
+    low, high = 1 / (1 + math.exp(-(a - pad))), 1 / (1 + math.exp(-(b + pad)))
+    ax.set_yscale("logit")
+    ax.set_ylim(low, high)
+    ticks = [t for t in LOGIT_TICKS if low <= t <= high]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_locator(NullLocator())
+
+
+LOGIT_TICKS = (0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999)
 
 
 def _cross(ax: Any, x: float, y: float, colour: str, stacked: dict[float, int]) -> None:
@@ -458,17 +477,16 @@ def _draw_panel(ax: Any, panel: _Panel, group: _Group, d: _Drawing) -> None:
     elif panel.kind == "metric":
         names = sorted({_metric_column(r, d.columns) or "" for r in runs} - {""})
         label = " / ".join(METRIC_NAMES.get(n, n) for n in names)
-        finals = ax._losslab_finals
-        low, cut = None, False
-        if finals and shown:
-            # early epochs far below every final value would squash the endings into a line
-            hi, end = max(shown), min(finals)
-            if min(shown) < end - 2 * max(hi - end, 1e-12):
-                low, cut = end - 0.15 * max(hi - end, 1e-3), True
-        _set_range(ax, shown, log=False, low=low)
+        # every epoch stays on the axis; a logit axis where a linear one would squash the
+        # endings under the early epochs (accuracy from 0.1 to 0.97)
+        logit = _logit_spreads(shown, ax._losslab_finals)
+        if logit:
+            _set_logit_range(ax, shown)
+        else:
+            _set_range(ax, shown, log=False)
         split = "test" if has_test else "training"
         ax.set_title(_title(group.label, f"{split} {label}{best}"))
-        ax.set_ylabel(label + (" (early epochs cut)" if cut else ""))
+        ax.set_ylabel(label + (" (logit scale)" if logit else ""))
     else:
         log = bool(shown) and min(shown) > 0 and max(shown) / min(shown) > 3
         if log:
@@ -527,9 +545,11 @@ def study_figure(
     optima: dict[str, list[float | None]] | None = None,
     title: str = "",
     skip: Sequence[str] = UNAVERAGED,
+    size: tuple[float, float] | None = None,
 ) -> Any:
     """The comparison figure of runs (as runs.csv) and their curves (as curves.csv): a
-    matplotlib Figure, one row of panels per facet the grid varies; the caller closes it.
+    matplotlib Figure, one row of panels per facet the grid varies (``size``: inches, default
+    by the panels); the caller closes it.
 
     Runs whose status is in ``skip`` are left out (a study's interrupted and failed runs, never
     averaged).
@@ -558,7 +578,7 @@ def study_figure(
     seeds = max(len(c.runs) for c in configs.values())
     with plt.rc_context(STYLE):
         fig = plt.figure(
-            figsize=(PANEL_WIDTH * ncols + 0.3, PANEL_HEIGHT * nrows + 1.4),
+            figsize=size or (PANEL_WIDTH * ncols + 0.3, PANEL_HEIGHT * nrows + 1.4),
             dpi=DPI,
             layout="constrained",
         )
@@ -588,7 +608,32 @@ def study_figure(
         if d.diverged:
             notes.append("× = last epoch before a run diverged")
         fig.suptitle("\n".join([title, *_wrap(" · ".join(notes), fig.get_figwidth())]))
+        _fit_titles(fig, ncols)
     return fig
+
+
+def _fit_titles(fig: Any, ncols: int) -> None:
+    """Break panel titles wider than their panel (a long facet: "squared-epsilon-insensitive —
+    test loss"): every facet on a line of its own, then at spaces, so that no title runs into
+    its neighbour or off the figure."""
+    import textwrap
+
+    renderer = fig.canvas.get_renderer()
+    room = fig.bbox.width / ncols - 1.0 * fig.dpi  # the panel, less its y-axis labels
+
+    def width(ax: Any) -> float:
+        return ax.title.get_window_extent(renderer).width if ax.get_title() else 0.0
+
+    if all(width(ax) <= room for ax in fig.axes):
+        return
+    for ax in fig.axes:
+        ax.set_title(ax.get_title().replace(" — ", "\n", 1))
+        if width(ax) > room:
+            text = ax.get_title()
+            chars = max(12, int(max(map(len, text.split("\n"))) * room / width(ax)))
+            ax.set_title(
+                "\n".join(w for line in text.split("\n") for w in textwrap.wrap(line, chars))
+            )
 
 
 def _wrap(text: str, inches: float) -> list[str]:
@@ -596,24 +641,6 @@ def _wrap(text: str, inches: float) -> list[str]:
     import textwrap
 
     return textwrap.wrap(text, width=max(40, int(inches * 13)), break_on_hyphens=False)
-
-
-def save_figure(fig: Any, output: str | Path) -> Path:
-    """Write ``fig`` to ``output`` (.png, .svg or .pdf, no timestamps: the same figure gives
-    the same file), one line naming the place on failure."""
-    output = check_plot_name(output)
-    plt = require_matplotlib()
-    fmt = output.suffix.lower()[1:]
-    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        with plt.rc_context({"svg.hashsalt": output.name}):
-            fig.savefig(output, dpi=DPI, format=fmt, metadata=metadata)
-    except FileExistsError:
-        raise LossLabError(f"cannot write the plot {output}: not a directory") from None
-    except OSError as exc:
-        raise LossLabError(f"cannot write the plot {output}: {exc.strerror or exc}") from None
-    return output
 
 
 def plot_study(
@@ -624,87 +651,20 @@ def plot_study(
     optima: dict[str, list[float | None]] | None = None,
     title: str = "",
     skip: Sequence[str] = UNAVERAGED,
+    dpi: float = DPI,
+    size: tuple[float, float] | None = None,
 ) -> Path:
-    """Draw :func:`study_figure` to ``output`` (.png, .svg or .pdf)."""
+    """Draw :func:`study_figure` to ``output`` (.png, .svg or .pdf) at ``dpi``."""
     output = check_plot_name(output)
     plt = require_matplotlib()
-    fig = study_figure(runs, curves, optima=optima, title=title, skip=skip)
+    fig = study_figure(runs, curves, optima=optima, title=title, skip=skip, size=size)
     try:
-        return save_figure(fig, output)
+        return save_figure(fig, output, dpi=dpi)
     finally:
         plt.close(fig)
 
 
 # --------------------------------------------------------------------------- saved records
-
-
-def plot_lr_find(result: Any, output: str | Path, *, title: str) -> Path:
-    """Draw :func:`lr_find_figure` to ``output`` (.png, .svg or .pdf)."""
-    output = check_plot_name(output)
-    plt = require_matplotlib()
-    fig = lr_find_figure(result, title=title)
-    try:
-        return save_figure(fig, output)
-    finally:
-        plt.close(fig)
-
-
-def lr_find_figure(result: Any, *, title: str) -> Any:
-    """The range test: loss per step (faint) and smoothed (solid) against the lr on a log axis,
-    both suggestions marked and labelled; the y axis stops where the sweep's stop rule would.
-    A matplotlib Figure; the caller closes it."""
-    plt = require_matplotlib()
-    lrs = result.lrs
-    smoothed = [v if math.isfinite(v) else math.nan for v in result.smoothed]
-    fig, ax = plt.subplots(figsize=(WIDTH, HEIGHT), dpi=DPI)
-    try:
-        ax.plot(lrs, result.losses, color="0.7", lw=0.8, label="batch objective")
-        ax.plot(lrs, smoothed, color="C0", lw=2.0, label="smoothed (β = 0.98, bias-corrected)")
-        finite = [v for v in smoothed if math.isfinite(v)]
-        low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
-        if finite:
-            high = min(high, max(finite[0], 4 * low))  # the sweep's stop rule: 4 × the best
-            pad = 0.06 * (high - low) or 0.06 * abs(low) or 0.06
-            low, high = low - pad, high + pad
-            ax.set_ylim(low, high)
-        marks = {"steepest": ("C3", "v", "steepest descent"), "valley": ("C2", "o", "valley")}
-        for name, suggestion in result.suggestions.items():
-            if suggestion is None:
-                continue
-            colour, marker, label = marks[name]
-            lr, loss = suggestion["lr"], suggestion["loss"]
-            ax.axvline(lr, color=colour, lw=1.0, ls="--", alpha=0.7)
-            ax.plot(
-                [lr],
-                [loss],
-                marker=marker,
-                ms=10,
-                color=colour,
-                ls="none",
-                label=f"{label}: lr {lr:.3g}",
-            )
-            upper = loss > (low + high) / 2  # label on the side with room
-            ax.annotate(
-                f"{label}\nlr {lr:.3g}",
-                (lr, loss),
-                xytext=(8, -30 if upper else 10),
-                textcoords="offset points",
-                color=colour,
-                fontsize="medium",
-                fontweight="bold",
-            )
-        ax.set_xscale("log")
-        ax.set_xlabel("learning rate (log scale)")
-        ax.set_ylabel("training objective of the step's minibatch")
-        ax.set_title(f"{title}\na heuristic: check the lrs around a suggestion by training")
-        ax.grid(True, which="major", alpha=0.35)
-        ax.grid(True, which="minor", alpha=0.1)
-        # below the axes: the curve may run through any corner
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, frameon=False)
-    except BaseException:
-        plt.close(fig)
-        raise
-    return fig
 
 
 @dataclass
@@ -781,13 +741,19 @@ def records_of(result: str | Path) -> Drawable:
     return run_records(directory)
 
 
-def plot_record(result: str | Path, output: str | Path | None = None) -> Path:
-    """Plot a saved study or run directory (default: RESULT/curves.png)."""
+def plot_record(
+    result: str | Path,
+    output: str | Path | None = None,
+    *,
+    dpi: float = DPI,
+    size: tuple[float, float] | None = None,
+) -> Path:
+    """Plot a saved study or run directory (default: RESULT/curves.png) at ``dpi``."""
     output = check_plot_name(output, "--out") if output is not None else None
     found = records_of(result)
     target = output if output is not None else Path(result) / "curves.png"
     try:
         return plot_study(found.runs, found.curves, target, optima=found.optima,
-                          title=found.title, skip=found.skip)  # fmt: skip
+                          title=found.title, skip=found.skip, dpi=dpi, size=size)  # fmt: skip
     except DataError as exc:
         raise DataError(f"{result}: {exc}") from None

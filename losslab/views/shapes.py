@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from losslab.errors import ConfigError, LossLabError
+from losslab.views.figures import DPI, check_plot_name, require_matplotlib, save_figure
 
 KINDS = ("regression", "positive", "classification")
 TASKS = {
@@ -202,16 +203,24 @@ def style(i: int) -> dict[str, Any]:
     return {"color": PALETTE[i % len(PALETTE)], "ls": STYLES[(i // len(PALETTE)) % len(STYLES)]}
 
 
-def plot_shapes(charts: Sequence[Shapes], output: str, *, gradients: bool = False) -> Any:
-    """One panel per chart (and a row of their gradients), saved to ``output`` (.png/.svg/.pdf)."""
-    from losslab.views.plot import check_plot_name, require_matplotlib, save_figure
-
+def plot_shapes(
+    charts: Sequence[Shapes],
+    output: str,
+    *,
+    gradients: bool = False,
+    dpi: float = DPI,
+    size: tuple[float, float] | None = None,
+) -> Any:
+    """One panel per chart (and a row of their gradients), each column's legend under it,
+    saved to ``output`` (.png/.svg/.pdf) at ``dpi``, ``size`` inches if given."""
     output = check_plot_name(output)
     plt = require_matplotlib()
     rows = 2 if gradients else 1
+    legend_rows = max((len(c.values) + 1) // 2 for c in charts)
     fig, axes = plt.subplots(
-        rows, len(charts), figsize=(6.4 * len(charts), 4.2 * rows), squeeze=False
-    )
+        rows, len(charts), squeeze=False, layout="constrained",
+        figsize=size or (4.6 * len(charts), 3.4 * rows + 0.2 * legend_rows + 0.3),
+    )  # fmt: skip
     for col, chart in enumerate(charts):
         panels = [("value", chart.values)] + ([("gradient", chart.gradients)] if gradients else [])
         for row, (what, series) in enumerate(panels):
@@ -250,13 +259,12 @@ def plot_shapes(charts: Sequence[Shapes], output: str, *, gradients: bool = Fals
             ax.set_xlabel(chart.xlabel)
             ax.set_ylabel("loss per row" if what == "value" else "gradient per row")
             ax.grid(True, alpha=0.3)
-            if row == 0:
-                ax.legend(
-                    fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
-                )
-    fig.tight_layout()
+            if row == rows - 1:  # under the column, so that the panels keep the width
+                handles = [line for line in axes[0][col].get_lines() if line.get_label()[0] != "_"]
+                ax.legend(handles=handles, fontsize=9, loc="upper center", ncol=2,
+                          bbox_to_anchor=(0.5, -0.18), frameon=False)  # fmt: skip
     try:
-        return save_figure(fig, output)
+        return save_figure(fig, output, dpi=dpi)
     finally:
         plt.close(fig)
 
