@@ -68,6 +68,14 @@ def _warn(message: str) -> None:
         pass
 
 
+def _warn_row_ids(prep: dict[str, Any]) -> None:
+    """A feature that looks like a row id: one line on stderr (the record has it too)."""
+    if prep.get("row_id"):
+        from losslab.train.prepare import row_id_note
+
+        _warn(row_id_note(prep["row_id"]))
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so that the interpreter's last flush cannot fail again."""
     try:
@@ -288,6 +296,10 @@ Target = Annotated[
 ]
 Features = Annotated[
     str | None, Opt(help="Comma-separated feature columns (default: all but the target).")
+]
+Exclude = Annotated[
+    str | None,
+    Opt(help="Comma-separated columns dropped from the features (a row id, a leak)."),
 ]
 Model = Annotated[
     str | None,

@@ -22,6 +22,7 @@ from losslab.cli.common import (
     Dtype,
     DtypeOpt,
     Epochs,
+    Exclude,
     Executor,
     Features,
     Format,
@@ -57,6 +58,7 @@ from losslab.cli.common import (
     _progress,
     _saved,
     _split_list,
+    _warn_row_ids,
     hyper_options,
     loss_options,
     render_escape,
@@ -86,6 +88,7 @@ def compare_cmd(
     ] = None,
     target: Target = None,
     features: Features = None,
+    exclude: Exclude = None,
     model: Model = None,
     optimizer: Annotated[
         list[str] | None,
@@ -201,6 +204,7 @@ def compare_cmd(
             sep=sep,
             target=target,
             features=features,
+            exclude=exclude,
             weight_column=weight_column,
             test_size=test_size,
             val_size=val_size,
@@ -250,6 +254,7 @@ def compare_cmd(
             progress=bar,
             **settings,
         )
+    _warn_row_ids(result.config["data"].get("preparation", {}))
     failures = run_failures(result.runs)  # each run's own, after the study's result
     with _ctrl_c_ignored(result.partial):  # once stopped, one more Ctrl-C must not lose the study
         if not no_save:

@@ -19,6 +19,7 @@ from losslab.cli.common import (
     Dtype,
     DtypeOpt,
     Epochs,
+    Exclude,
     Features,
     Format,
     FormatOpt,
@@ -52,6 +53,7 @@ from losslab.cli.common import (
     _finish,
     _progress,
     _saved,
+    _warn_row_ids,
     hyper_options,
     loss_options,
     optimizer_help,
@@ -77,6 +79,7 @@ def fit_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     target: Target = None,
     features: Features = None,
+    exclude: Exclude = None,
     model: Model = None,
     loss: Annotated[
         str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
@@ -129,6 +132,13 @@ def fit_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
+    plot: Annotated[
+        str | None,
+        Opt(
+            help="Also draw the run's curves to this .png, .svg or .pdf (the figure `losslab "
+            "plot RUN` draws; needs losslab[plot])."
+        ),
+    ] = None,
     stream: Annotated[
         bool,
         Opt(
@@ -160,6 +170,7 @@ def fit_cmd(
             sep=sep,
             target=target,
             features=features,
+            exclude=exclude,
             weight_column=weight_column,
             seed=seed,
             test_size=test_size,
@@ -204,6 +215,11 @@ def fit_cmd(
 
     if chunk_rows is not None and not stream:
         raise LossLabError(f"--chunk-rows {chunk_rows} needs --stream")
+    if plot is not None:
+        from losslab.views.plot import check_plot_name, require_matplotlib
+
+        check_plot_name(plot)
+        require_matplotlib()
     with _progress("epoch", progress) as bar:
         if stream:
             from losslab.train.stream import fit as fit_stream
@@ -211,11 +227,17 @@ def fit_cmd(
             result = fit_stream(data, chunk_rows=chunk_rows, progress=bar, **settings)
         else:
             result = fit(data, progress=bar, **settings)
+    _warn_row_ids(result.data.get("preparation", {}))
     failures: list[str] = []
     if not no_save:
         record = _saved(lambda: save_fit(result, out), failures)
         result.record = str(record) if record is not None else None
-    _report_fit(result, fmt.value)
+    if plot is not None:
+        from losslab.views.plot import plot_fit
+
+        drawn = _saved(lambda: plot_fit(result, plot), failures)
+        plot = None if drawn is None else plot
+    _report_fit(result, fmt.value, plot)
     if result.status == "diverged":
         failures.insert(0, result.message or "diverged")
     if result.status == "interrupted":
@@ -227,7 +249,7 @@ def fit_cmd(
     _finish(failures)
 
 
-def _report_fit(result: Any, fmt: str) -> None:
+def _report_fit(result: Any, fmt: str, plot: str | None = None) -> None:
     from losslab.views import render
 
     rows = render.fit_rows(
@@ -253,6 +275,8 @@ def _report_fit(result: Any, fmt: str) -> None:
         out.append(render.line(f"train loss by epoch {curve}", None))
         if result.record:
             out.append(render.line(f"record: {result.record}", None))
+        if plot:
+            out.append(render.line(f"plot: {plot}", None))
         return out
 
     csv_rows = [(k, None if isinstance(v, render.Undefined) else v) for k, v in rows]
@@ -285,6 +309,7 @@ def lr_find_cmd(
     ] = None,
     target: Target = None,
     features: Features = None,
+    exclude: Exclude = None,
     model: Model = None,
     loss: Annotated[
         str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
@@ -335,6 +360,7 @@ def lr_find_cmd(
             sep=sep,
             target=target,
             features=features,
+            exclude=exclude,
             seed=seed,
             test_size=test_size,
             val_size=val_size,

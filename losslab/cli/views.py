@@ -18,6 +18,7 @@ from losslab.cli.common import (
     ClipNorm,
     Commands,
     DivergenceFactor,
+    Exclude,
     Features,
     Format,
     FormatOpt,
@@ -343,6 +344,7 @@ def landscape_cmd(
     ] = None,
     target: Target = None,
     features: Features = None,
+    exclude: Exclude = None,
     model: Model = None,
     loss: Annotated[
         str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
@@ -394,6 +396,7 @@ def landscape_cmd(
     fit_options = {  # the `fit` options landscape takes on data (and refuses on a test function)
         "target": target,
         "features": features,
+        "exclude": exclude,
         "model": model,
         "loss": loss,
         "batch_size": batch_size,

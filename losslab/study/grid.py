@@ -10,7 +10,7 @@ from typing import Any
 
 from losslab.errors import ConfigError
 from losslab.losses import LOSSES
-from losslab.nn.models import check_loss
+from losslab.nn.models import check_loss, model_for_loss
 from losslab.optim.optimizers import OPTIMIZERS
 from losslab.study.problems import (
     _problem_for,
@@ -164,7 +164,7 @@ def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
             raise ConfigError(f"--batch-size must be >= 0 (0 = full batch), got {bs}")
     names = [LOSSES.resolve(loss) if loss else problem.loss.name for loss in grid.losses]
     for name in names:
-        check_loss(problem.model, name)
+        check_loss(model_for_loss(problem.model, name, score=problem.score_models), name)
     for param in base.loss_params():
         if not any(param in LOSSES.get(name).params for name in names):
             flag = "--" + param.replace("_", "-")

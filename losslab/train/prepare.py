@@ -29,6 +29,7 @@ from losslab.nn.models import (
     default_loss,
     encode_target,
     head_of,
+    model_for_loss,
 )
 from losslab.train.config import FitConfig
 
@@ -58,6 +59,9 @@ class Problem:
     prep: dict[str, Any] = field(default_factory=dict)  # rows dropped, values imputed, one-hot
     weights: np.ndarray | None = None  # --weight-column's weights (None: unweighted or all equal)
     weight_column: str | None = None
+    # a study of losses that need both one-score models (bce, hinge): each loss runs on the one
+    # of linear and logistic that takes it (see :func:`losslab.nn.models.model_for_loss`)
+    score_models: bool = False
 
     @property
     def head(self) -> ModelKind:
@@ -176,6 +180,14 @@ def choose_columns(table: Any, config: FitConfig) -> tuple[str, list[str], str]:
             raise ConfigError(f"column {weight_column!r} is both a feature and the --weight-column")
     else:
         features = [c for c in columns if c != target]
+    if config.exclude:
+        for column in config.exclude:
+            require_column(table, column, "--exclude")
+            if column == target:
+                raise ConfigError(f"--exclude {column}: {column!r} is the target, not a feature")
+        features = [c for c in features if c not in config.exclude]
+        if not features:
+            raise ConfigError(f"--exclude {','.join(config.exclude)} leaves no feature column")
     return target, features, why
 
 
@@ -199,6 +211,9 @@ def _incomplete_and_strings(
     isna = frame[[*features, target]].isna().to_numpy()
     incomplete = isna.any(axis=1)
     prep: dict[str, Any] = {"missing": config.missing}
+    ids = row_id_columns(frame, [c for c in features if c not in strings])
+    if ids:
+        prep["row_id"] = ids
     if strings:
         prep["onehot"] = strings
     if incomplete.any():
@@ -223,6 +238,30 @@ def _incomplete_and_strings(
             prep["imputed"] = {c: int(k) for c, k in zip(features, counts, strict=True) if k}
             return table, frame[features], prep
     return table, (table.frame[features] if strings else None), prep
+
+
+ROW_ID_MIN_ROWS = 20  # fewer rows than this: distinct integers prove nothing
+
+
+def row_id_columns(frame: Any, columns: list[str]) -> list[str]:
+    """The columns that look like a row id: integers, all distinct, one per row (0..n−1 or any
+    other distinct integers), in a table of at least ``ROW_ID_MIN_ROWS`` rows. As a feature such
+    a column lets a model memorise rows; ``--exclude`` drops it."""
+    n = len(frame)
+    if n < ROW_ID_MIN_ROWS:
+        return []
+    ids = []
+    for column in columns:
+        values = frame[column].to_numpy()
+        if values.dtype.kind not in "iuf":
+            continue
+        if values.dtype.kind == "f" and not (
+            np.isfinite(values).all() and (values == np.round(values)).all()
+        ):
+            continue
+        if np.unique(values).size == n:
+            ids.append(column)
+    return ids
 
 
 TARGET_NAMES = ("target", "label", "class", "y")  # without --target, the first column so named
@@ -281,8 +320,9 @@ def with_loss(problem: Problem, loss: str | None, params: dict[str, Any] | None 
     spec = LOSSES.get(loss or default_loss(problem.model, labels))
     if spec is problem.loss:
         return problem
-    y, classes = _encode(problem.table, problem.target, problem.model, spec, labels, params)
-    return replace(problem, loss=spec, y=y, classes=classes)
+    model = model_for_loss(problem.model, spec.name, score=problem.score_models)
+    y, classes = _encode(problem.table, problem.target, model, spec, labels, params)
+    return replace(problem, model=model, loss=spec, y=y, classes=classes)
 
 
 @dataclass
@@ -601,6 +641,16 @@ def _pixels_blown_up(split: Split) -> float | None:
         return None
     z = max(float(X.max()), -float(X.min()))
     return round(z, 1) if z > PIXEL_Z else None
+
+
+def row_id_note(columns: list[str]) -> str:
+    """The one line saying which feature columns look like a row id, and the flag to drop them."""
+    names = ", ".join(repr(c) for c in columns)
+    what = "looks like a row id" if len(columns) == 1 else "look like row ids"
+    return (
+        f"feature {names} {what} (distinct integers, one per row): a model can memorise it; "
+        f"--exclude {','.join(columns)} drops it"
+    )
 
 
 def preparation_line(prep: dict[str, Any]) -> str:

@@ -339,6 +339,8 @@ def study_table(
     }.get(ranked_by(study.runs), "training loss")
     notes.append(f"ranked by mean {what} within each loss (the test loss never chooses)")
     notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
+    if study.config.get("model_note"):
+        notes.append(f"model: {study.config['model_note']}")
     if study.record:
         notes.append(f"saved: {study.record}")
     if plot:
