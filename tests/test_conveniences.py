@@ -183,3 +183,116 @@ def test_fit_plot_refuses_before_training(cli, tmp_path, no_matplotlib):
     message = cli.error("fit", "iris", "--no-save", "--plot", tmp_path / "c.png")
     assert "losslab[plot]" in message
     assert "--plot" in cli.error("fit", "iris", "--no-save", "--plot", tmp_path / "c.txt")
+
+
+# --------------------------------------------------------------------------- --target-scale
+
+
+def _houses(write_csv, n: int = 200) -> tuple:
+    """House prices (≈ 1e5) from area and rooms, with noise."""
+    rng = np.random.default_rng(3)
+    area = rng.uniform(50, 250, n)
+    rooms = rng.integers(1, 7, n).astype(float)
+    price = 40_000 + 1_100 * area + 9_000 * rooms + rng.normal(0, 15_000, n)
+    rows = zip(area, rooms, price, strict=True)
+    lines = ["area,rooms,price", *(f"{a:.2f},{r:.0f},{p:.2f}" for a, r, p in rows)]
+    return write_csv("\n".join(lines) + "\n", "houses.csv")
+
+
+def _sklearn_target_scaled(path):
+    """scikit-learn's TransformedTargetRegressor (LinearRegression, StandardScaler on y) on our
+    training rows and standardised features: the independent reference."""
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.linear_model import LinearRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from losslab.train.loop import FitConfig, prepare
+
+    problem, split = prepare(FitConfig(data=str(path)))  # raw targets, standardised features
+    reg = TransformedTargetRegressor(regressor=LinearRegression(), transformer=StandardScaler())
+    reg.fit(split.X_train, split.y_train)
+    return problem, split, reg
+
+
+def test_a_large_target_gets_a_note_naming_the_flag(cli, write_csv):
+    path = _houses(write_csv)
+    result = cli("fit", path, "--no-save", "--format", "json")
+    import json
+
+    out = json.loads(result.stdout)
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "--target-scale standard" in notes[0]
+    assert out["metrics"]["test"]["r2"] < 0  # the hopeless run the note is about
+    assert "target_scale" not in out["config"] and "target_scale" not in out["model"]
+    # an lr given by hand, or the scaled target: no note
+    assert "note:" not in cli("fit", path, "--lr", "0.1", "--no-save").stderr
+    assert "note:" not in cli("fit", path, "--target-scale", "standard", "--no-save").stderr
+    # diabetes' target (25 to 346) is not large
+    assert "note:" not in cli("fit", "diabetes", "--epochs", "2", "--no-save").stderr
+
+
+def test_target_scale_standard_is_transformed_target_regression(cli, write_csv, tmp_path):
+    path = _houses(write_csv)
+    problem, split, reg = _sklearn_target_scaled(path)
+    out = cli.json(
+        "fit", path, "--target-scale", "standard", "--optimizer", "lbfgs", "--epochs", "50",
+        "--out", tmp_path / "runs",
+    )  # fmt: skip
+    scale = out["model"]["target_scale"]
+    assert scale["kind"] == "standard"
+    assert scale["mean"] == pytest.approx(reg.transformer_.mean_[0], rel=1e-12)
+    assert scale["std"] == pytest.approx(reg.transformer_.scale_[0], rel=1e-12)
+    assert out["data"]["target_scale"] == scale and out["config"]["target_scale"] == "standard"
+    # the losses are on the standardised target: mse there is 1 − R² (population σ)
+    assert out["metrics"]["train"]["loss"] == pytest.approx(1 - out["metrics"]["train"]["r2"])
+    from sklearn.metrics import r2_score
+
+    X_test = split.scaler.apply(problem.X[split.test_rows])
+    y_test = problem.y[split.test_rows]
+    assert out["metrics"]["test"]["r2"] == pytest.approx(r2_score(y_test, reg.predict(X_test)))
+    assert out["metrics"]["test"]["r2"] > 0.8
+    # predict un-scales: σ·s + μ, in the target's units (scikit-learn's predictions)
+    (run,) = (tmp_path / "runs").iterdir()
+    text = cli("predict", run, path).stdout.splitlines()
+    assert text[0] == "prediction"
+    ours = np.array([float(v) for v in text[1:]])
+    theirs = reg.predict(split.scaler.apply(problem.X))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)  # lbfgs to its tolerance
+    # eval --model scores those predictions against the raw target
+    scored = cli.json("eval", path, "--model", run, "--loss", "mse")
+    assert scored["losses"]["mse"] == pytest.approx(np.mean((ours - problem.y) ** 2), rel=1e-9)
+
+
+def test_target_scale_is_refused_off_regression(cli, write_csv):
+    message = cli.error("fit", "breast-cancer", "--target-scale", "standard", "--no-save")
+    assert "--target-scale standard applies to regression" in message and "classifier" in message
+    message = cli.error(
+        "fit", "diabetes", "--loss", "poisson", "--target-scale", "standard", "--no-save"
+    )
+    assert "poisson" in message and "link" in message
+    message = cli.error("fit", "diabetes", "--target-scale", "minmax", "--no-save")
+    assert "--target-scale must be one of none, standard" in message
+    message = cli.error("fit", "iris", "--stream", "--target-scale", "standard", "--no-save")
+    assert "--target-scale" in message
+
+
+def test_target_scale_in_compare_lr_find_and_landscape(cli, write_csv):
+    path = _houses(write_csv)
+    study = cli.json(
+        "compare", path, "--target-scale", "standard", "--optimizer", "gd", "--lr", "0.1",
+        "--epochs", "300", "--seeds", "1", "--test-size", "0", "--no-save",
+    )  # fmt: skip
+    *_, reg = _sklearn_target_scaled(path)
+    from losslab.train.loop import FitConfig, prepare
+
+    _, whole = prepare(FitConfig(data=str(path), test_size=0.0))
+    y = (whole.y_train - whole.y_train.mean()) / whole.y_train.std()
+    A = np.column_stack([whole.X_train, np.ones(len(y))])
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    assert study["reference"]["objective"] == pytest.approx(np.mean((A @ coef - y) ** 2))
+    assert study["runs"][0]["gap"] < 1e-6
+    sweep = cli.json("lr-find", path, "--target-scale", "standard", "--steps", "10")
+    assert sweep["data"]["target_scale"]["std"] == pytest.approx(reg.transformer_.scale_[0])
+    land = cli.json("landscape", path, "--target-scale", "standard", "--optimizer", "gd",
+                    "--steps", "3")  # fmt: skip
+    assert land["minimum"] < 1  # the standardised objective (the raw one is ≈ 2e8)

@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # the `fit` settings `landscape` takes on data (and refuses on a test function)
 LANDSCAPE_FIT_OPTIONS = (
     "target", "features", "exclude", "model", "loss", "batch_size", "hidden", "layers", "image",
-    "activation", "init", "seed", "test_size", "standardize", "scale", "l1", "l2", "schedule",
+    "activation", "init", "seed", "test_size", "standardize", "scale",
+    "target_scale", "l1", "l2", "schedule",
     "schedule_unit", "warmup", "clip_norm", "missing", "categorical", "divergence_factor",
     "shuffle", "sep",
 )  # fmt: skip

@@ -46,6 +46,7 @@ from losslab.cli.common import (
     ShuffleOpt,
     Standardize,
     Target,
+    TargetScale,
     TestData,
     TestSize,
     Tol,
@@ -161,6 +162,7 @@ def compare_cmd(
     test_data: TestData = None,
     standardize: Standardize = True,
     scale: Scale = None,
+    target_scale: TargetScale = "none",
     l1: L1 = 0.0,
     l2: Annotated[
         float | None, Opt(help="L2 penalty (l2/2)·‖W‖² (default 0; 0.01 in the bare study).")
@@ -211,6 +213,7 @@ def compare_cmd(
             test_data=test_data,
             standardize=standardize,
             scale=scale,
+            target_scale=target_scale,
             missing=missing,
             categorical=categorical,
         ),

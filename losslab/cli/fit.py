@@ -43,6 +43,7 @@ from losslab.cli.common import (
     ShuffleOpt,
     Standardize,
     Target,
+    TargetScale,
     TestData,
     TestSize,
     Tol,
@@ -51,6 +52,7 @@ from losslab.cli.common import (
     WeightColumn,
     _fail,
     _finish,
+    _note,
     _progress,
     _saved,
     _warn_row_ids,
@@ -112,6 +114,7 @@ def fit_cmd(
     test_data: TestData = None,
     standardize: Standardize = True,
     scale: Scale = None,
+    target_scale: TargetScale = "none",
     l1: L1 = 0.0,
     l2: L2 = 0.0,
     schedule: Annotated[str, Opt(help=schedule_help())] = "constant",
@@ -178,6 +181,7 @@ def fit_cmd(
             test_data=test_data,
             standardize=standardize,
             scale=scale,
+            target_scale=target_scale,
             missing=missing,
             categorical=categorical,
         ),
@@ -228,6 +232,12 @@ def fit_cmd(
         else:
             result = fit(data, progress=bar, **settings)
     _warn_row_ids(result.data.get("preparation", {}))
+    if lr is None:
+        from losslab.train.prepare import target_note
+
+        note = target_note(result.data.get("preparation", {}), result.config)
+        if note:
+            _note(note)
     failures: list[str] = []
     if not no_save:
         record = _saved(lambda: save_fit(result, out), failures)
@@ -333,6 +343,7 @@ def lr_find_cmd(
     val_size: ValSize = None,
     standardize: Standardize = True,
     scale: Scale = None,
+    target_scale: TargetScale = "none",
     l1: L1 = 0.0,
     l2: L2 = 0.0,
     clip_norm: ClipNorm = None,
@@ -366,6 +377,7 @@ def lr_find_cmd(
             val_size=val_size,
             standardize=standardize,
             scale=scale,
+            target_scale=target_scale,
             missing=missing,
             categorical=categorical,
         ),

@@ -50,6 +50,7 @@ def data_settings(
     test_data: str | None = NO_FLAG,
     weight_column: str | None = NO_FLAG,
     exclude: str | None = None,
+    target_scale: str = NO_FLAG,
 ) -> dict[str, Any]:
     """The rows and columns read, the split and the preparation; ``--features a, b`` (and
     ``--exclude``) is a list."""
@@ -65,6 +66,7 @@ def data_settings(
         test_data=test_data,
         standardize=standardize,
         scale=scale,
+        target_scale=target_scale,
         missing=_name(missing),
         categorical=_name(categorical),
     )

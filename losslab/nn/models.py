@@ -38,9 +38,12 @@ class ModelKind:
     network: bool = False  # hidden layers before the head (``--hidden``, ``--activation``)
     images: bool = False  # the rows are images and the layers a stack (``--layers``, ``--image``)
 
-    def default_lr(self, optimizer: str, fallback: float, loss: str = "") -> float:
-        """The default lr of ``optimizer`` for this model with ``loss`` (regression losses only)."""
-        if self.is_classifier(loss):
+    def default_lr(
+        self, optimizer: str, fallback: float, loss: str = "", *, target_scaled: bool = False
+    ) -> float:
+        """The default lr of ``optimizer`` for this model with ``loss`` (regression losses only);
+        a standardised target (``target_scaled``) takes the optimizer's own, as a classifier."""
+        if self.is_classifier(loss) or target_scaled:
             return fallback
         return dict(self.default_lrs).get(optimizer, fallback)
 

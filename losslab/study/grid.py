@@ -93,7 +93,10 @@ def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
         problem = _problem_for(run)
         spec = OPTIMIZERS.get(run.optimizer)
         name, loss = OPTIMIZERS.resolve(run.optimizer), problem.loss.name
-        lr = run.lr if run.lr is not None else problem.head.default_lr(name, spec.default_lr, loss)
+        scaled = run.target_scale != "none"
+        lr = run.lr
+        if lr is None:
+            lr = problem.head.default_lr(name, spec.default_lr, loss, target_scaled=scaled)
         batch = run.batch_size if run.batch_size is not None else spec.default_batch_size
         if spec.rule.full_batch and batch:
             # L-BFGS and Polyak step on the whole objective: a minibatch run is not theirs

@@ -12,6 +12,7 @@ STATUSES = ("completed", "early_stopped", "diverged", "interrupted")
 SHUFFLES = ("epoch", "once")
 DTYPES = ("float64", "float32")
 SCALES = ("standard", "minmax", "none")
+TARGET_SCALES = ("none", "standard")  # --target-scale: a regression target as it is, or (y − μ)/σ
 INITS = ("torch", "he", "xavier")
 DEFAULT_HIDDEN = (128, 64)
 DEFAULT_ACTIVATION = "relu"
@@ -36,6 +37,7 @@ class DataSettings:
     categorical: str = "onehot"  # string feature columns: onehot, error
     weight_column: str | None = None  # a column of per-row weights (not a feature)
     exclude: list[str] | None = None  # columns dropped from the features
+    target_scale: str = "none"  # standard: fit (y − μ)/σ of the training rows (regression)
 
 
 @dataclass
@@ -124,7 +126,7 @@ RECORD_ORDER = (
 )  # fmt: skip
 # Settings a record has only when given (records before them, and runs without them, are as
 # they were): their defaults.
-RECORD_WHEN_GIVEN = {"exclude": None}
+RECORD_WHEN_GIVEN = {"exclude": None, "target_scale": "none"}
 
 
 @dataclass
@@ -267,6 +269,11 @@ class FitConfig(
         if self.weight_column is not None and not str(self.weight_column).strip():
             raise ConfigError("--weight-column needs a column name")
         self.exclude = parse_columns(self.exclude, "--exclude")
+        if self.target_scale not in TARGET_SCALES:
+            raise ConfigError(
+                f"--target-scale must be one of {', '.join(TARGET_SCALES)}, "
+                f"got {self.target_scale!r}"
+            )
         if self.scale is not None and self.scale not in SCALES:
             raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
         self.hidden = parse_hidden(self.hidden)

@@ -379,6 +379,9 @@ class Split:
     w_val: np.ndarray | None = None
     w_test: np.ndarray | None = None
     zero_weight_rows: int = 0  # training rows left out for their weight 0
+    # --target-scale standard: {"kind": "standard", "mean": μ, "std": σ} of the training targets;
+    # y_train, y_val and y_test are then (y − μ)/σ, and a prediction is σ·s + μ
+    target_scale: dict[str, Any] | None = None
 
 
 def split_rows(
@@ -526,6 +529,13 @@ def make_split(
         else:
             X_test = problem.X[test_rows] if test_rows.size else None
             y_test = problem.y[test_rows] if test_rows.size else None
+    y_train, y_val = problem.y[train], problem.y[val_rows] if val_rows.size else None
+    target_scale = None
+    if config.target_scale != "none":
+        target_scale = fit_target_scale(problem, y_train)
+        y_train, y_val, y_test = (
+            None if y is None else scale_target(y, target_scale) for y in (y_train, y_val, y_test)
+        )
     scaler = None
     if config.scaling != "none":
         scaler = Scaler.fit(X_train, config.scaling, names, problem.table.label)
@@ -538,19 +548,49 @@ def make_split(
         X_val = None if X_val is None else np.asfortranarray(X_val)
     return Split(
         X_train,
-        problem.y[train],
+        y_train,
         X_test,
         y_test,
         scaler,
         test_rows,
         test_source=test.table.label if test is not None else None,
         X_val=X_val,
-        y_val=problem.y[val_rows] if val_rows.size else None,
+        y_val=y_val,
         val_rows=val_rows,
         encoder=encoder,
         **_split_weights(problem, train, val_rows, test_rows, test),
         zero_weight_rows=zero,
+        target_scale=target_scale,
     )
+
+
+def fit_target_scale(problem: Problem, y: np.ndarray) -> dict[str, Any]:
+    """μ and σ (the population std, 1 for a constant target) of the training targets, as
+    scikit-learn's StandardScaler in a TransformedTargetRegressor has them; only a regression
+    target whose loss takes any real value (not poisson's y >= 0 …) can be standardised."""
+    what = f"{problem.table.label}: --target-scale standard"
+    if problem.classifier:
+        raise ConfigError(
+            f"{what} applies to regression (a linear, mlp or cnn model with a regression loss); "
+            f"{problem.model.name} with {problem.loss.name} is a classifier"
+        )
+    if problem.loss.link is not None:
+        raise ConfigError(
+            f"{what}: {problem.loss.name} predicts through a link on targets of its own domain; "
+            "a standardised target leaves it (use mse, mae, huber …)"
+        )
+    std = float(np.std(y))
+    return {"kind": "standard", "mean": float(np.mean(y)), "std": std if std > 0 else 1.0}
+
+
+def scale_target(y: np.ndarray, scale: dict[str, Any]) -> np.ndarray:
+    """(y − μ)/σ."""
+    return (y - scale["mean"]) / scale["std"]
+
+
+def unscale_target(s: np.ndarray, scale: dict[str, Any] | None) -> np.ndarray:
+    """σ·s + μ: a model's standardised output in the target's units (``s`` when not scaled)."""
+    return s if scale is None else s * scale["std"] + scale["mean"]
 
 
 def _split_weights(
@@ -608,6 +648,8 @@ def data_info(problem: Problem, split: Split) -> dict[str, Any]:
     if split.test_source is not None and split.y_test is not None:
         info["test_rows"] = int(split.y_test.shape[0])
         info["test_data"] = split.test_source
+    if split.target_scale is not None:
+        info["target_scale"] = split.target_scale
     return info
 
 
@@ -621,7 +663,28 @@ def _preparation(problem: Problem, split: Split) -> dict[str, Any]:
     z = _pixels_blown_up(split)
     if z is not None:
         out["pixel_z"] = z
+    if split.target_scale is None and not problem.classifier and split.y_train.size:
+        span = [float(split.y_train.min()), float(split.y_train.max())]
+        if max(span[1] - span[0], abs(span[0]), abs(span[1])) > TARGET_LARGE:
+            out["target_range"] = span
     return out
+
+
+# a regression target beyond this (its range or |y|) is far from where the default lrs, tuned for
+# targets of order 1 to 100, bring a model that starts at zero: --target-scale standard helps
+TARGET_LARGE = 1e3
+
+
+def target_note(prep: dict[str, Any], config: dict[str, Any]) -> str:
+    """One line when the regression target is large for the default lr (else ""): the flag."""
+    if "target_range" not in prep:
+        return ""
+    lo, hi = prep["target_range"]
+    return (
+        f"the target spans {lo:.3g} to {hi:.3g}: at the default lr ({config['optimizer']} "
+        f"{config['lr']:g}) a model that starts at zero may not reach it (test R² far below 0); "
+        "--target-scale standard fits (y − μ)/σ and predicts in the target's units"
+    )
 
 
 PIXEL_Z = 50.0  # standardised pixels beyond this: a near-constant column's rare ink
