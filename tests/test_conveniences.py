@@ -270,6 +270,8 @@ def test_target_scale_is_refused_off_regression(cli, write_csv):
         "fit", "diabetes", "--loss", "poisson", "--target-scale", "standard", "--no-save"
     )
     assert "poisson" in message and "link" in message
+    message = cli.error("fit", "diabetes", "--loss", "mape", "--target-scale", "standard")
+    assert "mape" in message and "relative" in message
     message = cli.error("fit", "diabetes", "--target-scale", "minmax", "--no-save")
     assert "--target-scale must be one of none, standard" in message
     message = cli.error("fit", "iris", "--stream", "--target-scale", "standard", "--no-save")

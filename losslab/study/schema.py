@@ -274,9 +274,10 @@ def _target_scale(value: Any, classes: list, loss: str) -> dict[str, Any] | None
     if classes:
         raise _field("target_scale", "is given, but the model is a classifier (it has classes)")
     from losslab.losses import LOSSES
+    from losslab.train.prepare import target_scalable
 
-    if LOSSES.get(loss).link is not None:
-        raise _field("target_scale", f"is given, but {loss} predicts through a link")
+    if not target_scalable(LOSSES.get(loss)):
+        raise _field("target_scale", f"is given, but {loss} depends on the target's own scale")
     mean = _number(_get(obj, "mean", "target_scale."), "target_scale.mean")
     std = _number(_get(obj, "std", "target_scale."), "target_scale.std")
     if not std > 0:

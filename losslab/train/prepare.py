@@ -574,13 +574,20 @@ def fit_target_scale(problem: Problem, y: np.ndarray) -> dict[str, Any]:
             f"{what} applies to regression (a linear, mlp or cnn model with a regression loss); "
             f"{problem.model.name} with {problem.loss.name} is a classifier"
         )
-    if problem.loss.link is not None:
+    if not target_scalable(problem.loss):
         raise ConfigError(
-            f"{what}: {problem.loss.name} predicts through a link on targets of its own domain; "
-            "a standardised target leaves it (use mse, mae, huber …)"
+            f"{what}: {problem.loss.name} depends on the target's own scale (a link to its "
+            "domain, or an error relative to it); a standardised target changes it (use mse, "
+            "mae, huber …)"
         )
     std = float(np.std(y))
     return {"kind": "standard", "mean": float(np.mean(y)), "std": std if std > 0 else 1.0}
+
+
+def target_scalable(loss: Loss) -> bool:
+    """Whether ``loss`` means the same on (y − μ)/σ: not through a link (poisson's y >= 0 …),
+    not relative to y (mape)."""
+    return loss.link is None and loss.name != "mape"
 
 
 def scale_target(y: np.ndarray, scale: dict[str, Any]) -> np.ndarray:
