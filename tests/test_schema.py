@@ -110,7 +110,16 @@ MODEL_VARIANTS: list[tuple[str, Callable[[dict], Any], str]] = [
     ("softmax", put("intercept", 0.0), "field 'intercept' must be a list of numbers"),
     ("softmax", apply(lambda m: m["classes"].pop()), "field 'coef[0]' has 3 values"),
     ("softmax", put("classes", ["a"]), "field 'classes' has 1 entries"),
-]
+    # --target-scale standard (a model without the field predicts as it always did)
+    ("linear", put("target_scale", {"kind": "standard", "mean": 1.0, "std": 0.0}),
+     "field 'target_scale.std' must be > 0, found 0.0"),
+    ("linear", put("target_scale", {"kind": "robust", "mean": 1.0, "std": 2.0}),
+     "field 'target_scale.kind' is the text 'robust'; known: standard"),
+    ("linear", put("target_scale", {"kind": "standard", "std": 2.0}),
+     "field 'target_scale.mean' is missing"),
+    ("logistic", put("target_scale", {"kind": "standard", "mean": 0.0, "std": 1.0}),
+     "field 'target_scale' is given, but the model is a classifier"),
+]  # fmt: skip
 
 
 def _write(tmp_path: Path, model: dict, name: str = "model.json") -> Path:

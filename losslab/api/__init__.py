@@ -33,8 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # the `fit` settings `landscape` takes on data (and refuses on a test function)
 LANDSCAPE_FIT_OPTIONS = (
-    "target", "features", "model", "loss", "batch_size", "hidden", "layers", "image",
-    "activation", "init", "seed", "test_size", "standardize", "scale", "l1", "l2", "schedule",
+    "target", "features", "exclude", "model", "loss", "batch_size", "hidden", "layers", "image",
+    "activation", "init", "seed", "test_size", "standardize", "scale",
+    "target_scale", "l1", "l2", "schedule",
     "schedule_unit", "warmup", "clip_norm", "missing", "categorical", "divergence_factor",
     "shuffle", "sep",
 )  # fmt: skip
@@ -80,6 +81,7 @@ def fit(
     out: str | None = None,
     stream: bool = False,
     chunk_rows: int | None = None,
+    plot: str | None = None,
     progress: Any = None,
     **settings: Any,
 ) -> FitResult:
@@ -88,10 +90,12 @@ def fit(
     …); ``save=True`` (or ``no_save=False``) writes the run record under ``out`` (default
     results/); ``stream=True`` reads ``data`` in chunks as ``fit --stream``; ``progress``:
     ``"auto"``, ``"bar"``, ``"lines"`` or ``"none"`` on stderr, or a callable ``(epoch, epochs,
-    train_loss)``. Returns a :class:`~losslab.train.loop.FitResult`."""
+    train_loss)``; ``plot`` draws the run's curves to that file. Returns a
+    :class:`~losslab.train.loop.FitResult`."""
     save = _saving(save, no_save)
     if chunk_rows is not None and not stream:
         raise ConfigError(f"chunk_rows={chunk_rows} needs stream=True")
+    _check_plot(plot)
     with progress_display(progress, "epoch") as bar:
         if stream:
             from losslab.train.stream import fit as run_stream
@@ -105,6 +109,10 @@ def fit(
         from losslab.study.records import save_fit
 
         result.record = str(save_fit(result, out))
+    if plot is not None:
+        from losslab.views.plot import plot_fit
+
+        plot_fit(result, plot)
     return result
 
 

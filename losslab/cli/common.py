@@ -60,12 +60,29 @@ def _fail(message: str) -> None:
 
 
 def _warn(message: str) -> None:
+    _say("[bold yellow]warning:[/]", message)
+
+
+def _note(message: str) -> None:
+    _say("[bold]note:[/]", message)
+
+
+def _say(label: str, message: str) -> None:
+    """One line on stderr: ``label`` (markup) then ``message`` (as it is)."""
     from losslab.views.render import stderr_console
 
     try:
-        stderr_console().print(f"[bold yellow]warning:[/] {render_escape(message)}", soft_wrap=True)
+        stderr_console().print(f"{label} {render_escape(message)}", soft_wrap=True)
     except OSError:
         pass
+
+
+def _warn_row_ids(prep: dict[str, Any]) -> None:
+    """A feature that looks like a row id: one line on stderr (the record has it too)."""
+    if prep.get("row_id"):
+        from losslab.train.prepare import row_id_note
+
+        _warn(row_id_note(prep["row_id"]))
 
 
 def _silence_stdout() -> None:
@@ -289,6 +306,10 @@ Target = Annotated[
 Features = Annotated[
     str | None, Opt(help="Comma-separated feature columns (default: all but the target).")
 ]
+Exclude = Annotated[
+    str | None,
+    Opt(help="Comma-separated columns dropped from the features (a row id, a leak)."),
+]
 Model = Annotated[
     str | None,
     Opt(
@@ -335,6 +356,14 @@ Scale = Annotated[
     Opt(
         help="Feature scaling fitted on the training rows: standard (mean/std, the default), "
         "minmax ((x − min)/(max − min)) or none. Overrides --standardize/--no-standardize."
+    ),
+]
+TargetScale = Annotated[
+    str,
+    Opt(
+        help="Regression target scaling fitted on the training rows: none (default) or standard "
+        "(the model fits (y − μ)/σ, as scikit-learn's TransformedTargetRegressor with a "
+        "StandardScaler; losses are on that scale, R² and predictions are in the target's units)."
     ),
 ]
 Epochs = Annotated[int, Opt(help="Passes over the training rows.")]

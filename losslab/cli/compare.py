@@ -24,6 +24,7 @@ from losslab.cli.common import (
     Dtype,
     DtypeOpt,
     Epochs,
+    Exclude,
     Executor,
     Features,
     Format,
@@ -48,6 +49,7 @@ from losslab.cli.common import (
     SizeOpt,
     Standardize,
     Target,
+    TargetScale,
     TestData,
     TestSize,
     Tol,
@@ -60,6 +62,7 @@ from losslab.cli.common import (
     _progress,
     _saved,
     _split_list,
+    _warn_row_ids,
     hyper_options,
     loss_options,
     render_escape,
@@ -89,6 +92,7 @@ def compare_cmd(
     ] = None,
     target: Target = None,
     features: Features = None,
+    exclude: Exclude = None,
     model: Model = None,
     optimizer: Annotated[
         list[str] | None,
@@ -163,6 +167,7 @@ def compare_cmd(
     test_data: TestData = None,
     standardize: Standardize = True,
     scale: Scale = None,
+    target_scale: TargetScale = "none",
     l1: L1 = 0.0,
     l2: Annotated[
         float | None, Opt(help="L2 penalty (l2/2)·‖W‖² (default 0; 0.01 in the bare study).")
@@ -206,12 +211,14 @@ def compare_cmd(
             sep=sep,
             target=target,
             features=features,
+            exclude=exclude,
             weight_column=weight_column,
             test_size=test_size,
             val_size=val_size,
             test_data=test_data,
             standardize=standardize,
             scale=scale,
+            target_scale=target_scale,
             missing=missing,
             categorical=categorical,
         ),
@@ -253,6 +260,7 @@ def compare_cmd(
             progress=bar,
             **settings,
         )
+    _warn_row_ids(result.config["data"].get("preparation", {}))
     failures = run_failures(result.runs)  # each run's own, after the study's result
     with _ctrl_c_ignored(result.partial):  # once stopped, one more Ctrl-C must not lose the study
         if not no_save:

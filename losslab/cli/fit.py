@@ -21,6 +21,7 @@ from losslab.cli.common import (
     Dtype,
     DtypeOpt,
     Epochs,
+    Exclude,
     Features,
     Format,
     FormatOpt,
@@ -45,6 +46,7 @@ from losslab.cli.common import (
     SizeOpt,
     Standardize,
     Target,
+    TargetScale,
     TestData,
     TestSize,
     Tol,
@@ -53,8 +55,10 @@ from losslab.cli.common import (
     WeightColumn,
     _fail,
     _finish,
+    _note,
     _progress,
     _saved,
+    _warn_row_ids,
     hyper_options,
     loss_options,
     optimizer_help,
@@ -80,6 +84,7 @@ def fit_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     target: Target = None,
     features: Features = None,
+    exclude: Exclude = None,
     model: Model = None,
     loss: Annotated[
         str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
@@ -112,6 +117,7 @@ def fit_cmd(
     test_data: TestData = None,
     standardize: Standardize = True,
     scale: Scale = None,
+    target_scale: TargetScale = "none",
     l1: L1 = 0.0,
     l2: L2 = 0.0,
     schedule: Annotated[str, Opt(help=schedule_help())] = "constant",
@@ -132,6 +138,13 @@ def fit_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
+    plot: Annotated[
+        str | None,
+        Opt(
+            help="Also draw the run's curves to this .png, .svg or .pdf (the figure `losslab "
+            "plot RUN` draws; needs losslab[plot])."
+        ),
+    ] = None,
     stream: Annotated[
         bool,
         Opt(
@@ -163,6 +176,7 @@ def fit_cmd(
             sep=sep,
             target=target,
             features=features,
+            exclude=exclude,
             weight_column=weight_column,
             seed=seed,
             test_size=test_size,
@@ -170,6 +184,7 @@ def fit_cmd(
             test_data=test_data,
             standardize=standardize,
             scale=scale,
+            target_scale=target_scale,
             missing=missing,
             categorical=categorical,
         ),
@@ -207,6 +222,11 @@ def fit_cmd(
 
     if chunk_rows is not None and not stream:
         raise LossLabError(f"--chunk-rows {chunk_rows} needs --stream")
+    if plot is not None:
+        from losslab.views.plot import check_plot_name, require_matplotlib
+
+        check_plot_name(plot)
+        require_matplotlib()
     with _progress("epoch", progress) as bar:
         if stream:
             from losslab.train.stream import fit as fit_stream
@@ -214,11 +234,23 @@ def fit_cmd(
             result = fit_stream(data, chunk_rows=chunk_rows, progress=bar, **settings)
         else:
             result = fit(data, progress=bar, **settings)
+    _warn_row_ids(result.data.get("preparation", {}))
+    if lr is None:
+        from losslab.train.prepare import target_note
+
+        note = target_note(result.data.get("preparation", {}), result.config)
+        if note:
+            _note(note)
     failures: list[str] = []
     if not no_save:
         record = _saved(lambda: save_fit(result, out), failures)
         result.record = str(record) if record is not None else None
-    _report_fit(result, fmt.value)
+    if plot is not None:
+        from losslab.views.plot import plot_fit
+
+        drawn = _saved(lambda: plot_fit(result, plot), failures)
+        plot = None if drawn is None else plot
+    _report_fit(result, fmt.value, plot)
     if result.status == "diverged":
         failures.insert(0, result.message or "diverged")
     if result.status == "interrupted":
@@ -230,7 +262,7 @@ def fit_cmd(
     _finish(failures)
 
 
-def _report_fit(result: Any, fmt: str) -> None:
+def _report_fit(result: Any, fmt: str, plot: str | None = None) -> None:
     from losslab.views import render
 
     rows = render.fit_rows(
@@ -256,6 +288,8 @@ def _report_fit(result: Any, fmt: str) -> None:
         out.append(render.line(f"train loss by epoch {curve}", None))
         if result.record:
             out.append(render.line(f"record: {result.record}", None))
+        if plot:
+            out.append(render.line(f"plot: {plot}", None))
         return out
 
     csv_rows = [(k, None if isinstance(v, render.Undefined) else v) for k, v in rows]
@@ -293,6 +327,7 @@ def lr_find_cmd(
     size: SizeOpt = None,
     target: Target = None,
     features: Features = None,
+    exclude: Exclude = None,
     model: Model = None,
     loss: Annotated[
         str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
@@ -316,6 +351,7 @@ def lr_find_cmd(
     val_size: ValSize = None,
     standardize: Standardize = True,
     scale: Scale = None,
+    target_scale: TargetScale = "none",
     l1: L1 = 0.0,
     l2: L2 = 0.0,
     clip_norm: ClipNorm = None,
@@ -343,11 +379,13 @@ def lr_find_cmd(
             sep=sep,
             target=target,
             features=features,
+            exclude=exclude,
             seed=seed,
             test_size=test_size,
             val_size=val_size,
             standardize=standardize,
             scale=scale,
+            target_scale=target_scale,
             missing=missing,
             categorical=categorical,
         ),

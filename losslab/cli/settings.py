@@ -30,6 +30,11 @@ def _given(declared: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (declared or {}).items() if v is not None}
 
 
+def _columns(text: str | None) -> list[str] | None:
+    """``"a, b"`` -> ["a", "b"]."""
+    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+
 def data_settings(
     *,
     sep: str | None,
@@ -44,14 +49,16 @@ def data_settings(
     val_size: float | None = NO_FLAG,
     test_data: str | None = NO_FLAG,
     weight_column: str | None = NO_FLAG,
+    exclude: str | None = None,
+    target_scale: str = NO_FLAG,
 ) -> dict[str, Any]:
-    """The rows and columns read, the split and the preparation; ``--features a, b`` is a list."""
+    """The rows and columns read, the split and the preparation; ``--features a, b`` (and
+    ``--exclude``) is a list."""
     return _present(
         sep=sep,
         target=target,
-        features=None
-        if features is None
-        else [c.strip() for c in features.split(",") if c.strip()],
+        features=_columns(features),
+        exclude=_columns(exclude),
         weight_column=weight_column,
         seed=seed,
         test_size=test_size,
@@ -59,6 +66,7 @@ def data_settings(
         test_data=test_data,
         standardize=standardize,
         scale=scale,
+        target_scale=target_scale,
         missing=_name(missing),
         categorical=_name(categorical),
     )

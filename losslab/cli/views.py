@@ -20,6 +20,7 @@ from losslab.cli.common import (
     Commands,
     DivergenceFactor,
     DpiOpt,
+    Exclude,
     Features,
     Format,
     FormatOpt,
@@ -40,6 +41,7 @@ from losslab.cli.common import (
     SizeOpt,
     Standardize,
     Target,
+    TargetScale,
     TestSize,
     Warmup,
     _fail,
@@ -357,6 +359,7 @@ def landscape_cmd(
     size: SizeOpt = None,
     target: Target = None,
     features: Features = None,
+    exclude: Exclude = None,
     model: Model = None,
     loss: Annotated[
         str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
@@ -376,6 +379,7 @@ def landscape_cmd(
     test_size: TestSize = 0.2,
     standardize: Standardize = True,
     scale: Scale = None,
+    target_scale: TargetScale = "none",
     l1: L1 = 0.0,
     l2: L2 = 0.0,
     schedule: Annotated[str, Opt(help=schedule_help())] = "constant",
@@ -408,6 +412,7 @@ def landscape_cmd(
     fit_options = {  # the `fit` options landscape takes on data (and refuses on a test function)
         "target": target,
         "features": features,
+        "exclude": exclude,
         "model": model,
         "loss": loss,
         "batch_size": batch_size,
@@ -420,6 +425,7 @@ def landscape_cmd(
         "test_size": test_size,
         "standardize": standardize,
         "scale": scale,
+        "target_scale": target_scale,
         "l1": l1,
         "l2": l2,
         "schedule": schedule,

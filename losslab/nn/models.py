@@ -38,9 +38,12 @@ class ModelKind:
     network: bool = False  # hidden layers before the head (``--hidden``, ``--activation``)
     images: bool = False  # the rows are images and the layers a stack (``--layers``, ``--image``)
 
-    def default_lr(self, optimizer: str, fallback: float, loss: str = "") -> float:
-        """The default lr of ``optimizer`` for this model with ``loss`` (regression losses only)."""
-        if self.is_classifier(loss):
+    def default_lr(
+        self, optimizer: str, fallback: float, loss: str = "", *, target_scaled: bool = False
+    ) -> float:
+        """The default lr of ``optimizer`` for this model with ``loss`` (regression losses only);
+        a standardised target (``target_scaled``) takes the optimizer's own, as a classifier."""
+        if self.is_classifier(loss) or target_scaled:
             return fallback
         return dict(self.default_lrs).get(optimizer, fallback)
 
@@ -191,6 +194,32 @@ def choose_model(labels: np.ndarray) -> tuple[str, str]:
             "→ linear (--model softmax to override)"
         )
     return "linear", f"{'non-integer numbers' if k > 1 else f'{k} distinct value'} → linear"
+
+
+# The one-score models: s = X·w + b. logistic is bce (or focal) with logits on that score, linear
+# the same score under a regression or margin loss, so losses of both compare on one model.
+SCORE_MODELS = ("linear", "logistic")
+
+
+def score_model_for(losses: list[str]) -> str | None:
+    """ "linear" when the losses are all binary classification losses of the one-score models
+    (bce, focal, the margin losses) but do not all fit one of them (bce and hinge: logistic
+    regression and a linear SVM on the same score X·w + b); else None."""
+    kinds = [MODELS.get(name) for name in SCORE_MODELS]
+    if any(all(loss in kind.losses for loss in losses) for kind in kinds):
+        return None
+    binary = (*MODELS.get("logistic").losses, *MARGIN_LOSSES)
+    return "linear" if all(loss in binary for loss in losses) else None
+
+
+def model_for_loss(model: ModelKind, loss: str, *, score: bool = False) -> ModelKind:
+    """The model a run of ``loss`` uses: ``model``, or with ``score`` (a study of one-score
+    models) the one of :data:`SCORE_MODELS` that takes ``loss``."""
+    if score and loss not in model.losses:
+        for name in SCORE_MODELS:
+            if loss in MODELS.get(name).losses:
+                return MODELS.get(name)
+    return model
 
 
 def check_loss(model: ModelKind, loss: str) -> None:

@@ -11,6 +11,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from losslab.errors import ConfigError, DataError
@@ -34,6 +35,7 @@ from losslab.study.summary import (
 )
 from losslab.train.loop import (
     FitConfig,
+    Problem,
     load_problem,
     metric_name,
 )
@@ -58,6 +60,7 @@ def compare(
     check_executor(executor, scheduler)
     base.validate()
     problem = load_problem(base)
+    problem, model_note = _one_score_model(problem, base, grid)
     validate_grid(grid, base, problem)
     if target_loss is not None and not math.isfinite(target_loss):
         raise ConfigError(f"--target-loss must be finite, got {target_loss}")
@@ -98,7 +101,8 @@ def compare(
             "hiddens": grid.hiddens,
             "layers": grid.layers,
         },
-        "model": problem.model.name,
+        "model": "linear" if problem.score_models else problem.model.name,
+        **({"model_note": model_note} if model_note else {}),
         "jobs": jobs,
         "executor": executor,
         "scheduler": scheduler,
@@ -111,6 +115,11 @@ def compare(
             "sha256": problem.table.sha256,
             "rows": problem.table.n_rows,
             "choice": problem.choice,
+            **(
+                {"preparation": {"row_id": problem.prep["row_id"]}}
+                if "row_id" in problem.prep
+                else {}
+            ),
         },
     }
     metric_of = [metric_name(_problem_for(run)) for run in runs]
@@ -141,6 +150,27 @@ def compare(
         target_loss=target,
         curves=curves,
     )
+
+
+def _one_score_model(problem: Problem, base: FitConfig, grid: Grid) -> tuple[Problem, str]:
+    """(the study's problem, why its model): when the model was chosen (not --model) and the
+    losses do not all fit it but all fit the one-score model s = X·w + b (bce and hinge on a
+    binary target), each loss runs on that score (logistic regression is bce with logits on it);
+    else the problem as it is and no note."""
+    from losslab.losses import LOSSES
+    from losslab.nn.models import score_model_for
+
+    names = list(dict.fromkeys(LOSSES.resolve(n) if n else problem.loss.name for n in grid.losses))
+    if base.model is not None or all(name in problem.model.losses for name in names):
+        return problem, ""
+    if score_model_for(names) is None:
+        return problem, ""
+    note = (
+        f"the linear score X·w + b for {' and '.join(names)}, which do not all fit the "
+        f"{problem.model.name} model chosen for the target (bce with logits on a linear score is "
+        "logistic regression, a margin loss on it a linear SVM)"
+    )
+    return replace(problem, score_models=True), note
 
 
 def save_study(study: Study, out: str | None) -> str:

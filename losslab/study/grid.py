@@ -10,7 +10,7 @@ from typing import Any
 
 from losslab.errors import ConfigError
 from losslab.losses import LOSSES
-from losslab.nn.models import check_loss
+from losslab.nn.models import check_loss, model_for_loss
 from losslab.optim.optimizers import OPTIMIZERS
 from losslab.study.problems import (
     _problem_for,
@@ -93,7 +93,10 @@ def resolve_runs(runs: list[FitConfig]) -> tuple[list[FitConfig], list[str]]:
         problem = _problem_for(run)
         spec = OPTIMIZERS.get(run.optimizer)
         name, loss = OPTIMIZERS.resolve(run.optimizer), problem.loss.name
-        lr = run.lr if run.lr is not None else problem.head.default_lr(name, spec.default_lr, loss)
+        scaled = run.target_scale != "none"
+        lr = run.lr
+        if lr is None:
+            lr = problem.head.default_lr(name, spec.default_lr, loss, target_scaled=scaled)
         batch = run.batch_size if run.batch_size is not None else spec.default_batch_size
         if spec.rule.full_batch and batch:
             # L-BFGS and Polyak step on the whole objective: a minibatch run is not theirs
@@ -164,7 +167,7 @@ def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
             raise ConfigError(f"--batch-size must be >= 0 (0 = full batch), got {bs}")
     names = [LOSSES.resolve(loss) if loss else problem.loss.name for loss in grid.losses]
     for name in names:
-        check_loss(problem.model, name)
+        check_loss(model_for_loss(problem.model, name, score=problem.score_models), name)
     for param in base.loss_params():
         if not any(param in LOSSES.get(name).params for name in names):
             flag = "--" + param.replace("_", "-")

@@ -15,6 +15,7 @@ from losslab.errors import DataError, LossLabError
 from losslab.losses import LOSSES
 from losslab.nn.models import MODELS, ModelKind, class_codes, head_of, probabilities
 from losslab.nn.network import Network
+from losslab.train.prepare import unscale_target
 
 
 @dataclass
@@ -29,6 +30,7 @@ class SavedModel:
     scale: np.ndarray | None
     source: str
     encoder: Encoder | None = None  # missing values and string columns, as in training
+    target_scale: dict[str, Any] | None = None  # --target-scale standard: output σ·s + μ
 
     def scores(self, table: Table) -> np.ndarray:
         missing = [c for c in self.features if c not in table.frame.columns]
@@ -44,7 +46,7 @@ class SavedModel:
         with np.errstate(over="ignore", invalid="ignore"):
             if self.mean is not None:
                 X = (X - self.mean) / self.scale
-            S = self.net.scores(X)
+            S = unscale_target(self.net.scores(X), self.target_scale)
         if not np.isfinite(S).all():
             row = int(np.flatnonzero(~np.isfinite(S.reshape(len(S), -1)).all(axis=1))[0])
             largest = float(np.max(np.abs(self.net.weights)))
@@ -121,6 +123,7 @@ def _saved_model(raw: dict[str, Any], file: str) -> SavedModel:
         scaler["scale"] if scaler else None,
         file,
         raw["encoder"],
+        raw["target_scale"],
     )
 
 

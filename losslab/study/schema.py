@@ -262,6 +262,29 @@ def _scaler(value: Any, n_features: int) -> dict[str, Any] | None:
     }
 
 
+def _target_scale(value: Any, classes: list, loss: str) -> dict[str, Any] | None:
+    """--target-scale standard: {"kind": "standard", "mean": μ, "std": σ > 0}, of a regression
+    model only (models saved before it have none)."""
+    if value is None:
+        return None
+    obj = _object(value, "target_scale")
+    kind = obj.get("kind")
+    if kind != "standard":
+        raise _field("target_scale.kind", f"is {_what(kind)}; known: standard")
+    if classes:
+        raise _field("target_scale", "is given, but the model is a classifier (it has classes)")
+    from losslab.losses import LOSSES
+    from losslab.train.prepare import target_scalable
+
+    if not target_scalable(LOSSES.get(loss)):
+        raise _field("target_scale", f"is given, but {loss} depends on the target's own scale")
+    mean = _number(_get(obj, "mean", "target_scale."), "target_scale.mean")
+    std = _number(_get(obj, "std", "target_scale."), "target_scale.std")
+    if not std > 0:
+        raise _field("target_scale.std", f"must be > 0, found {std!r}")
+    return {"kind": kind, "mean": mean, "std": std}
+
+
 def _intercepts(value: Any, n: int, kind: str) -> np.ndarray:
     if n == 1 and not isinstance(value, list):
         return np.array([_number(value, "intercept")])
@@ -440,6 +463,7 @@ def _model(raw: Any) -> dict[str, Any]:
         "encoder": encoder,
         "inputs": inputs,
         "scaler": _scaler(obj.get("scaler"), len(inputs)),
+        "target_scale": _target_scale(obj.get("target_scale"), classes, loss),
         **MODEL_KINDS[kind]({**obj, "loss": loss}, inputs, classes),
     }
 

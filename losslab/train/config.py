@@ -12,6 +12,7 @@ STATUSES = ("completed", "early_stopped", "diverged", "interrupted")
 SHUFFLES = ("epoch", "once")
 DTYPES = ("float64", "float32")
 SCALES = ("standard", "minmax", "none")
+TARGET_SCALES = ("none", "standard")  # --target-scale: a regression target as it is, or (y − μ)/σ
 INITS = ("torch", "he", "xavier")
 DEFAULT_HIDDEN = (128, 64)
 DEFAULT_ACTIVATION = "relu"
@@ -35,6 +36,8 @@ class DataSettings:
     missing: str = "error"  # missing feature values: error, drop, mean, median
     categorical: str = "onehot"  # string feature columns: onehot, error
     weight_column: str | None = None  # a column of per-row weights (not a feature)
+    exclude: list[str] | None = None  # columns dropped from the features
+    target_scale: str = "none"  # standard: fit (y − μ)/σ of the training rows (regression)
 
 
 @dataclass
@@ -121,6 +124,9 @@ RECORD_ORDER = (
     "divergence_factor", "missing", "categorical", "loss_args", "class_weight", "weight_column",
     "shuffle", "dtype",
 )  # fmt: skip
+# Settings a record has only when given (records before them, and runs without them, are as
+# they were): their defaults.
+RECORD_WHEN_GIVEN = {"exclude": None, "target_scale": "none"}
 
 
 @dataclass
@@ -145,6 +151,7 @@ class FitConfig(
         # asdict deep-copies every value: not the data, which may be a whole DataFrame
         flat = asdict(replace(self, data=None, test_data=None))
         out = {name: flat[name] for name in RECORD_ORDER}
+        out.update({k: flat[k] for k, v in RECORD_WHEN_GIVEN.items() if flat[k] != v})
         out.update(out.pop("hyper"))
         out.update(out.pop("schedule_params"))
         given = out.pop("loss_args")
@@ -261,6 +268,12 @@ class FitConfig(
             parse_class_weight(self.class_weight)
         if self.weight_column is not None and not str(self.weight_column).strip():
             raise ConfigError("--weight-column needs a column name")
+        self.exclude = parse_columns(self.exclude, "--exclude")
+        if self.target_scale not in TARGET_SCALES:
+            raise ConfigError(
+                f"--target-scale must be one of {', '.join(TARGET_SCALES)}, "
+                f"got {self.target_scale!r}"
+            )
         if self.scale is not None and self.scale not in SCALES:
             raise ConfigError(f"--scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
         self.hidden = parse_hidden(self.hidden)
@@ -297,6 +310,17 @@ class FitConfig(
                     "--init applies to networks (--model mlp, cnn); linear models start at zero "
                     "(use --init-from to start elsewhere)"
                 )
+
+
+def parse_columns(value: Any, flag: str) -> list[str] | None:
+    """``"id, row"`` or ``["id", "row"]`` -> ["id", "row"]; None (or nothing named) -> None."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = [str(c).strip() for c in items if str(c).strip()]
+    if not names:
+        raise ConfigError(f"{flag} needs at least one column name")
+    return names
 
 
 def parse_hidden(value: Any) -> list[int] | None:

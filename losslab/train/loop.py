@@ -229,9 +229,10 @@ def run_settings(problem: Problem, config: FitConfig) -> tuple[Any, float, int, 
     needs the batch count too: :func:`schedule_for`."""
     loss, head = problem.loss, problem.head
     opt = make_optimizer(config.optimizer, **config.hyperparameters())
-    lr0 = (
-        config.lr if config.lr is not None else head.default_lr(opt.name, opt.default_lr, loss.name)
-    )
+    scaled = config.target_scale != "none"
+    lr0 = config.lr
+    if lr0 is None:
+        lr0 = head.default_lr(opt.name, opt.default_lr, loss.name, target_scaled=scaled)
     batch = config.batch_size if config.batch_size is not None else opt.default_batch_size
     loss_kw = loss_settings(loss, config)
     return opt, lr0, batch, loss_kw
@@ -580,6 +581,8 @@ def model_dict(problem: Problem, split: Split, net: Network) -> dict[str, Any]:
         out["coef"] = W.tolist()
         out["intercept"] = b.tolist() if problem.head.multi_output else float(b[0])
     out["scaler"] = split.scaler.to_dict() if split.scaler is not None else None
+    if split.target_scale is not None:
+        out["target_scale"] = split.target_scale
     if split.encoder is not None:
         out["encoder"] = split.encoder.to_dict()
         out["inputs"] = split.encoder.names

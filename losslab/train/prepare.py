@@ -29,6 +29,7 @@ from losslab.nn.models import (
     default_loss,
     encode_target,
     head_of,
+    model_for_loss,
 )
 from losslab.train.config import FitConfig
 
@@ -58,6 +59,9 @@ class Problem:
     prep: dict[str, Any] = field(default_factory=dict)  # rows dropped, values imputed, one-hot
     weights: np.ndarray | None = None  # --weight-column's weights (None: unweighted or all equal)
     weight_column: str | None = None
+    # a study of losses that need both one-score models (bce, hinge): each loss runs on the one
+    # of linear and logistic that takes it (see :func:`losslab.nn.models.model_for_loss`)
+    score_models: bool = False
 
     @property
     def head(self) -> ModelKind:
@@ -176,6 +180,14 @@ def choose_columns(table: Any, config: FitConfig) -> tuple[str, list[str], str]:
             raise ConfigError(f"column {weight_column!r} is both a feature and the --weight-column")
     else:
         features = [c for c in columns if c != target]
+    if config.exclude:
+        for column in config.exclude:
+            require_column(table, column, "--exclude")
+            if column == target:
+                raise ConfigError(f"--exclude {column}: {column!r} is the target, not a feature")
+        features = [c for c in features if c not in config.exclude]
+        if not features:
+            raise ConfigError(f"--exclude {','.join(config.exclude)} leaves no feature column")
     return target, features, why
 
 
@@ -199,6 +211,9 @@ def _incomplete_and_strings(
     isna = frame[[*features, target]].isna().to_numpy()
     incomplete = isna.any(axis=1)
     prep: dict[str, Any] = {"missing": config.missing}
+    ids = row_id_columns(frame, [c for c in features if c not in strings])
+    if ids:
+        prep["row_id"] = ids
     if strings:
         prep["onehot"] = strings
     if incomplete.any():
@@ -223,6 +238,30 @@ def _incomplete_and_strings(
             prep["imputed"] = {c: int(k) for c, k in zip(features, counts, strict=True) if k}
             return table, frame[features], prep
     return table, (table.frame[features] if strings else None), prep
+
+
+ROW_ID_MIN_ROWS = 20  # fewer rows than this: distinct integers prove nothing
+
+
+def row_id_columns(frame: Any, columns: list[str]) -> list[str]:
+    """The columns that look like a row id: integers, all distinct, one per row (0..n−1 or any
+    other distinct integers), in a table of at least ``ROW_ID_MIN_ROWS`` rows. As a feature such
+    a column lets a model memorise rows; ``--exclude`` drops it."""
+    n = len(frame)
+    if n < ROW_ID_MIN_ROWS:
+        return []
+    ids = []
+    for column in columns:
+        values = frame[column].to_numpy()
+        if values.dtype.kind not in "iuf":
+            continue
+        if values.dtype.kind == "f" and not (
+            np.isfinite(values).all() and (values == np.round(values)).all()
+        ):
+            continue
+        if np.unique(values).size == n:
+            ids.append(column)
+    return ids
 
 
 TARGET_NAMES = ("target", "label", "class", "y")  # without --target, the first column so named
@@ -281,8 +320,9 @@ def with_loss(problem: Problem, loss: str | None, params: dict[str, Any] | None 
     spec = LOSSES.get(loss or default_loss(problem.model, labels))
     if spec is problem.loss:
         return problem
-    y, classes = _encode(problem.table, problem.target, problem.model, spec, labels, params)
-    return replace(problem, loss=spec, y=y, classes=classes)
+    model = model_for_loss(problem.model, spec.name, score=problem.score_models)
+    y, classes = _encode(problem.table, problem.target, model, spec, labels, params)
+    return replace(problem, model=model, loss=spec, y=y, classes=classes)
 
 
 @dataclass
@@ -339,6 +379,9 @@ class Split:
     w_val: np.ndarray | None = None
     w_test: np.ndarray | None = None
     zero_weight_rows: int = 0  # training rows left out for their weight 0
+    # --target-scale standard: {"kind": "standard", "mean": μ, "std": σ} of the training targets;
+    # y_train, y_val and y_test are then (y − μ)/σ, and a prediction is σ·s + μ
+    target_scale: dict[str, Any] | None = None
 
 
 def split_rows(
@@ -486,6 +529,13 @@ def make_split(
         else:
             X_test = problem.X[test_rows] if test_rows.size else None
             y_test = problem.y[test_rows] if test_rows.size else None
+    y_train, y_val = problem.y[train], problem.y[val_rows] if val_rows.size else None
+    target_scale = None
+    if config.target_scale != "none":
+        target_scale = fit_target_scale(problem, y_train)
+        y_train, y_val, y_test = (
+            None if y is None else scale_target(y, target_scale) for y in (y_train, y_val, y_test)
+        )
     scaler = None
     if config.scaling != "none":
         scaler = Scaler.fit(X_train, config.scaling, names, problem.table.label)
@@ -498,19 +548,56 @@ def make_split(
         X_val = None if X_val is None else np.asfortranarray(X_val)
     return Split(
         X_train,
-        problem.y[train],
+        y_train,
         X_test,
         y_test,
         scaler,
         test_rows,
         test_source=test.table.label if test is not None else None,
         X_val=X_val,
-        y_val=problem.y[val_rows] if val_rows.size else None,
+        y_val=y_val,
         val_rows=val_rows,
         encoder=encoder,
         **_split_weights(problem, train, val_rows, test_rows, test),
         zero_weight_rows=zero,
+        target_scale=target_scale,
     )
+
+
+def fit_target_scale(problem: Problem, y: np.ndarray) -> dict[str, Any]:
+    """μ and σ (the population std, 1 for a constant target) of the training targets, as
+    scikit-learn's StandardScaler in a TransformedTargetRegressor has them; only a regression
+    target whose loss takes any real value (not poisson's y >= 0 …) can be standardised."""
+    what = f"{problem.table.label}: --target-scale standard"
+    if problem.classifier:
+        raise ConfigError(
+            f"{what} applies to regression (a linear, mlp or cnn model with a regression loss); "
+            f"{problem.model.name} with {problem.loss.name} is a classifier"
+        )
+    if not target_scalable(problem.loss):
+        raise ConfigError(
+            f"{what}: {problem.loss.name} depends on the target's own scale (a link to its "
+            "domain, or an error relative to it); a standardised target changes it (use mse, "
+            "mae, huber …)"
+        )
+    std = float(np.std(y))
+    return {"kind": "standard", "mean": float(np.mean(y)), "std": std if std > 0 else 1.0}
+
+
+def target_scalable(loss: Loss) -> bool:
+    """Whether ``loss`` means the same on (y − μ)/σ: not through a link (poisson's y >= 0 …),
+    not relative to y (mape)."""
+    return loss.link is None and loss.name != "mape"
+
+
+def scale_target(y: np.ndarray, scale: dict[str, Any]) -> np.ndarray:
+    """(y − μ)/σ."""
+    return (y - scale["mean"]) / scale["std"]
+
+
+def unscale_target(s: np.ndarray, scale: dict[str, Any] | None) -> np.ndarray:
+    """σ·s + μ: a model's standardised output in the target's units (``s`` when not scaled)."""
+    return s if scale is None else s * scale["std"] + scale["mean"]
 
 
 def _split_weights(
@@ -568,6 +655,8 @@ def data_info(problem: Problem, split: Split) -> dict[str, Any]:
     if split.test_source is not None and split.y_test is not None:
         info["test_rows"] = int(split.y_test.shape[0])
         info["test_data"] = split.test_source
+    if split.target_scale is not None:
+        info["target_scale"] = split.target_scale
     return info
 
 
@@ -581,7 +670,28 @@ def _preparation(problem: Problem, split: Split) -> dict[str, Any]:
     z = _pixels_blown_up(split)
     if z is not None:
         out["pixel_z"] = z
+    if split.target_scale is None and not problem.classifier and split.y_train.size:
+        span = [float(split.y_train.min()), float(split.y_train.max())]
+        if max(span[1] - span[0], abs(span[0]), abs(span[1])) > TARGET_LARGE:
+            out["target_range"] = span
     return out
+
+
+# a regression target beyond this (its range or |y|) is far from where the default lrs, tuned for
+# targets of order 1 to 100, bring a model that starts at zero: --target-scale standard helps
+TARGET_LARGE = 1e3
+
+
+def target_note(prep: dict[str, Any], config: dict[str, Any]) -> str:
+    """One line when the regression target is large for the default lr (else ""): the flag."""
+    if "target_range" not in prep:
+        return ""
+    lo, hi = prep["target_range"]
+    return (
+        f"the target spans {lo:.3g} to {hi:.3g}: at the default lr ({config['optimizer']} "
+        f"{config['lr']:g}) a model that starts at zero may not reach it (test R² far below 0); "
+        "--target-scale standard fits (y − μ)/σ and predicts in the target's units"
+    )
 
 
 PIXEL_Z = 50.0  # standardised pixels beyond this: a near-constant column's rare ink
@@ -601,6 +711,16 @@ def _pixels_blown_up(split: Split) -> float | None:
         return None
     z = max(float(X.max()), -float(X.min()))
     return round(z, 1) if z > PIXEL_Z else None
+
+
+def row_id_note(columns: list[str]) -> str:
+    """The one line saying which feature columns look like a row id, and the flag to drop them."""
+    names = ", ".join(repr(c) for c in columns)
+    what = "looks like a row id" if len(columns) == 1 else "look like row ids"
+    return (
+        f"feature {names} {what} (distinct integers, one per row): a model can memorise it; "
+        f"--exclude {','.join(columns)} drops it"
+    )
 
 
 def preparation_line(prep: dict[str, Any]) -> str:

@@ -379,8 +379,10 @@ def check_settings(config: FitConfig) -> None:
         raise ConfigError("--stream trains linear models and mlp; a cnn trains in memory")
     if config.test_data is not None and not isinstance(config.test_data, str | Path):
         raise ConfigError("--test-data: --stream reads a file (a path or a bundled name)")
+    scaled = None if config.target_scale == "none" else config.target_scale
     for flag, value in (("--weight-column", config.weight_column),
-                        ("--class-weight", config.class_weight)):  # fmt: skip
+                        ("--class-weight", config.class_weight),
+                        ("--target-scale", scaled)):  # fmt: skip
         if value is not None:
             raise ConfigError(f"{flag} is not streamed yet: fit it in memory (without --stream)")
     from losslab.optim.optimizers import OPTIMIZERS

@@ -757,3 +757,10 @@ def plot_record(
                           title=found.title, skip=found.skip, dpi=dpi, size=size)  # fmt: skip
     except DataError as exc:
         raise DataError(f"{result}: {exc}") from None
+
+
+def plot_fit(result: Any, output: str | Path) -> Path:
+    """A fit's curves (a FitResult) to ``output``: what `losslab plot RUN` draws of its record."""
+    found = run_drawable(result.config, result.history, result.status,
+                         result.diverged_at or len(result.history))  # fmt: skip
+    return plot_study(found.runs, found.curves, output, title=found.title, skip=found.skip)

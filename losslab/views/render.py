@@ -194,13 +194,23 @@ def _run_title(result: Any, optimizer: str) -> str:
     return (
         f"{result.data.get('source', '')} · {architecture(cfg)} · {cfg['loss']} · {optimizer} · "
         f"batch {cfg['batch_size'] or 'full'} · seed {cfg['seed']}"
-    )
+    ) + target_scaled(result.data.get("target_scale"))
+
+
+def target_scaled(scale: dict[str, Any] | None) -> str:
+    """The title's note of --target-scale standard: the losses are on (y − μ)/σ."""
+    if not scale:
+        return ""
+    return f" · losses on the standardised target (y − {scale['mean']:.6g}) / {scale['std']:.6g}"
 
 
 def study_title(study: Any) -> str:
     """data · model · N runs, the title of a study's table and figure."""
     cfg = study.config
-    return f"{cfg['data']['source']} · {cfg['model']} · {len(study.runs)} runs"
+    title = f"{cfg['data']['source']} · {cfg['model']} · {len(study.runs)} runs"
+    if cfg.get("base", {}).get("target_scale", "none") != "none":
+        title += " · losses on the standardised target (y − μ) / σ of each seed's training rows"
+    return title
 
 
 def short_number(value: float, digits: int = 4, *, significant: bool = False) -> str:
@@ -355,6 +365,8 @@ def study_table(
             "--divergence-factor: not converged, whatever the other columns say"
         )
     notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
+    if study.config.get("model_note"):
+        notes.append(f"model: {study.config['model_note']}")
     if study.record:
         notes.append(f"saved: {study.record}")
     if plot:
