@@ -298,3 +298,16 @@ def test_target_scale_in_compare_lr_find_and_landscape(cli, write_csv):
     land = cli.json("landscape", path, "--target-scale", "standard", "--optimizer", "gd",
                     "--steps", "3")  # fmt: skip
     assert land["minimum"] < 1  # the standardised objective (the raw one is ≈ 2e8)
+
+
+def test_fit_plot_takes_dpi_and_size_as_every_drawing_command(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib.image
+
+    path = tmp_path / "run.png"
+    cli("fit", "iris", "--epochs", "3", "--no-save", "--plot", path, "--dpi", "100",
+        "--size", "8x4")  # fmt: skip
+    assert matplotlib.image.imread(path).shape[:2] == (400, 800)
+    assert cli.error("fit", "iris", "--epochs", "1", "--no-save", "--size", "8x4") == (
+        "error: --dpi and --size apply to a figure: add --plot FILE"
+    )

@@ -82,6 +82,8 @@ def fit(
     stream: bool = False,
     chunk_rows: int | None = None,
     plot: str | None = None,
+    dpi: float | None = None,
+    size: str | None = None,
     progress: Any = None,
     **settings: Any,
 ) -> FitResult:
@@ -90,12 +92,13 @@ def fit(
     …); ``save=True`` (or ``no_save=False``) writes the run record under ``out`` (default
     results/); ``stream=True`` reads ``data`` in chunks as ``fit --stream``; ``progress``:
     ``"auto"``, ``"bar"``, ``"lines"`` or ``"none"`` on stderr, or a callable ``(epoch, epochs,
-    train_loss)``; ``plot`` draws the run's curves to that file. Returns a
+    train_loss)``; ``plot`` draws the run's curves to that file (at ``dpi``, ``size`` "WxH"
+    inches). Returns a
     :class:`~losslab.train.loop.FitResult`."""
     save = _saving(save, no_save)
     if chunk_rows is not None and not stream:
         raise ConfigError(f"chunk_rows={chunk_rows} needs stream=True")
-    _check_plot(plot)
+    dpi, inches = _check_plot(plot, dpi, size)
     with progress_display(progress, "epoch") as bar:
         if stream:
             from losslab.train.stream import fit as run_stream
@@ -112,7 +115,7 @@ def fit(
     if plot is not None:
         from losslab.views.plot import plot_fit
 
-        plot_fit(result, plot)
+        plot_fit(result, plot, dpi=dpi, size=inches)
     return result
 
 

@@ -145,6 +145,8 @@ def fit_cmd(
             "plot RUN` draws; needs losslab[plot])."
         ),
     ] = None,
+    dpi: DpiOpt = FIGURE_DPI,
+    size: SizeOpt = None,
     stream: Annotated[
         bool,
         Opt(
@@ -222,11 +224,9 @@ def fit_cmd(
 
     if chunk_rows is not None and not stream:
         raise LossLabError(f"--chunk-rows {chunk_rows} needs --stream")
-    if plot is not None:
-        from losslab.views.plot import check_plot_name, require_matplotlib
+    from losslab.views.figures import check_figure
 
-        check_plot_name(plot)
-        require_matplotlib()
+    _, dpi, inches = check_figure(plot, dpi, size)  # before any work, as every drawing command
     with _progress("epoch", progress) as bar:
         if stream:
             from losslab.train.stream import fit as fit_stream
@@ -248,7 +248,7 @@ def fit_cmd(
     if plot is not None:
         from losslab.views.plot import plot_fit
 
-        drawn = _saved(lambda: plot_fit(result, plot), failures)
+        drawn = _saved(lambda: plot_fit(result, plot, dpi=dpi, size=inches), failures)
         plot = None if drawn is None else plot
     _report_fit(result, fmt.value, plot)
     if result.status == "diverged":

@@ -759,8 +759,11 @@ def plot_record(
         raise DataError(f"{result}: {exc}") from None
 
 
-def plot_fit(result: Any, output: str | Path) -> Path:
+def plot_fit(
+    result: Any, output: str | Path, *, dpi: float = DPI, size: tuple[float, float] | None = None
+) -> Path:
     """A fit's curves (a FitResult) to ``output``: what `losslab plot RUN` draws of its record."""
     found = run_drawable(result.config, result.history, result.status,
                          result.diverged_at or len(result.history))  # fmt: skip
-    return plot_study(found.runs, found.curves, output, title=found.title, skip=found.skip)
+    return plot_study(found.runs, found.curves, output, title=found.title, skip=found.skip,
+                      dpi=dpi, size=size)  # fmt: skip
