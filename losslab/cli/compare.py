@@ -353,6 +353,6 @@ def plot_cmd(
     from losslab.views.plot import plot_record
     from losslab.views.render import write
 
-    _, dpi, inches = check_figure(output or "curves.png", dpi, size, "--out")
+    _, dpi, inches = check_figure(output or "curves.png", dpi, size, "--out", drawing_now=True)
     path = plot_record(result, output, dpi=dpi, size=inches)
     write(f"{path}\n")

@@ -175,8 +175,8 @@ def summarise(
                 "epochs_to_target": _epochs_to(rec["curve"], run_target, use_objective),
                 "gap": gap,
                 "seconds": rec["seconds"],
-                "status": rec["status"],
                 "rose": int(bool(rec.get("rose"))),  # 0/1: a number in runs.csv
+                "status": rec["status"],
                 **({"message": rec["message"]} if rec.get("message") else {}),  # a failed run's
             }
         )

@@ -68,17 +68,25 @@ def parse_size(text: str | None) -> tuple[float, float] | None:
 
 
 def check_figure(
-    plot: str | Path | None, dpi: float, size: str | None, flag: str = "--plot"
+    plot: str | Path | None,
+    dpi: float,
+    size: str | None,
+    flag: str = "--plot",
+    *,
+    drawing_now: bool = False,
 ) -> tuple[Path | None, float, tuple[float, float] | None]:
     """The figure options of a command, checked before any work: (file, dpi, size). Without a
-    file, --dpi and --size have nothing to apply to."""
+    file, --dpi and --size have nothing to apply to. ``drawing_now``: the command only draws
+    (`losslab plot`), so its record is read, and any fault in it said, before matplotlib is
+    asked for."""
     if plot is None:
         if size is not None or dpi != DPI:
             raise ConfigError(f"--dpi and --size apply to a figure: add {flag} FILE")
         return None, float(dpi), None
     output = check_plot_name(plot, flag)
     dpi, inches = check_dpi(dpi), parse_size(size)
-    require_matplotlib()
+    if not drawing_now:
+        require_matplotlib()
     return output, dpi, inches
 
 
