@@ -150,7 +150,7 @@ def fit_cmd(
     schedule_params: dict[str, Any] | None = None,
     loss_args: dict[str, Any] | None = None,
 ) -> None:
-    """Train a linear, logistic, softmax or mlp model on a CSV and report loss and accuracy/R².
+    """Train a linear, logistic, softmax, mlp or cnn model on a CSV; report loss and accuracy/R².
 
     The objective per batch is the mean loss + (l2/2)·‖W‖² + l1·‖W‖₁; updates follow torch.optim.
     A record (config.json, history.csv, metrics.json, model.json) goes to results/ unless --no-save.
