@@ -103,9 +103,12 @@ def eval_cmd(
         where += f" · predictions {', '.join(result.pred)}" + (" (logits)" if result.logits else "")
         loss_rows = [(name, shown(name, value)) for name, value in result.losses.items()]
         metric_rows = [(name, shown(name, value)) for name, value in result.metrics.items()]
-        out = [render.line(where), render.table(None, ["loss", "value"], loss_rows, digits=8)]
+        out = [
+            render.line(where),
+            render.table(None, ["loss", "value"], loss_rows, digits=8, by_row=True),
+        ]
         if metric_rows:
-            out.append(render.table(None, ["metric", "value"], metric_rows, digits=6))
+            out.append(render.table(None, ["metric", "value"], metric_rows, by_row=True))
         if result.params:
             from losslab.losses import show_param
 

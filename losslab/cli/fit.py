@@ -249,7 +249,7 @@ def _report_fit(result: Any, fmt: str) -> None:
         for note in (result.data.get("choice"), prep):
             if note:
                 out.append(render.line(note, None))
-        out.append(render.table(None, ["", "value"], rows))
+        out.append(render.table(None, ["", "value"], rows, by_row=True))
         out.append(render.line(f"train loss by epoch {curve}", None))
         if result.record:
             out.append(render.line(f"record: {result.record}", None))
@@ -403,23 +403,28 @@ def _report_lr_find(result: Any, fmt: str, title: str, plot: str | None) -> None
     def tables() -> list[Any]:
         every = max(1, -(-len(rows) // LR_FIND_ROWS))
         shown = [r for r in rows if r[0] % every == 0 or r[0] in marks or r[0] == len(rows) - 1]
-        cells = [(i, f"{lr:.3g}", loss, smooth, mark or "") for i, lr, loss, smooth, mark in shown]
+        cells = [(i, lr, loss, smooth, mark or "") for i, lr, loss, smooth, mark in shown]
         suggested = [
-            (name, f"{s['lr']:.3g}", s["loss"], s["index"], s["rule"])
+            (name, s["lr"], s["loss"], s["index"], s["rule"])
             if s is not None
             else (name, "—", None, None, "too few points for this rule")
             for name, s in result.suggestions.items()
         ]
         out = [
             render.line(title),
-            render.table(None, ["suggestion", "lr", "smoothed loss", "step", "rule"], suggested),
+            render.table(
+                None,
+                ["suggestion", "lr", "smoothed loss", "step", "rule"],
+                suggested,
+                column_digits={"lr": 3},
+            ),
             render.line(f"{HEURISTIC}.", None),
         ]
         sweep = f"{len(rows)} of {result.steps} steps, lr {result.start_lr:g} → {result.end_lr:g}"
         if result.stopped:
             sweep += f"; stopped early: {result.stopped}"
         out.append(render.line(f"sweep: {sweep}", None))
-        out.append(render.table(None, header, cells))
+        out.append(render.table(None, header, cells, column_digits={"lr": 3}))
         if every > 1:
             out.append(render.line(f"every {every}th step shown; all in --format json|csv", None))
         if plot:
