@@ -57,11 +57,15 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _table(header: list[str], rows: list[list[Any]], *, best: bool = False) -> str:
-    """An HTML table; columns of numbers are right-aligned."""
-    from losslab.views.render import fmt_number
+def _table(
+    header: list[str], rows: list[list[Any]], *, best: bool = False, by_row: bool = False
+) -> str:
+    """An HTML table; columns of numbers are right-aligned, each in one notation as the terminal
+    shows it (``by_row``: each value alone, for (name, value) pairs)."""
+    from losslab.views.numbers import column_formatter, fmt_number
 
     numeric = [name.split("\n")[0] not in TEXT_COLUMNS for name in header]
+    shows = [column_formatter([r[j] for r in rows]) for j in range(len(header))]
     head = "".join(
         f"<th{' class=num' if n else ''}>{_e(h.replace(chr(10), ' '))}</th>"
         for h, n in zip(header, numeric, strict=True)
@@ -69,8 +73,8 @@ def _table(header: list[str], rows: list[list[Any]], *, best: bool = False) -> s
     body = []
     for i, row in enumerate(rows):
         cells = "".join(
-            f"<td{' class=num' if n else ''}>{_e(fmt_number(v, 6))}</td>"
-            for v, n in zip(row, numeric, strict=True)
+            f"<td{' class=num' if n else ''}>{_e(fmt_number(v) if by_row else show(v))}</td>"
+            for v, n, show in zip(row, numeric, shows, strict=True)
         )
         body.append(f"<tr{' class=best' if best and i == 0 else ''}>{cells}</tr>")
     return (
@@ -247,6 +251,7 @@ def study_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
 def run_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
     """(the page of a saved run, warnings), from its records (plot.run_records)."""
     from losslab.study import schema
+    from losslab.views.describe import preparation, run_settings
     from losslab.views.render import fit_rows
 
     config = drawable.config
@@ -258,15 +263,21 @@ def run_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
             rows = fit_rows(metrics)
         except (KeyError, TypeError):
             raise DataError(f"{metrics_file}: not the metrics of a losslab run") from None
-        results = _table(["", "value"], [list(r) for r in rows])
+        results = _table(["", "value"], [list(r) for r in rows], by_row=True)
     figure, warnings = _figure_section(drawable, "Loss and metric by epoch of this run.")
     data = config.get("data_file") or {}
     settings = {k: v for k, v in config.items() if k not in ("data_file", "versions", "command")}
+    chosen = _pairs(run_settings(config))
+    everything = json.dumps(settings, indent=2, ensure_ascii=False)
+    configuration = (
+        f"{chosen}<details><summary>every setting</summary><pre>{_e(everything)}</pre></details>"
+    )
+    data_items = [(k, preparation(config, v) if k == "preparation" else v) for k, v in data.items()]
     sections = [
         ("Results", results or '<p class="muted">no metrics.json in the record</p>'),
         ("Figure", figure),
-        ("Configuration", _settings(settings, skip=("features",))),
-        ("Data", _pairs(list(data.items()))),
+        ("Configuration", configuration),
+        ("Data", _pairs(data_items)),
         ("Versions", _versions(config)),
     ]
     heading = f"losslab fit · {config.get('data', '')} · {config['model']}"
