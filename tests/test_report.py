@@ -95,8 +95,16 @@ def test_run_report_and_out(cli, run, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     text = html.unescape(page)
     assert "<svg" in page and "validation loss" in text  # --val-size: its own panel
-    loss = metrics["train"]["loss"]  # five significant digits
-    assert f"{loss:.{4 - math.floor(math.log10(loss))}f}" in text and "completed" in text
+    # the value column: five significant digits for its smallest number, or all scientific
+    numbers = [metrics[s][k] for s in ("train", "val", "test") for k in ("loss", "accuracy")]
+    numbers.append(metrics["seconds"])
+    low, high = min(map(abs, numbers)), max(map(abs, numbers))
+    loss = metrics["train"]["loss"]
+    if low < 1e-3 or high >= 1e5 or high > 1e4 * low:
+        assert f"{loss:.4e}" in text
+    else:
+        assert f"{loss:.{4 - math.floor(math.log10(low))}f}" in text
+    assert "completed" in text
     config = json.loads((run / "config.json").read_text())
     assert config["data_file"]["sha256"] in text
 

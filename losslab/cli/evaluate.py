@@ -103,12 +103,9 @@ def eval_cmd(
         where += f" · predictions {', '.join(result.pred)}" + (" (logits)" if result.logits else "")
         loss_rows = [(name, shown(name, value)) for name, value in result.losses.items()]
         metric_rows = [(name, shown(name, value)) for name, value in result.metrics.items()]
-        out = [
-            render.line(where),
-            render.table(None, ["loss", "value"], loss_rows, digits=8, by_row=True),
-        ]
+        out = [render.line(where), render.table(None, ["loss", "value"], loss_rows, digits=8)]
         if metric_rows:
-            out.append(render.table(None, ["metric", "value"], metric_rows, by_row=True))
+            out.append(render.table(None, ["metric", "value"], metric_rows))
         if result.params:
             from losslab.losses import show_param
 

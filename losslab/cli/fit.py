@@ -249,7 +249,7 @@ def _report_fit(result: Any, fmt: str) -> None:
         for note in (result.data.get("choice"), prep):
             if note:
                 out.append(render.line(note, None))
-        out.append(render.table(None, ["", "value"], rows, by_row=True))
+        out.append(render.table(None, ["", "value"], rows))
         out.append(render.line(f"train loss by epoch {curve}", None))
         if result.record:
             out.append(render.line(f"record: {result.record}", None))

@@ -32,7 +32,7 @@ def fit_html(result: Any) -> str:
             **result.metrics,
         }
     )
-    table = _table(["", "value"], [list(r) for r in rows], by_row=True)
+    table = _table(["", "value"], [list(r) for r in rows])
     drawable = run_drawable(result.config, result.history, result.status, result.epochs_run)
     figure, _ = _figure_section(drawable, "Loss and metric by epoch of this run.")
     notes = [f"record: {result.record}"] if result.record else []
@@ -56,16 +56,10 @@ def eval_html(result: Any) -> str:
     def shown(name: str, value: float | None) -> Any:
         return f"undefined ({result.undefined[name]})" if value is None else value
 
-    parts = [
-        _table(["loss", "value"], [[k, shown(k, v)] for k, v in result.losses.items()], by_row=True)
-    ]
+    parts = [_table(["loss", "value"], [[k, shown(k, v)] for k, v in result.losses.items()])]
     if result.metrics:
         parts.append(
-            _table(
-                ["metric", "value"],
-                [[k, shown(k, v)] for k, v in result.metrics.items()],
-                by_row=True,
-            )
+            _table(["metric", "value"], [[k, shown(k, v)] for k, v in result.metrics.items()])
         )
     return _block(where, *parts)
 

@@ -88,11 +88,6 @@ def spread_formatter(means: Iterable[Any], digits: int = 4) -> Callable[[Any, An
     return show
 
 
-def fmt_number(value: Any, digits: int = 5) -> str:
-    """One value as a column of it would show it (:func:`column_formatter`)."""
-    return column_formatter([value], digits)(value)
-
-
 def plural(count: int, unit: str, units: str | None = None) -> str:
     """``1 iteration``, ``2 iterations``: a count with its unit in the right number."""
     return f"{count} {unit if count == 1 else units or unit + 's'}"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from losslab.data.write import to_csv, to_json, write
-from losslab.views.numbers import column_formatter, fmt_number, plural, spread_formatter
+from losslab.views.numbers import column_formatter, plural, spread_formatter
 
 FOLD = 16  # a column of text may break a word longer than this (not a name's)
 
@@ -69,12 +69,10 @@ def table(
     digits: int = 5,
     compact: bool = False,
     names: Sequence[str] | None = None,
-    by_row: bool = False,
     column_digits: dict[str, int] | None = None,
 ) -> Any:
     """A table for people: text left-aligned, numbers right-aligned, each number column in one
     notation with ``digits`` significant digits (:func:`losslab.views.numbers.column_formatter`;
-    ``by_row``: each value alone, for a table of (name, value) pairs of different quantities;
     ``column_digits``: other digits for some columns, by name).
 
     The first column (the row's name) and the numbers are never wrapped or cut; the columns
@@ -91,16 +89,13 @@ def table(
         )
         for j in range(count)
     ]
-    if by_row:
-        cells = [[fmt_number(v, digits) for v in r] for r in rows]
-    else:
-        shows = [
-            column_formatter(
-                [r[j] for r in rows if j < len(r)], (column_digits or {}).get(header[j], digits)
-            )
-            for j in range(count)
-        ]
-        cells = [[shows[j](v) for j, v in enumerate(r)] for r in rows]
+    shows = [
+        column_formatter(
+            [r[j] for r in rows if j < len(r)], (column_digits or {}).get(header[j], digits)
+        )
+        for j in range(count)
+    ]
+    cells = [[shows[j](v) for j, v in enumerate(r)] for r in rows]
     whole = [numeric[j] or j == 0 for j in range(count)]
     words = [header[j] in (names or ()) for j in range(count)]
     return FittedTable(

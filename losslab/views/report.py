@@ -57,12 +57,10 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _table(
-    header: list[str], rows: list[list[Any]], *, best: bool = False, by_row: bool = False
-) -> str:
+def _table(header: list[str], rows: list[list[Any]], *, best: bool = False) -> str:
     """An HTML table; columns of numbers are right-aligned, each in one notation as the terminal
-    shows it (``by_row``: each value alone, for (name, value) pairs)."""
-    from losslab.views.numbers import column_formatter, fmt_number
+    shows it."""
+    from losslab.views.numbers import column_formatter
 
     numeric = [name.split("\n")[0] not in TEXT_COLUMNS for name in header]
     shows = [column_formatter([r[j] for r in rows]) for j in range(len(header))]
@@ -73,7 +71,7 @@ def _table(
     body = []
     for i, row in enumerate(rows):
         cells = "".join(
-            f"<td{' class=num' if n else ''}>{_e(fmt_number(v) if by_row else show(v))}</td>"
+            f"<td{' class=num' if n else ''}>{_e(show(v))}</td>"
             for v, n, show in zip(row, numeric, shows, strict=True)
         )
         body.append(f"<tr{' class=best' if best and i == 0 else ''}>{cells}</tr>")
@@ -263,7 +261,7 @@ def run_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
             rows = fit_rows(metrics)
         except (KeyError, TypeError):
             raise DataError(f"{metrics_file}: not the metrics of a losslab run") from None
-        results = _table(["", "value"], [list(r) for r in rows], by_row=True)
+        results = _table(["", "value"], [list(r) for r in rows])
     figure, warnings = _figure_section(drawable, "Loss and metric by epoch of this run.")
     data = config.get("data_file") or {}
     settings = {k: v for k, v in config.items() if k not in ("data_file", "versions", "command")}
