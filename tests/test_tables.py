@@ -59,8 +59,8 @@ def _printed(table, width: int = 200) -> str:
         # fixed: the smallest value's significant digits, the same decimals on every row
         ([0.5, 12.25, 3.0], 4, ["0.5000", "12.2500", "3.0000"]),
         ([2978.413048, 43.796951], 5, ["2978.413", "43.797"]),
-        # more than four orders of magnitude apart: scientific
-        ([0.002, 99.0], 3, ["2.00e-03", "9.90e+01"]),
+        # far apart: the small one's digits decide the decimals
+        ([0.002, 99.0], 3, ["0.00200", "99.00000"]),
         # integers, missing values and text keep their own form
         ([3, None, "n/a", 0.25], 3, ["3", "—", "n/a", "0.250"]),
     ],

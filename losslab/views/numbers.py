@@ -1,9 +1,9 @@
 """How numbers read in a table: significant digits, one notation per column, plural-aware counts.
 
 A column is formatted as a whole (:func:`column_formatter`): fixed decimals, the same number of
-them on every row, when every value sits between 10⁻³ and 10⁵ and within four orders of
-magnitude of the others; scientific notation on every row otherwise (one value that needs it is
-enough), so the digits of a column line up and compare at a glance. JSON and CSV never pass
+them on every row, when every value sits between 10⁻³ and 10⁵; scientific notation on every row
+otherwise (one value that needs it is enough), so the digits of a column line up and compare at
+a glance. JSON and CSV never pass
 through here: they keep full precision.
 """
 
@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 LOW, HIGH = 1e-3, 1e5  # fixed notation between these magnitudes
-SPAN = 1e4  # and within this ratio of the largest to the smallest
 
 
 def _magnitudes(values: Iterable[Any]) -> list[float]:
@@ -27,12 +26,10 @@ def _magnitudes(values: Iterable[Any]) -> list[float]:
 
 def notation(values: Iterable[Any], digits: int = 5) -> tuple[bool, int]:
     """(scientific, decimals) of a column of ``values`` (integers aside): scientific when any
-    value is outside [10⁻³, 10⁵) or the values span more than four orders of magnitude; else the
-    decimals that give the smallest ``digits`` significant digits."""
+    value is outside [10⁻³, 10⁵); else the decimals that give the smallest ``digits``
+    significant digits."""
     mags = _magnitudes(v for v in values if not isinstance(v, int))
-    scientific = bool(mags) and (
-        min(mags) < LOW or max(mags) >= HIGH or max(mags) > SPAN * min(mags)
-    )
+    scientific = bool(mags) and (min(mags) < LOW or max(mags) >= HIGH)
     if not mags or scientific:
         return scientific, 0
     return False, max(digits - 1 - math.floor(math.log10(min(mags))), 0)
