@@ -57,13 +57,13 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _table(header: list[str], rows: list[list[Any]], *, best: bool = False) -> str:
-    """An HTML table; columns of numbers are right-aligned, each in one notation as the terminal
-    shows it."""
+def _table(header: list[str], rows: list[list[Any]], *, best: bool = False, digits: int = 5) -> str:
+    """An HTML table; columns of numbers are right-aligned, each in one notation with ``digits``
+    significant digits, as the terminal shows it."""
     from losslab.views.numbers import column_formatter
 
     numeric = [name.split("\n")[0] not in TEXT_COLUMNS for name in header]
-    shows = [column_formatter([r[j] for r in rows]) for j in range(len(header))]
+    shows = [column_formatter([r[j] for r in rows], digits) for j in range(len(header))]
     head = "".join(
         f"<th{' class=num' if n else ''}>{_e(h.replace(chr(10), ' '))}</th>"
         for h, n in zip(header, numeric, strict=True)
