@@ -3,8 +3,7 @@
 A column is formatted as a whole (:func:`column_formatter`): fixed decimals, the same number of
 them on every row, when every value sits between 10⁻³ and 10⁵; scientific notation on every row
 otherwise (one value that needs it is enough), so the digits of a column line up and compare at
-a glance. JSON and CSV never pass
-through here: they keep full precision.
+a glance. JSON and CSV never pass through here: they keep full precision.
 """
 
 from __future__ import annotations
