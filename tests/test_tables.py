@@ -63,6 +63,8 @@ def _printed(table, width: int = 200) -> str:
         ([0.002, 99.0], 3, ["0.00200", "99.00000"]),
         # integers, missing values and text keep their own form
         ([3, None, "n/a", 0.25], 3, ["3", "—", "n/a", "0.250"]),
+        # zero is 0, never a row of zeros
+        ([0.0, 0.25], 3, ["0", "0.250"]),
     ],
 )
 def test_a_column_has_one_notation(values, digits, expected):
@@ -77,6 +79,7 @@ def test_mean_and_spread_share_the_column_notation():
     show = spread_formatter([0.5, 0.25], 3)
     assert show(0.5, 0.0123) == "0.500 ± 0.012"
     assert show(None, None) == "—"
+    assert show(0.5, 0.0) == "0.500 ± 0" and show(0.5, 3e-9) == "0.500 ± 3.0e-09"
 
 
 def test_units_agree_with_their_count():

@@ -54,9 +54,9 @@ def column_formatter(values: Iterable[Any], digits: int = 5) -> Callable[[Any], 
                 return "nan"
             if math.isinf(value):
                 return "inf" if value > 0 else "-inf"
-            if scientific:
-                return "0" if value == 0 else f"{value:.{digits - 1}e}"
-            return f"{value:.{decimals}f}"
+            if value == 0:
+                return "0"  # exactly: never a row of zeros
+            return f"{value:.{digits - 1}e}" if scientific else f"{value:.{decimals}f}"
         return str(value)
 
     return show
@@ -65,14 +65,18 @@ def column_formatter(values: Iterable[Any], digits: int = 5) -> Callable[[Any], 
 def spread_formatter(means: Iterable[Any], digits: int = 4) -> Callable[[Any, Any], str]:
     """The formatter of a column of ``mean ± std``: one notation for the whole column, chosen by
     its means (:func:`notation`); in fixed notation the spread has the means' decimals, in
-    scientific notation two significant digits."""
+    scientific notation two significant digits. A spread of exactly 0 is "0"; one that the
+    means' decimals would round to zeros shows its two digits (never a row of zeros)."""
     means = list(means)
     scientific, decimals = notation(means, digits)
 
     def one(value: float, sci: str) -> str:
         if not math.isfinite(value):
             return str(value)
-        return f"{value:{sci}}" if scientific else f"{value:.{decimals}f}"
+        if value == 0:
+            return "0"
+        fixed = f"{value:.{decimals}f}"
+        return f"{value:{sci}}" if scientific or not fixed.strip("-0.") else fixed
 
     def show(mean: Any, std: Any) -> str:
         if mean is None:
