@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from losslab.losses import LOSSES
 from losslab.optim.optimizers import OPTIMIZERS
 from losslab.optim.schedules import SCHEDULES
-from losslab.views.explain import ADVICE, explain, loss_properties, optimizer_properties
+from losslab.views.explain import (
+    ADVICE,
+    explain,
+    loss_properties,
+    optimizer_properties,
+    plain,
+)
 
 REGISTRIES = {"loss": LOSSES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 
@@ -79,3 +87,31 @@ def test_cli(cli):
     message = cli.error("explain", "adamm")
     assert "is no loss, optimizer or schedule" in message and "'adam'" in message
     assert "unknown loss 'adam'" in cli.error("explain", "adam", "--kind", "loss")
+
+
+REST = re.compile(r":[a-z]+:`|``|(?<![\w.])_[A-Za-z]|\bctx\.")
+
+
+@pytest.mark.parametrize("kind", list(REGISTRIES))
+def test_explain_prints_plain_text_without_internal_names(cli, kind):
+    """No reST role, no double backticks, no private (leading-underscore) name, in the table
+    and in the JSON, for every registered entry."""
+    for name in REGISTRIES[kind].names():
+        for fmt in ("table", "json"):
+            text = cli("explain", name, "--kind", kind, "--format", fmt).stdout
+            assert not REST.search(text), (name, fmt, REST.search(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("decay λ (see :func:`weight_decay`): coupled", "decay λ: coupled"),
+        ("O = NS(u) (:func:`orthogonalise`); θ", "O = NS(u); θ"),
+        ("step of :class:`_ScheduleFree` with β", "step of ScheduleFree with β"),
+        ("at θ (``ctx.loss``), f*", "at θ, f*"),
+        ("torch's ``_single_tensor_adafactor``.", "torch's single_tensor_adafactor."),
+        ("(Polyak 1987, *Introduction* §5.3) f* − f", "(Polyak 1987, Introduction §5.3) f* − f"),
+    ],
+)
+def test_plain_unwraps_rest(text, expected):
+    assert plain(text) == expected

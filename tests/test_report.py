@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -41,11 +42,20 @@ def self_contained(page: str) -> None:
     assert "<script" not in page and "<link" not in page and "<iframe" not in page
 
 
-def four(value: float) -> str:
-    """The table's rule: four decimals, scientific notation outside [1e-3, 1e5)."""
-    if value == 0:
-        return "0"
-    return f"{value:.4f}" if 1e-3 <= abs(value) < 1e5 else f"{value:.2e}"
+def spread(means: list[float]):
+    """The table's rule for a column of mean ± std: four significant digits; scientific notation
+    (std to two digits) for the whole column when a mean is outside [1e-3, 1e5), else the
+    smallest mean's decimals on every row."""
+    mags = [abs(m) for m in means if m]
+    sci = min(mags) < 1e-3 or max(mags) >= 1e5
+    decimals = 0 if sci else max(3 - math.floor(math.log10(min(mags))), 0)
+
+    def show(mean: float, std: float) -> str:
+        if sci:
+            return f"{mean:.3e} ± {std:.1e}"
+        return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
+
+    return show
 
 
 def test_study_report_is_one_self_contained_page(cli, study):
@@ -58,10 +68,13 @@ def test_study_report_is_one_self_contained_page(cli, study):
     assert page.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in page
     text = html.unescape(page)
     # the table's numbers as `losslab compare` prints them (means ± std, gaps, diverged)
+    show = spread(
+        [r["train_loss_mean"] for r in out["summary"] if r["train_loss_mean"] is not None]
+    )
     for row in out["summary"]:
         if row["train_loss_mean"] is not None:
             mean, std = row["train_loss_mean"], row["train_loss_std"]
-            assert f"{four(mean)} ± {four(std)}" in text
+            assert show(mean, std) in text
             assert f"{row['gap_mean']:.2e}" in text
         assert f"{row['diverged']}/{row['seeds']}" in text
     config = json.loads((directory / "config.json").read_text())
@@ -82,9 +95,52 @@ def test_run_report_and_out(cli, run, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     text = html.unescape(page)
     assert "<svg" in page and "validation loss" in text  # --val-size: its own panel
-    assert f"{metrics['train']['loss']:.6f}" in text and "completed" in text
+    # the value column: five significant digits for its smallest number, or all scientific
+    numbers = [metrics[s][k] for s in ("train", "val", "test") for k in ("loss", "accuracy")]
+    numbers.append(metrics["seconds"])
+    low, high = min(map(abs, numbers)), max(map(abs, numbers))
+    loss = metrics["train"]["loss"]
+    if low < 1e-3 or high >= 1e5:
+        assert f"{loss:.4e}" in text
+    else:
+        assert f"{loss:.{4 - math.floor(math.log10(low))}f}" in text
+    assert "completed" in text
     config = json.loads((run / "config.json").read_text())
     assert config["data_file"]["sha256"] in text
+
+
+def _configuration(page: str) -> dict[str, str]:
+    """The (label, words) rows of a run page's Configuration section."""
+    section = page.split("<h2>Configuration</h2>", 1)[1].split("<details>", 1)[0]
+    cells = re.findall(r"<td(?: class=\"wrap\")?>(.*?)</td>", section)
+    return {
+        html.unescape(k): html.unescape(v) for k, v in zip(cells[::2], cells[1::2], strict=True)
+    }
+
+
+def test_run_report_tells_the_chosen_settings_in_words(cli, tmp_path):
+    run = Path(losslab.fit("diabetes", epochs=2, save=True, out=str(tmp_path)).record)
+    cli("report", run)
+    chosen = _configuration((run / "report.html").read_text(encoding="utf-8"))
+    assert chosen["schedule"] == "constant lr"  # not "factor 1.0, total_iters 2"
+    assert chosen["loss"] == "mse"  # no other loss's parameters
+    assert chosen["optimizer"].startswith("adam, lr 0.3, batch 32; beta1 0.9, beta2 0.999")
+    assert "momentum" not in chosen["optimizer"] and "{" not in chosen["preparation"]
+    assert chosen["preparation"].startswith("Features standardised")
+    assert chosen["training"] == "2 epochs, seed 0"
+
+    run = losslab.fit(
+        "iris", epochs=2, schedule="cosine", warmup=1, l2=0.01, patience=3, save=True,
+        out=str(tmp_path / "b"),
+    ).record  # fmt: skip
+    cli("report", run)
+    chosen = _configuration((Path(run) / "report.html").read_text(encoding="utf-8"))
+    assert (
+        chosen["schedule"]
+        == "cosine, per epoch: t max 1, min lr 0, after 1 epoch of linear warm-up"
+    )
+    assert chosen["loss"] == "cross-entropy, label smoothing 0, L2 penalty 0.01"
+    assert "stops after 3 epochs without a validation-loss improvement" in chosen["training"]
 
 
 def test_report_errors_are_one_line(cli, study, tmp_path):

@@ -36,7 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "datasets": ("catalog", "List the bundled datasets: name, rows, features, target, task."),
     "fit": (
         "fit",
-        "Train a linear, logistic, softmax or mlp model on a CSV and report loss and accuracy/R².",
+        "Train a linear, logistic, softmax, mlp or cnn model on a CSV; report loss and "
+        "accuracy/R².",
     ),
     "lr-find": (
         "fit",

@@ -34,7 +34,9 @@ def losses_cmd(fmt: FormatOpt = Format.table) -> None:
         obj=obj,
         csv_header=header,
         csv_rows=rows,
-        render=lambda: [render.table("Losses (value per row, then the mean)", header, rows)],
+        render=lambda: [
+            render.table("Losses (value per row, then the mean)", header, rows, names=("aliases",))
+        ],
     )
 
 
@@ -124,7 +126,11 @@ def schedules_cmd(fmt: FormatOpt = Format.table) -> None:
         obj=obj,
         csv_header=header,
         csv_rows=rows,
-        render=lambda: [render.table("Learning-rate schedules (defaults)", header, rows)],
+        render=lambda: [
+            render.table(
+                "Learning-rate schedules (defaults)", header, rows, names=("parameters", "equals")
+            )
+        ],
     )
 
 

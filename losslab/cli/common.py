@@ -154,10 +154,13 @@ class Commands:
         from typer.main import get_command_from_info
         from typer.models import CommandInfo
 
+        from losslab.cli.helptext import HelpCommand, epilog
+
         fn, declared = self.defined[name]
         for add in reversed(declared):
             fn = add(fn)
-        return get_command_from_info(CommandInfo(name=name, callback=command(fn)), **settings)
+        info = CommandInfo(name=name, cls=HelpCommand, callback=command(fn), epilog=epilog(name))
+        return get_command_from_info(info, **settings)
 
 
 def _saved(save: Callable[[], Any], failures: list[str]) -> Any:
@@ -197,7 +200,10 @@ def declared_options(declared: dict[str, list[tuple[str, Any]]], into: str) -> C
     """
     import inspect
 
+    from losslab.cli.helptext import DECLARED_PANELS
     from losslab.hyper import declared_help
+
+    panel = DECLARED_PANELS[into]
 
     def help_of(name: str) -> str:
         return declared_help(declared[name])
@@ -211,12 +217,20 @@ def declared_options(declared: dict[str, list[tuple[str, Any]]], into: str) -> C
             flag = "--" + name.replace("_", "-")
             if h.kind is bool:
                 annotation: Any = Annotated[
-                    bool | None, typer.Option(f"{flag}/--no-{flag[2:]}", help=help_of(name))
+                    bool | None,
+                    typer.Option(
+                        f"{flag}/--no-{flag[2:]}", help=help_of(name), rich_help_panel=panel
+                    ),
                 ]
             elif h.kind in (str, tuple):
-                annotation = Annotated[str | None, typer.Option(flag, help=help_of(name))]
+                annotation = Annotated[
+                    str | None, typer.Option(flag, help=help_of(name), rich_help_panel=panel)
+                ]
             else:
-                annotation = Annotated[h.kind | None, typer.Option(flag, help=help_of(name))]  # type: ignore[name-defined]
+                annotation = Annotated[
+                    h.kind | None,  # type: ignore[name-defined]
+                    typer.Option(flag, help=help_of(name), rich_help_panel=panel),
+                ]
             params.append(
                 inspect.Parameter(
                     name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation

@@ -320,7 +320,9 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
 
     def tables() -> list[Any]:
         title, header, rows, notes = render.study_table(study, narrow=narrow, plot=plot)
-        table = render.table(None, header, rows, highlight_row=0, digits=4, compact=narrow)
+        table = render.table(
+            None, header, rows, highlight_row=0, compact=narrow, names=("optimizer", "loss")
+        )
         return [render.line(title), table, *(render.line(n, None) for n in notes)]
 
     runs_header = list(study.runs[0].keys())

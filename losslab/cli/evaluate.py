@@ -115,7 +115,7 @@ def eval_cmd(
         metric_rows = [(name, shown(name, value)) for name, value in result.metrics.items()]
         out = [render.line(where), render.table(None, ["loss", "value"], loss_rows, digits=8)]
         if metric_rows:
-            out.append(render.table(None, ["metric", "value"], metric_rows, digits=6))
+            out.append(render.table(None, ["metric", "value"], metric_rows))
         if result.params:
             from losslab.losses import show_param
 

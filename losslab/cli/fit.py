@@ -168,7 +168,7 @@ def fit_cmd(
     schedule_params: dict[str, Any] | None = None,
     loss_args: dict[str, Any] | None = None,
 ) -> None:
-    """Train a linear, logistic, softmax or mlp model on a CSV and report loss and accuracy/R².
+    """Train a linear, logistic, softmax, mlp or cnn model on a CSV; report loss and accuracy/R².
 
     The objective per batch is the mean loss + (l2/2)·‖W‖² + l1·‖W‖₁; updates follow torch.optim.
     A record (config.json, history.csv, metrics.json, model.json) goes to results/ unless --no-save.
@@ -449,23 +449,28 @@ def _report_lr_find(result: Any, fmt: str, title: str, plot: str | None) -> None
     def tables() -> list[Any]:
         every = max(1, -(-len(rows) // LR_FIND_ROWS))
         shown = [r for r in rows if r[0] % every == 0 or r[0] in marks or r[0] == len(rows) - 1]
-        cells = [(i, f"{lr:.3g}", loss, smooth, mark or "") for i, lr, loss, smooth, mark in shown]
+        cells = [(i, lr, loss, smooth, mark or "") for i, lr, loss, smooth, mark in shown]
         suggested = [
-            (name, f"{s['lr']:.3g}", s["loss"], s["index"], s["rule"])
+            (name, s["lr"], s["loss"], s["index"], s["rule"])
             if s is not None
             else (name, "—", None, None, "too few points for this rule")
             for name, s in result.suggestions.items()
         ]
         out = [
             render.line(title),
-            render.table(None, ["suggestion", "lr", "smoothed loss", "step", "rule"], suggested),
+            render.table(
+                None,
+                ["suggestion", "lr", "smoothed loss", "step", "rule"],
+                suggested,
+                column_digits={"lr": 3},
+            ),
             render.line(f"{HEURISTIC}.", None),
         ]
         sweep = f"{len(rows)} of {result.steps} steps, lr {result.start_lr:g} → {result.end_lr:g}"
         if result.stopped:
             sweep += f"; stopped early: {result.stopped}"
         out.append(render.line(f"sweep: {sweep}", None))
-        out.append(render.table(None, header, cells))
+        out.append(render.table(None, header, cells, column_digits={"lr": 3}))
         if every > 1:
             out.append(render.line(f"every {every}th step shown; all in --format json|csv", None))
         if plot:

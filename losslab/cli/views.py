@@ -507,7 +507,7 @@ def _report_landscape(land: Any, fmt: str, plot: str | None) -> None:
         )
 
     def tables() -> list[Any]:
-        out = [render.line(land.title), render.table(None, header, cells, digits=6)]
+        out = [render.line(land.title), render.table(None, header, cells, column_digits={"lr": 3})]
         target = "f*" if known else "the best value reached"
         out.append(
             render.line(f"{unit} to tol: first {unit[:-1]} with f ≤ {target} + {land.tol:g}", None)

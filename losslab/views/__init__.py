@@ -1,6 +1,7 @@
 """Ways to look at results, losses and optimizers.
 
-``render`` (tables for people; only here and in the CLI is rich imported), ``plot`` (figures of a
+``render`` (tables for people; only here and in the CLI is rich imported), ``numbers`` (how a
+table's numbers read), ``describe`` (a run's settings in words), ``plot`` (figures of a
 study or run, from the tidy records), ``landscape``, ``functions2d`` and ``landscape_plot``
 (optimizer paths on test functions and on a fit's objective), ``shapes`` (every loss on one
 axis), ``explain`` (what an entry is, measured on its code), ``gradcheck`` (analytic gradients

@@ -12,6 +12,7 @@ registered name has one.
 from __future__ import annotations
 
 import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,12 @@ class Explanation:
     parameters: list[dict[str, Any]] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.sections = [(label, plain(text)) for label, text in self.sections]
+        for row in self.parameters:
+            if isinstance(row.get("help"), str):
+                row["help"] = plain(row["help"])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -118,10 +125,31 @@ class Explanation:
         }
 
 
+# reST in docstrings, for a reader of the code: a cross-reference in parentheses ("(see
+# :func:`weight_decay`)", "(:func:`orthogonalise`)") or an attribute of the code's own objects in
+# parentheses ("(``ctx.loss``)") says nothing to a user and goes; any other role or literal
+# keeps its name, without markup and without a private name's leading underscore.
+_CROSS_REFERENCE = re.compile(r" ?\((?:see )?:[a-z]+:`[^`]+`\)")
+_INTERNAL = re.compile(r" ?\(``[a-z_]+\.[a-z_.]+``\)")
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+_PRIVATE = re.compile(r"(?<![\w.])_+(?=[A-Za-z])")
+_EMPHASIS = re.compile(r"(?<![\w*])\*([A-Za-z][^*\n]*?[\w.])\*(?![\w*])")
+
+
+def plain(text: str) -> str:
+    """``text`` with its reST turned into plain words: cross-references and the code's own
+    attributes in parentheses dropped, roles and double backticks unwrapped, no leading
+    underscores (``_ScheduleFree`` → ScheduleFree)."""
+    text = _INTERNAL.sub("", _CROSS_REFERENCE.sub("", text))
+    text = _EMPHASIS.sub(r"\1", _LITERAL.sub(r"\1", _ROLE.sub(r"\1", text)))
+    return _PRIVATE.sub("", text)
+
+
 def _doc(obj: Any, paragraphs: int = 1) -> str:
-    """The first ``paragraphs`` of a docstring, on one line."""
+    """The first ``paragraphs`` of a docstring, on one line, as plain text (:func:`plain`)."""
     text = inspect.getdoc(obj) or ""
-    return " ".join(" ".join(text.split("\n\n")[:paragraphs]).split())
+    return plain(" ".join(" ".join(text.split("\n\n")[:paragraphs]).split()))
 
 
 def _registries() -> dict[str, Any]:

@@ -56,7 +56,8 @@ def eval_html(result: Any) -> str:
     def shown(name: str, value: float | None) -> Any:
         return f"undefined ({result.undefined[name]})" if value is None else value
 
-    parts = [_table(["loss", "value"], [[k, shown(k, v)] for k, v in result.losses.items()])]
+    losses = [[k, shown(k, v)] for k, v in result.losses.items()]
+    parts = [_table(["loss", "value"], losses, digits=8)]  # as `losslab eval` prints them
     if result.metrics:
         parts.append(
             _table(["metric", "value"], [[k, shown(k, v)] for k, v in result.metrics.items()])

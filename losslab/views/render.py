@@ -10,6 +10,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from losslab.data.write import to_csv, to_json, write
+from losslab.views.numbers import column_formatter, plural, spread_formatter
+
+FOLD = 16  # a column of text may break a word longer than this (not a name's)
 
 FORMATS = ("table", "json", "csv")
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -21,23 +24,6 @@ class Undefined(str):
 
     def __new__(cls, reason: str) -> Undefined:
         return super().__new__(cls, f"undefined ({reason})")
-
-
-def fmt_number(value: Any, digits: int = 6) -> str:
-    """Fixed, readable precision for tables (JSON/CSV keep full precision)."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if value != 0 and (abs(value) >= 1e6 or abs(value) < 10 ** -(digits - 2)):
-            return f"{value:.{digits - 2}e}"
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def sparkline(values: Sequence[float], width: int = 24) -> str:
@@ -80,31 +66,180 @@ def table(
     *,
     caption: str | None = None,
     highlight_row: int | None = None,
-    digits: int = 6,
+    digits: int = 5,
     compact: bool = False,
-):
-    """A rich table: text left-aligned, numbers right-aligned at fixed precision; ``compact``:
-    rules under the header only, for narrow terminals."""
-    from rich import box
-    from rich.table import Table
+    names: Sequence[str] | None = None,
+    column_digits: dict[str, int] | None = None,
+) -> Any:
+    """A table for people: text left-aligned, numbers right-aligned, each number column in one
+    notation with ``digits`` significant digits (:func:`losslab.views.numbers.column_formatter`;
+    ``column_digits``: other digits for some columns, by name).
 
+    The first column (the row's name) and the numbers are never wrapped or cut; the columns
+    ``names`` hold names a user types (aliases, a torch class): they wrap between names, never
+    within one; the other columns wrap at spaces (a word longer than :data:`FOLD` may break).
+    A terminal too narrow even for that shows one block per row (:class:`FittedTable`).
+    ``compact``: rules under the header only, for narrow terminals."""
     rows = [list(r) for r in rows]
-    out = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
-    out.show_header = any(header)  # a table of (field, value) pairs needs no header
-    if compact:
-        out.box, out.pad_edge, out.show_edge = box.SIMPLE_HEAD, False, False
-        out.collapse_padding = True
-    for j, name in enumerate(header):
-        numeric = rows and all(
+    count = len(header)
+    numeric = [
+        bool(rows)
+        and all(
             isinstance(r[j], (int, float, Undefined)) or r[j] is None for r in rows if j < len(r)
         )
-        out.add_column(name, justify="right" if numeric else "left")
-    from rich.text import Text
+        for j in range(count)
+    ]
+    shows = [
+        column_formatter(
+            [r[j] for r in rows if j < len(r)], (column_digits or {}).get(header[j], digits)
+        )
+        for j in range(count)
+    ]
+    cells = [[shows[j](v) for j, v in enumerate(r)] for r in rows]
+    whole = [numeric[j] or j == 0 for j in range(count)]
+    words = [header[j] in (names or ()) for j in range(count)]
+    return FittedTable(
+        title, list(header), cells, numeric=numeric, whole=whole, words=words, caption=caption,
+        highlight_row=highlight_row, compact=compact,
+    )  # fmt: skip
 
-    for i, row in enumerate(rows):
-        style = "bold green" if i == highlight_row else None
-        out.add_row(*(Text(fmt_number(v, digits)) for v in row), style=style)
-    return out
+
+class FittedTable:
+    """A table laid out at print time for the width it gets: as is when it fits; else with its
+    wrappable columns narrowed to their longest word (never below: a class name stays whole) and
+    the room left shared out; else compact (rules under the header only); else one block per row.
+    Columns in ``whole`` (the names of the rows, numbers) keep their full width in every layout,
+    those in ``words`` their longest word."""
+
+    def __init__(
+        self,
+        title: str | None,
+        header: list[str],
+        cells: list[list[str]],
+        *,
+        numeric: list[bool],
+        whole: list[bool],
+        words: list[bool],
+        caption: str | None = None,
+        highlight_row: int | None = None,
+        compact: bool = False,
+    ) -> None:
+        self.title, self.header, self.cells, self.caption = title, header, cells, caption
+        self.numeric, self.whole, self.words = numeric, whole, words
+        self.highlight_row, self.compact = highlight_row, compact
+
+    def _texts(self, j: int) -> list[str]:
+        return [self.header[j]] + [r[j] for r in self.cells if j < len(r)]
+
+    def _widths(self) -> tuple[list[int], list[int]]:
+        """The widest line of each column, and the least width it may take."""
+        from rich.cells import cell_len
+
+        widest, least = [], []
+        for j in range(len(self.header)):
+            lines = [line for text in self._texts(j) for line in text.splitlines()] or [""]
+            widest.append(max(cell_len(line) for line in lines))
+            word = max(cell_len(w) for line in lines for w in [*line.split(), ""])
+            least.append(
+                widest[-1] if self.whole[j] else word if self.words[j] else min(word, FOLD)
+            )
+        return widest, least
+
+    def _build(self, widths: list[int] | None, compact: bool) -> Any:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        out = Table(
+            title=self.title, caption=self.caption, title_justify="left", caption_justify="left"
+        )
+        out.show_header = any(self.header)  # a table of (field, value) pairs needs no header
+        if compact:
+            out.box, out.pad_edge, out.show_edge = box.SIMPLE_HEAD, False, False
+            out.collapse_padding = True
+        for j, name in enumerate(self.header):
+            out.add_column(
+                name,
+                justify="right" if self.numeric[j] else "left",
+                no_wrap=self.whole[j],
+                overflow="fold",
+                width=None if widths is None else widths[j],
+            )
+        for i, row in enumerate(self.cells):
+            style = "bold green" if i == self.highlight_row else None
+            out.add_row(*(Text(v) for v in row), style=style)
+        return out
+
+    def _blocks(self, room: int, least: list[int]) -> list[Any]:
+        """One block per row: its name, then each other field on a line of its own (or, when a
+        name in it would not fit beside the labels, the label on a line and the value under it)."""
+        from rich.cells import cell_len
+        from rich.padding import Padding
+        from rich.table import Table
+        from rich.text import Text
+
+        labels = [name.replace("\n", " ") for name in self.header]
+        label = max(map(cell_len, labels[1:]), default=0)
+        kept = [least[j] for j in range(1, len(labels)) if self.whole[j] or self.words[j]]
+        beside = 2 + label + 1 + max(kept, default=0) <= room
+        out: list[Any] = [Text(self.title, style="bold")] if self.title else []
+        for i, row in enumerate(self.cells):
+            style = "bold green" if i == self.highlight_row else "bold"
+            out.append(Text(row[0], style=style))
+            given = [(n, v) for n, v in zip(labels[1:], row[1:], strict=False) if v.strip()]
+            if not beside:
+                for name, value in given:
+                    out.append(Padding(Text(name, style="dim"), (0, 0, 0, 2), expand=False))
+                    out.append(Padding(Text(value, overflow="fold"), (0, 0, 0, 4), expand=False))
+                continue
+            fields = Table.grid(padding=(0, 1))
+            fields.add_column(no_wrap=True, style="dim")
+            fields.add_column(overflow="fold")
+            for name, value in given:
+                fields.add_row(name, value)
+            out.append(Padding(fields, (0, 0, 0, 2), expand=False))
+        if self.caption:
+            out.append(Text(self.caption))
+        return out
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        room = options.max_width
+        widest, least = self._widths()
+        for compact in (True,) if self.compact else (False, True):
+            probe = self._build(None, compact)
+            chrome = probe._extra_width + sum(
+                probe._get_padding_width(j) for j in range(len(self.header))
+            )
+            if sum(widest) + chrome <= room:
+                yield probe
+                return
+            if sum(least) + chrome <= room:
+                yield self._build(_share(room - chrome, least, widest), compact)
+                return
+        yield from self._blocks(room, least)
+
+
+def _share(room: int, least: list[int], widest: list[int]) -> list[int]:
+    """Column widths from ``least`` up, the ``room`` left shared in proportion to what each
+    column lacks of its ``widest`` (never beyond it)."""
+    widths = list(least)
+    spare = room - sum(widths)
+    while spare > 0:
+        lacking = [j for j in range(len(widths)) if widths[j] < widest[j]]
+        if not lacking:
+            break
+        total = sum(widest[j] - widths[j] for j in lacking)
+        given = 0
+        for j in lacking:
+            add = min(widest[j] - widths[j], (spare * (widest[j] - widths[j])) // total)
+            widths[j] += add
+            given += add
+        if given == 0:  # less room left than columns lacking: one each, widest first
+            for j in sorted(lacking, key=lambda j: widths[j] - widest[j])[:spare]:
+                widths[j] += 1
+            break
+        spare -= given
+    return widths
 
 
 def line(text: str, style: str | None = "bold"):
@@ -213,19 +348,6 @@ def study_title(study: Any) -> str:
     return title
 
 
-def short_number(value: float, digits: int = 4, *, significant: bool = False) -> str:
-    """Fixed decimals (or, ``significant``, that many significant digits) for ordinary
-    magnitudes, scientific notation for tiny or huge ones: never a row of zeros, never forty
-    digits."""
-    if value == 0:
-        return "0"
-    if not 1e-3 <= abs(value) < 1e5:
-        return f"{value:.{max(digits - 2, 1)}e}"
-    if significant:
-        digits = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
-    return f"{value:.{digits}f}"
-
-
 STUDY_COLUMNS = (
     "hidden", "layers", "optimizer", "lr", "loss", "batch", "train loss", "val loss", "test loss",
     "metric", "gap", "epochs→target", "time s", "diverged", "train curve",
@@ -242,13 +364,16 @@ def study_table(
     metrics = study.metrics or [study.metric]
     ref = study.reference or {}
 
-    def pm(row: dict[str, Any], name: str, digits: int = 4) -> str:
-        mean, std = row.get(f"{name}_mean"), row.get(f"{name}_std")
-        if mean is None:
-            return "—"
-        if narrow or std is None:
-            return short_number(mean, digits, significant=True)
-        return f"{short_number(mean, digits)} ± {short_number(std, digits)}"
+    def column(name: str, digits: int = 4) -> Callable[[dict[str, Any]], str]:
+        """The cells of the column of ``name``: mean ± std (means only when narrow), in one
+        notation for the whole column."""
+        means = [row.get(f"{name}_mean") for row in study.summary]
+        show = spread_formatter(means, digits)
+        return lambda row: show(row.get(f"{name}_mean"), None if narrow else row.get(f"{name}_std"))
+
+    shown = {name: column(name) for name in ("train_loss", "val_loss", "test_loss")}
+    shown.update({m: column(m, 3) for m in metrics})
+    seconds = column_formatter([row.get("seconds_mean") for row in study.summary], 3)
 
     by_loss = ref.get("by_loss") or {}
 
@@ -264,7 +389,6 @@ def study_table(
     cells = []
     for row in study.summary:
         ett = row["epochs_to_target"]
-        seconds = row.get("seconds_mean")
         cells.append(
             {
                 "hidden": row.get("hidden"),
@@ -273,18 +397,18 @@ def study_table(
                 "lr": f"{row['lr']:g}",
                 "loss": row["loss"],
                 "batch": "full" if not row["batch_size"] else row["batch_size"],
-                "train loss": pm(row, "train_loss"),
-                "val loss": pm(row, "val_loss"),
-                "test loss": pm(row, "test_loss"),
+                "train loss": shown["train_loss"](row),
+                "val loss": shown["val_loss"](row),
+                "test loss": shown["test_loss"](row),
                 "metric": next(
-                    (pm(row, m, 3) for m in metrics if row.get(f"{m}_mean") is not None), None
+                    (shown[m](row) for m in metrics if row.get(f"{m}_mean") is not None), None
                 )
                 or ("undefined (constant target)" if row["diverged"] < row["seeds"] else "—"),
                 "gap": gap(row),
                 "epochs→target": "—"
                 if ett is None
                 else f"{ett} ({row['reached_target']}/{row['seeds'] - row['diverged']})",
-                "time s": "—" if seconds is None else short_number(seconds, 3),
+                "time s": seconds(row.get("seconds_mean")),
                 "diverged": f"{row['diverged']}/{row['seeds']}"
                 + (f" · {row['rose']}↑" if row.get("rose") else ""),
                 "train curve": sparkline(row["curve"]),
@@ -334,7 +458,7 @@ def study_table(
         where = "seed 0's training split" if len(per_seed) > 1 else "the training data"
         notes.append(
             f"gap = final objective − exact optimum: {label}{info['objective']:.10g} on "
-            f"{where} ({info['method']}, {info['iterations']} iterations"
+            f"{where} ({info['method']}, {plural(info['iterations'], 'iteration')}"
             + ("; each seed against its own split's optimum)" if len(per_seed) > 1 else ")")
         )
     if study.target_loss is not None:

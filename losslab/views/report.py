@@ -57,11 +57,13 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _table(header: list[str], rows: list[list[Any]], *, best: bool = False) -> str:
-    """An HTML table; columns of numbers are right-aligned."""
-    from losslab.views.render import fmt_number
+def _table(header: list[str], rows: list[list[Any]], *, best: bool = False, digits: int = 5) -> str:
+    """An HTML table; columns of numbers are right-aligned, each in one notation with ``digits``
+    significant digits, as the terminal shows it."""
+    from losslab.views.numbers import column_formatter
 
     numeric = [name.split("\n")[0] not in TEXT_COLUMNS for name in header]
+    shows = [column_formatter([r[j] for r in rows], digits) for j in range(len(header))]
     head = "".join(
         f"<th{' class=num' if n else ''}>{_e(h.replace(chr(10), ' '))}</th>"
         for h, n in zip(header, numeric, strict=True)
@@ -69,8 +71,8 @@ def _table(header: list[str], rows: list[list[Any]], *, best: bool = False) -> s
     body = []
     for i, row in enumerate(rows):
         cells = "".join(
-            f"<td{' class=num' if n else ''}>{_e(fmt_number(v, 6))}</td>"
-            for v, n in zip(row, numeric, strict=True)
+            f"<td{' class=num' if n else ''}>{_e(show(v))}</td>"
+            for v, n, show in zip(row, numeric, shows, strict=True)
         )
         body.append(f"<tr{' class=best' if best and i == 0 else ''}>{cells}</tr>")
     return (
@@ -247,6 +249,7 @@ def study_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
 def run_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
     """(the page of a saved run, warnings), from its records (plot.run_records)."""
     from losslab.study import schema
+    from losslab.views.describe import preparation, run_settings
     from losslab.views.render import fit_rows
 
     config = drawable.config
@@ -258,11 +261,17 @@ def run_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
     figure, warnings = _figure_section(drawable, "Loss and metric by epoch of this run.")
     data = config.get("data_file") or {}
     settings = {k: v for k, v in config.items() if k not in ("data_file", "versions", "command")}
+    chosen = _pairs(run_settings(config))
+    everything = json.dumps(settings, indent=2, ensure_ascii=False)
+    configuration = (
+        f"{chosen}<details><summary>every setting</summary><pre>{_e(everything)}</pre></details>"
+    )
+    data_items = [(k, preparation(config, v) if k == "preparation" else v) for k, v in data.items()]
     sections = [
         ("Results", results or '<p class="muted">no metrics.json in the record</p>'),
         ("Figure", figure),
-        ("Configuration", _settings(settings, skip=("features",))),
-        ("Data", _pairs(list(data.items()))),
+        ("Configuration", configuration),
+        ("Data", _pairs(data_items)),
         ("Versions", _versions(config)),
     ]
     heading = f"losslab fit · {config.get('data', '')} · {config['model']}"
