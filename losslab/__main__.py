@@ -1,3 +1,3 @@
-from losslab.cli.app import main
+from losslab.cli import main
 
 main()

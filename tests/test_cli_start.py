@@ -15,7 +15,7 @@ import pytest
 from typer.core import TyperCommand
 
 import losslab
-from losslab.cli.app import COMMANDS, LazyGroup
+from losslab.cli.group import COMMANDS, LazyGroup
 
 ROOT = str(Path(losslab.__file__).resolve().parent.parent)
 

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from losslab.cli.app import COMMANDS
+from losslab.cli.group import COMMANDS
 from losslab.cli.helptext import EXAMPLES
 
 FIT_PANELS = (

@@ -128,7 +128,7 @@ def command(fn: F) -> F:
 
 class Commands:
     """The commands of one module, each turned into a click command only when it runs or shows
-    its help (:meth:`build`, called by :class:`losslab.cli.app.LazyGroup`).
+    its help (:meth:`build`, called by :class:`losslab.cli.group.LazyGroup`).
 
     ``declared`` names the decorators that give a command the flags a registry declares
     (:func:`hyper_options`, :func:`schedule_options`, :func:`loss_options`), in the order they

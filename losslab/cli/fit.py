@@ -255,10 +255,12 @@ def fit_cmd(
         failures.insert(0, result.message or "diverged")
     if result.status == "interrupted":
         done = "the record holds what was done" if result.record else "no record was saved"
-        _fail(f"interrupted at epoch {result.epochs_run}; {done}")
+        term = result.message == "stopped by SIGTERM"
+        _fail(f"{'stopped by SIGTERM' if term else 'interrupted'} at epoch {result.epochs_run}; "
+              f"{done}")  # fmt: skip
         for message in failures:
             _fail(render_escape(message))
-        raise typer.Exit(130)
+        raise typer.Exit(143 if term else 130)
     _finish(failures)
 
 
@@ -428,6 +430,13 @@ def lr_find_cmd(
         )
         plot = None if drawn is None else plot
     _report_lr_find(result, fmt.value, title, plot)
+    if result.interrupted:  # the sweep so far is reported; the exit says it was cut short
+        term = result.interrupted == "SIGTERM"
+        _fail(f"{'stopped by SIGTERM' if term else 'interrupted'} at step {len(result.lrs)} of "
+              f"{result.steps}; the suggestions are from the steps done")  # fmt: skip
+        for message in failures:
+            _fail(render_escape(message))
+        raise typer.Exit(143 if term else 130)
     _finish(failures)
 
 

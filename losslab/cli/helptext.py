@@ -47,6 +47,8 @@ OTHER_PANELS = {
     "out": "Output",
     "no_save": "Output",
     "plot": "Output",
+    "dpi": "Output",
+    "size": "Output",
 }
 # the order of the panels: the command's own options first, the long declared lists last
 ORDER = (

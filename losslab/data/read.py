@@ -16,7 +16,7 @@ import os
 import select
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -358,7 +358,7 @@ def read_table(source: str | Path, *, sep: str | None = None) -> Table:
     import pandas as pd
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _noticing_ctrl_c() as interrupted:
             # A large column of mixed numbers and strings is typed per chunk; numeric() still
             # finds the string and its line, so pandas' advice is noise on stderr.
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
@@ -376,6 +376,8 @@ def read_table(source: str | Path, *, sep: str | None = None) -> Table:
     except pd.errors.EmptyDataError:
         raise DataError(f"{label}: empty file") from None
     except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        if interrupted():  # pandas' reader turns a Ctrl-C in its read() into a ParserError
+            raise KeyboardInterrupt from None
         layout = Layout.of(_text_of(path, raw, label), delimiter)
         raise DataError(_parser_message(str(exc), layout, label)) from None
     except UnicodeDecodeError:
@@ -408,6 +410,29 @@ def _text_of(path: Path, raw: bytes | None, label: str) -> io.StringIO:
     """The file's text, for the csv module (line ends kept as they are)."""
     text = _bytes_of(path, raw, label).decode("utf-8-sig", errors="replace")
     return io.StringIO(text, newline="")
+
+
+@contextmanager
+def _noticing_ctrl_c() -> Iterator[Callable[[], bool]]:
+    """Whether a Ctrl-C came while the block ran (the handler in force still acts on it)."""
+    import signal
+    import threading
+
+    seen: list[bool] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield lambda: False  # a worker, or Ctrl-C ignored: nothing to notice
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        seen.append(True)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager

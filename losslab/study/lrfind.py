@@ -65,6 +65,7 @@ class LRFindResult:
     suggestions: dict[str, dict[str, Any] | None]
     config: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    interrupted: str | None = None  # the signal that stopped the sweep (SIGINT, SIGTERM)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -285,4 +286,5 @@ def lr_find(
         },
         config=resolved,
         data=data_info(problem, split),
+        interrupted=stop.signal if stop.requested else None,
     )

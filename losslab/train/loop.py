@@ -381,7 +381,7 @@ def train(
             if progress is not None:
                 progress(epoch, config.epochs, measured[0])
             if interrupt.requested:
-                ending.status = "interrupted"
+                ending.interrupt(interrupt.signal)
                 break
             if patience.stop(epoch, monitored, net.theta):
                 ending.status = "early_stopped"

@@ -30,7 +30,11 @@ OVERFLOWED = "the loss or the parameters overflowed"
 
 
 class Interrupt:
-    """Ctrl-C sets a flag that the loop reads after each batch (main thread only)."""
+    """Ctrl-C (SIGINT) or SIGTERM sets a flag that the loop reads after each batch (main thread
+    only): either way the run ends after its epoch, and what was done is kept. ``signal`` names
+    the one that came ("SIGINT", "SIGTERM"; None before)."""
+
+    signal: str | None = None  # (a class default: subclasses need not call __init__)
 
     def __init__(self) -> None:
         self.requested = False
@@ -43,12 +47,14 @@ class Interrupt:
 
         def handler(signum: int, frame: Any) -> None:
             self.requested = True
+            self.signal = signal.Signals(signum).name
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield self
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, action in previous.items():
+                signal.signal(sig, action)
 
 
 def divergence(objective: float, ceiling: float, factor: float, initial: float) -> str:
@@ -113,10 +119,18 @@ class Ending:
     def diverge(self, epoch: int, why: str) -> None:
         self.status, self.diverged_at, self.why = "diverged", epoch, why
 
+    def interrupt(self, by: str | None) -> None:
+        """Stopped by a signal: Ctrl-C says nothing more, SIGTERM is named."""
+        self.status = "interrupted"
+        if by == "SIGTERM":
+            self.why = "stopped by SIGTERM"
+
     @property
     def message(self) -> str | None:
         if not self.why:
             return None
+        if self.status == "interrupted":
+            return self.why
         return f"diverged at epoch {self.diverged_at} ({self.why}): {DIVERGED_HINT}"
 
     def epochs_run(self, rows: int) -> int:

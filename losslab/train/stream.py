@@ -225,7 +225,7 @@ def train(
                     _scale(plan.scaler, X)
                     measure(evaluating, "test", X, y, True)
             if stopped:
-                ending.status = "interrupted"
+                ending.interrupt(interrupt.signal)
                 break
             # pass k measured the parameters that ended epoch k − 1
             epoch = k - 1

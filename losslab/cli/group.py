@@ -126,6 +126,15 @@ class LazyGroup(TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
 
+    def invoke(self, ctx: Any) -> Any:
+        # A Ctrl-C while a command is built (its module and registries imported) or its
+        # arguments parsed: the one line every command says, not typer's silent exit 130.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            sys.stderr.write("error: interrupted\n")
+            raise typer.Exit(130) from None
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The listing of TyperGroup.format_commands, each line from the help in COMMANDS."""
         limit = formatter.width - 6 - max(map(len, COMMANDS))
