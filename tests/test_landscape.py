@@ -466,6 +466,8 @@ def test_table_and_csv(cli):
         (["rosenbrock", "--beta1", "0.5", "--optimizer", "sgd"], "--beta1 is not used by any"),
         (["rosenbrock", "--grid", "2"], "--grid must be >= 3"),
         (["rosenbrock", "--tune", "--lr", "0.1"], "--lr and --tune exclude each other"),
+        (["rosenbrock", "--layout", "spiral"], "--layout must be one of auto, overlay, panels"),
+        (["rosenbrock", "--layout", "panels"], "--layout panels applies to a figure: add --plot"),
     ],
 )
 def test_bad_input_is_one_line(cli, args, message):

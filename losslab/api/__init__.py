@@ -355,6 +355,12 @@ def landscape(
             raise ConfigError(f"steps={steps} and epochs={epochs}: give one (the same option)")
         steps = epochs
     dpi, inches = _check_plot(plot, dpi, size)
+    from losslab.views.landscape_plot import LAYOUTS
+
+    if layout not in LAYOUTS:  # before any path is computed, as every figure option
+        raise ConfigError(f"--layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if layout != "auto" and plot is None:
+        raise ConfigError(f"--layout {layout} applies to a figure: add --plot FILE")
     names = split_list(optimizer, str, "--optimizer") if optimizer else None
     tuned = _tune_grid(tune_grid) if tune else None
     from losslab.optim.optimizers import DECLARED
