@@ -124,7 +124,7 @@ def test_bce_and_hinge_compare_on_the_linear_score(cli):
     assert "linear score" in out["config"]["model_note"]
     # bce keeps its exact optimum: scikit-learn's L2 logistic regression (C = 1/(n·l2),
     # the intercept unpenalised) on the standardised features
-    from sklearn.linear_model import LogisticRegression
+    LogisticRegression = pytest.importorskip("sklearn.linear_model").LogisticRegression
 
     from losslab.train.loop import FitConfig, prepare
 
@@ -166,6 +166,7 @@ def test_single_loss_and_given_model_studies_are_unchanged(cli):
 
 
 def test_fit_plot_is_the_figure_plot_run_draws(cli, tmp_path):
+    pytest.importorskip("matplotlib")
     (tmp_path / "direct").mkdir()
     direct = tmp_path / "direct" / "curves.svg"
     result = cli("fit", "iris", "--epochs", "4", "--out", tmp_path / "runs", "--plot", direct)
@@ -200,6 +201,7 @@ def _houses(write_csv, n: int = 200) -> tuple:
 
 
 def _sklearn_target_scaled(path):
+    pytest.importorskip("sklearn")  # the reference: scikit-learn's TransformedTargetRegressor
     """scikit-learn's TransformedTargetRegressor (LinearRegression, StandardScaler on y) on our
     training rows and standardised features: the independent reference."""
     from sklearn.compose import TransformedTargetRegressor
@@ -245,7 +247,7 @@ def test_target_scale_standard_is_transformed_target_regression(cli, write_csv, 
     assert out["data"]["target_scale"] == scale and out["config"]["target_scale"] == "standard"
     # the losses are on the standardised target: mse there is 1 − R² (population σ)
     assert out["metrics"]["train"]["loss"] == pytest.approx(1 - out["metrics"]["train"]["r2"])
-    from sklearn.metrics import r2_score
+    r2_score = pytest.importorskip("sklearn.metrics").r2_score
 
     X_test = split.scaler.apply(problem.X[split.test_rows])
     y_test = problem.y[split.test_rows]
