@@ -22,6 +22,7 @@ _LAZY = {
     "compare": "losslab.api",
     "lr_find": "losslab.api",
     "landscape": "losslab.api",
+    "interactive": "losslab.api",
     "load": "losslab.api",
     "predict": "losslab.api",
     "FitConfig": "losslab.train.config",

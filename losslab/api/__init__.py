@@ -421,6 +421,38 @@ def landscape(
     return land
 
 
+def interactive(result: Any, path: Any = None) -> Any:
+    """The interactive page (needs ``losslab[interactive]``) of a Study (``compare``, ``load``)
+    or a Landscape (``landscape``): shown in a notebook cell (a sandboxed frame), written to
+    ``path`` (.html) when given, as ``losslab report --interactive`` and ``landscape --html``
+    write them."""
+    from pathlib import Path
+
+    from losslab.views.interactive import Page, check_html_name, require_plotly
+
+    if path is not None:
+        check_html_name(path, "path")
+    require_plotly()
+    kind = type(result).__name__
+    if kind == "Study":
+        from losslab.views.interactive import study_page
+        from losslab.views.plot import study_drawable
+        from losslab.views.report import study_results
+
+        page = Page(study_page(study_drawable(result), results_html=study_results(result)[1]))
+    elif kind == "Landscape":
+        from losslab.views.interactive_landscape import html_landscape
+
+        page = Page(html_landscape(result))
+    else:
+        raise ConfigError(f"no interactive page for a {kind}: give a Study or a Landscape")
+    if path is not None:
+        from losslab.views.report import write_text_atomic
+
+        write_text_atomic(Path(path), page.html)
+    return page
+
+
 def load(record: Any) -> FitResult | Study:
     """A saved run (a :class:`~losslab.train.loop.FitResult` read from its record: settings,
     history, metrics and model) or study (a :class:`~losslab.study.summary.Study`), from its

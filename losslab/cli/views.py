@@ -91,6 +91,14 @@ def shapes_cmd(
     ] = None,
     dpi: DpiOpt = FIGURE_DPI,
     size: SizeOpt = None,
+    html: Annotated[
+        str | None,
+        Opt(
+            "--html",
+            help="Write an interactive page (needs losslab[interactive]): each loss and its "
+            "gradient, hover to read values, a slider per loss parameter.",
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Every loss on one chart: regression losses against the residual r = ŷ − y, classification
@@ -103,6 +111,11 @@ def shapes_cmd(
     from losslab.views.shapes import KINDS, loss_shapes, plot_shapes, text_chart
 
     _, dpi, inches = check_figure(plot, dpi, size)
+    if html is not None:
+        from losslab.views.interactive import check_html_name, require_plotly
+
+        check_html_name(html)
+        require_plotly()
     kinds = KINDS if kind is ShapeKind.all else (kind.value,)
     names = [x for x in _split_list(loss, str, "--loss") if x] if loss else None
     charts = []
@@ -114,6 +127,13 @@ def shapes_cmd(
                 raise
     if plot is not None:
         path = plot_shapes(charts, plot, gradients=gradients, dpi=dpi, size=inches)
+    if html is not None:
+        from pathlib import Path
+
+        from losslab.views.interactive_shapes import shapes_page
+        from losslab.views.report import write_text_atomic
+
+        write_text_atomic(Path(html), shapes_page(charts))
     csv_rows = [
         (c.kind, name, float(x), float(v), float(g))
         for c in charts
@@ -123,8 +143,8 @@ def shapes_cmd(
     ]
 
     def drawn() -> list[Any]:
-        if plot is not None:
-            return [f"wrote {path}"]
+        if plot is not None or html is not None:
+            return [f"wrote {f}" for f in (plot and path, html) if f]
         out: list[Any] = []
         for c in charts:
             out += ["\n".join(text_chart(c)), ""]
@@ -261,13 +281,21 @@ def report_cmd(
     out: Annotated[
         str | None, Opt("--out", "-o", help="The HTML file (default: RESULT/report.html).")
     ] = None,
+    interactive: Annotated[
+        bool,
+        Opt(
+            "--interactive",
+            help="An interactive page (needs losslab[interactive]): hover, legend toggles, "
+            "epoch/time and linear/log selectors, a sortable table; plotly.js inlined, offline.",
+        ),
+    ] = False,
 ) -> None:
     """Write one self-contained HTML page of a saved study or run: its table, figure
     (inline SVG), configuration, data fingerprint and versions; nothing loaded from the network."""
     from losslab.views.render import write
     from losslab.views.report import report
 
-    path, warnings = report(result, out)
+    path, warnings = report(result, out, interactive=interactive)
     for warning in warnings:
         _warn(warning)
     write(f"{path}\n")
@@ -357,6 +385,15 @@ def landscape_cmd(
     ] = None,
     dpi: DpiOpt = FIGURE_DPI,
     size: SizeOpt = None,
+    html: Annotated[
+        str | None,
+        Opt(
+            "--html",
+            help="Write an interactive page (needs losslab[interactive]): the paths animated, "
+            "sliders for each optimizer's lr and momentum/β1 on a test function, a noise control "
+            "on data (--batch-size 8,32,full).",
+        ),
+    ] = None,
     target: Target = None,
     features: Features = None,
     exclude: Exclude = None,
@@ -449,6 +486,17 @@ def landscape_cmd(
         for name, value in fit_options.items()
         if value != defaults[name].default
     }
+    noise = None
+    if html is not None:
+        from losslab.views.interactive import check_html_name, require_plotly
+
+        check_html_name(html)
+        require_plotly()
+        if batch_size is not None and "," in batch_size:  # the noise control's batch sizes
+            from losslab.views.interactive_landscape import parse_batch_sizes
+
+            noise = parse_batch_sizes(batch_size)
+            settings["batch_size"] = batch_size.split(",")[0].strip()
     declared = {**(hyper or {}), **(schedule_params or {}), **(loss_args or {})}
     land = run(
         source,
@@ -474,11 +522,22 @@ def landscape_cmd(
             lambda: plot_landscape(land, plot, layout=layout, dpi=dpi, size=inches), failures
         )
         plot = None if drawn is None else str(drawn)
-    _report_landscape(land, fmt.value, plot)
+    if html is not None:
+        from pathlib import Path
+
+        from losslab.views.interactive_landscape import html_landscape
+        from losslab.views.report import write_text_atomic
+
+        def write_page(path: str) -> str:
+            write_text_atomic(Path(path), html_landscape(land, noise=noise))
+            return path
+
+        html = _saved(lambda: write_page(html), failures)
+    _report_landscape(land, fmt.value, plot, html)
     _finish(failures)
 
 
-def _report_landscape(land: Any, fmt: str, plot: str | None) -> None:
+def _report_landscape(land: Any, fmt: str, plot: str | None, html: str | None = None) -> None:
     from losslab.views import render
 
     rows = land.rows()
@@ -518,11 +577,15 @@ def _report_landscape(land: Any, fmt: str, plot: str | None) -> None:
             out.append(render.line(f"skipped {skip['optimizer']}: {skip['reason']}", None))
         if plot:
             out.append(render.line(f"plot: {plot}", None))
+        if html:
+            out.append(render.line(f"page: {html}", None))
         return out
 
     obj = land.to_dict()
     if plot:
         obj["plot"] = plot
+    if html:
+        obj["html"] = html
     csv_header = list(rows[0]) if rows else []
     render.emit(
         fmt,

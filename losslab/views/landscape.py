@@ -284,6 +284,8 @@ class Landscape:
     skipped: list[dict[str, str]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     alphas: np.ndarray | None = None  # on data: the interpolation's α
+    # on data: the settings, centre, directions and objective (more paths onto the same plane)
+    plane: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def reference(self) -> float:
@@ -755,5 +757,6 @@ def data_landscape(
             skipped,
             info,
             alphas=ALPHAS.copy(),
+            plane={"config": config, "center": center, "D": D, "objective": objective},
         )
     )

@@ -302,17 +302,32 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def report(result: str | Path, out: str | Path | None = None) -> tuple[Path, list[str]]:
+def report(
+    result: str | Path, out: str | Path | None = None, *, interactive: bool = False
+) -> tuple[Path, list[str]]:
     """Write the HTML report of a saved study or run (default: RESULT/report.html); returns
-    (the file, warnings such as a figure left out for want of matplotlib)."""
+    (the file, warnings such as a figure left out for want of matplotlib). ``interactive``:
+    the explorer page of :mod:`losslab.views.interactive` (needs plotly)."""
     from losslab.views.plot import records_of
 
     directory = Path(result)
     path = Path(out) if out is not None else directory / "report.html"
     if path.suffix.lower() not in (".html", ".htm"):
         raise ConfigError(f"--out takes an .html file name, got {path.name!r}")
+    if interactive:
+        from losslab.views.interactive import require_plotly
+
+        require_plotly()  # before the records are read: one line naming the extra
     drawable = records_of(directory)  # validated as `losslab plot` validates it
-    if drawable.study is not None:
+    if interactive:
+        from losslab.views.interactive import study_page
+
+        if drawable.study is None:
+            page = study_page(drawable, title=f"losslab fit · {directory.name}")
+        else:
+            page = study_page(drawable, results_html=study_results(drawable.study)[1])
+        warnings: list[str] = []
+    elif drawable.study is not None:
         page, warnings = study_html(directory, drawable)
     else:
         page, warnings = run_html(directory, drawable)

@@ -129,6 +129,13 @@ def _classification(loss: Any, m: np.ndarray) -> tuple[np.ndarray, np.ndarray, s
     return value, grad, note
 
 
+def loss_curve(kind: str, loss: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """(values, gradients, note) of ``loss`` (a registry entry, its parameters at their
+    defaults) on the x-axis of the chart ``kind``."""
+    shape = {"regression": _regression, "positive": _positive}.get(kind, _classification)
+    return shape(loss, x)
+
+
 RANGE_LIMIT = 1e100  # |x| beyond: squares (1e200) and more overflow, the curves are not drawn
 
 
@@ -168,8 +175,7 @@ def loss_shapes(
         loss = LOSSES.get(name)
         if loss.task not in tasks:
             continue
-        shape = {"regression": _regression, "positive": _positive}.get(kind, _classification)
-        value, grad, note = shape(loss, x)
+        value, grad, note = loss_curve(kind, loss, x)
         if loss.root_of_mean:
             note = "per row the squared error: the root is taken of the mean"
         shapes.values[name] = np.asarray(value, dtype=float)
