@@ -15,7 +15,7 @@ validation and test loss, the objective and the metric), hover showing the run's
 settings, epoch and value; the legend toggles an optimizer-and-lr group; selectors switch the
 x-axis between epoch and wall time, the y-axis between linear and log and the quantity drawn;
 the runs' table sorts by any column and highlights the curve of the row under the pointer.
-Curves longer than :data:`CURVE_BYTES` allows are thinned (every k-th epoch, the first and
+Curves longer than :data:`PAGE_BYTES` allows are thinned (every k-th epoch, the first and
 last always kept) and the page says so: 200 runs stay near 5 MB with plotly.js's 4.8 MB.
 """
 
@@ -29,9 +29,8 @@ from typing import Any
 
 from losslab.errors import ConfigError
 
-# the bytes of curves on a study page: with plotly.js (4.8 MB) 200 runs stay under 5 MiB
-CURVE_BYTES = 380_000
-NUMBER_BYTES = 8  # a number of 4 significant digits and its comma, in JSON
+PAGE_BYTES = 5 * 2**20  # a study page at most: plotly.js (4.8 MB), the tables, thinned curves
+CHROME_BYTES = 20_000  # the page around the data: styles, scripts, headings
 DIGITS = 4  # significant digits of a curve's values (the table keeps 6)
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#8C8C8C")
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -105,6 +104,9 @@ var LL = (function () {
     if (Math.abs(v) >= 1e6) return v.toExponential(3);
     return String(+v.toPrecision(5));
   }
+  function short(v) {  // a slider's value: three significant digits
+    return typeof v === "number" ? String(+v.toPrecision(3)) : String(v);
+  }
   function table(el, columns, rows, onHover) {
     var numeric = columns.map(function (c, j) {
       return rows.some(function (r) { return typeof r[j] === "number"; }) &&
@@ -162,7 +164,7 @@ var LL = (function () {
     document.getElementById("losslab-selftest").textContent = JSON.stringify(result);
   }
   function wantsSelftest() { return location.hash.indexOf("selftest") >= 0; }
-  return {data: data, fmt: fmt, table: table, escape: escape, selftest: selftest,
+  return {data: data, fmt: fmt, short: short, table: table, escape: escape, selftest: selftest,
           wantsSelftest: wantsSelftest};
 })();
 """
@@ -249,21 +251,21 @@ CURVE_LABELS = {
 SETTINGS = ("loss", "batch_size", "hidden", "layers", "seed")
 
 
-def study_data(drawable: Any, *, budget: int = CURVE_BYTES) -> dict[str, Any]:
+def study_data(drawable: Any, keep: int | None = None) -> dict[str, Any]:
     """The explorer's data from a study's tidy records (``plot.Drawable``: runs, curves, optima):
-    per run its row of runs.csv and its curves (thinned to the budget), the quantities to draw
-    and the legend groups. Extra columns (a phase, settings) are carried as they are."""
+    per run its row of runs.csv and its curves (at most ``keep`` epochs of each, evenly spread),
+    the quantities to draw and the legend groups. Extra columns (a phase, settings) are carried
+    as they are. Where the optimum is known, f − f* is drawn and the objective (f* apart) not."""
     runs, optima = drawable.runs, drawable.optima
     by_run: dict[Any, list[dict[str, Any]]] = {}
     for row in drawable.curves:
         by_run.setdefault(row["run"], []).append(row)
     longest = max((len(v) for v in by_run.values()), default=0)
-    series = 3 + len({k for row in drawable.curves[:50] for k in row} - {"run", "lr"})
-    keep = max(2, budget // (NUMBER_BYTES * series * max(1, len(runs))))
+    keep = max(2, longest if keep is None else keep)
     thinned = longest > keep
-    columns: list[str] = []
+    columns: list[str] = []  # every column any run has a value in (extra ones too)
     for run in runs:
-        columns += [k for k in run if k not in columns]
+        columns += [k for k in run if k not in columns and any(r.get(k) is not None for r in runs)]
     quantities: list[str] = []
     curves = []
     groups: dict[tuple[str, Any], int] = {}
@@ -293,7 +295,7 @@ def study_data(drawable: Any, *, budget: int = CURVE_BYTES) -> dict[str, Any]:
                     for r in picked
                 ]
             )
-        known = {"run", "epoch", "seconds", "lr"}
+        known = {"run", "epoch", "seconds", "lr", *(["objective"] if "gap" in series else [])}
         for name in picked[0] if picked else {}:
             if name not in known and any(_finite(r.get(name)) for r in picked):
                 series[name] = rounded_list([r.get(name) for r in picked])
@@ -421,7 +423,15 @@ def study_page(
 ) -> str:
     """The explorer of a study (its tidy records): curves, selectors, the sortable runs table;
     ``results_html`` (the compare table) above them."""
+    budget = PAGE_BYTES - len(require_plotly()) - len(results_html.encode()) - CHROME_BYTES
     data = study_data(drawable)
+    size = len(_json(data).encode())
+    for _ in range(6):  # thinner curves until the page fits (the tables do not shrink)
+        if size <= budget or (data["thinned"] and data["thinned"]["kept"] <= 2):
+            break
+        longest = max((len(c["epoch"]) for c in data["curves"]), default=2)
+        data = study_data(drawable, int(longest * min(0.9, 0.95 * budget / size)))
+        size = len(_json(data).encode())
     thinned = data["thinned"]
     note = (
         f" Curves thinned for size: each run keeps {thinned['kept']} of up to "

@@ -202,8 +202,8 @@ LANDSCAPE_JS = """
       var x = p ? p.x.slice(0, n) : [], y = p ? p.y.slice(0, n) : [];
       var f = p ? p.f.slice(0, n) : [], st = p ? p.step.slice(0, n) : [];
       var hasLr = o.axes.some(function (a) { return a.name === "lr"; });
-      var label = o.name + (hasLr ? "" : " · lr " + LL.fmt(o.lr)) + o.axes.map(function (a) {
-        return " · " + a.name + " " + LL.fmt(a.values[a.index]); }).join("");
+      var label = o.name + (hasLr ? "" : " · lr " + LL.short(o.lr)) + o.axes.map(function (a) {
+        return " · " + a.name + " " + LL.short(a.values[a.index]); }).join("");
       if (p && p.diverged !== null) label += " (diverged at " + D.unit + " " + p.diverged + ")";
       if (!p) label += " (not valid)";
       out.push({type: "scatter", mode: "lines", x: x, y: y, name: label, legendgroup: o.name,
@@ -251,7 +251,11 @@ LANDSCAPE_JS = """
       yaxis: {title: {text: D.labels[1]}, range: [M.y[0], M.y[M.y.length - 1]],
               constrain: "domain"},
       legend: {orientation: "h", y: -0.12, font: {size: 13}}, uirevision: "keep"};
-    if (M.equal) { l.yaxis.scaleanchor = "x"; l.yaxis.scaleratio = 1; }
+    if (M.equal) {  // equal scales (the gradient is normal to the contours): a figure as wide
+      l.yaxis.scaleanchor = "x"; l.yaxis.scaleratio = 1;  // as the map, its colour bar beside
+      var ratio = (M.x[M.x.length - 1] - M.x[0]) / (M.y[M.y.length - 1] - M.y[0]);
+      l.width = Math.min(gd.clientWidth || 1200, Math.round(ratio * 580) + 190);
+    }
     return l;
   }
   var slider = document.getElementById("step"), shown = document.getElementById("step-shown");
@@ -295,9 +299,9 @@ LANDSCAPE_JS = """
       inp.type = "range"; inp.min = 0; inp.max = a.values.length - 1; inp.step = 1;
       inp.value = a.index;
       inp.id = "axis-" + oi + "-" + ai; inp.dataset.noise = a.noise ? "1" : "";
-      out.textContent = LL.fmt(a.values[a.index]);
+      out.textContent = LL.short(a.values[a.index]);
       inp.addEventListener("input", function () {
-        a.index = +inp.value; out.textContent = LL.fmt(a.values[a.index]); draw();
+        a.index = +inp.value; out.textContent = LL.short(a.values[a.index]); draw();
       });
       lab.appendChild(document.createTextNode(a.name)); lab.appendChild(inp); lab.appendChild(out);
       row.appendChild(lab);
@@ -309,7 +313,7 @@ LANDSCAPE_JS = """
     O.forEach(function (o, oi) { o.axes.forEach(function (a, ai) {
       if (!a.noise) return; a.index = +noise.value;
       var inp = document.getElementById("axis-" + oi + "-" + ai); inp.value = a.index;
-      inp.nextSibling.textContent = LL.fmt(a.values[a.index]);
+      inp.nextSibling.textContent = LL.short(a.values[a.index]);
     }); });
     draw();
   });

@@ -157,7 +157,7 @@ SHAPES_JS = """
   function curve(l) { return l.curves[key(l)] || null; }
   function label(l) {
     return l.label + l.sliders.map(function (s) {
-      return " · " + s.name + " " + LL.fmt(s.values[s.index]);
+      return " · " + s.name + " " + LL.short(s.values[s.index]);
     }).join("");
   }
   D.charts.forEach(function (c, ci) {
@@ -201,9 +201,9 @@ SHAPES_JS = """
         var inp = document.createElement("input");
         inp.type = "range"; inp.min = 0; inp.max = s.values.length - 1; inp.step = 1;
         inp.value = s.index;
-        out.textContent = LL.fmt(s.values[s.index]);
+        out.textContent = LL.short(s.values[s.index]);
         inp.addEventListener("input", function () {
-          s.index = +inp.value; out.textContent = LL.fmt(s.values[s.index]);
+          s.index = +inp.value; out.textContent = LL.short(s.values[s.index]);
           var k = curve(l) || {v: [], g: []};
           Plotly.restyle(gd, {y: [k.v, k.g], name: [label(l), label(l)]}, [2 * li, 2 * li + 1]);
         });
