@@ -84,6 +84,7 @@ def test_landscape_animation_and_sliders(cli, tmp_path):
     assert result["contour"] == 1 and result["drawnPaths"] == 6
     assert result["pointsAtEnd"] == 61 and result["pointsAtStep3"] == 4  # the step slider
     assert result["sliderChangesPath"] is True
+    assert result["playedTo"] == result["longest"] and result["playing"] is False  # ▶ play
 
 
 def test_landscape_noise_control_on_data(cli, tmp_path):

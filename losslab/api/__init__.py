@@ -338,6 +338,8 @@ def landscape(
     plot: str | None = None,
     dpi: float | None = None,
     size: str | None = None,
+    html: Any = None,
+    noise: Any = None,
     progress: Any = None,
     **settings: Any,
 ) -> Landscape:
@@ -346,10 +348,14 @@ def landscape(
     ``start`` ("x,y"), or on data (a path, bundled name or DataFrame) ``steps`` (or ``epochs``)
     epochs of `fit` with ``settings``, on the plane of ``directions``. ``optimizer``: a list,
     comma-separated text or "all"; ``tune=True`` picks each lr from ``tune_grid`` ("LO,HI,N");
-    ``plot`` draws the map to that file. Returns a :class:`~losslab.views.landscape.Landscape`."""
+    ``plot`` draws the map to that file; ``html`` writes the interactive page there, on data
+    with a noise control where ``noise`` lists batch sizes ("8,64,full": the map and its paths
+    at the first, as `--batch-size 8,64,full --html FILE`). Returns a
+    :class:`~losslab.views.landscape.Landscape`."""
     from losslab.views import functions2d
     from losslab.views import landscape as ls
 
+    noise = _html_noise(html, noise, settings)
     if epochs is not None:
         if steps is not None and steps != epochs:
             raise ConfigError(f"steps={steps} and epochs={epochs}: give one (the same option)")
@@ -418,7 +424,40 @@ def landscape(
         from losslab.views.landscape_plot import plot_landscape
 
         plot_landscape(land, plot, layout=layout, dpi=dpi, size=inches)
+    if html is not None:
+        from pathlib import Path
+
+        from losslab.views.interactive_landscape import html_landscape
+        from losslab.views.report import write_text_atomic
+
+        write_text_atomic(Path(html), html_landscape(land, noise=noise))
     return land
+
+
+def _html_noise(html: Any, noise: Any, settings: dict[str, Any]) -> list[int] | None:
+    """Before any work: the page's name and plotly checked, and the batch sizes of its noise
+    control (the map is drawn at the first)."""
+    if html is None:
+        if noise is not None:
+            raise ConfigError("noise (batch sizes) applies to an interactive page: add html")
+        return None
+    from losslab.views.interactive import check_html_name, require_plotly
+
+    check_html_name(html)
+    require_plotly()
+    if noise is None:
+        return None
+    from losslab.views.interactive_landscape import parse_batch_sizes
+
+    text = noise if isinstance(noise, str) else ",".join(str(b) for b in noise)
+    sizes = parse_batch_sizes(text)
+    if settings.get("batch_size") not in (None, sizes[0]):
+        raise ConfigError(
+            f"batch_size {settings['batch_size']} is not the first of noise {text!r}: the map "
+            "is drawn at the first"
+        )
+    settings["batch_size"] = sizes[0]
+    return sizes
 
 
 def interactive(result: Any, path: Any = None) -> Any:

@@ -487,16 +487,9 @@ def landscape_cmd(
         if value != defaults[name].default
     }
     noise = None
-    if html is not None:
-        from losslab.views.interactive import check_html_name, require_plotly
-
-        check_html_name(html)
-        require_plotly()
-        if batch_size is not None and "," in batch_size:  # the noise control's batch sizes
-            from losslab.views.interactive_landscape import parse_batch_sizes
-
-            noise = parse_batch_sizes(batch_size)
-            settings["batch_size"] = batch_size.split(",")[0].strip()
+    if html is not None and batch_size is not None and "," in batch_size:
+        noise = batch_size  # the noise control's batch sizes; the map is drawn at the first
+        settings.pop("batch_size")
     declared = {**(hyper or {}), **(schedule_params or {}), **(loss_args or {})}
     land = run(
         source,
@@ -511,6 +504,8 @@ def landscape_cmd(
         grid=grid,
         layout=layout,
         directions=directions,
+        html=html,
+        noise=noise,
         progress=progress,
         **{k: v for k, v in {**settings, **declared}.items() if v is not None},
     )
@@ -522,17 +517,6 @@ def landscape_cmd(
             lambda: plot_landscape(land, plot, layout=layout, dpi=dpi, size=inches), failures
         )
         plot = None if drawn is None else str(drawn)
-    if html is not None:
-        from pathlib import Path
-
-        from losslab.views.interactive_landscape import html_landscape
-        from losslab.views.report import write_text_atomic
-
-        def write_page(path: str) -> str:
-            write_text_atomic(Path(path), html_landscape(land, noise=noise))
-            return path
-
-        html = _saved(lambda: write_page(html), failures)
     _report_landscape(land, fmt.value, plot, html)
     _finish(failures)
 

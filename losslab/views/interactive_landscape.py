@@ -335,7 +335,12 @@ LANDSCAPE_JS = """
     }
     t.drawnPaths = gd.querySelectorAll(".scatterlayer .trace path.js-line").length;
     t.contour = gd.querySelectorAll(".contourlayer .contour").length;
-    LL.selftest(t);
+    slider.value = 0; slider.dispatchEvent(new Event("input"));
+    play.click();  // plays to the end, then stops
+    setTimeout(function () {
+      t.playedTo = step; t.longest = longest(); t.playing = timer !== null;
+      LL.selftest(t);
+    }, 15000);
   });
 })();
 """

@@ -155,11 +155,15 @@ SHAPES_JS = """
   var D = LL.data(), root = document.getElementById("charts"), plots = [];
   function key(l) { return l.sliders.map(function (s) { return s.index; }).join(","); }
   function curve(l) { return l.curves[key(l)] || null; }
-  function label(l) {
-    return l.label + l.sliders.map(function (s) {
+  function label(l) {  // "(= bce)" holds at the defaults only
+    var moved = l.sliders.some(function (s) { return s.index !== s.start; });
+    return (moved ? l.name : l.label) + l.sliders.map(function (s) {
       return " · " + s.name + " " + LL.short(s.values[s.index]);
     }).join("");
   }
+  D.charts.forEach(function (c) { c.losses.forEach(function (l) {
+    l.sliders.forEach(function (s) { s.start = s.index; });
+  }); });
   D.charts.forEach(function (c, ci) {
     var sec = document.createElement("section");
     sec.innerHTML = "<h2>" + LL.escape(c.title) + "</h2><fieldset class='sl'><legend>parameters " +
@@ -180,10 +184,10 @@ SHAPES_JS = """
         legendgroup: l.name, showlegend: false, line: line, hovertemplate: hover("gradient"),
         xaxis: "x2", yaxis: "y2"});
     });
-    var layout = {height: 760, margin: {l: 70, r: 20, t: 10, b: 50}, font: {size: 14},
+    var layout = {height: 760, margin: {l: 70, r: 20, t: 34, b: 50}, font: {size: 14},
       hovermode: "closest",
       grid: {rows: 2, columns: 1, pattern: "independent", roworder: "top to bottom"},
-      xaxis: {title: {text: c.xlabel}, zeroline: true, anchor: "y"},
+      xaxis: {zeroline: true, anchor: "y"},
       yaxis: {title: {text: "loss per row"}, range: [-0.05 * c.top, 1.05 * c.top],
               domain: [0.52, 1]},
       xaxis2: {title: {text: c.xlabel}, zeroline: true, anchor: "y2", matches: "x"},
