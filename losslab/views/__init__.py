@@ -6,6 +6,8 @@ study or run, from the tidy records), ``landscape``, ``functions2d`` and ``lands
 (optimizer paths on test functions and on a fit's objective), ``shapes`` (every loss on one
 axis), ``explain`` (what an entry is, measured on its code), ``gradcheck`` (analytic gradients
 against finite differences), ``report`` (one self-contained HTML page) and ``notebook`` (a
-result's table and figure as a notebook shows them). May import every layer below; matplotlib only
-inside the functions that draw.
+result's table and figure as a notebook shows them), ``interactive``, ``interactive_landscape``
+and ``interactive_shapes`` (offline pages with plotly.js inlined: the study explorer, the
+animated landscape, the loss shapes with sliders). May import every layer below; matplotlib and
+plotly only inside the functions that draw.
 """
