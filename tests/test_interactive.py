@@ -256,15 +256,26 @@ def test_noise_control_on_a_fits_plane(cli, tmp_path):
         "--lr", "0.1", "--batch-size", "64,full", "--html", out)  # fmt: skip
     data = page_data(out.read_text(encoding="utf-8"))
     (sgd,) = data["optimizers"]
-    assert sgd["axes"] == [{"name": "batch size", "values": ["64", "full"], "index": 0,
-                            "noise": True}]  # fmt: skip
-    full = sgd["paths"]["1"]
-    fit = losslab.fit("breast-cancer", l2=0.01, epochs=6, optimizer="sgd", lr=0.1,
-                      batch_size="full")  # fmt: skip
-    assert full["f"][1:] == pytest.approx([h["objective"] for h in fit.history], rel=1e-4)
-    assert full["x"][0] == sgd["paths"]["0"]["x"][0]  # one start, one plane
-    assert full["f"][-1] != sgd["paths"]["0"]["f"][-1]
+    lrs, batches = sgd["axes"]
+    assert lrs == {"name": "lr", "values": [0.01, 0.03, 0.1, 0.3, 1.0], "index": 2}
+    assert batches == {"name": "batch size", "values": ["64", "full"], "index": 0, "noise": True}
+    assert len(sgd["paths"]) == 10
+    for i in (2, 0):  # its own lr, and a tenth of it
+        full = sgd["paths"][f"{i},1"]
+        fit = losslab.fit("breast-cancer", l2=0.01, epochs=6, optimizer="sgd",
+                          lr=lrs["values"][i], batch_size="full")  # fmt: skip
+        assert full["f"][1:] == pytest.approx([h["objective"] for h in fit.history], rel=1e-4)
+        assert full["x"][0] == sgd["paths"]["2,0"]["x"][0]  # one start, one plane
+        assert full["f"][-1] != sgd["paths"][f"{i},0"]["f"][-1]
     assert 'id="noise"' in out.read_text(encoding="utf-8")
+
+
+def test_a_data_page_without_noise_has_lr_sliders(cli, tmp_path):
+    out = tmp_path / "d.html"
+    cli("landscape", "iris", "--epochs", "3", "--optimizer", "adam", "--html", out)
+    (adam,) = page_data(out.read_text(encoding="utf-8"))["optimizers"]
+    assert [a["name"] for a in adam["axes"]] == ["lr"] and len(adam["paths"]) == 5
+    assert 'id="noise"' not in out.read_text(encoding="utf-8")
 
 
 def test_batch_sizes_parse():

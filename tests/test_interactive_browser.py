@@ -94,7 +94,10 @@ def test_landscape_noise_control_on_data(cli, tmp_path):
     result, errors, requests = load(page, tmp_path)
     assert errors == "" and requests == []
     assert result["paths"] == 2 and result["pointsAtEnd"] == 6
-    assert result["sliderChangesPath"] is True and "batch size full" in result["legendAfter"]
+    assert result["sliderChangesPath"] is True  # the first slider: sgd's lr
+    assert (
+        result["legendAfter"].startswith("sgd · lr ") and "batch size 16" in result["legendAfter"]
+    )
 
 
 def test_shapes_sliders(cli, tmp_path):

@@ -4,15 +4,17 @@ Play, pause, step and a step slider move every path along at once (Distill's "Wh
 Really Works", Goh 2017, on losslab's test functions, the quadratic of any κ and a fit's plane).
 Each optimizer has sliders that switch between *precomputed* paths: on a test function its
 learning rate (the --tune grid, else nine lrs from a tenth to ten times its own) and, where the
-rule has one, its momentum or β1 (:data:`MOMENTA`); on data a noise control switches between
-the batch sizes given (``--batch-size 8,32,full``), every path trained as `fit` trains it and
-projected onto the same plane — the part Distill left out: what minibatch noise does to the same
+rule has one, its momentum or β1 (:data:`MOMENTA`); on data its lr (the --tune grid, else five
+lrs from a tenth to ten times its own) and a noise control that switches between the batch
+sizes given (``--batch-size 8,32,full``), every path trained as `fit` trains it and projected
+onto the same plane — the part Distill left out: what minibatch noise does to the same
 optimizer. Nothing is computed in the browser but the drawing.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +26,7 @@ from losslab.views.interactive import COLOURS, page, rounded_list, thin
 MOMENTUM_NAMES = ("momentum", "beta1")  # the first one a rule declares gets a slider
 MOMENTA = (0.0, 0.5, 0.8, 0.9, 0.95, 0.99)
 LR_FACTORS = np.geomspace(0.1, 10.0, 9)  # around an optimizer's own lr when not --tune
+DATA_LR_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)  # on data (each a training run): five
 MAP_POINTS = 121  # points per axis of the map on the page
 PATH_POINTS = 400  # points per path on the page (longer paths are thinned evenly)
 
@@ -43,6 +46,16 @@ def _momentum_of(hyper: dict[str, Any]) -> str | None:
     return next((n for n in MOMENTUM_NAMES if n in hyper), None)
 
 
+def _lr_grid(p: Any, factors: Any) -> list[float]:
+    """A path's lr grid: the --tune grid it was picked from, else ``factors`` times its lr (to
+    three digits), its own lr always among them."""
+    if p.candidates:
+        grid = [c["lr"] for c in p.candidates]
+    else:
+        grid = [float(f"{p.lr * f:.3g}") for f in factors]
+    return grid if p.lr in grid else sorted([*grid, p.lr])
+
+
 def function_variants(land: Any, *, lrs: Any = None) -> dict[str, dict[str, Any]]:
     """Per optimizer of a test-function landscape: its axes (lr, and momentum or β1 where the
     rule has one) and the path at every point of their grid (None where the rule refuses the
@@ -55,13 +68,7 @@ def function_variants(land: Any, *, lrs: Any = None) -> dict[str, dict[str, Any]
     fn = make_function(info["function"]["name"], condition=info["function"].get("condition"))
     out = {}
     for p in land.paths:
-        grid = (
-            [c["lr"] for c in p.candidates]
-            if p.candidates
-            else list(lrs)
-            if lrs is not None
-            else [float(f"{p.lr * f:.3g}") for f in LR_FACTORS]
-        )
+        grid = list(lrs) if lrs is not None and not p.candidates else _lr_grid(p, LR_FACTORS)
         if p.lr not in grid:
             grid = sorted([*grid, p.lr])
         name = _momentum_of(p.hyperparameters)
@@ -89,26 +96,35 @@ def function_variants(land: Any, *, lrs: Any = None) -> dict[str, dict[str, Any]
     return out
 
 
-def data_variants(land: Any, batch_sizes: list[Any]) -> dict[str, dict[str, Any]]:
-    """Per optimizer of a landscape on data: its path at each of ``batch_sizes`` (the map's own
-    first), trained as `fit` trains it with the landscape's settings and projected onto the
-    landscape's plane; the objective is the full training objective at each epoch's θ."""
+def data_variants(land: Any, batch_sizes: list[int] | None = None) -> dict[str, dict[str, Any]]:
+    """Per optimizer of a landscape on data: its path at each lr of its grid (the --tune grid,
+    else :data:`DATA_LR_FACTORS` times its lr) and, with ``batch_sizes`` (the map's own first),
+    at each batch size: trained as `fit` trains it with the landscape's settings and projected
+    onto the landscape's plane; the value is the full training objective at each epoch's θ."""
     from losslab.train.loop import train
     from losslab.train.prepare import prepare
     from losslab.views.landscape import hyper_for, plane_coordinates
 
     plane = land.plane
     if plane is None:
-        raise ConfigError("this landscape keeps no plane: draw it again to add a noise control")
+        raise ConfigError("this landscape keeps no plane: draw it again for an interactive page")
     config, center, D, objective = plane["config"], plane["center"], plane["D"], plane["objective"]
     problem, split = prepare(config)
+    batches = batch_sizes if batch_sizes and len(batch_sizes) > 1 else None
     out = {}
     for p in land.paths:
-        paths: dict[str, Any] = {"0": _path(p.points, p.values, p.diverged_at)}
-        for i, batch in enumerate(batch_sizes[1:], start=1):
+        grid = _lr_grid(p, DATA_LR_FACTORS)
+        paths: dict[str, Any] = {}
+        for (i, lr), (j, batch) in itertools.product(
+            enumerate(grid), enumerate(batches or [config.batch_size])
+        ):
+            key = f"{i},{j}" if batches else str(i)
+            if lr == p.lr and j == 0:  # the landscape's own path
+                paths[key] = _path(p.points, p.values, p.diverged_at)
+                continue
             thetas: list[np.ndarray] = []
             cfg = replace(
-                config, optimizer=p.optimizer, lr=p.lr, batch_size=batch,
+                config, optimizer=p.optimizer, lr=lr, batch_size=batch,
                 hyper=hyper_for(p.optimizer, config.hyper),
             )  # fmt: skip
             try:
@@ -119,12 +135,12 @@ def data_variants(land: Any, batch_sizes: list[Any]) -> dict[str, dict[str, Any]
                 continue
             T = np.array(thetas)
             points = plane_coordinates(T, center, D)
-            paths[str(i)] = _path(points, objective(T), result.diverged_at)
-        shown = ["full" if not b else str(b) for b in batch_sizes]
-        out[p.optimizer] = {
-            "axes": [{"name": "batch size", "values": shown, "index": 0, "noise": True}],
-            "paths": paths,
-        }
+            paths[key] = _path(points, objective(T), result.diverged_at)
+        axes: list[dict[str, Any]] = [{"name": "lr", "values": grid, "index": grid.index(p.lr)}]
+        if batches:
+            shown = ["full" if not b else str(b) for b in batches]
+            axes.append({"name": "batch size", "values": shown, "index": 0, "noise": True})
+        out[p.optimizer] = {"axes": axes, "paths": paths}
     return out
 
 
@@ -413,12 +429,8 @@ def parse_batch_sizes(text: str) -> list[int]:
 
 
 def html_landscape(land: Any, *, noise: list[int] | None = None) -> str:
-    """The page: on a test function with lr (and momentum) variants, on data with the noise
-    control where ``noise`` lists more than one batch size."""
+    """The page: on a test function with lr (and momentum) variants, on data with lr variants
+    and the noise control where ``noise`` lists more than one batch size."""
     if land.kind == "function":
-        variants = function_variants(land)
-    elif noise is not None and len(noise) > 1:
-        variants = data_variants(land, noise)
-    else:
-        variants = None
-    return landscape_page(land, variants)
+        return landscape_page(land, function_variants(land))
+    return landscape_page(land, data_variants(land, noise))
