@@ -32,6 +32,15 @@ def versions() -> dict[str, str]:
     return {"losslab": __version__, "numpy": np.__version__, "python": platform.python_version()}
 
 
+def plugins_used() -> dict[str, Any]:
+    """``{"plugins": [{path, sha256}, …]}`` when plugins are loaded, else nothing: a record
+    names them, so that a reader knows which to pass again (nothing is loaded from a record)."""
+    from losslab.train.plugins import recorded
+
+    named = recorded()
+    return {"plugins": named} if named else {}
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).stem if "/" in text else text).strip("-")
 
@@ -160,6 +169,7 @@ def save_fit(result: FitResult, out: str | Path | None = None) -> Path:
         **result.config,
         "data_file": result.data,
         "versions": versions(),
+        **plugins_used(),
         "command": "fit",
     }
     metrics = {
@@ -221,7 +231,11 @@ def load_run(record: str | Path) -> FitResult:
         status=metrics.get("status", "completed"),
         epochs_run=metrics.get("epochs_run", len(history)),
         seconds=metrics.get("seconds"),
-        config={k: v for k, v in config.items() if k not in ("data_file", "versions", "command")},
+        config={
+            k: v
+            for k, v in config.items()
+            if k not in ("data_file", "versions", "command", "plugins")
+        },
         history=history,
         metrics={k: metrics[k] for k in ("train", "val", "test") if k in metrics},
         model=schema.read_json(model_file),
