@@ -42,7 +42,7 @@ class ShrunkSGD:
     def step(self, params, grads, state, lr, *, shrink):
         for p, g in zip(params, grads):
             p -= shrink * lr * g
-'''
+'''  # noqa: E501 (as the issue writes it)
 
 
 @pytest.fixture
@@ -316,7 +316,7 @@ def test_a_clash_between_two_plugins_names_the_first(isolated, tmp_path):
 
 
 def test_missing_and_non_python_files(isolated, tmp_path):
-    with pytest.raises(plugins.PluginError, match="nope.py: cannot read it"):
+    with pytest.raises(plugins.PluginError, match=r"nope\.py: cannot read it"):
         plugins.load_plugin(tmp_path / "nope.py")
     (tmp_path / "x.txt").write_text("", encoding="utf-8")
     with pytest.raises(plugins.PluginError, match=r"expected a Python file \(.py\)"):

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from test_plugins import BAD, EXAMPLES, ISSUE_FILE
 
 from losslab.cli.group import COMMANDS, ENTRY_POINT_GROUPS
 from losslab.train import plugins
-from test_plugins import BAD, EXAMPLES, ISSUE_FILE
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +94,8 @@ def test_missing_plugin_file(cli, tmp_path):
 
 def _runs(cli, *args):
     out = cli.json("compare", "diabetes", *args)
-    return [(r["optimizer"], r["loss"], r["seed"], r["train_loss"], r["test_loss"]) for r in out["runs"]]
+    keys = ("optimizer", "loss", "seed", "train_loss", "test_loss")
+    return [tuple(r[k] for k in keys) for r in out["runs"]]
 
 
 def test_the_same_numbers_on_one_process_two_and_dask(cli):
