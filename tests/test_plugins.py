@@ -235,7 +235,7 @@ BAD = {
         OPT.format(
             hypers=', hypers=[Hyper("wob", 0.5, low=1.0, high=0.0)]', init="{}", step="p -= lr * g"
         ),
-        "'bad-opt' fails its --wob declaration check: low 1 must be below high 0",
+        "'bad-opt' fails the --wob check: low 1 must be below high 0",
     ),
     "default outside": (
         OPT.format(
@@ -247,22 +247,22 @@ BAD = {
         OPT.format(hypers=', hypers=[Hyper("epochs", 3)]', init="{}", step="p -= lr * g"),
         "'epochs' is already a setting of every run",
     ),
-    "loss NaN": (LOSS.format(grad="", value="np.log(out - y)"), "fails its value check: returns"),
+    "loss NaN": (LOSS.format(grad="", value="np.log(out - y)"), "fails the value check: returns"),
     "loss shape": (
         LOSS.format(grad="", value="np.mean((out - y) ** 2)"),
         "returns shape (), expected (16,) (one value per row)",
     ),
     "grad shape": (
         LOSS.format(grad=", grad=lambda y, out: (out - y)[:3]", value="(out - y) ** 2"),
-        "fails its gradient check: returns shape (3,), expected (16,)",
+        "fails the gradient check: returns shape (3,), expected (16,)",
     ),
     "wrong grad": (
         LOSS.format(grad=", grad=lambda y, out: out - y", value="(out - y) ** 2"),
-        "'bad-loss' fails its gradient check: worst relative error 0.5 against central",
+        "'bad-loss' fails the gradient check: worst relative error 0.5 against central",
     ),
     "optimizer NaN": (
         OPT.format(hypers="", init="{}", step="p -= lr * np.log(g)"),
-        "fails its quadratic check: parameter 0 is not finite after step 1",
+        "fails the quadratic check: parameter 0 is not finite after step 1",
     ),
     "not in place": (
         OPT.format(hypers="", init="{}", step="p = p - lr * g"),
@@ -274,7 +274,7 @@ BAD = {
     ),
     "not deterministic": (
         OPT.format(hypers="", init="{}", step="p -= lr * g * np.random.random()"),
-        "fails its determinism check: two runs from the same start differ",
+        "fails the determinism check: two runs from the same start differ",
     ),
     "builtin clash": (
         GOOD_OPT.replace('"fine-sgd"', '"adam"'),

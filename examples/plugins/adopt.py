@@ -25,9 +25,16 @@ from losslab import Hyper, register_optimizer
     lr=0.001,
     hypers=[
         Hyper("beta1", 0.9, low=0.0, high=1.0, high_open=True, help="decay of the first moment β1"),
-        Hyper("beta2", 0.9999, low=0.0, high=1.0, high_open=True, help="decay of the second moment β2"),
+        Hyper(
+            "beta2", 0.9999, low=0.0, high=1.0, high_open=True, help="decay of the second moment β2"
+        ),
         Hyper("eps", 1e-6, low=0.0, low_open=True, help="floor ε of √v in the normalisation"),
-        Hyper("clip", True, kind=bool, help="clip the normalised gradient at t^¼ (ADOPT's Algorithm 2)"),
+        Hyper(
+            "clip",
+            True,
+            kind=bool,
+            help="clip the normalised gradient at t^¼ (ADOPT's Algorithm 2)",
+        ),
     ],
     reference="Taniguchi et al. 2024, Algorithm 2 (optax.contrib.adopt)",
 )
@@ -35,7 +42,11 @@ class Adopt:
     """ADOPT: m = β1m + (1−β1)·clip(g/max(√v, ε)), θ −= lr·m, then v = β2v + (1−β2)g²"""
 
     def init(self, params):
-        return {"t": 0, "m": [np.zeros_like(p) for p in params], "v": [np.zeros_like(p) for p in params]}
+        return {
+            "t": 0,
+            "m": [np.zeros_like(p) for p in params],
+            "v": [np.zeros_like(p) for p in params],
+        }
 
     def step(self, params, grads, state, lr, *, beta1, beta2, eps, clip):
         t = state["t"]

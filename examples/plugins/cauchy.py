@@ -14,7 +14,15 @@ from losslab import Hyper, register_loss
     "cauchy",
     task="regression",
     formula="(c²/2)·log(1 + ((ŷ − y)/c)²)",
-    params=(Hyper("width", 1.0, low=0.0, low_open=True, help="Cauchy width c: the error where the loss turns logarithmic"),),
+    params=(
+        Hyper(
+            "width",
+            1.0,
+            low=0.0,
+            low_open=True,
+            help="Cauchy width c: the error where the loss turns logarithmic",
+        ),
+    ),
 )
 def cauchy(y, out, *, width=1.0):
     r = (out - y) / width

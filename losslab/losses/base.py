@@ -18,6 +18,7 @@ docstrings of the gradient functions.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable
@@ -358,6 +359,7 @@ def numeric_row_grad(per_row: Callable[..., np.ndarray]) -> Callable[..., np.nda
     |ŷ|)``, column by column for a K-column output."""
 
     def row_grad(y: np.ndarray, out: np.ndarray, **kw: Any) -> np.ndarray:
+        """Central differences of the value (the loss gives no gradient of its own)."""
         out = _f64(out)
         h = FD_STEP * np.maximum(1.0, np.abs(out))
         if out.ndim == 1:
@@ -382,6 +384,7 @@ def _takes_logits(fn: Callable[..., Any]) -> Callable[..., Any]:
     if "logits" in names or any(p.kind is p.VAR_KEYWORD for p in names.values()):
         return fn
 
+    @functools.wraps(fn)
     def with_logits(y: Any, out: Any, *, logits: bool = False, **kw: Any) -> Any:
         return fn(y, out, **kw)
 

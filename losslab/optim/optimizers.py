@@ -646,6 +646,7 @@ def _adapted(cls: type) -> type[UpdateRule]:
             self.impl.step(params, grads, state.scalars["state"], lr, **self.hyperparameters)
 
     Adapted.__name__ = Adapted.__qualname__ = cls.__name__
+    Adapted.__doc__ = cls.__doc__
     Adapted.__module__ = cls.__module__
     return Adapted
 

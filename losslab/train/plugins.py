@@ -300,7 +300,7 @@ def _transaction(plugin: Plugin, run: Any, shown: str, path: str | None) -> None
         failed = next((c for c in plugin.checks if not c.ok), None)
         if failed is not None:
             raise PluginError(
-                f"plugin {shown}: {failed.kind} {failed.name!r} fails its {failed.what} check: "
+                f"plugin {shown}: {failed.kind} {failed.name!r} fails the {failed.what} check: "
                 f"{failed.detail}"
             )
     LOADED[plugin.path] = plugin
@@ -340,7 +340,7 @@ def check_entry(kind: str, name: str) -> list[Check]:
 
 def check_hyper(kind: str, owner_name: str, h: Hyper) -> Check:
     """A declared setting: its range, its default, its name."""
-    what = f"--{h.name.replace('_', '-')} declaration"
+    what = f"--{h.name.replace('_', '-')}"
 
     def result(problem: str | None) -> Check:
         return Check(kind, owner_name, what, problem is None, problem or h.range_text())
@@ -378,7 +378,7 @@ def check_loss(loss: Any) -> list[Check]:
     if problem is not None:
         return checks
     if loss.numeric_grad:
-        return [*checks, result("gradient", None, "numeric gradient (central differences)")]
+        return [*checks, result("gradient", None, "numeric gradient")]
     try:
         g = np.asarray(loss.row_grad(y, out, logits=False, **kw), dtype=np.float64)
     except Exception as exc:
@@ -467,7 +467,7 @@ def check_optimizer(spec: Any) -> list[Check]:
         return [result("quadratic", f"raises {type(exc).__name__}: {exc}")]
     same = all(np.array_equal(x, y) for x, y in zip(first, second, strict=True))
     return [
-        result("quadratic", None, f"{QUADRATIC_STEPS} steps finite, in place, state apart"),
+        result("quadratic", None, f"{QUADRATIC_STEPS} steps: finite, in place"),
         result("determinism", None if same else "two runs from the same start differ"),
     ]
 
