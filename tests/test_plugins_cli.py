@@ -113,9 +113,14 @@ def test_the_same_numbers_on_one_process_two_and_dask(cli):
 
 
 def test_a_record_names_its_plugins(cli, my, tmp_path):
+    fresh = plugins.snapshot()
     cli.json("compare", "diabetes", "--plugin", my, "--optimizer", "shrunk-sgd", "--epochs", "2",
              "--seeds", "1", "--out", tmp_path / "res")  # fmt: skip
     (study,) = (tmp_path / "res").iterdir()
     config = json.loads((study / "config.json").read_text(encoding="utf-8"))
     assert config["plugins"] == [{"path": str(my), "sha256": plugins.recorded()[0]["sha256"]}]
-    cli("plot", study, "--out", tmp_path / "x.svg")  # reading it loads nothing
+    assert "plugin" not in cli("plot", study, "--out", tmp_path / "x.svg").stderr
+    plugins.restore(fresh)  # a later process, without the plugin: told, and nothing loaded
+    said = cli("report", study, "--out", tmp_path / "x.html").stderr
+    assert f"was made with the plugin {my} (sha256 {config['plugins'][0]['sha256'][:12]}" in said
+    assert f"pass --plugin {my}" in said and not plugins.LOADED

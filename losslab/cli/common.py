@@ -192,6 +192,15 @@ def load_plugins(files: list[str], *, entry_points: bool) -> int:
     return len(plugins.LOADED) - before
 
 
+def note_plugins(record: str) -> None:
+    """One note on stderr per plugin the record names that is not loaded."""
+    from losslab.study.records import plugins_needed
+
+    for plugin in plugins_needed(record):
+        path, digest = plugin.get("path"), str(plugin.get("sha256"))[:12]
+        _note(f"{record} was made with the plugin {path} (sha256 {digest}…); pass --plugin {path}")
+
+
 def plugin_option(fn: F) -> F:
     """Give a command the ``--plugin FILE.py`` option. The group loads the files named before
     it builds the command (:class:`losslab.cli.group.LazyGroup`), so that their declared flags

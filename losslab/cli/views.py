@@ -51,6 +51,7 @@ from losslab.cli.common import (
     _warn,
     hyper_options,
     loss_options,
+    note_plugins,
     render_escape,
     schedule_help,
     schedule_options,
@@ -267,6 +268,7 @@ def report_cmd(
     from losslab.views.render import write
     from losslab.views.report import report
 
+    note_plugins(result)
     path, warnings = report(result, out)
     for warning in warnings:
         _warn(warning)

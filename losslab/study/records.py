@@ -41,6 +41,25 @@ def plugins_used() -> dict[str, Any]:
     return {"plugins": named} if named else {}
 
 
+def plugins_needed(record: str | Path) -> list[dict[str, str]]:
+    """The plugins the record at ``record`` (a directory, or a file in it) names that this
+    process has not loaded (by sha256): to be said, never loaded from the record."""
+    import json
+
+    from losslab.train.plugins import recorded
+
+    directory = Path(record) if Path(record).is_dir() else Path(record).parent
+    try:
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []  # the command itself says what is wrong with the record
+    named = config.get("plugins") if isinstance(config, dict) else None
+    if not isinstance(named, list):
+        return []
+    have = {p["sha256"] for p in recorded()}
+    return [p for p in named if isinstance(p, dict) and p.get("sha256") not in have]
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).stem if "/" in text else text).strip("-")
 
