@@ -365,3 +365,14 @@ def test_numeric_gradient_is_vectorised_over_rows_and_columns():
     g = numeric_row_grad(rows)(None, out)
     np.testing.assert_allclose(g, 3 * out**2, rtol=1e-8, atol=1e-9)  # h² and rounding
     assert len(calls) == 6  # two passes per column, all rows at once
+
+
+def test_the_library_takes_plugin_as_the_command_line_does(isolated, issue_file):
+    import losslab
+
+    result = losslab.fit(
+        "diabetes", plugin=str(issue_file), optimizer="shrunk-sgd", shrink=0.3,
+        loss="scaled-mse", epochs=2,
+    )  # fmt: skip
+    assert (result.config["optimizer"], result.config["shrink"]) == ("shrunk-sgd", 0.3)
+    assert result.config["loss"] == "scaled-mse" and result.status == "completed"
