@@ -333,9 +333,16 @@ def test_installed_entry_points_are_loaded_and_checked(isolated, tmp_path, monke
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: plug-pkg-xyz\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[losslab.optimizers]\nfine = plug_pkg_xyz\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    fresh = plugins.snapshot()
     (loaded,) = plugins.load_entry_points()
     assert loaded.entries == [("optimizer", "fine-sgd")] and loaded.origin.startswith("entry")
     assert len(loaded.sha256) == 64 and plugins.load_entry_points() == []
+    sources = plugins.shipped()
+    assert sources == ((loaded.path, loaded.sha256, None),)
+    plugins.restore(fresh)  # a new worker process: it loads its own installed entry points
+    sys.modules.pop("plug_pkg_xyz")
+    plugins.ensure(sources)
+    assert "fine-sgd" in OPTIMIZERS
     sys.modules.pop("plug_pkg_xyz", None)
 
 
@@ -376,3 +383,50 @@ def test_the_library_takes_plugin_as_the_command_line_does(isolated, issue_file)
     )  # fmt: skip
     assert (result.config["optimizer"], result.config["shrink"]) == ("shrunk-sgd", 0.3)
     assert result.config["loss"] == "scaled-mse" and result.status == "completed"
+
+
+LOGIT_LOSS = """
+import numpy as np
+from losslab import register_loss
+
+
+def grad(y, out, *, logits=False):
+    if logits:
+        return 1.0 / (1.0 + np.exp(-out)) - y
+    return {grad_p}
+
+
+@register_loss("my-bce", task="binary", formula="bce", supports_logits=True, grad=grad)
+def my_bce(y, out, *, logits=False):
+    p = 1.0 / (1.0 + np.exp(-out)) if logits else out
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+"""
+
+
+def test_a_classification_loss_that_reads_logits_trains_logistic_regression(isolated, tmp_path):
+    import losslab
+
+    path = tmp_path / "bce.py"
+    path.write_text(LOGIT_LOSS.format(grad_p="(out - y) / (out * (1 - out))"), encoding="utf-8")
+    plugin = plugins.load_plugin(path)
+    assert {c.what for c in plugin.checks} == {"value", "gradient", "value (logits)",
+                                               "gradient (logits)"}  # fmt: skip
+    assert "my-bce" in MODELS.get("logistic").losses
+    mine, theirs = (
+        losslab.fit("breast-cancer", loss=loss, optimizer="gd", epochs=5).metrics["test"]["loss"]
+        for loss in ("my-bce", "bce")
+    )
+    assert mine == pytest.approx(theirs, rel=1e-9)  # the fused bce kernel, another sum order
+
+
+def test_a_wrong_logits_gradient_or_no_logits_keyword_is_refused(isolated, tmp_path):
+    path = tmp_path / "bce.py"
+    wrong = LOGIT_LOSS.format(grad_p="(out - y) / (out * (1 - out))").replace("- y\n", "+ y\n")
+    path.write_text(wrong, encoding="utf-8")
+    with pytest.raises(plugins.PluginError, match=r"fails the gradient \(logits\) check"):
+        plugins.load_plugin(path)
+    no_keyword = LOGIT_LOSS.replace(", *, logits=False):\n    p =", "):\n    logits = 0\n    p =")
+    path.write_text(no_keyword, encoding="utf-8")
+    with pytest.raises(plugins.PluginError, match="a loss that supports logits takes logits="):
+        plugins.load_plugin(path)
+    assert "my-bce" not in LOSSES

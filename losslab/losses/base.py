@@ -375,6 +375,11 @@ def numeric_row_grad(per_row: Callable[..., np.ndarray]) -> Callable[..., np.nda
     return row_grad
 
 
+def _names_logits(*fns: Callable[..., Any] | None) -> bool:
+    """Whether every function given takes the keyword ``logits``."""
+    return all(fn is None or "logits" in inspect.signature(fn).parameters for fn in fns)
+
+
 def _takes_logits(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` as the contract calls it, with ``logits=``: a plugin's ``f(y, out)`` takes none."""
     try:
@@ -426,6 +431,8 @@ def register_loss(
         for h in params:
             if h.name in DECLARED and DECLARED[h.name][0][1] != h:
                 raise TypeError(f"{name}: parameter {h.name!r} is declared differently elsewhere")
+        if flags.get("supports_logits") and not _names_logits(per_row, grad):
+            raise TypeError(f"{name}: a loss that supports logits takes logits= (per row and grad)")
         rows = _takes_logits(per_row)
         entry = Loss(
             name,

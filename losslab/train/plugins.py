@@ -213,15 +213,23 @@ def load_all(files: Iterable[str] = (), *, entry_points: bool = True) -> list[Pl
     return out
 
 
-def shipped() -> tuple[tuple[str, str, str], ...]:
-    """(path, sha256, source) of every plugin file loaded: what workers load (:func:`ensure`)."""
-    return tuple((p.path, p.sha256, p.text) for p in LOADED.values() if p.text is not None)
+def shipped() -> tuple[tuple[str, str, str | None], ...]:
+    """(path, sha256, source) of every plugin loaded: what workers load (:func:`ensure`); an
+    installed plugin's source is None (the workers load their own entry points)."""
+    return tuple((p.path, p.sha256, p.text) for p in LOADED.values())
 
 
-def ensure(sources: Iterable[tuple[str, str, str]]) -> None:
+def ensure(sources: Iterable[tuple[str, str, str | None]]) -> None:
     """In a worker: load the plugins :func:`shipped` names that this process lacks."""
     for path, digest, text in sources:
-        if LOADED.get(path, None) is None or LOADED[path].sha256 != digest:
+        have = LOADED.get(path)
+        if have is not None and have.sha256 == digest:
+            continue
+        if text is None:
+            load_entry_points()
+            if path not in LOADED:
+                raise PluginError(f"plugin {path}: an entry point this worker has not installed")
+        else:
             load_source(path, text, "worker")
 
 
@@ -361,16 +369,27 @@ def check_hyper(kind: str, owner_name: str, h: Hyper) -> Check:
 
 
 def check_loss(loss: Any) -> list[Check]:
-    """Values and gradient at points of the loss's domain; the gradient against central
-    differences (relative error ≤ :data:`GRAD_TOL`)."""
+    """Values and gradient at points of the loss's domain (probabilities, and logits for a loss
+    that takes them); the gradient against central differences (relative error ≤
+    :data:`GRAD_TOL`)."""
+    out: list[Check] = []
+    for logits in (False, True) if loss.supports_logits else (False,):
+        out += _check_loss_at(loss, logits)
+        if not all(c.ok for c in out):
+            break
+    return out
+
+
+def _check_loss_at(loss: Any, logits: bool) -> list[Check]:
     kw = dict(loss.params)
+    mode = " (logits)" if logits else ""
 
     def result(what: str, problem: str | None, detail: str = "ok") -> Check:
-        return Check("loss", loss.name, what, problem is None, problem or detail)
+        return Check("loss", loss.name, what + mode, problem is None, problem or detail)
 
     try:
-        y, out = sample_inputs(loss, False)
-        rows = np.asarray(loss.per_row(y, out, logits=False, **kw), dtype=np.float64)
+        y, out = sample_inputs(loss, logits)
+        rows = np.asarray(loss.per_row(y, out, logits=logits, **kw), dtype=np.float64)
     except Exception as exc:
         return [result("value", f"raises {type(exc).__name__}: {exc}")]
     problem = _array_problem(rows, (out.shape[0],), "value")
@@ -380,12 +399,12 @@ def check_loss(loss: Any) -> list[Check]:
     if loss.numeric_grad:
         return [*checks, result("gradient", None, "numeric gradient")]
     try:
-        g = np.asarray(loss.row_grad(y, out, logits=False, **kw), dtype=np.float64)
+        g = np.asarray(loss.row_grad(y, out, logits=logits, **kw), dtype=np.float64)
     except Exception as exc:
         return [*checks, result("gradient", f"raises {type(exc).__name__}: {exc}")]
     problem = _array_problem(g, out.shape, "gradient")
     if problem is None:
-        fd = numeric_row_grad(loss.per_row)(y, out, logits=False, **kw)
+        fd = numeric_row_grad(loss.per_row)(y, out, logits=logits, **kw)
         error = relative_error(g, fd, float(np.max(np.abs(rows))))
         if not error <= GRAD_TOL:
             problem = (
