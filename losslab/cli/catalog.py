@@ -166,7 +166,9 @@ def plugins_cmd(
     files: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Plugin files to load and check (as --plugin does).", show_default=False
+            metavar="FILE.py",
+            help="Plugin files to load and check (as --plugin does).",
+            show_default=False,
         ),
     ] = None,
     fmt: FormatOpt = Format.table,
