@@ -36,7 +36,7 @@ class Hyper:
 
     name: str
     default: Any
-    help: str
+    help: str = ""
     kind: type = float
     low: float | None = None
     high: float | None = None

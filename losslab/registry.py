@@ -16,6 +16,15 @@ def canonical(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(" ", "-")
 
 
+class NameTaken(ValueError):
+    """A name (or alias) registered twice: ``kind`` and the canonical ``key``."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key!r} registered twice")
+        self.kind = kind
+        self.key = key
+
+
 class Registry(Generic[T]):
     """Names (and aliases) mapped to entries, in registration order."""
 
@@ -26,12 +35,26 @@ class Registry(Generic[T]):
 
     def add(self, name: str, entry: T, aliases: tuple[str, ...] = ()) -> T:
         key = canonical(name)
-        if key in self._entries or key in self._aliases:
-            raise ValueError(f"{self.kind} {key!r} registered twice")
+        for taken in (key, *map(canonical, aliases)):
+            if taken in self._entries or taken in self._aliases:
+                raise NameTaken(self.kind, taken)
         self._entries[key] = entry
         for alias in aliases:
             self._aliases[canonical(alias)] = key
         return entry
+
+    def replace(self, name: str, entry: T) -> None:
+        """Put ``entry`` in place of the one registered as ``name`` (a model kind that gains a
+        plugin's loss)."""
+        self._entries[self.resolve(name)] = entry
+
+    def snapshot(self) -> tuple[dict[str, T], dict[str, str]]:
+        """The entries and aliases as they are, for :meth:`restore` (a plugin that fails its
+        checks leaves nothing registered)."""
+        return dict(self._entries), dict(self._aliases)
+
+    def restore(self, snapshot: tuple[dict[str, T], dict[str, str]]) -> None:
+        self._entries, self._aliases = dict(snapshot[0]), dict(snapshot[1])
 
     def register(self, name: str, aliases: tuple[str, ...] = ()) -> Callable[[T], T]:
         """Decorator form of :meth:`add`."""

@@ -13,7 +13,7 @@ from losslab.cli.helptext import EXAMPLES
 
 FIT_PANELS = (
     "Arguments", "Data", "Model", "Loss", "Optimizer", "Schedule", "Training", "Output",
-    "Loss parameters", "Schedule parameters", "Optimizer hyperparameters",
+    "Plugins", "Loss parameters", "Schedule parameters", "Optimizer hyperparameters",
 )  # fmt: skip
 
 

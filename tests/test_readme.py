@@ -76,6 +76,8 @@ def _command(line: str, tmp: Path) -> list[str]:
         previous = args[i - 1]
         if previous in ("--plot", "--out", "-o") and arg.startswith("docs/"):
             arg = str(tmp / Path(arg).name)  # never redraw the README's own figures
+        elif arg.startswith("examples/"):
+            arg = str(ROOT / arg)  # the repository's example files, from the temporary directory
         out.append(arg)
     return out
 

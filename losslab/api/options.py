@@ -133,6 +133,17 @@ def unknown(name: str, known: Iterable[str]) -> ConfigError:
     return ConfigError(f"unknown option {name!r}{hint}")
 
 
+def load_plugins(plugin: Any) -> None:
+    """``plugin=``, as ``--plugin``: a plugin file (path) or a list of them, loaded and checked
+    (:func:`losslab.train.plugins.load_plugin`) before the options are read."""
+    if plugin is None:
+        return
+    from losslab.train.plugins import load_plugin
+
+    for path in [plugin] if isinstance(plugin, (str, os.PathLike)) else plugin:
+        load_plugin(path)
+
+
 def takes_options(settings: Callable[[], dict[str, Any]] | None = None) -> Callable[[F], F]:
     """Check and convert the keyword arguments of a library function: its own parameters by
     their annotations, its ``**settings`` by ``settings()`` (name -> type); an unknown name is a
@@ -154,7 +165,8 @@ def takes_options(settings: Callable[[], dict[str, Any]] | None = None) -> Calla
             }
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, plugin: Any = None, **kwargs: Any) -> Any:
+            load_plugins(plugin)  # first: a plugin's declared settings are options too
             hints = types_of_own()
             universe = settings() if settings is not None and takes_more else {}
             for key in kwargs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,6 +27,8 @@ def losses_cmd(fmt: FormatOpt = Format.table) -> None:
         logit = " (or logits)" if loss.supports_logits else ""
         if loss.link is not None:
             logit += f"; fit: {loss.link.formula}"
+        if loss.numeric_grad:
+            logit += "; numeric gradient"
         rows.append((name, aliases, loss.task, loss.inputs + logit, loss.formula, params))
     header = ["name", "aliases", "task", "inputs", "formula", "parameters"]
     obj = [dict(zip(header, row, strict=True)) for row in rows]
@@ -154,5 +157,57 @@ def datasets_cmd(fmt: FormatOpt = Format.table) -> None:
         csv_rows=rows,
         render=lambda: [
             render.table("Bundled datasets (use the name wherever DATA is asked)", header, rows)
+        ],
+    )
+
+
+@commands.command("plugins")
+def plugins_cmd(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="FILE.py",
+            help="Plugin files to load and check (as --plugin does).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """List the plugins loaded (--plugin, LOSSLAB_PLUGINS, entry points) and their checks.
+
+    A plugin is a Python file (or an installed package's module) that registers losses,
+    optimizers or schedules with `losslab.register_loss`, `register_optimizer` and
+    `register_schedule`. Each entry is checked when it is loaded: declared settings, a loss's
+    gradient against central differences, an optimizer on a small quadratic, a schedule's lrs.
+    """
+    from losslab.train import plugins
+    from losslab.views import render
+
+    for path in files or []:
+        plugins.load_plugin(path)
+    loaded = plugins.loaded()
+    header = ["plugin", "sha256", "kind", "name", "check", "result", "detail"]
+    rows = [
+        (
+            Path(p.path).name,
+            p.sha256[:12],
+            c.kind,
+            c.name,
+            c.what,
+            "ok" if c.ok else "FAILED",
+            c.detail,
+        )
+        for p in loaded
+        for c in p.checks
+    ]
+    render.emit(
+        fmt.value,
+        obj=[p.to_dict() for p in loaded],
+        csv_header=header,
+        csv_rows=rows,
+        render=lambda: [
+            render.table(
+                f"Plugins loaded: {len(loaded)} (each entry checked on load)", header, rows
+            )
         ],
     )

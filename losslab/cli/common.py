@@ -159,8 +159,70 @@ class Commands:
         fn, declared = self.defined[name]
         for add in reversed(declared):
             fn = add(fn)
+        fn = plugin_option(fn)
         info = CommandInfo(name=name, cls=HelpCommand, callback=command(fn), epilog=epilog(name))
         return get_command_from_info(info, **settings)
+
+
+# --------------------------------------------------------------------------- plugins
+
+PluginOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plugin",
+        metavar="FILE.py",
+        help="Load a plugin file first (repeatable): its losses, optimizers and schedules are "
+        "checked, then usable here like the built-in ones (also LOSSLAB_PLUGINS and installed "
+        "entry points; `losslab plugins` lists them).",
+    ),
+]
+
+
+def load_plugins(files: list[str], *, entry_points: bool) -> int:
+    """Load the plugins of LOSSLAB_PLUGINS, ``files`` and (``entry_points``) the installed
+    packages; how many are new. A plugin that fails is one line and exit code 1."""
+    from losslab.train import plugins
+
+    before = len(plugins.LOADED)
+    try:
+        plugins.load_all(files, entry_points=entry_points)
+    except LossLabError as exc:
+        _fail(render_escape(str(exc)))
+        raise typer.Exit(1) from None
+    return len(plugins.LOADED) - before
+
+
+def note_plugins(record: str) -> None:
+    """One note on stderr per plugin the record names that is not loaded."""
+    from losslab.study.records import plugins_needed
+
+    for plugin in plugins_needed(record):
+        path, digest = plugin.get("path"), str(plugin.get("sha256"))[:12]
+        _note(f"{record} was made with the plugin {path} (sha256 {digest}…); pass --plugin {path}")
+
+
+def plugin_option(fn: F) -> F:
+    """Give a command the ``--plugin FILE.py`` option. The group loads the files named before
+    it builds the command (:class:`losslab.cli.group.LazyGroup`), so that their declared flags
+    exist; here they are loaded again (a no-op) for a command built some other way."""
+    import inspect
+
+    sig = inspect.signature(fn, eval_str=True)
+    param = inspect.Parameter(
+        "plugin", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=PluginOpt
+    )
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, plugin: list[str] | None = None, **kwargs: Any) -> Any:
+        if plugin:
+            load_plugins(plugin, entry_points=False)
+        return fn(*args, **kwargs)
+
+    wrapper.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[*sig.parameters.values(), param]
+    )
+    wrapper.__annotations__ = {**fn.__annotations__, "plugin": PluginOpt, "return": None}
+    return wrapper  # type: ignore[return-value]
 
 
 def _saved(save: Callable[[], Any], failures: list[str]) -> Any:

@@ -65,6 +65,7 @@ from losslab.cli.common import (
     _warn_row_ids,
     hyper_options,
     loss_options,
+    note_plugins,
     render_escape,
     schedule_help,
     schedule_options,
@@ -355,6 +356,7 @@ def plot_cmd(
     from losslab.views.plot import plot_record
     from losslab.views.render import write
 
+    note_plugins(result)
     _, dpi, inches = check_figure(output or "curves.png", dpi, size, "--out", drawing_now=True)
     path = plot_record(result, output, dpi=dpi, size=inches)
     write(f"{path}\n")

@@ -61,6 +61,7 @@ from losslab.cli.common import (
     _warn_row_ids,
     hyper_options,
     loss_options,
+    note_plugins,
     optimizer_help,
     render_escape,
     schedule_help,
@@ -499,4 +500,5 @@ def predict_cmd(
     from losslab.study.predict import predict_csv
     from losslab.views.render import write
 
+    note_plugins(model)
     write(predict_csv(model, data, sep=sep))

@@ -9,6 +9,7 @@ line on stderr and exit code 1; usage errors are typer's (exit 2).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from gettext import gettext as _
@@ -34,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "List every lr schedule: default unit, parameters with their defaults, formula, reference.",
     ),
     "datasets": ("catalog", "List the bundled datasets: name, rows, features, target, task."),
+    "plugins": (
+        "catalog",
+        "List the plugins loaded (--plugin, LOSSLAB_PLUGINS, entry points) and their checks.",
+    ),
     "fit": (
         "fit",
         "Train a linear, logistic, softmax, mlp or cnn model on a CSV; report loss and "
@@ -106,6 +111,41 @@ class _Commands(Mapping[str, Any]):
         return len(COMMANDS)
 
 
+# The entry-point groups of installed plugins (losslab.train.plugins.GROUPS, which this module
+# does not import before a plugin is there to load).
+ENTRY_POINT_GROUPS = ("losslab.losses", "losslab.optimizers", "losslab.schedules")
+
+
+def _plugin_files(args: list[str]) -> list[str]:
+    """The files of ``--plugin FILE`` / ``--plugin=FILE`` among a command's arguments."""
+    files, words = [], iter(args)
+    for word in words:
+        if word == "--":
+            break
+        if word == "--plugin":
+            files.append(next(words, ""))
+        elif word.startswith("--plugin="):
+            files.append(word.split("=", 1)[1])
+    return files
+
+
+def _load_plugins(args: list[str], commands: _Commands) -> None:
+    """Load the plugins a command needs before it is built (its flags include theirs): the
+    ``--plugin`` files, LOSSLAB_PLUGINS and, unless only its help is asked for, the installed
+    entry points. Without any, nothing beyond the standard library is imported."""
+    files = _plugin_files(args)
+    installed = False
+    if not {"--help", "-h"} & set(args):
+        from importlib.metadata import entry_points
+
+        installed = any(entry_points(group=group) for group in ENTRY_POINT_GROUPS)
+    if files or os.environ.get("LOSSLAB_PLUGINS", "").strip() or installed:
+        from losslab.cli.common import load_plugins
+
+        if load_plugins(files, entry_points=installed):
+            commands.built.clear()  # rebuilt with the flags the plugins declare
+
+
 class LazyGroup(TyperGroup):
     """`losslab`'s group: lists its commands from :data:`COMMANDS` and builds a command only
     when it is invoked or asked for its help."""
@@ -125,6 +165,11 @@ class LazyGroup(TyperGroup):
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] in COMMANDS:
+            _load_plugins(args[1:], self.commands)  # type: ignore[arg-type]
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         # A Ctrl-C while a command is built (its module and registries imported) or its

@@ -49,11 +49,12 @@ OTHER_PANELS = {
     "plot": "Output",
     "dpi": "Output",
     "size": "Output",
+    "plugin": "Plugins",
 }
 # the order of the panels: the command's own options first, the long declared lists last
 ORDER = (
     "Options", "Data", "Model", "Loss", "Optimizer", "Schedule", "Training", "Execution",
-    "Output", "Loss parameters", "Schedule parameters", "Optimizer hyperparameters",
+    "Output", "Plugins", "Loss parameters", "Schedule parameters", "Optimizer hyperparameters",
 )  # fmt: skip
 # a command with fewer options than this lists them in one panel (its declared ones apart)
 GROUPED_FROM = 25
@@ -83,6 +84,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "optimizers": ("losslab optimizers", "losslab optimizers --format json"),
     "schedules": ("losslab schedules", "losslab schedules --format csv"),
     "datasets": ("losslab datasets", "losslab datasets --format json"),
+    "plugins": ("losslab plugins", "losslab plugins --format json"),
     "fit": (
         "losslab fit iris --epochs 30 --out runs",
         "losslab fit diabetes --optimizer sgd --schedule cosine --epochs 20 --no-save",

@@ -51,6 +51,7 @@ from losslab.cli.common import (
     _warn,
     hyper_options,
     loss_options,
+    note_plugins,
     render_escape,
     schedule_help,
     schedule_options,
@@ -295,6 +296,7 @@ def report_cmd(
     from losslab.views.render import write
     from losslab.views.report import report
 
+    note_plugins(result)
     path, warnings = report(result, out, interactive=interactive)
     for warning in warnings:
         _warn(warning)

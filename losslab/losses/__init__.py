@@ -6,6 +6,9 @@ module, in the order of the listings: ``regression``, ``classification``, ``pair
 holds the scores reported beside a loss (accuracy, R²). This package imports only
 ``losslab.errors``, ``losslab.registry``, ``losslab.hyper`` and σ from ``losslab.nn.activations``
 (one σ for losses, layers and the fused kernels).
+
+``sampling``: points of a loss's domain and a gradient's error against finite differences (what
+``gradcheck`` reports and a plugin's loss must pass).
 """
 
 import importlib

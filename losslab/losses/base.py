@@ -18,6 +18,7 @@ docstrings of the gradient functions.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from collections.abc import Callable
@@ -82,6 +83,7 @@ class Loss:
     link: Link | None = None
     score_input: bool = False
     class_rows: ClassRows | None = None
+    numeric_grad: bool = False  # row_grad by central differences (a loss given without grad=)
 
     def resolve_params(self, **params: Any) -> dict[str, Any]:
         """Defaults overridden by ``params``; TypeError for a name this loss lacks, ConfigError
@@ -337,14 +339,71 @@ def _defaults(fn: Callable[..., Any]) -> dict[str, Any]:
     }
 
 
+TASKS = ("regression", "positive", "binary", "margin", "multiclass", "distribution", "pair")
+# Each task's default input check and the inputs a listing shows, for a loss that gives neither.
+_TASK_INPUTS = {
+    "regression": "y, ŷ real",
+    "positive": "y, ŷ > 0",
+    "binary": "y ∈ [0, 1], p ∈ [0, 1]",
+    "margin": "y ∈ {−1, 1}, s real",
+    "multiclass": "y class index, K columns",
+    "distribution": "y, p rows of K probabilities",
+    "pair": "y ∈ {0, 1}, d ≥ 0",
+}
+FD_STEP = 6e-6  # ≈ ε^(1/3): the central difference's truncation and rounding errors balance
+
+
+def numeric_row_grad(per_row: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """The row gradient of ``per_row`` by central differences, all rows at once (row i's value
+    depends on row i's output only): ``(ℓ(ŷ + h) − ℓ(ŷ − h)) / 2h`` with ``h = FD_STEP·max(1,
+    |ŷ|)``, column by column for a K-column output."""
+
+    def row_grad(y: np.ndarray, out: np.ndarray, **kw: Any) -> np.ndarray:
+        """Central differences of the value (the loss gives no gradient of its own)."""
+        out = _f64(out)
+        h = FD_STEP * np.maximum(1.0, np.abs(out))
+        if out.ndim == 1:
+            return (per_row(y, out + h, **kw) - per_row(y, out - h, **kw)) / (2.0 * h)
+        g = np.empty_like(out)
+        for k in range(out.shape[1]):  # K columns, each a vectorised pass over the rows
+            up, down = out.copy(), out.copy()
+            up[:, k] += h[:, k]
+            down[:, k] -= h[:, k]
+            g[:, k] = (per_row(y, up, **kw) - per_row(y, down, **kw)) / (2.0 * h[:, k])
+        return g
+
+    return row_grad
+
+
+def _names_logits(*fns: Callable[..., Any] | None) -> bool:
+    """Whether every function given takes the keyword ``logits``."""
+    return all(fn is None or "logits" in inspect.signature(fn).parameters for fn in fns)
+
+
+def _takes_logits(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` as the contract calls it, with ``logits=``: a plugin's ``f(y, out)`` takes none."""
+    try:
+        names = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return fn
+    if "logits" in names or any(p.kind is p.VAR_KEYWORD for p in names.values()):
+        return fn
+
+    @functools.wraps(fn)
+    def with_logits(y: Any, out: Any, *, logits: bool = False, **kw: Any) -> Any:
+        return fn(y, out, **kw)
+
+    return with_logits
+
+
 def register_loss(
     name: str,
     *,
-    grad: Callable[..., np.ndarray],
-    check: Callable[..., None],
     task: str,
-    inputs: str,
     formula: str,
+    grad: Callable[..., np.ndarray] | None = None,
+    check: Callable[..., None] | None = None,
+    inputs: str | None = None,
     params: tuple[Hyper, ...] = (),
     aliases: tuple[str, ...] = (),
     link: Link | None = None,
@@ -352,30 +411,43 @@ def register_loss(
     class_rows: ClassRows | None = None,
     **flags: bool,
 ) -> Callable[[PerRow], PerRow]:
-    """Register the decorated per-row function as the loss ``name`` with ``grad`` as its
-    ``row_grad``. ``params`` declares its parameters; the per-row and gradient functions take
-    them as keyword arguments with the declared defaults."""
+    """Register the decorated per-row function ``f(y, out, *, logits=False, **params)`` as the
+    loss ``name`` with ``grad`` (same arguments) as its ``row_grad``: the derivative of each
+    row's value with respect to that row's output.
+
+    ``task`` is one of :data:`TASKS`; ``params`` declares the loss's parameters (the per-row and
+    gradient functions take them as keyword arguments with the declared defaults). A function
+    without ``logits`` is called without it. Without ``grad`` the gradient is taken by central
+    differences (:func:`numeric_row_grad`) and listings mark the loss ``numeric gradient``;
+    without ``check`` the inputs are checked as ``task``'s are (finite, one value per row …).
+    """
+    if task not in TASKS:
+        raise ValueError(f"loss {name!r}: task must be one of {', '.join(TASKS)}, got {task!r}")
 
     def deco(per_row: PerRow) -> PerRow:
         defaults = {h.name: h.default for h in params}
-        if _defaults(per_row) != defaults or _defaults(grad) != defaults:
+        if _defaults(per_row) != defaults or (grad is not None and _defaults(grad) != defaults):
             raise TypeError(f"{name}: per_row and row_grad must take exactly {defaults}")
         for h in params:
             if h.name in DECLARED and DECLARED[h.name][0][1] != h:
                 raise TypeError(f"{name}: parameter {h.name!r} is declared differently elsewhere")
+        if flags.get("supports_logits") and not _names_logits(per_row, grad):
+            raise TypeError(f"{name}: a loss that supports logits takes logits= (per row and grad)")
+        rows = _takes_logits(per_row)
         entry = Loss(
             name,
             task,
-            inputs,
+            _TASK_INPUTS[task] if inputs is None else inputs,
             formula,
             defaults,
-            per_row,
-            grad,
-            check,
-            hypers=params,
+            rows,
+            numeric_row_grad(rows) if grad is None else _takes_logits(grad),
+            _TASK_CHECKS[task] if check is None else check,
+            hypers=tuple(params),
             link=link,
             score_input=score_input,
             class_rows=class_rows,
+            numeric_grad=grad is None,
             **flags,
         )
         LOSSES.add(name, entry, aliases=aliases)
@@ -557,3 +629,22 @@ def check_pair(y: Any, out: Any, *, logits: bool = False, **params: Any) -> None
     y, out = _real(y, out)
     _labels_in(y, (0.0, 1.0), "0 (dissimilar) or 1 (similar)")
     _require(out, out < 0, "prediction", "distances must be >= 0")
+
+
+def check_positive(y: Any, out: Any, *, logits: bool = False, **params: Any) -> None:
+    """y > 0 and ŷ > 0."""
+    y, out = _real(y, out)
+    _require(y, y <= 0, "target", "targets must be > 0")
+    _require(out, out <= 0, "prediction", "predictions must be > 0")
+
+
+# The input check of a task, for a loss registered without its own.
+_TASK_CHECKS: dict[str, Callable[..., None]] = {
+    "regression": check_real,
+    "positive": check_positive,
+    "binary": check_binary,
+    "margin": check_margin,
+    "multiclass": _check_classes(probabilities=False),
+    "distribution": check_distributions,
+    "pair": check_pair,
+}

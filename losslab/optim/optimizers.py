@@ -579,6 +579,78 @@ def register(
     return spec
 
 
+def register_optimizer(
+    name: str,
+    *,
+    lr: float,
+    hypers: Sequence[Hyper] = (),
+    description: str | None = None,
+    reference: str | None = None,
+    batch_size: int = 32,
+) -> Callable[[type], type]:
+    """Register the decorated class as the optimizer ``name`` with the default learning rate
+    ``lr``; its declared ``hypers`` become flags (``--shrink 0.3``), validated and recorded.
+
+    The class is an :class:`UpdateRule`, or any class with ``init(params) -> state`` and
+    ``step(params, grads, state, lr, **hypers)`` that updates the arrays ``params`` in place
+    (the hyperparameters arrive as keywords; ``grads`` may be overwritten). ``description``
+    defaults to the first line of the class's docstring, ``reference`` to where it was defined.
+    """
+
+    def deco(cls: type) -> type:
+        rule = cls if isinstance(cls, type) and issubclass(cls, UpdateRule) else _adapted(cls)
+        if rule is not cls or not rule.hypers:
+            rule.hypers = tuple(hypers)
+        doc = (cls.__doc__ or "").strip().splitlines()
+        register(
+            name,
+            rule,
+            lr=lr,
+            batch_size=batch_size,
+            description=description or (doc[0] if doc else name),
+            reference=reference or f"{cls.__module__}.{cls.__qualname__}",
+        )
+        return cls
+
+    return deco
+
+
+def _adapted(cls: type) -> type[UpdateRule]:
+    """An UpdateRule around a plain ``init``/``step`` class: one instance per optimizer built,
+    its state kept in ``OptState.scalars["state"]``."""
+    for method in ("init", "step"):
+        if not callable(getattr(cls, method, None)):
+            raise TypeError(f"optimizer class {cls.__name__} has no {method}() method")
+
+    class Adapted(UpdateRule):
+        def __init__(self, **hyper: Any) -> None:
+            super().__init__(**hyper)
+            self.impl = cls()
+
+        def init(self, params: Params) -> OptState:
+            state = super().init(params)
+            state.scalars["state"] = self.impl.init(params)
+            return state
+
+        def step(
+            self,
+            params: Params,
+            grads: Params,
+            state: OptState,
+            lr: float,
+            *,
+            decay_mask: Sequence[bool] | None = None,
+            ctx: StepContext | None = None,
+        ) -> None:
+            state.step += 1
+            self.impl.step(params, grads, state.scalars["state"], lr, **self.hyperparameters)
+
+    Adapted.__name__ = Adapted.__qualname__ = cls.__name__
+    Adapted.__doc__ = cls.__doc__
+    Adapted.__module__ = cls.__module__
+    return Adapted
+
+
 def hyper_help(name: str) -> str:
     """The ``--help`` of a hyperparameter flag: what it is, its range, who takes it with which
     default (``Momentum factor μ, in [0, 1). Default 0.9: momentum, nesterov; 0: gd, sgd``)."""

@@ -104,6 +104,39 @@ def register(
     return entry
 
 
+def register_schedule(
+    name: str,
+    *,
+    params: Sequence[Hyper] = (),
+    description: str | None = None,
+    reference: str | None = None,
+    unit: str = "epoch",
+) -> Callable[[Callable[..., float]], Callable[..., float]]:
+    """Register the decorated ``f(e, lr, T, **params) -> float`` as the schedule ``name``: the
+    lr of the 0-based unit ``e`` (after any warm-up) of a run of ``T`` units from the base
+    ``lr``, with its declared ``params`` as keywords (they become flags, as for the built-in
+    schedules). ``description`` defaults to the first line of the docstring."""
+    if unit not in UNITS:
+        raise ValueError(f"schedule {name!r}: unit must be one of {', '.join(UNITS)}, got {unit!r}")
+
+    def deco(fn: Callable[..., float]) -> Callable[..., float]:
+        def build(lr: float, T: int, p: dict[str, Any]) -> Rate:
+            return lambda e: float(fn(e, lr, T, **p))
+
+        doc = (fn.__doc__ or "").strip().splitlines()
+        register(
+            name,
+            build,
+            params=tuple(params),
+            description=description or (doc[0] if doc else name),
+            reference=reference or f"{fn.__module__}.{fn.__qualname__}",
+            unit=unit,
+        )
+        return fn
+
+    return deco
+
+
 # --------------------------------------------------------------------------- declarations
 
 STEP_SIZE = count("step_size", 10, "units between two decays")

@@ -175,7 +175,7 @@ def _one_score_model(problem: Problem, base: FitConfig, grid: Grid) -> tuple[Pro
 
 def save_study(study: Study, out: str | None) -> str:
     from losslab.data.write import to_csv, to_json
-    from losslab.study.records import versions, write_record
+    from losslab.study.records import plugins_used, versions, write_record
 
     # every key of any run: a failed run adds its message
     runs_header = list(dict.fromkeys(k for run in study.runs for k in run))
@@ -193,6 +193,7 @@ def save_study(study: Study, out: str | None) -> str:
         "reference": study.reference,
         "target_loss": study.target_loss,
         "versions": versions(),
+        **plugins_used(),
         "command": "compare",
     }
     files = {

@@ -32,6 +32,34 @@ def versions() -> dict[str, str]:
     return {"losslab": __version__, "numpy": np.__version__, "python": platform.python_version()}
 
 
+def plugins_used() -> dict[str, Any]:
+    """``{"plugins": [{path, sha256}, …]}`` when plugins are loaded, else nothing: a record
+    names them, so that a reader knows which to pass again (nothing is loaded from a record)."""
+    from losslab.train.plugins import recorded
+
+    named = recorded()
+    return {"plugins": named} if named else {}
+
+
+def plugins_needed(record: str | Path) -> list[dict[str, str]]:
+    """The plugins the record at ``record`` (a directory, or a file in it) names that this
+    process has not loaded (by sha256): to be said, never loaded from the record."""
+    import json
+
+    from losslab.train.plugins import recorded
+
+    directory = Path(record) if Path(record).is_dir() else Path(record).parent
+    try:
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []  # the command itself says what is wrong with the record
+    named = config.get("plugins") if isinstance(config, dict) else None
+    if not isinstance(named, list):
+        return []
+    have = {p["sha256"] for p in recorded()}
+    return [p for p in named if isinstance(p, dict) and p.get("sha256") not in have]
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).stem if "/" in text else text).strip("-")
 
@@ -160,6 +188,7 @@ def save_fit(result: FitResult, out: str | Path | None = None) -> Path:
         **result.config,
         "data_file": result.data,
         "versions": versions(),
+        **plugins_used(),
         "command": "fit",
     }
     metrics = {
@@ -221,7 +250,11 @@ def load_run(record: str | Path) -> FitResult:
         status=metrics.get("status", "completed"),
         epochs_run=metrics.get("epochs_run", len(history)),
         seconds=metrics.get("seconds"),
-        config={k: v for k, v in config.items() if k not in ("data_file", "versions", "command")},
+        config={
+            k: v
+            for k, v in config.items()
+            if k not in ("data_file", "versions", "command", "plugins")
+        },
         history=history,
         metrics={k: metrics[k] for k in ("train", "val", "test") if k in metrics},
         model=schema.read_json(model_file),

@@ -22,6 +22,7 @@ from losslab.study.problems import (
     _use_problem,
     _worker,
 )
+from losslab.train import plugins
 from losslab.train.loop import (
     FitConfig,
     FitResult,
@@ -84,7 +85,8 @@ class _Stop(_Interrupt):
             self.shielded = False
 
 
-def _init_worker(problem: Problem, flag: Any) -> None:
+def _init_worker(problem: Problem, flag: Any, sources: tuple[Any, ...] = ()) -> None:
+    plugins.ensure(sources)  # a spawned worker has none of the parent's plugins yet
     _use_problem(problem)
     _worker["stop"] = _Stop(flag)
 
@@ -124,6 +126,7 @@ class _Shared:
 
     problem: Problem
     tests: dict[str, Any]
+    plugins: tuple[Any, ...] = ()  # the plugin files' sources (the workers may not see them)
 
 
 _stopped: set[str] = set()  # the studies whose Ctrl-C this worker process has heard of
@@ -153,6 +156,7 @@ def _run_remote(
     if study in _stopped:
         return None
     with _setting_up:
+        plugins.ensure(shared.plugins)
         if _worker.get("problem") is not shared.problem:
             _use_problem(shared.problem)
             _worker["tests"] = dict(shared.tests)
@@ -171,7 +175,7 @@ def _shared(problem: Problem, runs: list[FitConfig]) -> _Shared:
         if run.test_data is not None:
             _split_for(_problem_for(run), replace(run, seed=0))  # reads each loss's test data once
             tests = dict(_worker.get("tests", {}))
-    return _Shared(replace(problem, table=lean), tests)
+    return _Shared(replace(problem, table=lean), tests, plugins.shipped())
 
 
 def _shippable(config: FitConfig) -> FitConfig:
@@ -308,7 +312,10 @@ class _Execution:
         """Each worker holds one run at a time and gets the next as soon as it reports."""
         stop, tasks = self.stop, iter(enumerate(self.runs))
         pool = workers.Pool(
-            jobs, handle=_run_task, init=_init_worker, initargs=(self.problem, stop.flag)
+            jobs,
+            handle=_run_task,
+            init=_init_worker,
+            initargs=(self.problem, stop.flag, plugins.shipped()),
         )
 
         def give(worker: Any) -> None:

@@ -8,4 +8,7 @@ stepping), ``evaluation`` (each epoch's history row, the final metrics) and ``st
 (divergence, early stopping, Ctrl-C); ``reference`` (the exact optimum of a linear model's
 objective) and ``stream*`` (the same run on a file read in chunks). May import ``data``, ``nn``,
 ``losses``, ``optim`` and the declarations; never studies, records or views.
+
+``plugins``: a user's losses, optimizers and schedules, loaded from a file or an entry point and
+checked before any run may use them.
 """
