@@ -195,6 +195,10 @@ def compare(
     no_save: bool | None = None,
     out: str | None = None,
     progress: Any = None,
+    tune: str | None = None,
+    select: str = "val",
+    seed: int = 0,
+    stats: bool | None = None,
     **settings: Any,
 ) -> Study:
     """A study as `losslab compare` runs it: the grid options (``optimizer``, ``lr``, ``loss``,
@@ -202,7 +206,10 @@ def compare(
     optimizer's own); ``hidden`` one architecture (``"128,64"``, ``[128, 64]``) or a list of
     them, ``layers`` one cnn stack or a list; every other keyword is a `fit` setting for all runs.
     ``plot`` also draws the figure to that file (at ``dpi``, ``size`` "WxH" inches); ``save=True``
-    writes the study under ``out``.
+    writes the study under ``out``. ``tune`` (``"default"``, ``"random:20"``, ``"grid:5"``)
+    tunes each optimizer first on seed ``seed``, chosen by ``select`` (``"val"``: a validation
+    split of 0.2 unless ``val_size``; ``"train"``: the training objective); ``stats`` (default:
+    with ``tune``) adds the paired statistics against the best (``Study.config["pairs"]``).
     Returns a :class:`~losslab.study.summary.Study`."""
     from losslab.study.compare import compare as run
     from losslab.study.compare import save_study
@@ -228,6 +235,11 @@ def compare(
         hiddens=hiddens,
         layers=[layers] if isinstance(layers, str) else list(layers) if layers else [None],
     )
+    from losslab.study.tune import VAL_SIZE, parse_tune
+
+    tuning = parse_tune(tune)
+    if tuning.on and select == "val" and settings.get("val_size") is None:
+        settings["val_size"] = VAL_SIZE
     base = FitConfig.from_dict({**settings, "data": DEFAULT_DATA if data is None else data})
     dpi, inches = _check_plot(plot, dpi, size)
     with progress_display(progress, "runs") as bar:
@@ -241,6 +253,10 @@ def compare(
             on_interrupt=None if note is None else lambda: note(INTERRUPTED),
             executor=executor,
             scheduler=scheduler,
+            tune=tuning,
+            select=select,
+            seed=seed,
+            stats=stats,
         )
     if save:
         result.record = save_study(result, out)
