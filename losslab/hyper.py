@@ -55,8 +55,8 @@ class Space:
     def grid(self, n: int) -> list[float]:
         """n values evenly spaced on the log scale (0 first when ``zero``), low to high."""
         k = n - 1 if self.zero else n
-        u = np.linspace(0.0, 1.0, k) if k > 1 else np.array([0.5] * k)
-        values = [float(v) for v in self._value(u)]
+        x = np.geomspace(self.low, self.high, k) if k > 1 else np.sqrt([self.low * self.high] * k)
+        values = [float(v) for v in (1.0 - x if self.kind == "one-minus" else x)]
         return [0.0, *values] if self.zero else values
 
     def text(self) -> str:

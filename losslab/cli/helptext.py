@@ -39,6 +39,12 @@ OTHER_PANELS = {
     "chunk_rows": "Data",
     "seeds": "Training",
     "target_loss": "Training",
+    "more_data": "Data",
+    "tune": "Tuning and statistics",
+    "select": "Tuning and statistics",
+    "seed": "Tuning and statistics",
+    "stats": "Tuning and statistics",
+    "profile_by": "Tuning and statistics",
     "jobs": "Execution",
     "executor": "Execution",
     "scheduler": "Execution",
@@ -52,8 +58,9 @@ OTHER_PANELS = {
 }
 # the order of the panels: the command's own options first, the long declared lists last
 ORDER = (
-    "Options", "Data", "Model", "Loss", "Optimizer", "Schedule", "Training", "Execution",
-    "Output", "Loss parameters", "Schedule parameters", "Optimizer hyperparameters",
+    "Options", "Data", "Model", "Loss", "Optimizer", "Schedule", "Training",
+    "Tuning and statistics", "Execution", "Output", "Loss parameters", "Schedule parameters",
+    "Optimizer hyperparameters",
 )  # fmt: skip
 # a command with fewer options than this lists them in one panel (its declared ones apart)
 GROUPED_FROM = 25

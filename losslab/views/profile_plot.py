@@ -1,0 +1,68 @@
+"""The figure of a performance profile (`compare A,B,C --plot`): for each optimizer, the share of
+problems it solves within a factor τ of the fastest, against τ on a log axis — as AlgoPerf and
+benchopt draw them (Dolan & Moré 2002)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from losslab.views.figures import DPI, check_plot_name, cycle, require_matplotlib, save_figure
+
+WHAT = {"epochs": "epochs", "time": "seconds"}
+
+
+def profile_figure(result: Any, *, size: tuple[float, float] | None = None) -> Any:
+    """A matplotlib Figure of ``result.profile`` (a :class:`~losslab.study.profile.Studies`):
+    one step curve per optimizer, the unsolved share written at the right of each."""
+    plt = require_matplotlib()
+    profile = result.profile
+    tau = profile["tau"]
+    n = len(profile["problems"])
+    fig, ax = plt.subplots(figsize=size or (7.3, 4.6), layout="constrained")
+    finals = []
+    for i, (name, fraction) in enumerate(profile["fraction"].items()):
+        style = cycle(i)
+        ax.step(tau, fraction, where="post", label=name, linewidth=2.0,
+                color=style["color"], linestyle=style["linestyle"])  # fmt: skip
+        finals.append((fraction[-1], name, style["color"]))
+    ax.set_xscale("log")
+    ax.set_xlim(1.0, max(tau[-1], 2.0))
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(f"τ: {WHAT.get(result.by, result.by)} to target ÷ the fastest optimizer's")
+    ax.set_ylabel("share of problems with ratio ≤ τ")
+    solved = ", ".join(
+        f"{name} {value * n:.0f}/{n}" for value, name, _ in sorted(finals, reverse=True)
+    )
+    ax.set_title(
+        f"Performance profile over {n} problems (dataset × loss); target: objective within 1% "
+        f"of the optimum\nsolved at all: {solved}",
+        fontsize=9,
+        loc="left",
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9, frameon=False)
+    ax.set_xticks([t for t in (1, 1.5, 2, 3, 5, 10, 20, 50, 100) if t <= max(tau[-1], 2.0)])
+    ax.get_xaxis().set_major_formatter(
+        plt.FuncFormatter(lambda x, _: f"{x:g}" if math.isfinite(x) else "")
+    )
+    ax.minorticks_off()
+    return fig
+
+
+def plot_profile(
+    result: Any,
+    output: str | Path,
+    *,
+    dpi: float = DPI,
+    size: tuple[float, float] | None = None,
+) -> Path:
+    """Draw :func:`profile_figure` to ``output`` (.png, .svg or .pdf) at ``dpi``."""
+    output = check_plot_name(output)
+    plt = require_matplotlib()
+    fig = profile_figure(result, size=size)
+    try:
+        return save_figure(fig, output, dpi=dpi)
+    finally:
+        plt.close(fig)
