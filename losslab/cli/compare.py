@@ -198,25 +198,30 @@ def compare_cmd(
             "with its table, and their performance profile (--plot draws it).",
         ),
     ] = None,
-    tune: Annotated[
+    tune_mode: Annotated[
         str,
         Opt(
+            "--tune",
             help="none (the grid as given), default (each optimizer at its declared settings), "
             "random:N (N settings per optimizer drawn from its search space) or grid:N (N values "
             "per tuned hyperparameter, at most 2); chosen on --seed, then run on every seed. "
             "`losslab optimizers NAME` shows the spaces; a flag given is fixed.",
         ),
     ] = "none",
-    select: Annotated[
+    tune_select: Annotated[
         str,
         Opt(
+            "--select",
             help="What chooses among --tune's trials: val (validation loss; --val-size 0.2 "
-            "unless given) or train (the training objective: a question of optimisation)."
+            "unless given) or train (the training objective: a question of optimisation).",
         ),
     ] = "val",
-    seed: Annotated[
+    tune_seed: Annotated[
         int,
-        Opt(help="Seed of --tune's trials and of the statistics' resamples and sign patterns."),
+        Opt(
+            "--seed",
+            help="Seed of --tune's trials and of the statistics' resamples and sign patterns.",
+        ),
     ] = 0,
     stats: Annotated[
         bool | None,
@@ -299,9 +304,9 @@ def compare_cmd(
             scheduler=scheduler,
             target_loss=target_loss,
             progress=bar,
-            tune=tune,
-            select=select,
-            seed=seed,
+            tune=tune_mode,
+            select=tune_select,
+            seed=tune_seed,
             stats=stats,
             profile_by=profile_by,
             **({"plot": plot, "dpi": dpi, "size": size} if _several(result_of=datasets) else {}),
