@@ -200,6 +200,7 @@ def compare(
     seed: int = 0,
     stats: bool | None = None,
     profile_by: str = "epochs",
+    more_data: Any = None,
     **settings: Any,
 ) -> Study:
     """A study as `losslab compare` runs it: the grid options (``optimizer``, ``lr``, ``loss``,
@@ -211,9 +212,9 @@ def compare(
     tunes each optimizer first on seed ``seed``, chosen by ``select`` (``"val"``: a validation
     split of 0.2 unless ``val_size``; ``"train"``: the training objective); ``stats`` (default:
     with ``tune``) adds the paired statistics against the best (``Study.config["pairs"]``).
-    Several datasets (``"iris,digits"`` or a list) run the same grid each and return a
-    :class:`~losslab.study.profile.Studies` with their performance profile (by ``profile_by``:
-    epochs or time to target; ``plot`` draws it).
+    Several datasets (``"iris,digits"``, a list, or ``more_data``) run the same grid each and
+    return a :class:`~losslab.study.profile.Studies` with their performance profile (by
+    ``profile_by``: epochs or time to target; ``plot`` draws it).
     Returns a :class:`~losslab.study.summary.Study`."""
     from losslab.study.compare import compare as run
     from losslab.study.compare import save_study
@@ -246,7 +247,9 @@ def compare(
         settings["val_size"] = VAL_SIZE
     from losslab.study.profile import split_data
 
-    datasets = split_data(data)
+    datasets = split_data([data, *more_data] if more_data else data)
+    if more_data and data is None:
+        datasets = datasets[1:]
     if len(datasets) > 1:  # one study each, and their performance profile
         return _several(datasets, settings, locals())
     base = FitConfig.from_dict({**settings, "data": DEFAULT_DATA if data is None else data})

@@ -198,7 +198,7 @@ def compare_cmd(
             "with its table, and their performance profile (--plot draws it).",
         ),
     ] = None,
-    tune_mode: Annotated[
+    tune: Annotated[
         str,
         Opt(
             "--tune",
@@ -208,7 +208,7 @@ def compare_cmd(
             "`losslab optimizers NAME` shows the spaces; a flag given is fixed.",
         ),
     ] = "none",
-    tune_select: Annotated[
+    select: Annotated[
         str,
         Opt(
             "--select",
@@ -216,7 +216,7 @@ def compare_cmd(
             "unless given) or train (the training objective: a question of optimisation).",
         ),
     ] = "val",
-    tune_seed: Annotated[
+    seed: Annotated[
         int,
         Opt(
             "--seed",
@@ -296,7 +296,8 @@ def compare_cmd(
     datasets = ([data] if data is not None else []) + list(more_data or [])
     with _progress("runs", progress) as bar:  # its note tells of an interruption
         result = compare(
-            (datasets if len(datasets) > 1 else datasets[0]) if datasets else None,
+            data,
+            more_data=more_data,
             **grid,
             seeds=seeds,
             jobs=jobs,
@@ -304,9 +305,9 @@ def compare_cmd(
             scheduler=scheduler,
             target_loss=target_loss,
             progress=bar,
-            tune=tune_mode,
-            select=tune_select,
-            seed=tune_seed,
+            tune=tune,
+            select=select,
+            seed=seed,
             stats=stats,
             profile_by=profile_by,
             **({"plot": plot, "dpi": dpi, "size": size} if _several(result_of=datasets) else {}),

@@ -40,11 +40,6 @@ OTHER_PANELS = {
     "seeds": "Training",
     "target_loss": "Training",
     "more_data": "Data",
-    "tune_mode": "Tuning and statistics",
-    "tune_select": "Tuning and statistics",
-    "tune_seed": "Tuning and statistics",
-    "stats": "Tuning and statistics",
-    "profile_by": "Tuning and statistics",
     "jobs": "Execution",
     "executor": "Execution",
     "scheduler": "Execution",
@@ -58,9 +53,8 @@ OTHER_PANELS = {
 }
 # the order of the panels: the command's own options first, the long declared lists last
 ORDER = (
-    "Options", "Data", "Model", "Loss", "Optimizer", "Schedule", "Training",
-    "Tuning and statistics", "Execution", "Output", "Loss parameters", "Schedule parameters",
-    "Optimizer hyperparameters",
+    "Options", "Data", "Model", "Loss", "Optimizer", "Schedule", "Training", "Execution",
+    "Output", "Loss parameters", "Schedule parameters", "Optimizer hyperparameters",
 )  # fmt: skip
 # a command with fewer options than this lists them in one panel (its declared ones apart)
 GROUPED_FROM = 25

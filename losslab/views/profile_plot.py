@@ -21,28 +21,28 @@ def profile_figure(result: Any, *, size: tuple[float, float] | None = None) -> A
     tau = profile["tau"]
     n = len(profile["problems"])
     fig, ax = plt.subplots(figsize=size or (7.3, 4.6), layout="constrained")
-    finals = []
+    k = len(profile["fraction"])
     for i, (name, fraction) in enumerate(profile["fraction"].items()):
         style = cycle(i)
-        ax.step(tau, fraction, where="post", label=name, linewidth=2.0,
+        # equal curves would hide each other: each is lifted by a hair (≤ 1% of the axis)
+        lift = 0.008 * (i - (k - 1) / 2)
+        solved = round(fraction[-1] * n)
+        ax.step(tau, [f + lift for f in fraction], where="post", linewidth=2.0,
+                label=f"{name} (reaches the target on {solved}/{n})",
                 color=style["color"], linestyle=style["linestyle"])  # fmt: skip
-        finals.append((fraction[-1], name, style["color"]))
     ax.set_xscale("log")
     ax.set_xlim(1.0, max(tau[-1], 2.0))
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(f"τ: {WHAT.get(result.by, result.by)} to target ÷ the fastest optimizer's")
     ax.set_ylabel("share of problems with ratio ≤ τ")
-    solved = ", ".join(
-        f"{name} {value * n:.0f}/{n}" for value, name, _ in sorted(finals, reverse=True)
-    )
     ax.set_title(
-        f"Performance profile over {n} problems (dataset × loss); target: objective within 1% "
-        f"of the optimum\nsolved at all: {solved}",
-        fontsize=9,
+        f"Performance profile over {n} problems (dataset × loss)\ntarget: training objective "
+        "within 1% of the exact optimum, or of the best any run reached",
+        fontsize=10,
         loc="left",
     )
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9, frameon=False)
+    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
     ax.set_xticks([t for t in (1, 1.5, 2, 3, 5, 10, 20, 50, 100) if t <= max(tau[-1], 2.0)])
     ax.get_xaxis().set_major_formatter(
         plt.FuncFormatter(lambda x, _: f"{x:g}" if math.isfinite(x) else "")
