@@ -77,10 +77,11 @@ def test_times_to_target_with_a_known_optimum():
 
 
 def test_without_an_optimum_the_best_reached_is_the_target():
-    runs = [_run(0, "a", 0), _run(1, "b", 0), _run(2, "b", 1, status="diverged")]
-    study = _study({0: [5, 4, 2.0], 1: [5, 2.01, 2.01], 2: [1.0]}, runs)
-    # target 2·1.01 from the best any run reached (not the diverged run's last values); b's
-    # median over seeds (2, ∞) is ∞
+    runs = [_run(0, "a", 0), _run(1, "b", 0), _run(2, "b", 1, status="diverged"),
+            _run(3, "a", 1)]  # fmt: skip
+    study = _study({0: [5, 4, 2.0], 1: [5, 2.01, 2.01], 2: [1.0], 3: [9, 8, 7]}, runs)
+    # seed 0's target 2·1.01 from the best any run reached on seed 0; seed 1's 7·1.07 (not the
+    # diverged run's last values): a takes (3, 3) epochs, b (2, ∞): its median is ∞
     assert times_to_target(study) == {"mse": {"a": 3.0, "b": INF}}
 
 

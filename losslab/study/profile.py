@@ -3,9 +3,9 @@ optimization software with performance profiles"), as AlgoPerf and benchopt draw
 
 A problem p is one dataset × loss. For each optimizer o, t(p, o) is its time to the target: the
 first epoch (or second, ``by="time"``) at which the training objective is within 1 % of the
-exact optimum f* where one is known (each seed against its own split's f*), else within 1 % of
-the best objective any run reached on p; a seed that never gets there counts ∞, a configuration
-takes the median over its seeds, and an optimizer its best configuration. Then
+exact optimum f* where one is known, else within 1 % of the best objective any run reached on
+p — each seed against its own split's f* or best; a seed that never gets there counts ∞, a
+configuration takes the median over its seeds, and an optimizer its best configuration. Then
 r(p, o) = t(p, o) / min_o t(p, o), and the profile of o is ρ_o(τ) = |{p : r(p, o) ≤ τ}| / |P|.
 """
 
@@ -92,21 +92,15 @@ def times_to_target(study: Study, by: str = "epochs") -> dict[str, dict[str, flo
     for loss in dict.fromkeys(r["loss"] for r in runs):
         mine = [r for r in runs if r["loss"] == loss]
         per_seed = known.get(loss)
-        if not per_seed:
-            reached = [
-                v
-                for r in mine
-                if r["status"] != "diverged"  # its last finite values may be anything
-                for _, v in curves.get(r["run"], [])
-                if v is not None
-            ]
-            best = min(reached) if reached else math.inf
+        best: dict[int, float] = {}  # without f*: each seed's best (each seed has its split)
+        for r in mine:
+            if r["status"] == "diverged":  # its last finite values may be anything
+                continue
+            values = [v for _, v in curves.get(r["run"], []) if v is not None]
+            best[r["seed"]] = min([best.get(r["seed"], math.inf), *values])
         configs: dict[tuple, list[float]] = {}
         for r in mine:
-            if per_seed:
-                f = per_seed[r["seed"] % len(per_seed)]
-            else:
-                f = best
+            f = per_seed[r["seed"] % len(per_seed)] if per_seed else best.get(r["seed"], math.inf)
             target = f + TARGET_SLACK * abs(f)
             t = (
                 math.inf

@@ -412,7 +412,7 @@ def study_table(
                 "diverged": f"{row['diverged']}/{row['seeds']}"
                 + (f" · {row['rose']}↑" if row.get("rose") else ""),
                 "train curve": sparkline(row["curve"]),
-                "tuned": " ".join(row.get("settings", "").split(" ")[1:]) or "—",
+                "tuned": _tuned_cell(row.get("settings", "")),
                 "vs best": _vs_best(study.config.get("pairs") or [], row),
             }
         )
@@ -515,6 +515,16 @@ def study_table(
     return title, header, rows, notes
 
 
+SYMBOLS = {"beta1": "β1", "beta2": "β2", "eps": "ε", "weight_decay": "λ", "momentum": "μ",
+           "alpha": "α", "rho": "ρ"}  # fmt: skip
+
+
+def _tuned_cell(settings: str) -> str:
+    """The chosen settings but the lr (a column of its own), in symbols: ``β1=0.9 ε=1e-08``."""
+    parts = [p.split("=", 1) for p in settings.split(" ")[1:] if "=" in p]
+    return " ".join(f"{SYMBOLS.get(k, k)}={v}" for k, v in parts) or "—"
+
+
 def _fair_notes(config: dict[str, Any]) -> list[str]:
     """What --tune did and what the ``vs best`` column means."""
     notes = []
@@ -522,11 +532,14 @@ def _fair_notes(config: dict[str, Any]) -> list[str]:
     if tune:
         chooser = "validation loss" if tune["select"] == "val" else "training objective"
         budgets = sorted({entry["budget"] for entry in (config.get("tuning") or {}).values()})
-        notes.append(
-            f"tuned: --tune {tune['mode']} (budget {'/'.join(map(str, budgets))} per optimizer) "
-            f"on seed {tune['seed']}, chosen by the {chooser}, then run on every seed; the trials "
-            "are in --format json|csv (phase tune)"
-        )
+        if budgets == [0]:
+            notes.append("tuned: --tune default, each optimizer at its declared settings")
+        else:
+            notes.append(
+                f"tuned: --tune {tune['mode']} (budget {'/'.join(map(str, budgets))} per "
+                f"optimizer) on seed {tune['seed']}, chosen by the {chooser}, then run on every "
+                "seed; the trials are in --format json|csv (phase tune)"
+            )
     if "pairs" in config:
         notes.append(
             "vs best: seeds on which the best wins / seeds paired, and the Holm-adjusted p of an "
