@@ -187,7 +187,7 @@ def test_the_table_shows_the_choice_and_the_statistics(cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     text = cli("compare", "iris", "--optimizer", "sgd,adam", "--tune", "random:2",
                "--seeds", "3", *FAST).stdout  # fmt: skip
-    assert "vs best" in text and "tuned" in text and "beta1=" in text
+    assert "vs best" in text and "tuned" in text and "β1=" in text
     assert "tuned: --tune random:2 (budget 2 per optimizer) on seed 0" in text
 
 
