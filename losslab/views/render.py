@@ -342,7 +342,9 @@ def target_scaled(scale: dict[str, Any] | None) -> str:
 def study_title(study: Any) -> str:
     """data · model · N runs, the title of a study's table and figure."""
     cfg = study.config
-    title = f"{cfg['data']['source']} · {cfg['model']} · {len(study.runs)} runs"
+    trials = sum(r.get("phase") == "tune" for r in study.runs)  # compare --tune's
+    title = f"{cfg['data']['source']} · {cfg['model']} · {len(study.runs) - trials} runs"
+    title += f" after {trials} trials" if trials else ""
     if cfg.get("base", {}).get("target_scale", "none") != "none":
         title += " · losses on the standardised target (y − μ) / σ of each seed's training rows"
     return title
