@@ -204,3 +204,16 @@ def test_a_tuned_study_saves_and_loads(cli, tmp_path):
 def test_api_compare_tune():
     study = losslab.compare("iris", optimizer="sgd", tune="random:2", seeds=2, epochs=5)
     assert study.to_dict()["tuning"]["sgd"]["budget"] == 2
+
+
+def test_several_given_lrs_each_tune_the_rest(cli):
+    out = cli.json("compare", "iris", "--optimizer", "momentum", "--lr", "0.01,0.1", "--tune",
+                   "random:2", "--seeds", "2", *FAST)  # fmt: skip
+    tuning = out["tuning"]
+    assert set(tuning) == {"momentum (lr 0.01, cross-entropy, batch 32)",
+                           "momentum (lr 0.1, cross-entropy, batch 32)"}  # fmt: skip
+    for name, entry in tuning.items():
+        lr = 0.01 if "lr 0.01" in name else 0.1
+        assert {t["lr"] for t in entry["trials"]} == {lr} and entry["budget"] == 2
+    finals = [r for r in out["runs"] if r["phase"] == "final"]
+    assert sorted(r["lr"] for r in finals) == [0.01, 0.01, 0.1, 0.1]

@@ -133,7 +133,7 @@ def plan(runs: list[FitConfig], base: FitConfig, tune: Tune, seed: int, lr_fixed
     """Group the final ``runs`` (one per seed) and draw each group's trials."""
     groups: dict[tuple, list[FitConfig]] = {}
     for run in runs:
-        key = (tuple(run.hidden or ()), run.layers, run.optimizer, run.loss, run.batch_size)
+        key = (tuple(run.hidden or ()), run.layers, run.optimizer, run.lr, run.loss, run.batch_size)
         groups.setdefault(key, []).append(run)
     fixed_hyper = {k for k, v in base.hyper.items() if v is not None}
     out = Plan([], [], [], list(groups.values()), [])
@@ -209,7 +209,9 @@ def choose(
         ]
         entry = {"budget": len(trials), "chosen": chosen, "score": _finite(score), "trials": trials}
         one_each = len(the_plan.groups) == len({m[0].optimizer for m in the_plan.groups})
-        cell = f" ({run.loss}, batch {run.batch_size or 'full'}{_arch(run)})"
+        lrs = {m[0].lr for m in the_plan.groups if m[0].optimizer == run.optimizer}
+        lr = f"lr {run.lr:g}, " if len(lrs) > 1 else ""
+        cell = f" ({lr}{run.loss}, batch {run.batch_size or 'full'}{_arch(run)})"
         tuning[spec.name if one_each else spec.name + cell] = entry
     return finals, tuning, chosen_trials
 
