@@ -20,18 +20,20 @@ def profile_figure(result: Any, *, size: tuple[float, float] | None = None) -> A
     profile = result.profile
     tau = profile["tau"]
     n = len(profile["problems"])
-    fig, ax = plt.subplots(figsize=size or (7.3, 4.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=size or (8.0, 5.2), layout="constrained")
     k = len(profile["fraction"])
+    right = max(tau[-1], 2.0) * 1.15  # the last step stays in sight
+    xs = [*tau, right]
     for i, (name, fraction) in enumerate(profile["fraction"].items()):
         style = cycle(i)
         # equal curves would hide each other: each is lifted by a hair (≤ 1% of the axis)
         lift = 0.008 * (i - (k - 1) / 2)
         solved = round(fraction[-1] * n)
-        ax.step(tau, [f + lift for f in fraction], where="post", linewidth=2.0,
+        ax.step(xs, [f + lift for f in [*fraction, fraction[-1]]], where="post", linewidth=2.0,
                 label=f"{name} (reaches the target on {solved}/{n})",
                 color=style["color"], linestyle=style["linestyle"])  # fmt: skip
     ax.set_xscale("log")
-    ax.set_xlim(1.0, max(tau[-1], 2.0))
+    ax.set_xlim(1.0, right)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(f"τ: {WHAT.get(result.by, result.by)} to target ÷ the fastest optimizer's")
     ax.set_ylabel("share of problems with ratio ≤ τ")
@@ -42,8 +44,8 @@ def profile_figure(result: Any, *, size: tuple[float, float] | None = None) -> A
         loc="left",
     )
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
-    ax.set_xticks([t for t in (1, 1.5, 2, 3, 5, 10, 20, 50, 100) if t <= max(tau[-1], 2.0)])
+    fig.legend(loc="outside lower center", ncol=min(k, 3), fontsize=9, frameon=False)
+    ax.set_xticks([t for t in (1, 1.5, 2, 3, 5, 10, 20, 50, 100) if t <= right])
     ax.get_xaxis().set_major_formatter(
         plt.FuncFormatter(lambda x, _: f"{x:g}" if math.isfinite(x) else "")
     )
