@@ -310,7 +310,7 @@ def compare_cmd(
             seed=seed,
             stats=stats,
             profile_by=profile_by,
-            **({"plot": plot, "dpi": dpi, "size": size} if _several(result_of=datasets) else {}),
+            **({"plot": plot, "dpi": dpi, "size": size} if _several(datasets) else {}),
             **settings,
         )
     if hasattr(result, "studies"):  # several datasets: each study, then the profile
@@ -352,11 +352,11 @@ def compare_cmd(
     _finish(failures)
 
 
-def _several(result_of: list[str]) -> bool:
+def _several(datasets: list[str]) -> bool:
     """Several datasets, in DATA's comma list or --data."""
     from losslab.study.profile import split_data
 
-    return len(split_data(result_of)) > 1
+    return len(split_data(datasets)) > 1
 
 
 def _report_several(
