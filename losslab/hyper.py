@@ -19,6 +19,64 @@ import numpy as np
 from losslab.errors import ConfigError
 
 
+@dataclass(frozen=True)
+class Space:
+    """Where ``compare --tune`` draws a hyperparameter from.
+
+    ``log``: log-uniform in [low, high]; ``one-minus``: 1 − x with x log-uniform in [low, high]
+    (decay rates near 1: β, μ, α, ρ); ``zero``: 0 is one more value (drawn with probability
+    :data:`ZERO_SHARE`, the first value of a grid). ``low < high``, both > 0, else ConfigError.
+    """
+
+    kind: str  # "log" or "one-minus"
+    low: float
+    high: float
+    zero: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("log", "one-minus"):
+            raise ConfigError(f"search space kind must be log or one-minus, got {self.kind!r}")
+        if not (0 < self.low < self.high and math.isfinite(self.high)):
+            raise ConfigError(
+                f"search space {self.kind} [{self.low:g}, {self.high:g}]: needs 0 < low < high"
+            )
+
+    def _value(self, u: np.ndarray) -> np.ndarray:
+        """u in [0, 1] to the space: exp of a uniform between log low and log high."""
+        x = np.exp(np.log(self.low) + u * (np.log(self.high) - np.log(self.low)))
+        return 1.0 - x if self.kind == "one-minus" else x
+
+    def sample(self, rng: np.random.Generator) -> float:
+        """One draw; two numbers from ``rng`` when ``zero`` (is it 0?, then where), else one."""
+        if self.zero and rng.random() < ZERO_SHARE:
+            return 0.0
+        return float(self._value(np.array(rng.random())))
+
+    def grid(self, n: int) -> list[float]:
+        """n values evenly spaced on the log scale (0 first when ``zero``), low to high."""
+        k = n - 1 if self.zero else n
+        x = np.geomspace(self.low, self.high, k) if k > 1 else np.sqrt([self.low * self.high] * k)
+        values = [float(v) for v in (1.0 - x if self.kind == "one-minus" else x)]
+        return [0.0, *values] if self.zero else values
+
+    def text(self) -> str:
+        rng = f"[{self.low:g}, {self.high:g}]"
+        text = f"log-uniform {rng}" if self.kind == "log" else f"1 − log-uniform {rng}"
+        return text + " or 0" if self.zero else text
+
+
+ZERO_SHARE = 0.2  # a space that includes 0 draws it this often
+
+
+def log_uniform(low: float, high: float, *, zero: bool = False) -> Space:
+    return Space("log", low, high, zero)
+
+
+def one_minus_log(low: float, high: float) -> Space:
+    """1 − log-uniform in [low, high]: a decay rate in [1 − high, 1 − low]."""
+    return Space("one-minus", low, high)
+
+
 def flag_of(name: str) -> str:
     """The command-line flag of a setting: ``weight_decay`` -> ``--weight-decay``."""
     return "--" + name.replace("_", "-")
@@ -45,6 +103,7 @@ class Hyper:
     choices: tuple[str, ...] = ()
     optional: bool = False
     gap: tuple[float, float] | None = None  # an open interval of invalid values (no low/high)
+    space: Space | None = None  # where ``compare --tune`` samples it (None: never tuned)
 
     @property
     def flag(self) -> str:
@@ -52,6 +111,9 @@ class Hyper:
 
     def with_default(self, default: Any) -> Hyper:
         return replace(self, default=self.check(default))
+
+    def with_space(self, space: Space | None) -> Hyper:
+        return replace(self, space=space)
 
     def range_text(self) -> str:
         """``[0, 1)``, ``> 0``, ``>= 1`` …: the valid values, as the messages print them."""
@@ -145,6 +207,7 @@ class Hyper:
             "type": "list[int]" if self.kind is tuple else self.kind.__name__,
             "range": self.range_text(),
             "help": self.help,
+            **({"space": self.space.text()} if self.space is not None else {}),
         }
 
 

@@ -195,6 +195,12 @@ def compare(
     no_save: bool | None = None,
     out: str | None = None,
     progress: Any = None,
+    tune: str | None = None,
+    select: str = "val",
+    seed: int = 0,
+    stats: bool | None = None,
+    profile_by: str = "epochs",
+    more_data: Any = None,
     **settings: Any,
 ) -> Study:
     """A study as `losslab compare` runs it: the grid options (``optimizer``, ``lr``, ``loss``,
@@ -202,7 +208,13 @@ def compare(
     optimizer's own); ``hidden`` one architecture (``"128,64"``, ``[128, 64]``) or a list of
     them, ``layers`` one cnn stack or a list; every other keyword is a `fit` setting for all runs.
     ``plot`` also draws the figure to that file (at ``dpi``, ``size`` "WxH" inches); ``save=True``
-    writes the study under ``out``.
+    writes the study under ``out``. ``tune`` (``"default"``, ``"random:20"``, ``"grid:5"``)
+    tunes each optimizer first on seed ``seed``, chosen by ``select`` (``"val"``: a validation
+    split of 0.2 unless ``val_size``; ``"train"``: the training objective); ``stats`` (default:
+    with ``tune``) adds the paired statistics against the best (``Study.config["pairs"]``).
+    Several datasets (``"iris,digits"``, a list, or ``more_data``) run the same grid each and
+    return a :class:`~losslab.study.profile.Studies` with their performance profile (by
+    ``profile_by``: epochs or time to target; ``plot`` draws it).
     Returns a :class:`~losslab.study.summary.Study`."""
     from losslab.study.compare import compare as run
     from losslab.study.compare import save_study
@@ -228,6 +240,18 @@ def compare(
         hiddens=hiddens,
         layers=[layers] if isinstance(layers, str) else list(layers) if layers else [None],
     )
+    from losslab.study.tune import VAL_SIZE, parse_tune
+
+    tuning = parse_tune(tune)
+    if tuning.on and select == "val" and settings.get("val_size") is None:
+        settings["val_size"] = VAL_SIZE
+    from losslab.study.profile import split_data
+
+    datasets = split_data([data, *more_data] if more_data else data)
+    if more_data and data is None:
+        datasets = datasets[1:]
+    if len(datasets) > 1:  # one study each, and their performance profile
+        return _several(datasets, settings, locals())
     base = FitConfig.from_dict({**settings, "data": DEFAULT_DATA if data is None else data})
     dpi, inches = _check_plot(plot, dpi, size)
     with progress_display(progress, "runs") as bar:
@@ -241,6 +265,10 @@ def compare(
             on_interrupt=None if note is None else lambda: note(INTERRUPTED),
             executor=executor,
             scheduler=scheduler,
+            tune=tuning,
+            select=select,
+            seed=seed,
+            stats=stats,
         )
     if save:
         result.record = save_study(result, out)
@@ -251,6 +279,36 @@ def compare(
 
         plot_study(result.runs, result.curves, plot, optima=optima(result.reference),
                    title=study_title(result), dpi=dpi, size=inches)  # fmt: skip
+    return result
+
+
+def _several(datasets: list[Any], settings: dict[str, Any], given: dict[str, Any]) -> Any:
+    """`compare` of several datasets (``given``: compare's arguments): the same grid on each,
+    checked to be one kind of task first; ``plot`` draws the performance profile."""
+    from losslab.study.profile import Studies, check_one_task, profile_of
+    from losslab.train.config import FitConfig
+    from losslab.train.loop import load_problem, metric_name
+
+    by = given["profile_by"]
+    if by not in ("epochs", "time"):
+        raise ConfigError(f"--profile-by must be epochs or time, got {by!r}")
+    metrics = [
+        metric_name(load_problem(FitConfig.from_dict({**settings, "data": d}))) for d in datasets
+    ]
+    check_one_task([str(d) for d in datasets], metrics)
+    keep = ("optimizer", "lr", "loss", "batch_size", "hidden", "layers", "seeds", "jobs",
+            "executor", "scheduler", "target_loss", "save", "out", "progress", "tune", "select",
+            "seed", "stats")  # fmt: skip
+    args = {k: given[k] for k in keep}
+    args["no_save"] = None
+    studies = [compare(d, **args, **settings) for d in datasets]
+    profile, ratios = profile_of(studies, by)
+    result = Studies(studies, profile, ratios, by)
+    if given["plot"] is not None:
+        from losslab.views.profile_plot import plot_profile
+
+        dpi, inches = _check_plot(given["plot"], given["dpi"], given["size"])
+        plot_profile(result, given["plot"], dpi=dpi, size=inches)
     return result
 
 

@@ -62,16 +62,26 @@ def optimizers_cmd(
         info = spec.to_dict()
         info["lr_linear"] = linear.get(spec.name, spec.default_lr)
         info["hyperparameters"] = [h.to_dict() for h in spec.hypers]
-        header = ["hyperparameter", "flag", "default", "range", "meaning"]
+        info["tune"] = {name: space.text() for name, space in spec.spaces.items()}
+        header = ["hyperparameter", "flag", "default", "range", "--tune searches", "meaning"]
         from losslab.hyper import shown as show_default
 
+        tuned = info["tune"]
         rows = [
-            (h.name, h.flag, show_default(h.default), h.range_text(), h.help) for h in spec.hypers
+            (
+                h.name,
+                h.flag,
+                show_default(h.default),
+                h.range_text(),
+                tuned.get(h.name, "—"),
+                h.help,
+            )
+            for h in spec.hypers
         ]
         title = (
             f"{spec.name}: {spec.description}\nreference: {spec.reference}; default lr "
             f"{spec.default_lr:g} (linear regression {info['lr_linear']:g}), batch "
-            f"{spec.default_batch_size or 'full'}"
+            f"{spec.default_batch_size or 'full'}; --tune searches lr {tuned['lr']}"
         )
         render.emit(
             fmt.value,

@@ -191,6 +191,51 @@ def compare_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
+    more_data: Annotated[
+        list[str] | None,
+        Opt(
+            "--data",
+            help="More datasets (repeat, or a comma list in DATA): the same grid on each, each "
+            "with its table, and their performance profile (--plot draws it).",
+        ),
+    ] = None,
+    tune: Annotated[
+        str,
+        Opt(
+            "--tune",
+            help="none (the grid as given), default (each optimizer at its declared settings), "
+            "random:N (N settings per optimizer drawn from its search space) or grid:N (N values "
+            "per tuned hyperparameter, at most 2); chosen on --seed, then run on every seed. "
+            "`losslab optimizers NAME` shows the spaces; a flag given is fixed.",
+        ),
+    ] = "none",
+    select: Annotated[
+        str,
+        Opt(
+            "--select",
+            help="What chooses among --tune's trials: val (validation loss; --val-size 0.2 "
+            "unless given) or train (the training objective: a question of optimisation).",
+        ),
+    ] = "val",
+    seed: Annotated[
+        int,
+        Opt(
+            "--seed",
+            help="Seed of --tune's trials and of the statistics' resamples and sign patterns.",
+        ),
+    ] = 0,
+    stats: Annotated[
+        bool | None,
+        Opt(
+            "--stats/--no-stats",
+            help="Each configuration against the best, paired by seed (wins, mean difference "
+            "with a bootstrap 95% interval, exact sign-flip p, Holm). Default: with --tune.",
+        ),
+    ] = None,
+    profile_by: Annotated[
+        str,
+        Opt(help="Time to target of the performance profile of several datasets: epochs or time."),
+    ] = "epochs",
     hyper: dict[str, Any] | None = None,
     schedule_params: dict[str, Any] | None = None,
     loss_args: dict[str, Any] | None = None,
@@ -249,9 +294,11 @@ def compare_cmd(
     from losslab.views.figures import check_figure
 
     _, dpi, inches = check_figure(plot, dpi, size)
+    datasets = ([data] if data is not None else []) + list(more_data or [])
     with _progress("runs", progress) as bar:  # its note tells of an interruption
         result = compare(
             data,
+            more_data=more_data,
             **grid,
             seeds=seeds,
             jobs=jobs,
@@ -259,8 +306,17 @@ def compare_cmd(
             scheduler=scheduler,
             target_loss=target_loss,
             progress=bar,
+            tune=tune,
+            select=select,
+            seed=seed,
+            stats=stats,
+            profile_by=profile_by,
+            **({"plot": plot, "dpi": dpi, "size": size} if _several(datasets) else {}),
             **settings,
         )
+    if hasattr(result, "studies"):  # several datasets: each study, then the profile
+        _report_several(result, fmt.value, no_save, out, plot)
+        return
     _warn_row_ids(result.config["data"].get("preparation", {}))
     failures = run_failures(result.runs)  # each run's own, after the study's result
     with _ctrl_c_ignored(result.partial):  # once stopped, one more Ctrl-C must not lose the study
@@ -294,6 +350,39 @@ def compare_cmd(
         for message in failures:
             _fail(render_escape(message))
         raise typer.Exit(130)
+    _finish(failures)
+
+
+def _several(datasets: list[str]) -> bool:
+    """Several datasets, in DATA's comma list or --data."""
+    from losslab.study.profile import split_data
+
+    return len(split_data(datasets)) > 1
+
+
+def _report_several(
+    result: Any, fmt: str, no_save: bool, out: str | None, plot: str | None
+) -> None:
+    """Each dataset's table (and record), then the performance profile."""
+    from losslab.study.compare import save_study
+    from losslab.study.summary import failures as run_failures
+    from losslab.views import render
+
+    failures = [m for s in result.studies for m in run_failures(s.runs)]
+    if not no_save:
+        for study in result.studies:
+            study.record = _saved(lambda study=study: save_study(study, out), failures)
+    if fmt != "table":
+        render.emit(fmt, obj=result.to_dict(), csv_header=render.PROFILE_HEADER,
+                    csv_rows=render.profile_rows(result), render=lambda: [])  # fmt: skip
+        _finish(failures)
+        return
+    for study in result.studies:
+        _report_study(study, fmt, None)
+    title, header, rows, notes = render.profile_table(result, plot)
+    render.emit(fmt, obj=None, csv_header=header, csv_rows=rows,
+                render=lambda: [render.line(title), render.table(None, header, rows),
+                                *(render.line(n, None) for n in notes)])  # fmt: skip
     _finish(failures)
 
 

@@ -594,6 +594,7 @@ register("signum", Signum, momentum=0.9, lr=0.01,
          reference="optax.signum (Bernstein et al. 2018, arXiv:1802.04434)",
          description="Signum: m = μm + (1−μ)g, θ −= lr·sign(m) (μ = 0.9)")
 register("lion", Lion, beta2=0.99, weight_decay=1e-3, lr=0.003,
+         tune=("beta1", "beta2", "weight_decay"),
          reference="optax.lion (Chen et al. 2023, arXiv:2302.06675)",
          description="Lion: θ −= lr·(sign(β1m + (1−β1)g) + λθ), m = β2m + (1−β2)g")
 register("yogi", Yogi, lr=0.01,

@@ -23,7 +23,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from losslab.errors import ConfigError
-from losslab.hyper import Hyper, declared_help, nonnegative, positive, resolve, switch, unit
+from losslab.hyper import (
+    Hyper,
+    Space,
+    declared_help,
+    log_uniform,
+    nonnegative,
+    one_minus_log,
+    positive,
+    resolve,
+    switch,
+    unit,
+)
 from losslab.registry import Registry
 
 Params = Sequence[np.ndarray]
@@ -196,11 +207,23 @@ def lerp(a: np.ndarray, b: np.ndarray, w: float, s: np.ndarray) -> None:
 
 
 # The declarations several rules share; a rule's own default overrides the one here.
-MOMENTUM = unit("momentum", 0.0, "momentum factor μ")
-EPS = positive("eps", 1e-8, "term added to the denominator for numerical stability")
-BETA1 = unit("beta1", 0.9, "decay of the first-moment (gradient) average β1")
-BETA2 = unit("beta2", 0.999, "decay of the second-moment (squared gradient) average β2")
-WEIGHT_DECAY = nonnegative("weight_decay", 0.0, "weight decay λ (the biases are spared)")
+# Their search spaces (``compare --tune``): decay rates as 1 − log-uniform, ε and λ log-uniform
+# (λ with 0 included); which of them an optimizer tunes is its registration's ``tune``.
+MOMENTUM = unit("momentum", 0.0, "momentum factor μ").with_space(one_minus_log(1e-3, 0.9))
+EPS = positive("eps", 1e-8, "term added to the denominator for numerical stability").with_space(
+    log_uniform(1e-10, 1e-6)
+)
+BETA1 = unit("beta1", 0.9, "decay of the first-moment (gradient) average β1").with_space(
+    one_minus_log(1e-3, 0.5)
+)
+BETA2 = unit("beta2", 0.999, "decay of the second-moment (squared gradient) average β2").with_space(
+    one_minus_log(1e-4, 0.2)
+)
+WEIGHT_DECAY = nonnegative(
+    "weight_decay", 0.0, "weight decay λ (the biases are spared)"
+).with_space(log_uniform(1e-5, 1e-1, zero=True))
+# every optimizer's lr space unless its registration says otherwise
+LR_SPACE = log_uniform(1e-5, 1.0)
 DECOUPLED = switch(
     "decoupled_weight_decay", False, "decay θ directly (AdamW) instead of adding λθ to g"
 )
@@ -333,7 +356,9 @@ class RMSprop(UpdateRule):
     """
 
     hypers = (
-        unit("alpha", 0.99, "smoothing constant α of the squared-gradient average"),
+        unit("alpha", 0.99, "smoothing constant α of the squared-gradient average").with_space(
+            one_minus_log(1e-4, 0.2)
+        ),
         EPS,
         MOMENTUM,
         switch("centered", False, "divide by the centred second moment √(v − ḡ²)"),
@@ -470,6 +495,14 @@ class OptimizerSpec:
     default_batch_size: int  # 0 = full batch
     description: str  # one line, with the update formula
     reference: str  # what it equals, step for step
+    lr_space: Space = LR_SPACE  # where --tune draws the lr
+    tuned: tuple[str, ...] = ()  # the hyperparameters --tune searches besides the lr
+
+    @property
+    def spaces(self) -> dict[str, Space]:
+        """What ``--tune`` searches, in order: the lr, then :attr:`tuned` with their spaces."""
+        declared = {h.name: h.space for h in self.hypers}
+        return {"lr": self.lr_space, **{n: declared[n] for n in self.tuned}}  # type: ignore[misc]
 
     @property
     def hyper_defaults(self) -> dict[str, Any]:
@@ -558,9 +591,12 @@ def register(
     description: str,
     reference: str,
     batch_size: int = 32,
+    lr_space: Space = LR_SPACE,
+    tune: tuple[str, ...] = (),
     **defaults: Any,
 ) -> OptimizerSpec:
-    """Register ``rule`` as ``name`` with its own ``defaults`` for some of its hyperparameters."""
+    """Register ``rule`` as ``name`` with its own ``defaults`` for some of its hyperparameters;
+    ``tune`` names those ``compare --tune`` searches besides the lr (each needs a space)."""
     declared = {h.name for h in rule.hypers}
     for k in defaults:
         if k not in declared:
@@ -568,8 +604,12 @@ def register(
     hypers = tuple(
         h.with_default(defaults[h.name]) if h.name in defaults else h for h in rule.hypers
     )
+    check_spaces(name, hypers, tune)
     spec = OPTIMIZERS.add(
-        name, OptimizerSpec(name, rule, hypers, lr, batch_size, description, reference)
+        name,
+        OptimizerSpec(
+            name, rule, hypers, lr, batch_size, description, reference, lr_space, tuple(tune)
+        ),
     )
     for h in hypers:
         if h.name not in DECLARED:
@@ -589,7 +629,8 @@ def register_optimizer(
     batch_size: int = 32,
 ) -> Callable[[type], type]:
     """Register the decorated class as the optimizer ``name`` with the default learning rate
-    ``lr``; its declared ``hypers`` become flags (``--shrink 0.3``), validated and recorded.
+    ``lr``; its declared ``hypers`` become flags (``--shrink 0.3``), validated and recorded,
+    and those declared with a ``space`` are searched by ``compare --tune`` besides the lr.
 
     The class is an :class:`UpdateRule`, or any class with ``init(params) -> state`` and
     ``step(params, grads, state, lr, **hypers)`` that updates the arrays ``params`` in place
@@ -609,6 +650,7 @@ def register_optimizer(
             batch_size=batch_size,
             description=description or (doc[0] if doc else name),
             reference=reference or f"{cls.__module__}.{cls.__qualname__}",
+            tune=tuple(h.name for h in rule.hypers if h.space is not None),
         )
         return cls
 
@@ -649,6 +691,21 @@ def _adapted(cls: type) -> type[UpdateRule]:
     Adapted.__doc__ = cls.__doc__
     Adapted.__module__ = cls.__module__
     return Adapted
+def check_spaces(name: str, hypers: tuple[Hyper, ...], tune: tuple[str, ...]) -> None:
+    """Each tuned name declared with a space whose ends are valid values; ConfigError else."""
+    by_name = {h.name: h for h in hypers}
+    for k in tune:
+        h = by_name.get(k)
+        if h is None or h.space is None:
+            raise ConfigError(f"optimizer {name}: tunes {k!r}, which it declares without a space")
+        for end in h.space.grid(2):
+            try:
+                h.check(end)
+            except ConfigError:
+                raise ConfigError(
+                    f"optimizer {name}: the search space of {h.flag}, {h.space.text()}, "
+                    f"leaves its range {h.range_text()}"
+                ) from None
 
 
 def hyper_help(name: str) -> str:
@@ -666,17 +723,19 @@ register("gd", SGD, lr=0.1, batch_size=0, reference=_TORCH.format("SGD"),
          description="full-batch gradient descent: θ −= lr·g")
 register("sgd", SGD, lr=0.05, reference=_TORCH.format("SGD"),
          description="minibatch SGD: θ −= lr·g (with momentum μ: b = μb + g, θ −= lr·b)")
-register("momentum", SGD, momentum=0.9, lr=0.01, reference=_TORCH.format("SGD"),
+register("momentum", SGD, momentum=0.9, lr=0.01, tune=("momentum",), reference=_TORCH.format("SGD"),
          description="SGD with heavy-ball momentum: b = μb + g, θ −= lr·b (μ = 0.9)")
-register("nesterov", SGD, momentum=0.9, nesterov=True, lr=0.01, reference=_TORCH.format("SGD"),
+register("nesterov", SGD, momentum=0.9, nesterov=True, lr=0.01, tune=("momentum",),
+         reference=_TORCH.format("SGD"),
          description="SGD with Nesterov momentum: b = μb + g, θ −= lr·(g + μb) (μ = 0.9)")
-register("adagrad", Adagrad, lr=0.1, reference=_TORCH.format("Adagrad"),
+register("adagrad", Adagrad, lr=0.1, tune=("eps",), reference=_TORCH.format("Adagrad"),
          description="Adagrad: s += g², θ −= lr·g/(√s + ε)")
-register("rmsprop", RMSprop, lr=0.01, reference=_TORCH.format("RMSprop"),
+register("rmsprop", RMSprop, lr=0.01, tune=("alpha", "eps"), reference=_TORCH.format("RMSprop"),
          description="RMSprop: v = αv + (1−α)g², θ −= lr·g/(√v + ε)")
-register("adam", Adam, lr=0.01, reference=_TORCH.format("Adam"),
+register("adam", Adam, lr=0.01, tune=("beta1", "beta2", "eps"), reference=_TORCH.format("Adam"),
          description="Adam: m = β1m + (1−β1)g, v = β2v + (1−β2)g², θ −= lr·m̂/(√v̂ + ε)")
 register("adamw", Adam, weight_decay=0.01, decoupled_weight_decay=True, lr=0.01,
+         tune=("beta1", "beta2", "eps", "weight_decay"),
          reference=_TORCH.format("AdamW"),
          description="AdamW: θ ← θ·(1 − lr·wd) on the coefficients, then the Adam step")
 # fmt: on

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from losslab.errors import ConfigError, DataError
 from losslab.study.grid import (
@@ -28,11 +29,14 @@ from losslab.study.problems import (
 from losslab.study.runner import (
     run_grid,
 )
+from losslab.study.stats import study_pairs
 from losslab.study.summary import (
     Study,
+    ranked_by,
     reference_for,
     summarise,
 )
+from losslab.study.tune import Tune, run_tuning, tag_runs
 from losslab.train.loop import (
     FitConfig,
     Problem,
@@ -52,9 +56,15 @@ def compare(
     on_interrupt: Callable[[], None] | None = None,
     executor: str = "local",
     scheduler: str | None = None,
+    tune: Tune | None = None,
+    select: str = "val",
+    seed: int = 0,
+    stats: bool | None = None,
 ) -> Study:
     """Run the study and summarise it (no saving, no printing); Ctrl-C and ``executor`` as in
-    ``run_grid``."""
+    ``run_grid``. ``tune``: each optimizer's trials first (:mod:`~losslab.study.tune`), chosen
+    by ``select`` on seed ``seed``; ``stats`` (default: on with ``tune``): the paired statistics
+    against the best (:mod:`~losslab.study.stats`, drawn from ``seed``)."""
     from losslab.study.cluster import check_executor
 
     check_executor(executor, scheduler)
@@ -72,16 +82,28 @@ def compare(
     _use_problem(problem)
     runs, coincided = resolve_runs(runs)
     reference = reference_for(problem, base, grid.losses, grid.seeds)
-    records, interrupted = run_grid(
-        runs,
-        base,
-        problem,
-        jobs=jobs,
-        progress=progress,
-        on_interrupt=on_interrupt,
-        executor=executor,
-        scheduler=scheduler,
-    )
+
+    def run(todo: list[FitConfig], tick: Callable[[int, int], None] | None) -> tuple:
+        return run_grid(todo, base, problem, jobs=jobs, progress=tick, on_interrupt=on_interrupt,
+                        executor=executor, scheduler=scheduler)  # fmt: skip
+
+    tune = tune or Tune()
+    tuning: dict[str, Any] = {}
+    trial_records: list[dict[str, Any]] = []
+    if tune.on:
+        lr_fixed = grid.lrs != [None]
+        runs, tuning, trial_records, notes = run_tuning(
+            runs, base, tune, run, seed=seed, select=select, lr_fixed=lr_fixed, progress=progress
+        )
+        coincided += notes
+        if grid.seeds < 2:
+            coincided.append("--tune with one seed: no statistics (they need --seeds 2 or more)")
+        if progress is not None:
+            done = len(trial_records)
+            total = done + len(runs)
+            tell = progress
+            progress = lambda d, _: tell(done + d, total)  # noqa: E731
+    records, interrupted = run(runs, progress)
     if not records:
         raise KeyboardInterrupt("stopped before any run finished; nothing to report")
     # a study of a linear model may mix regression losses (R²) and margin losses (accuracy)
@@ -138,6 +160,15 @@ def compare(
         for rec in records
         for e, pt in enumerate(rec["curve"], start=1)
     ]
+    if tune.on:
+        trial_flat = summarise(
+            trial_records, metrics=metrics, reference=reference, target_loss=target_loss
+        )[0]
+        flat = tag_runs(flat, records, trial_flat, trial_records, summary)
+        config["tune"] = {"mode": tune.text(), "select": select, "seed": seed}
+        config["tuning"] = tuning
+    if stats if stats is not None else tune.on:
+        config["pairs"] = study_pairs(flat, summary, ranked_by(flat), seed)
     return Study(
         runs=flat,
         summary=summary,

@@ -583,6 +583,7 @@ SUMMARY_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "seconds_mean": _optional(_at_least(_number, 0)),
     "hidden": _optional(_text),
     "layers": _optional(_text),
+    "settings": _optional(_text),  # compare --tune: the chosen settings
 }
 
 
@@ -651,6 +652,7 @@ def study_curves(file: Path) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 RUN_TEXTS = ("hidden", "layers", "optimizer", "loss", "model", "status", "message")
+RUN_TEXTS += ("phase", "settings")  # compare --tune's studies
 RUN_INTEGERS = ("run", "seed", "epochs_run", "epochs_to_target", "batch_size")
 
 
@@ -670,6 +672,10 @@ def study_runs(file: Path) -> tuple[list[str], list[dict[str, Any]]]:
         for name in ("optimizer", "loss", "status"):
             if not row[name]:
                 raise DataError(f"{file}: line {line}, field '{name}': empty")
+        if row.get("phase", "final") not in ("tune", "final"):  # compare --tune's studies
+            raise DataError(
+                f"{file}: line {line}, field 'phase': {row['phase']!r} is not tune or final"
+            )
     return header, table
 
 

@@ -72,6 +72,8 @@ class Study:
             "summary": self.summary,
             "runs": self.runs,
             "record": self.record,
+            # compare --tune and the paired statistics (study.tune, study.stats)
+            **{k: self.config[k] for k in ("tuning", "pairs") if k in self.config},
         }
 
     def to_frame(self, table: str = "runs") -> Any:

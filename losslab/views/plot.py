@@ -556,7 +556,8 @@ def study_figure(
     Raises DataError when no run has anything to draw.
     """
     plt = require_matplotlib()
-    runs = [r for r in runs if r["status"] not in skip]
+    # compare --tune's trials (phase tune) chose the settings; the figure is of the final runs
+    runs = [r for r in runs if r["status"] not in skip and r.get("phase", "final") == "final"]
     columns = _columns(curves)
     if not any(len(columns.get(r["run"], {}).get("epoch", [])) for r in runs):
         what = "every run diverged in its first epoch" if runs else "no run finished"

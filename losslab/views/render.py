@@ -342,15 +342,17 @@ def target_scaled(scale: dict[str, Any] | None) -> str:
 def study_title(study: Any) -> str:
     """data · model · N runs, the title of a study's table and figure."""
     cfg = study.config
-    title = f"{cfg['data']['source']} · {cfg['model']} · {len(study.runs)} runs"
+    trials = sum(r.get("phase") == "tune" for r in study.runs)  # compare --tune's
+    title = f"{cfg['data']['source']} · {cfg['model']} · {len(study.runs) - trials} runs"
+    title += f" after {trials} trials" if trials else ""
     if cfg.get("base", {}).get("target_scale", "none") != "none":
         title += " · losses on the standardised target (y − μ) / σ of each seed's training rows"
     return title
 
 
 STUDY_COLUMNS = (
-    "hidden", "layers", "optimizer", "lr", "loss", "batch", "train loss", "val loss", "test loss",
-    "metric", "gap", "epochs→target", "time s", "diverged", "train curve",
+    "hidden", "layers", "optimizer", "lr", "tuned", "loss", "batch", "train loss", "val loss",
+    "test loss", "metric", "vs best", "gap", "epochs→target", "time s", "diverged", "train curve",
 )  # fmt: skip
 
 
@@ -412,6 +414,8 @@ def study_table(
                 "diverged": f"{row['diverged']}/{row['seeds']}"
                 + (f" · {row['rose']}↑" if row.get("rose") else ""),
                 "train curve": sparkline(row["curve"]),
+                "tuned": _tuned_cell(row.get("settings", "")),
+                "vs best": _vs_best(study.config.get("pairs") or [], row),
             }
         )
     dropped = set()  # the columns that say nothing for this study (an empty one: all of them)
@@ -421,6 +425,10 @@ def study_table(
         dropped.add("layers")
     if not validated:
         dropped.add("val loss")
+    if not any(row.get("settings") for row in study.summary):  # compare --tune's columns
+        dropped.add("tuned")
+    if "pairs" not in study.config:
+        dropped.add("vs best")
     hidden_notes = []
     if narrow:
         dropped.update(("time s", "train curve"))
@@ -488,6 +496,7 @@ def study_table(
             "with a training objective above the one at the starting parameters, short of "
             "--divergence-factor: not converged, whatever the other columns say"
         )
+    notes += _fair_notes(study.config)
     notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
     if study.config.get("model_note"):
         notes.append(f"model: {study.config['model_note']}")
@@ -505,6 +514,93 @@ def study_table(
     title += f" · {spread}"
     if narrow and len({row["loss"] for row in study.summary}) == 1 and study.summary:
         title += f" · {study.summary[0]['loss']}"
+    return title, header, rows, notes
+
+
+SYMBOLS = {"beta1": "β1", "beta2": "β2", "eps": "ε", "weight_decay": "λ", "momentum": "μ",
+           "alpha": "α", "rho": "ρ"}  # fmt: skip
+
+
+def _tuned_cell(settings: str) -> str:
+    """The chosen settings but the lr (a column of its own), in symbols: ``β1=0.9 ε=1e-08``."""
+    parts = [p.split("=", 1) for p in settings.split(" ")[1:] if "=" in p]
+    return " ".join(f"{SYMBOLS.get(k, k)}={v}" for k, v in parts) or "—"
+
+
+def _fair_notes(config: dict[str, Any]) -> list[str]:
+    """What --tune did and what the ``vs best`` column means."""
+    notes = []
+    tune = config.get("tune")
+    if tune:
+        chooser = "validation loss" if tune["select"] == "val" else "training objective"
+        budgets = sorted({entry["budget"] for entry in (config.get("tuning") or {}).values()})
+        if budgets == [0]:
+            notes.append("tuned: --tune default, each optimizer at its declared settings")
+        else:
+            notes.append(
+                f"tuned: --tune {tune['mode']} (budget {'/'.join(map(str, budgets))} per "
+                f"optimizer) on seed {tune['seed']}, chosen by the {chooser}, then run on every "
+                "seed; the trials are in --format json|csv (phase tune)"
+            )
+    if "pairs" in config:
+        notes.append(
+            "vs best: seeds on which the best wins / seeds paired, and the Holm-adjusted p of an "
+            "exact sign-flip test on the mean difference; tied: p ≥ 0.05"
+        )
+    return notes
+
+
+def _vs_best(pairs: list[dict[str, Any]], row: dict[str, Any]) -> str:
+    """The ``vs best`` cell of a summary row: its pair with the best of its cell, ``best`` for
+    the best itself, empty where it has none (one seed in common, a single configuration)."""
+    from losslab.study.stats import CELL_KEYS, vs_best
+
+    cell = {k: row.get(k) for k in CELL_KEYS if row.get(k) is not None}
+    names = (row["optimizer"], f"{row['optimizer']} lr={row['lr']:g}")
+    for pair in pairs:
+        if pair["cell"] == cell:
+            if pair["other"] in names:
+                return vs_best(pair)
+            if pair["best"] in names:
+                return "best"
+    return ""
+
+
+PROFILE_HEADER = ["optimizer", "problem", "ratio"]
+
+
+def profile_rows(result: Any) -> list[list[Any]]:
+    """The CSV of a performance profile: one row per optimizer and problem, r (empty: ∞)."""
+    problems = result.profile["problems"]
+    return [
+        [name, problem, r if math.isfinite(r) else None]
+        for name, ratios in result.ratios.items()
+        for problem, r in zip(problems, ratios, strict=True)
+    ]
+
+
+def profile_table(
+    result: Any, plot: str | None
+) -> tuple[str, list[str], list[list[Any]], list[str]]:
+    """(title, header, rows, notes) of the performance profile of several studies: each
+    optimizer's ratio r on each problem, how often it was the fastest, how many it solved."""
+    problems = result.profile["problems"]
+    header = ["optimizer", *problems, "fastest on", "solved"]
+    rows = []
+    for name, ratios in result.ratios.items():
+        cells = ["∞" if not math.isfinite(r) else f"{r:.3g}" for r in ratios]
+        fastest = sum(r == 1.0 for r in ratios)
+        solved = sum(math.isfinite(r) for r in ratios)
+        rows.append([name, *cells, f"{fastest}/{len(ratios)}", f"{solved}/{len(ratios)}"])
+    unit = "epochs" if result.by == "epochs" else "seconds"
+    title = f"Performance profile: {len(problems)} problems (dataset · loss), by {unit} to target"
+    notes = [
+        f"r = {unit} to target ÷ the fastest optimizer's on that problem (its best configuration, "
+        "median over seeds); target: training objective within 1% of the exact optimum, else of "
+        "the best any run reached; ∞: not reached"
+    ]
+    if plot:
+        notes.append(f"plot: {plot}")
     return title, header, rows, notes
 
 
