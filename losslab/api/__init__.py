@@ -211,7 +211,7 @@ def compare(
     writes the study under ``out``. ``tune`` (``"default"``, ``"random:20"``, ``"grid:5"``)
     tunes each optimizer first on seed ``seed``, chosen by ``select`` (``"val"``: a validation
     split of 0.2 unless ``val_size``; ``"train"``: the training objective); ``stats`` (default:
-    with ``tune``) adds the paired statistics against the best (``Study.config["pairs"]``).
+    with two seeds or more) adds the paired statistics against the best (``Study.config["pairs"]``).
     Several datasets (``"iris,digits"``, a list, or ``more_data``) run the same grid each and
     return a :class:`~losslab.study.profile.Studies` with their performance profile (by
     ``profile_by``: epochs or time to target; ``plot`` draws it).

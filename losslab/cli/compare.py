@@ -229,7 +229,8 @@ def compare_cmd(
         Opt(
             "--stats/--no-stats",
             help="Each configuration against the best, paired by seed (wins, mean difference "
-            "with a bootstrap 95% interval, exact sign-flip p, Holm). Default: with --tune.",
+            "with a bootstrap 95% interval, exact sign-flip p, Holm). Default: on with --seeds 2 "
+            "or more.",
         ),
     ] = None,
     profile_by: Annotated[

@@ -63,8 +63,8 @@ def compare(
 ) -> Study:
     """Run the study and summarise it (no saving, no printing); Ctrl-C and ``executor`` as in
     ``run_grid``. ``tune``: each optimizer's trials first (:mod:`~losslab.study.tune`), chosen
-    by ``select`` on seed ``seed``; ``stats`` (default: on with ``tune``): the paired statistics
-    against the best (:mod:`~losslab.study.stats`, drawn from ``seed``)."""
+    by ``select`` on seed ``seed``; ``stats`` (default: on with two seeds or more): the paired
+    statistics against the best (:mod:`~losslab.study.stats`, drawn from ``seed``)."""
     from losslab.study.cluster import check_executor
 
     check_executor(executor, scheduler)
@@ -167,7 +167,7 @@ def compare(
         flat = tag_runs(flat, records, trial_flat, trial_records, summary)
         config["tune"] = {"mode": tune.text(), "select": select, "seed": seed}
         config["tuning"] = tuning
-    if stats if stats is not None else tune.on:
+    if stats if stats is not None else (tune.on or grid.seeds >= 2):
         config["pairs"] = study_pairs(flat, summary, ranked_by(flat), seed)
     return Study(
         runs=flat,
