@@ -458,6 +458,14 @@ WeightColumn = Annotated[
 ]
 OutDir = Annotated[str | None, Opt("--out", help="Directory for the record (default: results/).")]
 NoSave = Annotated[bool, Opt("--no-save", help="Do not write a run record.")]
+Threads = Annotated[
+    int,
+    Opt(
+        "--threads",
+        help="BLAS threads of a run's matrix products (default 1: faster for minibatch "
+        "products, and unslowed by a busy core; each worker of --jobs N uses 1).",
+    ),
+]
 # every command that draws: the figure's resolution and size (losslab.views.figures checks them)
 FIGURE_DPI = 150  # losslab.views.figures.DPI, not imported here: --help stays light (tested)
 DpiOpt = Annotated[

@@ -49,6 +49,7 @@ from losslab.cli.common import (
     TargetScale,
     TestData,
     TestSize,
+    Threads,
     Tol,
     ValSize,
     Warmup,
@@ -138,6 +139,7 @@ def fit_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
+    threads: Threads = 1,
     plot: Annotated[
         str | None,
         Opt(
@@ -227,6 +229,9 @@ def fit_cmd(
     from losslab.views.figures import check_figure
 
     _, dpi, inches = check_figure(plot, dpi, size)  # before any work, as every drawing command
+    from losslab.train import blas
+
+    blas.set_threads(threads)  # chosen, not inherited (BENCHMARKS section 13)
     with _progress("epoch", progress) as bar:
         if stream:
             from losslab.train.stream import fit as fit_stream

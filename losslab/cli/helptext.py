@@ -39,6 +39,7 @@ OTHER_PANELS = {
     "chunk_rows": "Data",
     "seeds": "Training",
     "target_loss": "Training",
+    "threads": "Training",
     "jobs": "Execution",
     "executor": "Execution",
     "scheduler": "Execution",

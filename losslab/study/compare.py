@@ -33,6 +33,7 @@ from losslab.study.summary import (
     reference_for,
     summarise,
 )
+from losslab.train import blas
 from losslab.train.loop import (
     FitConfig,
     Problem,
@@ -106,6 +107,8 @@ def compare(
         "jobs": jobs,
         "executor": executor,
         "scheduler": scheduler,
+        # a worker's runs use one BLAS thread; --jobs 1 runs them in this process
+        "blas": blas.record(1 if executor == "dask" or min(jobs, len(runs)) > 1 else None),
         "runs_planned": len(runs),
         "coincided": coincided,
         "target_default": target_loss is None,

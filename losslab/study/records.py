@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from losslab import __version__
 from losslab.data.write import new_dir, to_csv, to_json
 from losslab.errors import DataError, LossLabError
+from losslab.train import blas
 
 if TYPE_CHECKING:  # pragma: no cover
     from losslab.train.loop import FitResult
@@ -160,6 +161,7 @@ def save_fit(result: FitResult, out: str | Path | None = None) -> Path:
         **result.config,
         "data_file": result.data,
         "versions": versions(),
+        "blas": blas.info(),  # the threads this process's products used
         "command": "fit",
     }
     metrics = {

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from losslab.optim.optimizers import OPTIMIZERS
-from losslab.study import workers
+from losslab.study import shared, workers
 from losslab.study.problems import (
     _problem_for,
     _split_for,
     _use_problem,
     _worker,
 )
+from losslab.train import blas
 from losslab.train.loop import (
     FitConfig,
     FitResult,
@@ -84,8 +85,11 @@ class _Stop(_Interrupt):
             self.shielded = False
 
 
-def _init_worker(problem: Problem, flag: Any) -> None:
+def _init_worker(problem: Problem, flag: Any, splits: Any = None) -> None:
+    blas.set_threads(1)  # one BLAS thread per worker: two workers on two cores, none waiting
     _use_problem(problem)
+    if splits is not None:
+        splits.install()
     _worker["stop"] = _Stop(flag)
 
 
@@ -306,9 +310,13 @@ class _Execution:
 
     def in_workers(self, jobs: int) -> None:
         """Each worker holds one run at a time and gets the next as soon as it reports."""
+        with shared.shared_splits(self.problem, self.runs, forked=workers.forked()) as splits:
+            self._pool(jobs, splits)
+
+    def _pool(self, jobs: int, splits: Any) -> None:
         stop, tasks = self.stop, iter(enumerate(self.runs))
         pool = workers.Pool(
-            jobs, handle=_run_task, init=_init_worker, initargs=(self.problem, stop.flag)
+            jobs, handle=_run_task, init=_init_worker, initargs=(self.problem, stop.flag, splits)
         )
 
         def give(worker: Any) -> None:

@@ -37,6 +37,11 @@ def context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
+def forked() -> bool:
+    """Whether the workers are forked (they inherit this process's memory and mappings)."""
+    return context().get_start_method() == "fork"
+
+
 class _RemoteTraceback(Exception):
     def __init__(self, text: str) -> None:
         self.text = text
