@@ -462,8 +462,9 @@ Threads = Annotated[
     int,
     Opt(
         "--threads",
-        help="BLAS threads of a run's matrix products (default 1: faster for minibatch "
-        "products, and unslowed by a busy core; each worker of --jobs N uses 1).",
+        help="BLAS threads of the run's matrix products (default 1, as every run of "
+        "`compare`: faster for minibatch products, unslowed by a busy core; 2 threads may "
+        "change the last bits of large products).",
     ),
 ]
 # every command that draws: the figure's resolution and size (losslab.views.figures checks them)

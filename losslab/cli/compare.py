@@ -52,7 +52,6 @@ from losslab.cli.common import (
     TargetScale,
     TestData,
     TestSize,
-    Threads,
     Tol,
     ValSize,
     Warmup,
@@ -191,7 +190,6 @@ def compare_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
-    threads: Threads = 1,
     hyper: dict[str, Any] | None = None,
     schedule_params: dict[str, Any] | None = None,
     loss_args: dict[str, Any] | None = None,
@@ -250,9 +248,6 @@ def compare_cmd(
     from losslab.views.figures import check_figure
 
     _, dpi, inches = check_figure(plot, dpi, size)
-    from losslab.train import blas
-
-    blas.set_threads(threads)  # chosen, not inherited (BENCHMARKS section 13)
     with _progress("runs", progress) as bar:  # its note tells of an interruption
         result = compare(
             data,

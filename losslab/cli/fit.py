@@ -231,14 +231,15 @@ def fit_cmd(
     _, dpi, inches = check_figure(plot, dpi, size)  # before any work, as every drawing command
     from losslab.train import blas
 
-    blas.set_threads(threads)  # chosen, not inherited (BENCHMARKS section 13)
-    with _progress("epoch", progress) as bar:
+    # chosen, not inherited (BENCHMARKS section 13)
+    with blas.runs_with(threads), blas.limited(threads), _progress("epoch", progress) as bar:
         if stream:
             from losslab.train.stream import fit as fit_stream
 
             result = fit_stream(data, chunk_rows=chunk_rows, progress=bar, **settings)
         else:
             result = fit(data, progress=bar, **settings)
+        record_blas = blas.record()
     _warn_row_ids(result.data.get("preparation", {}))
     if lr is None:
         from losslab.train.prepare import target_note
@@ -248,7 +249,7 @@ def fit_cmd(
             _note(note)
     failures: list[str] = []
     if not no_save:
-        record = _saved(lambda: save_fit(result, out), failures)
+        record = _saved(lambda: save_fit(result, out, blas_used=record_blas), failures)
         result.record = str(record) if record is not None else None
     if plot is not None:
         from losslab.views.plot import plot_fit

@@ -107,8 +107,7 @@ def compare(
         "jobs": jobs,
         "executor": executor,
         "scheduler": scheduler,
-        # a worker's runs use one BLAS thread; --jobs 1 runs them in this process
-        "blas": blas.record(1 if executor == "dask" or min(jobs, len(runs)) > 1 else None),
+        "blas": blas.record(),  # every run's products use blas.run_threads(), whatever --jobs
         "runs_planned": len(runs),
         "coincided": coincided,
         "target_default": target_loss is None,

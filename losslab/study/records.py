@@ -155,13 +155,16 @@ def history_csv(history: list[dict[str, Any]]) -> str:
     return to_csv(header, ([row.get(k) for k in header] for row in history))
 
 
-def save_fit(result: FitResult, out: str | Path | None = None) -> Path:
-    """The run record of `losslab fit`: config.json, history.csv, metrics.json, model.json."""
+def save_fit(
+    result: FitResult, out: str | Path | None = None, *, blas_used: dict[str, Any] | None = None
+) -> Path:
+    """The run record of `losslab fit`: config.json, history.csv, metrics.json, model.json;
+    ``blas_used``: the BLAS the run used (default: :func:`losslab.train.blas.record` now)."""
     config = {
         **result.config,
         "data_file": result.data,
         "versions": versions(),
-        "blas": blas.info(),  # the threads this process's products used
+        "blas": blas_used or blas.record(),
         "command": "fit",
     }
     metrics = {

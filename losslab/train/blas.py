@@ -6,23 +6,29 @@ BLAS thread is faster than two, and far faster when another process holds the se
 threads instead of inheriting OpenBLAS's default of one per core: ``fit --threads`` (default 1), and
 one per worker process of ``compare --jobs N``.
 
-threadpoolctl (the ``threads`` extra) is used where installed: it knows every BLAS (OpenBLAS, MKL,
-BLIS). Without it, NumPy's own OpenBLAS is found among the loaded libraries and asked directly
-(``openblas_set_num_threads``, under the symbol prefix and suffix of the wheel's build); any other
-BLAS is left as it is and recorded as unknown. Both cost well under a millisecond once loaded.
+Every run (:func:`losslab.train.loop.train`) runs its products with :func:`run_threads` threads,
+1 unless ``fit --threads`` says otherwise, whatever the process had: 1 and 2 threads give
+different last bits for MNIST-sized products (OpenBLAS's one-thread path for small matrices sums
+in another order), so the runs of a study agree whatever ``--jobs`` or executor.
+
+NumPy's own OpenBLAS is found among the loaded libraries and asked directly
+(``openblas_set_num_threads``, under the symbol prefix and suffix of the wheel's build: about
+2 µs); for another BLAS (MKL, BLIS) threadpoolctl is used where installed (the ``threads`` extra;
+milliseconds: it scans the loaded libraries at every call), else it is left as it is and recorded
+as unknown.
 """
 
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
-from typing import Any
+from functools import cache, wraps
+from typing import Any, TypeVar
 
 from losslab.errors import ConfigError
 
-INSTALL = "pip install 'losslab[threads]'"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _threadpoolctl() -> Any:
@@ -69,6 +75,14 @@ def _call(name: str, *args: int, text: bool = False) -> Any:
 def info() -> dict[str, Any]:
     """``{"library", "version", "kernel", "threads"}`` of the BLAS NumPy calls (what a run's
     record keeps under ``blas``); ``library`` is ``"unknown"`` when it cannot be told."""
+    if _openblas() is not None:
+        config = _call("openblas_get_config", text=True).split()
+        return {
+            "library": "openblas",
+            "version": config[1] if len(config) > 1 else "",
+            "kernel": _call("openblas_get_corename", text=True),
+            "threads": int(_call("openblas_get_num_threads")),
+        }
     tpc = _threadpoolctl()
     if tpc is not None:
         for lib in tpc.threadpool_info():
@@ -79,19 +93,13 @@ def info() -> dict[str, Any]:
                     "kernel": str(lib.get("architecture", "")),
                     "threads": int(lib.get("num_threads", 0)),
                 }
-    if _openblas() is not None:
-        config = _call("openblas_get_config", text=True).split()
-        return {
-            "library": "openblas",
-            "version": config[1] if len(config) > 1 else "",
-            "kernel": _call("openblas_get_corename", text=True),
-            "threads": int(_call("openblas_get_num_threads")),
-        }
     return {"library": "unknown", "version": "", "kernel": "", "threads": 0}
 
 
 def threads() -> int:
     """The threads a BLAS product uses now (0: unknown)."""
+    if _openblas() is not None:
+        return int(_call("openblas_get_num_threads"))
     return int(info()["threads"])
 
 
@@ -100,11 +108,12 @@ def set_threads(n: int) -> None:
     maximum); nothing happens where the BLAS cannot be told (see the module's text)."""
     if n < 1:
         raise ConfigError(f"--threads must be at least 1, got {n}")
+    if _openblas() is not None:
+        _call("openblas_set_num_threads", n)
+        return
     tpc = _threadpoolctl()
     if tpc is not None:
         tpc.threadpool_limits(limits=n, user_api="blas")
-    elif _openblas() is not None:
-        _call("openblas_set_num_threads", n)
 
 
 @contextmanager
@@ -122,8 +131,43 @@ def limited(n: int | None) -> Iterator[None]:
             set_threads(before)
 
 
-def record(threads: int | None = None) -> dict[str, Any]:
-    """What a run's record keeps under ``blas``: :func:`info`, with ``threads`` the count its
-    products used when that is not this process's (a worker's one thread)."""
-    found = info()
-    return found if threads is None else {**found, "threads": threads}
+_runs = {"threads": 1}
+
+
+def run_threads() -> int:
+    """The BLAS threads of every run in this process (1 unless :func:`set_run_threads`)."""
+    return _runs["threads"]
+
+
+def set_run_threads(n: int) -> None:
+    """Runs from now on use ``n`` BLAS threads (``fit --threads``)."""
+    if n < 1:
+        raise ConfigError(f"--threads must be at least 1, got {n}")
+    _runs["threads"] = n
+
+
+@contextmanager
+def runs_with(n: int) -> Iterator[None]:
+    """Runs inside use ``n`` BLAS threads; the setting before is restored."""
+    before = run_threads()
+    set_run_threads(n)
+    try:
+        yield
+    finally:
+        _runs["threads"] = before
+
+
+def pinned(fn: F) -> F:
+    """``fn`` runs with :func:`run_threads` BLAS threads; the count before is restored."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with limited(run_threads()):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def record() -> dict[str, Any]:
+    """What a record keeps under ``blas``: :func:`info`, with the threads its runs used."""
+    return {**info(), "threads": run_threads()}
