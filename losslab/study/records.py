@@ -226,7 +226,9 @@ def load_run(record: str | Path) -> FitResult:
         status=metrics.get("status", "completed"),
         epochs_run=metrics.get("epochs_run", len(history)),
         seconds=metrics.get("seconds"),
-        config={k: v for k, v in config.items() if k not in ("data_file", "versions", "command")},
+        config={
+            k: v for k, v in config.items() if k not in ("data_file", "versions", "blas", "command")
+        },
         history=history,
         metrics={k: metrics[k] for k in ("train", "val", "test") if k in metrics},
         model=schema.read_json(model_file),
