@@ -216,3 +216,18 @@ def test_a_record_without_blas_still_reads_and_a_bad_one_is_one_line(tmp_path):
     with pytest.raises(DataError, match=r"blas\.threads"):
         schema.run_config(bad)
     np.testing.assert_equal(schema.run_config(run / "config.json")["command"], "fit")
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax"])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scaling_in_one_array_is_the_two_step_formula_bit_for_bit(kind, order, dtype):
+    from losslab.train.prepare import Scaler
+
+    rng = np.random.default_rng(1)
+    X = np.asarray(rng.standard_normal((300, 5)) * 1e3, dtype=dtype, order=order)
+    scaler = Scaler.fit(X, kind, list("abcde"), "here")
+    expected = np.asfortranarray((X - scaler.mean) / scaler.scale)
+    got = scaler.apply(X)
+    assert got.dtype == expected.dtype and got.flags.f_contiguous
+    assert got.tobytes(order="F") == expected.tobytes(order="F")
