@@ -141,6 +141,16 @@ def test_shared_splits_are_the_same_bytes_read_only_and_leave_no_file(forked):
                 assert a.tobytes(order="A") == b.tobytes(order="A")
                 assert a.flags.f_contiguous == b.flags.f_contiguous
                 assert a.dtype == b.dtype and not a.flags.writeable
+        if not forked:  # a spawned worker: the table arrives pickled, the arrays as the file
+            import pickle
+
+            travelled = pickle.loads(pickle.dumps(table))
+            _worker["splits"].clear()
+            travelled.install()
+            for (seed, _), split in _worker["splits"].items():
+                for name in shared.FIELDS:
+                    a, b = getattr(split, name), getattr(expected[seed], name)
+                    assert a.tobytes(order="A") == b.tobytes(order="A")
     if not forked:
         assert not Path(path).exists()
 
