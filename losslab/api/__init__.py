@@ -85,6 +85,7 @@ def fit(
     dpi: float | None = None,
     size: str | None = None,
     progress: Any = None,
+    threads: int = 1,
     **settings: Any,
 ) -> FitResult:
     """Train a model as `losslab fit` does: ``data`` is a path, a bundled name or a DataFrame;
@@ -93,13 +94,15 @@ def fit(
     results/); ``stream=True`` reads ``data`` in chunks as ``fit --stream``; ``progress``:
     ``"auto"``, ``"bar"``, ``"lines"`` or ``"none"`` on stderr, or a callable ``(epoch, epochs,
     train_loss)``; ``plot`` draws the run's curves to that file (at ``dpi``, ``size`` "WxH"
-    inches). Returns a
+    inches); ``threads``: the run's BLAS threads (as ``fit --threads``). Returns a
     :class:`~losslab.train.loop.FitResult`."""
     save = _saving(save, no_save)
     if chunk_rows is not None and not stream:
         raise ConfigError(f"chunk_rows={chunk_rows} needs stream=True")
     dpi, inches = _check_plot(plot, dpi, size)
-    with progress_display(progress, "epoch") as bar:
+    from losslab.train import blas
+
+    with blas.runs_with(threads), blas.limited(threads), progress_display(progress, "epoch") as bar:
         if stream:
             from losslab.train.stream import fit as run_stream
 
@@ -108,10 +111,11 @@ def fit(
             from losslab.train.loop import fit as run
 
             result = run(data, progress=bar, **settings)
+        used = blas.record()
     if save:
         from losslab.study.records import save_fit
 
-        result.record = str(save_fit(result, out))
+        result.record = str(save_fit(result, out, blas_used=used))
     if plot is not None:
         from losslab.views.plot import plot_fit
 

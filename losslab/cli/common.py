@@ -520,6 +520,15 @@ WeightColumn = Annotated[
 ]
 OutDir = Annotated[str | None, Opt("--out", help="Directory for the record (default: results/).")]
 NoSave = Annotated[bool, Opt("--no-save", help="Do not write a run record.")]
+Threads = Annotated[
+    int,
+    Opt(
+        "--threads",
+        help="BLAS threads of the run's matrix products (default 1, as every run of "
+        "`compare`: faster for minibatch products, unslowed by a busy core; 2 threads may "
+        "change the last bits of large products).",
+    ),
+]
 # every command that draws: the figure's resolution and size (losslab.views.figures checks them)
 FIGURE_DPI = 150  # losslab.views.figures.DPI, not imported here: --help stays light (tested)
 DpiOpt = Annotated[

@@ -49,6 +49,7 @@ from losslab.cli.common import (
     TargetScale,
     TestData,
     TestSize,
+    Threads,
     Tol,
     ValSize,
     Warmup,
@@ -139,6 +140,7 @@ def fit_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
+    threads: Threads = 1,
     plot: Annotated[
         str | None,
         Opt(
@@ -228,13 +230,17 @@ def fit_cmd(
     from losslab.views.figures import check_figure
 
     _, dpi, inches = check_figure(plot, dpi, size)  # before any work, as every drawing command
-    with _progress("epoch", progress) as bar:
+    from losslab.train import blas
+
+    # chosen, not inherited (BENCHMARKS section 13)
+    with blas.runs_with(threads), blas.limited(threads), _progress("epoch", progress) as bar:
         if stream:
             from losslab.train.stream import fit as fit_stream
 
             result = fit_stream(data, chunk_rows=chunk_rows, progress=bar, **settings)
         else:
             result = fit(data, progress=bar, **settings)
+        record_blas = blas.record()
     _warn_row_ids(result.data.get("preparation", {}))
     if lr is None:
         from losslab.train.prepare import target_note
@@ -244,7 +250,7 @@ def fit_cmd(
             _note(note)
     failures: list[str] = []
     if not no_save:
-        record = _saved(lambda: save_fit(result, out), failures)
+        record = _saved(lambda: save_fit(result, out, blas_used=record_blas), failures)
         result.record = str(record) if record is not None else None
     if plot is not None:
         from losslab.views.plot import plot_fit

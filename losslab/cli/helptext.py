@@ -40,6 +40,7 @@ OTHER_PANELS = {
     "seeds": "Training",
     "target_loss": "Training",
     "more_data": "Data",
+    "threads": "Training",
     "jobs": "Execution",
     "executor": "Execution",
     "scheduler": "Execution",

@@ -187,7 +187,9 @@ def _local_worker_plugin(parent: int) -> Any:
 
         def setup(self, worker: Any) -> None:
             from losslab.study import workers
+            from losslab.train import blas
 
+            blas.set_threads(1)  # one thread per worker process, as the local pool's workers
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
             workers.watch_parent(self.parent)

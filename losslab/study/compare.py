@@ -37,6 +37,7 @@ from losslab.study.summary import (
     summarise,
 )
 from losslab.study.tune import Tune, run_tuning, tag_runs
+from losslab.train import blas
 from losslab.train.loop import (
     FitConfig,
     Problem,
@@ -128,6 +129,7 @@ def compare(
         "jobs": jobs,
         "executor": executor,
         "scheduler": scheduler,
+        "blas": blas.record(),  # every run's products use blas.run_threads(), whatever --jobs
         "runs_planned": len(runs),
         "coincided": coincided,
         "target_default": target_loss is None,

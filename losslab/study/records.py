@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from losslab import __version__
 from losslab.data.write import new_dir, to_csv, to_json
 from losslab.errors import DataError, LossLabError
+from losslab.train import blas
 
 if TYPE_CHECKING:  # pragma: no cover
     from losslab.train.loop import FitResult
@@ -182,13 +183,17 @@ def history_csv(history: list[dict[str, Any]]) -> str:
     return to_csv(header, ([row.get(k) for k in header] for row in history))
 
 
-def save_fit(result: FitResult, out: str | Path | None = None) -> Path:
-    """The run record of `losslab fit`: config.json, history.csv, metrics.json, model.json."""
+def save_fit(
+    result: FitResult, out: str | Path | None = None, *, blas_used: dict[str, Any] | None = None
+) -> Path:
+    """The run record of `losslab fit`: config.json, history.csv, metrics.json, model.json;
+    ``blas_used``: the BLAS the run used (default: :func:`losslab.train.blas.record` now)."""
     config = {
         **result.config,
         "data_file": result.data,
         "versions": versions(),
         **plugins_used(),
+        "blas": blas_used or blas.record(),
         "command": "fit",
     }
     metrics = {
@@ -253,7 +258,7 @@ def load_run(record: str | Path) -> FitResult:
         config={
             k: v
             for k, v in config.items()
-            if k not in ("data_file", "versions", "command", "plugins")
+            if k not in ("data_file", "versions", "blas", "command", "plugins")
         },
         history=history,
         metrics={k: metrics[k] for k in ("train", "val", "test") if k in metrics},

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from losslab.optim.optimizers import OPTIMIZERS
-from losslab.study import workers
+from losslab.study import shared, workers
 from losslab.study.problems import (
     _problem_for,
     _split_for,
     _use_problem,
     _worker,
 )
-from losslab.train import plugins
+from losslab.train import blas, plugins
 from losslab.train.loop import (
     FitConfig,
     FitResult,
@@ -85,9 +85,14 @@ class _Stop(_Interrupt):
             self.shielded = False
 
 
-def _init_worker(problem: Problem, flag: Any, sources: tuple[Any, ...] = ()) -> None:
+def _init_worker(
+    problem: Problem, flag: Any, splits: Any = None, sources: tuple[Any, ...] = ()
+) -> None:
+    blas.set_threads(1)  # one BLAS thread per worker: two workers on two cores, none waiting
     plugins.ensure(sources)  # a spawned worker has none of the parent's plugins yet
     _use_problem(problem)
+    if splits is not None:
+        splits.install()
     _worker["stop"] = _Stop(flag)
 
 
@@ -310,12 +315,16 @@ class _Execution:
 
     def in_workers(self, jobs: int) -> None:
         """Each worker holds one run at a time and gets the next as soon as it reports."""
+        with shared.shared_splits(self.problem, self.runs, forked=workers.forked()) as splits:
+            self._pool(jobs, splits)
+
+    def _pool(self, jobs: int, splits: Any) -> None:
         stop, tasks = self.stop, iter(enumerate(self.runs))
         pool = workers.Pool(
             jobs,
             handle=_run_task,
             init=_init_worker,
-            initargs=(self.problem, stop.flag, plugins.shipped()),
+            initargs=(self.problem, stop.flag, splits, plugins.shipped()),
         )
 
         def give(worker: Any) -> None:

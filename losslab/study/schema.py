@@ -223,6 +223,18 @@ def _versions(value: Any, name: str = "versions") -> dict[str, str]:
     return obj
 
 
+def _blas(value: Any, name: str = "blas") -> dict[str, Any]:
+    """The BLAS a record's runs used (library, version, kernel, threads); older records have
+    none."""
+    obj = _object(value, name)
+    for key in ("library", "version", "kernel"):
+        if key in obj:
+            _text(obj[key], f"{name}.{key}", empty=True)
+    if "threads" in obj:
+        _integer(obj["threads"], f"{name}.threads")
+    return obj
+
+
 # --------------------------------------------------------------------------- model.json
 
 SCALERS = ("standard", "minmax")
@@ -515,7 +527,7 @@ def _command(obj: dict[str, Any], expected: str) -> None:
 def _study_config(raw: Any) -> dict[str, Any]:
     obj = _object(raw, "(top level)")
     _command(obj, "compare")
-    _fields(obj, {"runs_planned": _optional(_integer), "versions": _versions}, "")
+    _fields(obj, {"runs_planned": _optional(_integer), "versions": _versions, "blas": _blas}, "")
     _text(_get(obj, "model"), "model")
     data = _object(_get(obj, "data"), "data")
     _text(_get(data, "source", "data."), "data.source")
@@ -686,6 +698,7 @@ RUN_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "epochs": _optional(lambda value, name: _integer(value, name, 1)),
     "command": _text,
     "versions": _versions,
+    "blas": _blas,
 }
 
 

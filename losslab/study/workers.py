@@ -37,6 +37,11 @@ def context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
+def forked() -> bool:
+    """Whether the workers are forked (they inherit this process's memory and mappings)."""
+    return context().get_start_method() == "fork"
+
+
 class _RemoteTraceback(Exception):
     def __init__(self, text: str) -> None:
         self.text = text
@@ -142,6 +147,7 @@ def _serve(
 ) -> None:
     """A worker's life: take a task, send back (ok, result or exception, traceback text)."""
     _die_with(parent)
+    _keep_freed_memory()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -165,6 +171,29 @@ def _serve(
                 conn.send((False, RuntimeError(repr(reply[1])), str(exc)))
         except OSError:
             return
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
+KEEP_BYTES = 1 << 30
+
+
+def _keep_freed_memory() -> None:
+    """glibc: allocate even large arrays from the heap and keep what is freed for the next run.
+
+    By default an array above 32 MB is a fresh ``mmap`` and goes back to the system when freed,
+    so every run's large arrays (a minibatch run's row-major copy of the training rows, the
+    scores of an evaluation) are zeroed pages again, faulted in one by one: a forked worker took
+    14× the page faults of ``--jobs 1`` (BENCHMARKS section 11). A worker lives for one study,
+    so keeping up to ``KEEP_BYTES`` of freed memory costs nothing after it. Where ``mallopt``
+    is not glibc's, nothing happens."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mallopt(M_MMAP_THRESHOLD, KEEP_BYTES)
+        libc.mallopt(M_TRIM_THRESHOLD, 2 * KEEP_BYTES)
+    except (OSError, AttributeError):
+        pass
 
 
 def _die_with(parent: int) -> None:

@@ -20,6 +20,7 @@ from losslab.errors import ConfigError
 from losslab.nn.network import Network
 from losslab.optim.optimizers import OPTIMIZERS, make_optimizer
 from losslab.optim.schedules import LRSchedule, Plateau, lr_schedule, schedule_unit
+from losslab.train import blas
 from losslab.train.config import (  # noqa: F401  (re-exported: the settings live in losslab.train.config)
     DEFAULT_ACTIVATION,
     DEFAULT_HIDDEN,
@@ -330,6 +331,7 @@ def schedule_for(config: FitConfig, lr0: float, steps_per_epoch: int) -> LRSched
     )
 
 
+@blas.pinned  # its products use the run's BLAS threads, not the process's
 def train(
     problem: Problem,
     split: Split,

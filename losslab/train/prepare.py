@@ -352,7 +352,10 @@ class Scaler:
         return cls(center, np.where(spread > 0, spread, 1.0), kind)
 
     def apply(self, X: np.ndarray) -> np.ndarray:
-        return np.asfortranarray((X - self.mean) / self.scale)
+        # the same two operations as (X − mean) / scale, in one array instead of two
+        out = np.subtract(X, self.mean, order="F")
+        np.divide(out, self.scale, out=out)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "mean": self.mean.tolist(), "scale": self.scale.tolist()}
