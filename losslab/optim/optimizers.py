@@ -691,6 +691,8 @@ def _adapted(cls: type) -> type[UpdateRule]:
     Adapted.__doc__ = cls.__doc__
     Adapted.__module__ = cls.__module__
     return Adapted
+
+
 def check_spaces(name: str, hypers: tuple[Hyper, ...], tune: tuple[str, ...]) -> None:
     """Each tuned name declared with a space whose ends are valid values; ConfigError else."""
     by_name = {h.name: h for h in hypers}
