@@ -195,6 +195,7 @@ def compare(
     no_save: bool | None = None,
     out: str | None = None,
     progress: Any = None,
+    store: Any = None,
     **settings: Any,
 ) -> Study:
     """A study as `losslab compare` runs it: the grid options (``optimizer``, ``lr``, ``loss``,
@@ -202,7 +203,8 @@ def compare(
     optimizer's own); ``hidden`` one architecture (``"128,64"``, ``[128, 64]``) or a list of
     them, ``layers`` one cnn stack or a list; every other keyword is a `fit` setting for all runs.
     ``plot`` also draws the figure to that file (at ``dpi``, ``size`` "WxH" inches); ``save=True``
-    writes the study under ``out``.
+    writes the study under ``out``; a :class:`~losslab.study.store.StudyStore` as ``store``
+    keeps each run as it finishes and takes the runs it already holds.
     Returns a :class:`~losslab.study.summary.Study`."""
     from losslab.study.compare import compare as run
     from losslab.study.compare import save_study
@@ -241,9 +243,10 @@ def compare(
             on_interrupt=None if note is None else lambda: note(INTERRUPTED),
             executor=executor,
             scheduler=scheduler,
+            store=store,
         )
     if save:
-        result.record = save_study(result, out)
+        result.record = save_study(result, out, getattr(store, "directory", None))
     if plot is not None:
         from losslab.study.summary import optima
         from losslab.views.plot import plot_study

@@ -77,12 +77,23 @@ from losslab.cli.settings import (
     run_settings,
     schedule_settings,
 )
+from losslab.cli.survive import (
+    AllowChangedData,
+    Cache,
+    NoCache,
+    Resume,
+    SaveConfig,
+    StudyConfig,
+    reuse_note,
+    study_store,
+)
 
 commands = Commands()
 
 
 @commands.command("compare", declared=(hyper_options, schedule_options, loss_options))
 def compare_cmd(
+    ctx: typer.Context,
     data: Annotated[
         str | None,
         typer.Argument(
@@ -190,6 +201,12 @@ def compare_cmd(
     progress: ProgressOpt = Progress.auto,
     out: OutDir = None,
     no_save: NoSave = False,
+    config: StudyConfig = None,
+    save_config: SaveConfig = None,
+    resume: Resume = None,
+    cache: Cache = None,
+    no_cache: NoCache = False,
+    allow_changed_data: AllowChangedData = False,
     hyper: dict[str, Any] | None = None,
     schedule_params: dict[str, Any] | None = None,
     loss_args: dict[str, Any] | None = None,
@@ -200,6 +217,8 @@ def compare_cmd(
     (mean ± std), shows the gap to the exact optimum where the objective is smooth and convex
     (mse, bce, cross-entropy, with or without --l2), and saves config.json, runs.csv, curves.csv
     and summary.csv under results/ unless --no-save. A bare `losslab compare` runs a default study.
+    Each run is kept as it finishes (the study's runs/ and the run cache); --resume DIR finishes
+    a study that was stopped, and --config study.toml runs a study written as a file.
     """
     from losslab.api import compare
     from losslab.study.compare import save_study
@@ -248,6 +267,7 @@ def compare_cmd(
     from losslab.views.figures import check_figure
 
     _, dpi, inches = check_figure(plot, dpi, size)
+    store = study_store(ctx, out, no_save, resume, cache, no_cache, allow_changed_data, save_config)
     with _progress("runs", progress) as bar:  # its note tells of an interruption
         result = compare(
             data,
@@ -258,13 +278,15 @@ def compare_cmd(
             scheduler=scheduler,
             target_loss=target_loss,
             progress=bar,
+            store=store,
             **settings,
         )
     _warn_row_ids(result.config["data"].get("preparation", {}))
     failures = run_failures(result.runs)  # each run's own, after the study's result
     with _ctrl_c_ignored(result.partial):  # once stopped, one more Ctrl-C must not lose the study
         if not no_save:
-            result.record = _saved(lambda: save_study(result, out), failures)
+            directory = None if store is None else store.directory
+            result.record = _saved(lambda: save_study(result, out, directory), failures)
         if plot is not None:
             from losslab.study.summary import optima
             from losslab.views.plot import plot_study
@@ -323,6 +345,7 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         table = render.table(
             None, header, rows, highlight_row=0, compact=narrow, names=("optimizer", "loss")
         )
+        notes = [*notes, *reuse_note(study)]
         return [render.line(title), table, *(render.line(n, None) for n in notes)]
 
     runs_header = list(study.runs[0].keys())

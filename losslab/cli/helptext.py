@@ -42,6 +42,12 @@ OTHER_PANELS = {
     "jobs": "Execution",
     "executor": "Execution",
     "scheduler": "Execution",
+    "config": "Study",
+    "save_config": "Study",
+    "resume": "Study",
+    "cache": "Study",
+    "no_cache": "Study",
+    "allow_changed_data": "Study",
     "fmt": "Output",
     "progress": "Output",
     "out": "Output",
@@ -53,7 +59,7 @@ OTHER_PANELS = {
 # the order of the panels: the command's own options first, the long declared lists last
 ORDER = (
     "Options", "Data", "Model", "Loss", "Optimizer", "Schedule", "Training", "Execution",
-    "Output", "Loss parameters", "Schedule parameters", "Optimizer hyperparameters",
+    "Study", "Output", "Loss parameters", "Schedule parameters", "Optimizer hyperparameters",
 )  # fmt: skip
 # a command with fewer options than this lists them in one panel (its declared ones apart)
 GROUPED_FROM = 25

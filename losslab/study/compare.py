@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from losslab.errors import ConfigError, DataError
 from losslab.study.grid import (
@@ -28,6 +29,7 @@ from losslab.study.problems import (
 from losslab.study.runner import (
     run_grid,
 )
+from losslab.study.store import StudyStore, data_fingerprint, run_key, write_atomic
 from losslab.study.summary import (
     Study,
     reference_for,
@@ -52,9 +54,11 @@ def compare(
     on_interrupt: Callable[[], None] | None = None,
     executor: str = "local",
     scheduler: str | None = None,
+    store: StudyStore | None = None,
 ) -> Study:
-    """Run the study and summarise it (no saving, no printing); Ctrl-C and ``executor`` as in
-    ``run_grid``."""
+    """Run the study and summarise it (no printing); Ctrl-C and ``executor`` as in
+    ``run_grid``. With a ``store``, each finished run is kept at once and the runs it already
+    holds (this study's, or the run cache's) are taken instead of run."""
     from losslab.study.cluster import check_executor
 
     check_executor(executor, scheduler)
@@ -72,16 +76,29 @@ def compare(
     _use_problem(problem)
     runs, coincided = resolve_runs(runs)
     reference = reference_for(problem, base, grid.losses, grid.seeds)
-    records, interrupted = run_grid(
-        runs,
-        base,
-        problem,
-        jobs=jobs,
-        progress=progress,
-        on_interrupt=on_interrupt,
-        executor=executor,
-        scheduler=scheduler,
-    )
+    model_name = "linear" if problem.score_models else problem.model.name
+    found = _stored(store, problem, runs, f"compare-{problem.table.label}-{model_name}")
+    todo = [i for i in range(len(runs)) if i not in found]
+
+    def keep(record: dict[str, Any]) -> dict[str, Any]:
+        i = todo[record["index"]]
+        return store.put(i, record) if store is not None else {**record, "index": i}
+
+    records, interrupted = [], False
+    if todo:
+        records, interrupted = run_grid(
+            [runs[i] for i in todo],
+            base,
+            problem,
+            jobs=jobs,
+            progress=progress,
+            on_interrupt=on_interrupt,
+            executor=executor,
+            scheduler=scheduler,
+            on_record=keep,
+        )
+    ran = len(records)
+    records = sorted([*found.values(), *records], key=lambda record: record["index"])
     if not records:
         raise KeyboardInterrupt("stopped before any run finished; nothing to report")
     # a study of a linear model may mix regression losses (R²) and margin losses (accuracy)
@@ -101,7 +118,7 @@ def compare(
             "hiddens": grid.hiddens,
             "layers": grid.layers,
         },
-        "model": "linear" if problem.score_models else problem.model.name,
+        "model": model_name,
         **({"model_note": model_note} if model_note else {}),
         "jobs": jobs,
         "executor": executor,
@@ -149,7 +166,22 @@ def compare(
         seconds=time.perf_counter() - start,
         target_loss=target,
         curves=curves,
+        ran=ran,
+        reused=len(found),
     )
+
+
+def _stored(
+    store: StudyStore | None, problem: Problem, runs: list[FitConfig], name: str
+) -> dict[int, dict[str, Any]]:
+    """The runs ``store`` already holds, by position; each run's key is the data's fingerprint,
+    its resolved settings and whether it runs on the one-score model."""
+    if store is None:
+        return {}
+    sha = data_fingerprint(problem.table)
+    extra = {"score_models": problem.score_models}
+    keys = [run_key(sha, run.to_dict(), extra) for run in runs]
+    return store.begin(name, sha, keys, source=problem.table.label)
 
 
 def _one_score_model(problem: Problem, base: FitConfig, grid: Grid) -> tuple[Problem, str]:
@@ -173,7 +205,9 @@ def _one_score_model(problem: Problem, base: FitConfig, grid: Grid) -> tuple[Pro
     return replace(problem, score_models=True), note
 
 
-def save_study(study: Study, out: str | None) -> str:
+def save_study(study: Study, out: str | None, directory: str | Path | None = None) -> str:
+    """Write the study under ``out`` (a new record), or into its ``directory`` (a study whose
+    runs were kept as they finished), each file by atomic rename, summary.json last."""
     from losslab.data.write import to_csv, to_json
     from losslab.study.records import versions, write_record
 
@@ -204,9 +238,34 @@ def save_study(study: Study, out: str | None) -> str:
         ),
         "summary.json": to_json(study.summary) + "\n",
     }
+    if directory is not None:
+        return str(_into(Path(directory), files, study.partial))
     src = study.config["data"]["source"]
     name = f"compare-{src}-{study.config['model']}" + ("-partial" if study.partial else "")
     return str(write_record(out, name, files))
+
+
+PARTIAL_SUFFIX = "-partial"
+
+
+def _into(directory: Path, files: dict[str, str], partial: bool) -> Path:
+    """The derived files into a study's own directory; a stopped study's name ends in
+    ``-partial``, a finished one's not (a resumed study is renamed back)."""
+    from losslab.errors import LossLabError
+
+    try:
+        for filename, text in sorted(files.items(), key=lambda kv: kv[0] == "summary.json"):
+            write_atomic(directory / filename, text, stage="derived")
+        named = directory.name.endswith(PARTIAL_SUFFIX)
+        if partial != named:
+            stem = directory.name[: -len(PARTIAL_SUFFIX)] if named else directory.name
+            target = directory.with_name(stem + (PARTIAL_SUFFIX if partial else ""))
+            if not target.exists():
+                os.rename(directory, target)
+                directory = target
+    except OSError as exc:
+        raise LossLabError(f"cannot save the study to {directory}: {exc.strerror or exc}") from None
+    return directory
 
 
 def load_study(directory: str | Path) -> Study:
