@@ -94,6 +94,13 @@ def _stall_here(stage: str) -> bool:
         return _writes[stage] == int(k)
 
 
+def _stall(fh: Any, path: Path) -> None:
+    if fh is not None:
+        fh.flush()
+    Path(os.environ[TEST_STALL].split(":", 2)[2]).write_text(str(path))
+    threading.Event().wait()
+
+
 def write_atomic(path: Path, text: str, *, stage: str = "file") -> None:
     """Write ``text`` to ``path`` through a hidden temporary beside it and one rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
@@ -101,13 +108,13 @@ def write_atomic(path: Path, text: str, *, stage: str = "file") -> None:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             if _stall_here(stage):  # half the file written, then wait to be killed
                 fh.write(text[: len(text) // 2])
-                fh.flush()
-                Path(os.environ[TEST_STALL].split(":", 2)[2]).write_text(str(path))
-                threading.Event().wait()
+                _stall(fh, path)
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        if _stall_here(stage + "+"):  # the file in place, then wait to be killed
+            _stall(None, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
