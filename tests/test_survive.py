@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from losslab.cli.studyfile import _toml_module
-from losslab.errors import DataError
+from losslab.errors import ConfigError, DataError
 from losslab.study import store
 from losslab.train.config import FitConfig
 
@@ -97,9 +97,11 @@ def test_ages(text, seconds):
 # --------------------------------------------------------------------------- the CLI
 
 
-def test_each_run_is_kept_and_the_study_is_derived_from_the_run_files(cli, tmp_path):
-    out = cli.json("compare", *STUDY, "--out", tmp_path, "--progress", "none")
+def test_each_run_is_kept_and_the_study_is_derived_from_the_run_files(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # under results/, with the default cache results/.cache
+    out = cli.json("compare", *STUDY, "--progress", "none")
     assert (out["ran"], out["reused"]) == (4, 0)
+    tmp_path = tmp_path / "results"
     (study,) = studies(tmp_path)
     files = sorted(p.name for p in (study / "runs").iterdir())
     assert len(files) == 4 and all(len(f) == 64 + 5 for f in files)
@@ -135,6 +137,8 @@ def test_no_save_keeps_nothing_unless_a_cache_is_named(cli, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     out = cli.json("compare", *STUDY, "--no-save")
     assert out["ran"] == 4 and not (tmp_path / "results").exists()
+    cli.json("compare", *STUDY, "--out", "elsewhere")  # saved elsewhere: no default cache
+    assert [p.name for p in (tmp_path / "elsewhere").iterdir() if p.name.startswith(".")] == []
     out = cli.json("compare", *STUDY, "--no-save", "--cache", "c")
     again = cli.json("compare", *STUDY, "--no-save", "--cache", "c")
     assert (out["ran"], again["reused"]) == (4, 4)
@@ -337,3 +341,28 @@ def test_cache_info_and_clear(cli, tmp_path):
         "cache", "--clear", "--older-than", "soon", "--cache", cache
     )
     assert "goes with --clear" in cli.error("cache", "--older-than", "3d", "--cache", cache)
+
+
+def test_the_api_takes_the_same_study_options(tmp_path):
+    import losslab
+
+    config = tmp_path / "s.toml"
+    config.write_text('optimizer = ["sgd", "adam"]\nseeds = 2\n[fit]\nepochs = 3\n')
+    first = losslab.compare("iris", config=config, jobs=1, save=True, out=tmp_path / "r",
+                            cache=tmp_path / "c")  # fmt: skip
+    assert (first.ran, first.reused, len(first.runs)) == (4, 0, 4)
+    again = losslab.compare("iris", config=config, jobs=1, cache=tmp_path / "c", epochs=3)
+    assert (again.ran, again.reused) == (0, 4)
+    study = Path(first.record)
+    for name in ("config.json", "runs.csv", "curves.csv", "summary.csv", "summary.json"):
+        (study / name).unlink()
+    sorted((study / "runs").iterdir())[0].unlink()
+    resumed = losslab.compare(resume=study, no_cache=True)
+    assert (resumed.ran, resumed.reused) == (1, 3)
+    fresh = losslab.compare("iris", config=tmp_path / "s.toml", jobs=1, save=True,
+                            out=tmp_path / "f")  # fmt: skip
+    for name in ("runs.csv", "curves.csv"):
+        assert numbers(study, name) == numbers(Path(fresh.record), name)
+    with pytest.raises(ConfigError, match=r"unknown key 'optimiser'.*'optimizer'"):
+        config.write_text('optimiser = "sgd"\n')
+        losslab.compare("iris", config=config)

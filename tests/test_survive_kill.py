@@ -51,7 +51,7 @@ def _wait_for_file(process: Losslab, path: Path) -> None:
 def _kill_and_resume(tmp_path, monkeypatch, reference, execution, stage, k) -> dict:
     out, announce = tmp_path / "studies", tmp_path / "reached"
     monkeypatch.setenv(TEST_STALL, f"{stage}:{k}:{announce}")
-    args = ["compare", *STUDY, *execution, "--out", str(out), "--progress", "lines"]
+    args = ["compare", *STUDY, *execution, "--out", str(out), "--cache", str(out / ".cache")]
     process = Losslab([*args, "--format", "json"], tmp_path, new_session=True)
     try:
         _wait_for_file(process, announce)
@@ -64,7 +64,7 @@ def _kill_and_resume(tmp_path, monkeypatch, reference, execution, stage, k) -> d
     if stage in ("run", "cache"):  # killed with a half-written temporary in place
         where = study / "runs" if stage == "run" else out / ".cache"
         assert list(where.glob(".*.tmp")), "the kill was not inside the write"
-    resumed = Cli().json("compare", "--resume", study, "--progress", "none")
+    resumed = Cli().json("compare", "--resume", study, "--progress", "none")  # its cache: beside
     assert resumed["ran"] + resumed["reused"] == RUNS
     assert not list((study / "runs").glob(".*.tmp"))
     for name in ("runs.csv", "curves.csv"):

@@ -195,6 +195,12 @@ def compare(
     no_save: bool | None = None,
     out: str | None = None,
     progress: Any = None,
+    config: str | None = None,
+    save_config: str | None = None,
+    resume: str | None = None,
+    cache: str | None = None,
+    no_cache: bool = False,
+    allow_changed_data: bool = False,
     store: Any = None,
     **settings: Any,
 ) -> Study:
@@ -204,8 +210,31 @@ def compare(
     them, ``layers`` one cnn stack or a list; every other keyword is a `fit` setting for all runs.
     ``plot`` also draws the figure to that file (at ``dpi``, ``size`` "WxH" inches); ``save=True``
     writes the study under ``out``; a :class:`~losslab.study.store.StudyStore` as ``store``
-    keeps each run as it finishes and takes the runs it already holds.
+    keeps each run as it finishes and takes the runs it already holds (``config``,
+    ``save_config``, ``resume``, ``cache``, ``no_cache``, ``allow_changed_data``: as the command's
+    flags; no cache unless ``cache`` names one).
     Returns a :class:`~losslab.study.summary.Study`."""
+    here = dict(locals())  # the call's keywords, before any other name is bound here
+    from losslab.api.survive import store_for, with_study_file
+    from losslab.study.config import STUDY_TOML
+
+    if config is not None or (resume is not None and store is None):
+        from inspect import signature
+        from pathlib import Path
+
+        source = Path(resume) / STUDY_TOML if resume is not None else Path(str(config))
+        if resume is not None:
+            from losslab.study.store import read_meta
+
+            read_meta(Path(resume))
+        known = set(signature(compare).parameters) | set(fit_settings())
+        merged = with_study_file(compare, here, known, source)
+        if resume is not None:
+            merged["store"] = store_for({**merged, "resume": resume}, True)
+            merged["save"] = True
+        return compare(**merged)
+    if store is None:
+        store = store_for(here, _saving(save, no_save))
     from losslab.study.compare import compare as run
     from losslab.study.compare import save_study
     from losslab.study.grid import DEFAULT_DATA, DEFAULT_L2, DEFAULT_OPTIMIZERS, Grid

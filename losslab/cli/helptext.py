@@ -105,6 +105,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "compare": (
         "losslab compare iris --optimizer sgd,adam,lion --epochs 20 --out runs",
         "losslab compare diabetes --optimizer gd,adam --loss mse,huber --epochs 10",
+        "losslab compare --resume runs/*-compare-iris-*",
+    ),
+    "cache": (
+        "losslab cache --info --cache runs/.cache",
+        "losslab cache --clear --older-than 30d --cache runs/.cache",
     ),
     "plot": (
         "losslab plot runs/*-compare-iris-*",

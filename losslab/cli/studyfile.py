@@ -5,19 +5,13 @@ The file's keys are the command's own options, found by walking the click comman
 ``_``, a list for an option that repeats, and a ``[fit]`` table or top-level keys for the
 settings every run shares. The file's values become the command's defaults (click's
 ``default_map``): a flag on the command line wins. A relative path in the file is relative to
-the file. study.toml is written by a small emitter of the flat keys, scalars and lists it holds
-(no dependency for the ten lines that this takes); it is read by ``tomllib`` (``tomli`` before
-Python 3.11).
+the file (reading and writing the file: :mod:`losslab.study.config`).
 """
 
 from __future__ import annotations
 
 import difflib
 import enum
-import json
-import math
-import os
-import sys
 import typing
 from pathlib import Path
 from typing import Any
@@ -33,11 +27,9 @@ STUDY_TOML = "study.toml"
 
 
 def _toml_module() -> Any:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    return tomllib
+    from losslab.study.config import _toml
+
+    return _toml()
 
 
 def _names(param: Any) -> list[str]:
@@ -62,32 +54,11 @@ def settable(command: Any) -> dict[str, Any]:
 
 def read_study_file(ctx: Any, path: Path) -> dict[str, Any]:
     """The command's defaults from a study file: ``{parameter name: value}``, each checked."""
-    tomllib = _toml_module()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such study file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc})") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        last = text.split("\n")
-        where = f"at line {len(last)}, column {len(last[-1]) + 1}"
-        message = str(exc).replace("at end of document", f"{where}: the end of the file")
-        raise ConfigError(f"{path}: not valid TOML: {message}") from None
-    flat = {k: v for k, v in doc.items() if k != "fit"}
-    fit = doc.get("fit", {})
-    if not isinstance(fit, dict):
-        raise ConfigError(f"{path}: 'fit' must be a table ([fit]) of the runs' shared settings")
-    for key, value in fit.items():
-        if key in flat:
-            raise ConfigError(f"{path}: key {key!r} is both in [fit] and at the top level")
-        flat[key] = value
+    from losslab.study.config import read_study_file as read
+
     keys = settable(ctx.command)
     out: dict[str, Any] = {}
-    for key, value in flat.items():
-        norm = key.replace("-", "_")
+    for norm, (key, value) in read(path).items():
         param = keys.get(norm)
         if param is None:
             raise ConfigError(_unknown(path, key, norm, keys, ctx.command))
@@ -146,22 +117,12 @@ def _checked(path: Path, key: str, param: Any, value: Any) -> Any:
             raise ConfigError(f"{path}: key {key!r} takes {_takes(param)}, got {item!r}")
         if kind is str and not isinstance(item, str):
             item = _number_text(item)
-        if isinstance(item, str):
-            item = _relative_to(path, item)
         fixed.append(item)
     return fixed if param.multiple else fixed[0]
 
 
 def _number_text(value: float) -> str:
     return repr(value) if isinstance(value, float) else str(value)
-
-
-def _relative_to(path: Path, value: str) -> str:
-    """A relative path in a study file is relative to the file (when it names a file there)."""
-    if not value or os.path.isabs(value):
-        return value
-    candidate = path.parent / value
-    return str(candidate) if candidate.exists() else value
 
 
 def use_study_file(ctx: Any, path: Path) -> None:
@@ -176,39 +137,10 @@ def study_toml(ctx: Any, where: Path) -> str:
     """The study's resolved settings as a study file to be saved at ``where``: every option of
     the command that the study depends on, with its value (options left at None are left out:
     None is "the default" to the command as well)."""
-    lines = [
-        "# losslab compare --config this-file (flags on the command line override it)",
-    ]
-    for param in ctx.command.params:
-        name = param.name
-        if name is None or name in META or name in OUTPUT:
-            continue
-        value = ctx.params.get(name)
-        if value is None or (param.multiple and not value):
-            continue
-        lines.append(f"{name} = {_emit(value, where)}")
-    return "\n".join(lines) + "\n"
+    from losslab.study.config import dump_study_file
 
-
-def _emit(value: Any, where: Path) -> str:
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_emit(v, where) for v in value) + "]"
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    text = str(value)
-    if text and os.path.exists(text):  # a file: relative to the study file, as it is read
-        text = os.path.relpath(os.path.abspath(text), where.parent.resolve())
-    return json.dumps(text, ensure_ascii=False)
+    names = [p.name for p in ctx.command.params if p.name and p.name not in META | OUTPUT]
+    return dump_study_file({name: ctx.params.get(name) for name in names}, where)
 
 
 def write_study_toml(ctx: Any, path: Path) -> str:

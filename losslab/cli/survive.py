@@ -69,8 +69,8 @@ Cache = Annotated[
     str | None,
     Opt(
         "--cache",
-        help="The run cache shared by studies (default: results/.cache, under --out): a run "
-        "already there is taken, not run again.",
+        help="The run cache shared by studies (default: results/.cache when saving under "
+        "results/): a run already there is taken, not run again.",
     ),
 ]
 NoCache = Annotated[bool, Opt("--no-cache", help="Neither read nor write the run cache.")]
@@ -121,10 +121,12 @@ def study_store(
     if no_save and cache is None:
         return None
     root = Path(resume).parent if resume is not None else Path(out or DEFAULT_RESULTS)
-    if no_cache:
-        cache_dir = None
-    else:
-        cache_dir = Path(cache) if cache is not None else root / DEFAULT_CACHE
+    # the default cache is results/.cache: a study saved elsewhere (--out) uses one when
+    # --cache names it, or when resumed beside the cache it was run with
+    cache_dir = Path(cache) if cache is not None else None
+    if cache is None and not no_cache and out is None:
+        default = root / DEFAULT_CACHE
+        cache_dir = default if resume is None or default.is_dir() else None
     from losslab.cli.studyfile import study_toml
 
     return StudyStore(

@@ -100,6 +100,8 @@ def compare(
     ran = len(records)
     records = sorted([*found.values(), *records], key=lambda record: record["index"])
     if not records:
+        if store is not None:
+            store.abandon()
         raise KeyboardInterrupt("stopped before any run finished; nothing to report")
     # a study of a linear model may mix regression losses (R²) and margin losses (accuracy)
     metrics = list(dict.fromkeys(metric_name(_problem_for(run)) for run in runs))

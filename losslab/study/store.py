@@ -254,8 +254,13 @@ class StudyStore:
         return json.dumps(meta, indent=1) + "\n"
 
     def _create(self, name: str, data_sha: str) -> None:
+        """A new study directory with its study.toml and study.json; one that cannot be made
+        leaves nothing behind and the study runs without it (its final save says why)."""
+        import shutil
+
         from losslab.study.records import _slug
 
+        made = None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -268,16 +273,30 @@ class StudyStore:
                     continue
             else:
                 raise OSError(f"no free study name under {self.root}")
-            self.directory = final
+            made = final
             (final / RUNS).mkdir()
             write_atomic(final / STUDY_TOML, self.toml or "")
             write_atomic(final / STUDY_META, self._meta(data_sha, name))
+            self.directory = final
         except OSError as exc:
             self._study_ok = False
-            self.warn(
-                f"cannot keep the study's runs under {self.root} ({exc.strerror or exc}): "
-                "running without them"
-            )
+            self.warnings.append(f"cannot keep the study's runs under {self.root}: {exc}")
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
+        except BaseException:
+            if made is not None:
+                shutil.rmtree(made, ignore_errors=True)
+            raise
+
+    def abandon(self) -> None:
+        """Remove a new study's directory that holds no run (stopped before any finished)."""
+        import shutil
+
+        if self.directory is None or self.resuming:
+            return
+        if not any((self.directory / RUNS).glob("*.json")):
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
 
     def _check_resumed(self, data_sha: str, source: str) -> None:
         assert self.directory is not None
