@@ -345,7 +345,7 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         table = render.table(
             None, header, rows, highlight_row=0, compact=narrow, names=("optimizer", "loss")
         )
-        notes = [*notes, *reuse_note(study)]
+        notes = [*reuse_note(study), *notes]
         return [render.line(title), table, *(render.line(n, None) for n in notes)]
 
     runs_header = list(study.runs[0].keys())
