@@ -168,6 +168,12 @@ def test_a_saved_study_toml_repeats_the_study(cli, tmp_path):
     (again,) = studies(tmp_path / "b")
     for name in ("runs.csv", "curves.csv"):
         assert numbers(study, name) == numbers(again, name)
+    # the same file by another spelling of its path: the same runs, taken from the cache
+    args = ["--out", tmp_path / "c", "--cache", tmp_path / "cache"]
+    assert cli.json("compare", "--config", study / "study.toml", *args)["ran"] == 6  # sgd: 1 lr
+    more = cli.json("compare", "--config", tmp_path / "s.toml", *args, "--optimizer", "sgd,rmsprop")
+    assert (more["ran"], more["reused"]) == (4, 2)
+    assert cli.json("compare", "--config", tmp_path / "s.toml", *args)["reused"] == 6
 
 
 def test_a_study_file_by_hand_lists_fit_table_and_flags_that_override(cli, tmp_path):
@@ -366,3 +372,23 @@ def test_the_api_takes_the_same_study_options(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key 'optimiser'.*'optimizer'"):
         config.write_text('optimiser = "sgd"\n')
         losslab.compare("iris", config=config)
+
+
+def test_a_full_cache_is_warned_once_and_nothing_is_lost(cli, tmp_path, monkeypatch):
+    import errno
+
+    write = store.write_atomic
+
+    def full(path, text, **kwargs):
+        if Path(path).parent == tmp_path / "c":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return write(path, text, **kwargs)
+
+    monkeypatch.setattr(store, "write_atomic", full)
+    args = ["compare", *STUDY, "--out", tmp_path / "r", "--cache", tmp_path / "c"]
+    result = cli(*args, "--format", "json")
+    assert json.loads(result.stdout)["ran"] == 4
+    (warning,) = [line for line in result.stderr.splitlines() if "run cache" in line]
+    assert "No space left on device" in warning and "nothing is lost" in warning
+    (study,) = studies(tmp_path / "r")
+    assert len(list((study / "runs").glob("*.json"))) == 4 and (study / "summary.json").is_file()

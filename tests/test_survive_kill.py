@@ -106,3 +106,33 @@ def test_on_a_dask_cluster(tmp_path, monkeypatch, reference, stage, k):
     execution = ["--executor", "dask", "--jobs", "2"]
     resumed = _kill_and_resume(tmp_path, monkeypatch, reference, execution, stage, k)
     assert resumed["reused"] == (k if stage == "cache+" else k - 1)
+
+
+def test_a_study_stopped_by_ctrl_c_is_resumed_and_loses_its_partial_name(tmp_path):
+    """Ctrl-C keeps the finished runs' files (not the one it stopped: a resume runs it again);
+    the partial study, resumed, is the whole study under its own name again."""
+    study = ["iris", "--optimizer", "sgd,adam,rmsprop", "--seeds", "1", "--epochs", "1500"]
+    study += ["--jobs", "1", "--no-cache"]
+    process = Losslab(
+        ["compare", *study, "--out", "studies", "--progress", "lines"], tmp_path, new_session=True
+    )
+    try:
+        process.wait_for("runs 1/3")
+        os.killpg(process.proc.pid, signal.SIGINT)
+        code, _, err = process.finish()
+    finally:
+        process.kill()
+    assert code == 130, err
+    (partial,) = studies(tmp_path / "studies")
+    assert partial.name.endswith("-partial")
+    kept = len(list((partial / "runs").glob("*.json")))
+    assert 1 <= kept < 3
+    resumed = Cli().json("compare", "--resume", partial, "--progress", "none")
+    assert (resumed["ran"], resumed["reused"]) == (3 - kept, kept)
+    (whole,) = studies(tmp_path / "studies")
+    assert whole.name == partial.name.removesuffix("-partial")
+    assert resumed["record"] == str(whole) and resumed["partial"] is False
+    Cli().json("compare", *study, "--out", tmp_path / "ref", "--progress", "none")
+    (reference,) = studies(tmp_path / "ref")
+    for name in ("runs.csv", "curves.csv"):
+        assert numbers(whole, name) == numbers(reference, name), name

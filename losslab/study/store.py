@@ -54,17 +54,22 @@ def data_fingerprint(table: Any) -> str:
 
 
 def run_key(data_sha: str, settings: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
-    """sha256 of (data fingerprint, resolved settings, numerics version, ``extra``); a setting
-    that names a file (other than the data) adds that file's bytes."""
-    files = {}
+    """sha256 of (data fingerprint, resolved settings, numerics version, ``extra``).
+
+    A file is known by its bytes, not by how its path is spelled (``data/x.csv`` typed here,
+    ``../../data/x.csv`` in a study.toml): the data by ``data_sha``, any other file a setting
+    names (``--test-data``, ``--init-from``) by its own sha256."""
+    known = {}
     for name, value in settings.items():
-        if name != "data" and isinstance(value, str) and value and os.path.isfile(value):
-            files[name] = file_sha256(value)
+        if name == "data":
+            continue
+        if isinstance(value, str) and value and os.path.isfile(value):
+            value = f"sha256:{file_sha256(value)}"
+        known[name] = value
     text = json.dumps(
         {
             "data": data_sha,
-            "settings": settings,
-            "files": files,
+            "settings": known,
             "numerics": NUMERICS_VERSION,
             **(extra or {}),
         },
