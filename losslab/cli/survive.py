@@ -161,9 +161,7 @@ def cache_cmd(
         str | None,
         Opt("--older-than", help="With --clear: only run files older than this (30d, 12h, 90m)."),
     ] = None,
-    cache: Annotated[
-        str, Opt("--cache", help="The run cache (default: results/.cache).")
-    ] = f"{DEFAULT_RESULTS}/.cache",
+    cache: Annotated[str, Opt("--cache", help="The run cache.")] = f"{DEFAULT_RESULTS}/.cache",
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Show or clear the run cache that `compare` shares between studies.

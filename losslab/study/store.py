@@ -219,7 +219,7 @@ class StudyStore:
         if self.resuming:
             self._check_resumed(data_sha, source)
         elif self._study_ok:
-            self._create(name, data_sha)
+            self._create(name, data_sha, source)
         found: dict[int, dict[str, Any]] = {}
         damaged = 0
         for i, key in enumerate(keys):
@@ -263,7 +263,7 @@ class StudyStore:
         }
         return json.dumps(meta, indent=1) + "\n"
 
-    def _create(self, name: str, data_sha: str) -> None:
+    def _create(self, name: str, data_sha: str, source: str) -> None:
         """A new study directory with its study.toml and study.json; one that cannot be made
         leaves nothing behind and the study runs without it (its final save says why)."""
         import shutil
@@ -286,7 +286,7 @@ class StudyStore:
             made = final
             (final / RUNS).mkdir()
             write_atomic(final / STUDY_TOML, self.toml or "")
-            write_atomic(final / STUDY_META, self._meta(data_sha, name))
+            write_atomic(final / STUDY_META, self._meta(data_sha, source))
             self.directory = final
         except OSError as exc:
             self._study_ok = False
