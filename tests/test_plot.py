@@ -354,7 +354,8 @@ def test_old_study_without_the_new_columns_still_plots(cli, study, tmp_path, fig
     old = tmp_path / "old"
     old.mkdir()
     for f in study.iterdir():
-        (old / f.name).write_bytes(f.read_bytes())
+        if f.is_file():  # not runs/, the run files (an old study has none)
+            (old / f.name).write_bytes(f.read_bytes())
     rows = read_csv(study / "curves.csv")
     keep = ["run", "epoch", "train_loss", "test_loss", "accuracy"]
     with open(old / "curves.csv", "w", newline="") as fh:

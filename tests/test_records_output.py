@@ -298,6 +298,6 @@ def test_records_and_reports_follow_the_umask(cli, tmp_path, umask, mask, direct
     assert len(records_made) == 2
     for record in records_made:
         assert _mode(record) == directory, record.name
-        for f in record.iterdir():
-            assert _mode(f) == file, f"{record.name}/{f.name}"
+        for f in record.rglob("*"):  # a study's run files are in its runs/
+            assert _mode(f) == (directory if f.is_dir() else file), f"{record.name}/{f.name}"
     assert (run / "report.html").exists()

@@ -205,6 +205,13 @@ def compare(
     stats: bool | None = None,
     profile_by: str = "epochs",
     more_data: Any = None,
+    config: str | None = None,
+    save_config: str | None = None,
+    resume: str | None = None,
+    cache: str | None = None,
+    no_cache: bool = False,
+    allow_changed_data: bool = False,
+    store: Any = None,
     **settings: Any,
 ) -> Study:
     """A study as `losslab compare` runs it: the grid options (``optimizer``, ``lr``, ``loss``,
@@ -218,8 +225,31 @@ def compare(
     with two seeds or more) adds the paired statistics against the best (``Study.config["pairs"]``).
     Several datasets (``"iris,digits"``, a list, or ``more_data``) run the same grid each and
     return a :class:`~losslab.study.profile.Studies` with their performance profile (by
-    ``profile_by``: epochs or time to target; ``plot`` draws it).
+    ``profile_by``: epochs or time to target; ``plot`` draws it). A
+    :class:`~losslab.study.store.StudyStore` as ``store`` keeps each run as it finishes and
+    takes the runs it already holds (``config``, ``save_config``, ``resume``, ``cache``,
+    ``no_cache``, ``allow_changed_data``: as the command's flags; no cache unless ``cache``
+    names one).
     Returns a :class:`~losslab.study.summary.Study`."""
+    here = dict(locals())  # the call's keywords, before any other name is bound here
+    from losslab.api.survive import store_for, with_study_file
+    from losslab.study.config import STUDY_TOML
+
+    if config is not None or (resume is not None and store is None):
+        from inspect import signature
+        from pathlib import Path
+
+        source = Path(resume) / STUDY_TOML if resume is not None else Path(str(config))
+        if resume is not None:
+            from losslab.study.store import read_meta
+
+            read_meta(Path(resume))
+        known = set(signature(compare).parameters) | set(fit_settings())
+        merged = with_study_file(compare, here, known, source)
+        if resume is not None:
+            merged["store"] = store_for({**merged, "resume": resume}, True)
+            merged["save"] = True
+        return compare(**merged)
     from losslab.study.compare import compare as run
     from losslab.study.compare import save_study
     from losslab.study.grid import DEFAULT_DATA, DEFAULT_L2, DEFAULT_OPTIMIZERS, Grid
@@ -256,6 +286,8 @@ def compare(
         datasets = datasets[1:]
     if len(datasets) > 1:  # one study each, and their performance profile
         return _several(datasets, settings, locals())
+    if store is None:
+        store = store_for(here, save)
     base = FitConfig.from_dict({**settings, "data": DEFAULT_DATA if data is None else data})
     dpi, inches = _check_plot(plot, dpi, size)
     with progress_display(progress, "runs") as bar:
@@ -273,9 +305,10 @@ def compare(
             select=select,
             seed=seed,
             stats=stats,
+            store=store,
         )
     if save:
-        result.record = save_study(result, out)
+        result.record = save_study(result, out, getattr(store, "directory", None))
     if plot is not None:
         from losslab.study.summary import optima
         from losslab.views.plot import plot_study
@@ -302,7 +335,11 @@ def _several(datasets: list[Any], settings: dict[str, Any], given: dict[str, Any
     check_one_task([str(d) for d in datasets], metrics)
     keep = ("optimizer", "lr", "loss", "batch_size", "hidden", "layers", "seeds", "jobs",
             "executor", "scheduler", "target_loss", "save", "out", "progress", "tune", "select",
-            "seed", "stats")  # fmt: skip
+            "seed", "stats", "cache", "no_cache")  # fmt: skip
+    if given["save_config"] is not None:  # one file for the whole study, its data a list
+        from losslab.api.survive import store_for
+
+        store_for({**given["here"], "cache": None, "no_cache": True}, False)
     args = {k: given[k] for k in keep}
     args["no_save"] = None
     studies = [compare(d, **args, **settings) for d in datasets]

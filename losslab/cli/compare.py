@@ -78,12 +78,23 @@ from losslab.cli.settings import (
     run_settings,
     schedule_settings,
 )
+from losslab.cli.survive import (
+    AllowChangedData,
+    Cache,
+    NoCache,
+    Resume,
+    SaveConfig,
+    StudyConfig,
+    reuse_note,
+    study_store,
+)
 
 commands = Commands()
 
 
 @commands.command("compare", declared=(hyper_options, schedule_options, loss_options))
 def compare_cmd(
+    ctx: typer.Context,
     data: Annotated[
         str | None,
         typer.Argument(
@@ -237,6 +248,12 @@ def compare_cmd(
         str,
         Opt(help="Time to target of the performance profile of several datasets: epochs or time."),
     ] = "epochs",
+    config: StudyConfig = None,
+    save_config: SaveConfig = None,
+    resume: Resume = None,
+    cache: Cache = None,
+    no_cache: NoCache = False,
+    allow_changed_data: AllowChangedData = False,
     hyper: dict[str, Any] | None = None,
     schedule_params: dict[str, Any] | None = None,
     loss_args: dict[str, Any] | None = None,
@@ -247,6 +264,8 @@ def compare_cmd(
     (mean ± std), shows the gap to the exact optimum where the objective is smooth and convex
     (mse, bce, cross-entropy, with or without --l2), and saves config.json, runs.csv, curves.csv
     and summary.csv under results/ unless --no-save. A bare `losslab compare` runs a default study.
+    Each run is kept as it finishes (the study's runs/ and the run cache); --resume DIR finishes
+    a study that was stopped, and --config study.toml runs a study written as a file.
     """
     from losslab.api import compare
     from losslab.study.compare import save_study
@@ -296,6 +315,11 @@ def compare_cmd(
 
     _, dpi, inches = check_figure(plot, dpi, size)
     datasets = ([data] if data is not None else []) + list(more_data or [])
+    store = study_store(ctx, out, no_save, resume, cache, no_cache, allow_changed_data, save_config)
+    if _several(datasets):  # each dataset's study keeps its own runs, in the same cache
+        kept = {"cache": None if store is None or store.cache is None else str(store.cache)}
+    else:
+        kept = {"store": store}
     with _progress("runs", progress) as bar:  # its note tells of an interruption
         result = compare(
             data,
@@ -313,6 +337,7 @@ def compare_cmd(
             stats=stats,
             profile_by=profile_by,
             **({"plot": plot, "dpi": dpi, "size": size} if _several(datasets) else {}),
+            **kept,
             **settings,
         )
     if hasattr(result, "studies"):  # several datasets: each study, then the profile
@@ -322,7 +347,8 @@ def compare_cmd(
     failures = run_failures(result.runs)  # each run's own, after the study's result
     with _ctrl_c_ignored(result.partial):  # once stopped, one more Ctrl-C must not lose the study
         if not no_save:
-            result.record = _saved(lambda: save_study(result, out), failures)
+            directory = None if store is None else store.directory
+            result.record = _saved(lambda: save_study(result, out, directory), failures)
         if plot is not None:
             from losslab.study.summary import optima
             from losslab.views.plot import plot_study
@@ -414,6 +440,7 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
         table = render.table(
             None, header, rows, highlight_row=0, compact=narrow, names=("optimizer", "loss")
         )
+        notes = [*reuse_note(study), *notes]
         return [render.line(title), table, *(render.line(n, None) for n in notes)]
 
     runs_header = list(study.runs[0].keys())

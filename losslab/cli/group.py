@@ -56,6 +56,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "compare",
         "Compare optimizers × learning rates × losses × batch sizes over several seeds.",
     ),
+    "cache": (
+        "survive",
+        "Show or clear the run cache that `compare` shares between studies.",
+    ),
     "plot": (
         "compare",
         "Draw the comparison figure of a saved study (or the curves of a run).",

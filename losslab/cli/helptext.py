@@ -44,6 +44,12 @@ OTHER_PANELS = {
     "jobs": "Execution",
     "executor": "Execution",
     "scheduler": "Execution",
+    "config": "Study",
+    "save_config": "Study",
+    "resume": "Study",
+    "cache": "Study",
+    "no_cache": "Study",
+    "allow_changed_data": "Study",
     "fmt": "Output",
     "progress": "Output",
     "out": "Output",
@@ -56,7 +62,8 @@ OTHER_PANELS = {
 # the order of the panels: the command's own options first, the long declared lists last
 ORDER = (
     "Options", "Data", "Model", "Loss", "Optimizer", "Schedule", "Training", "Execution",
-    "Output", "Plugins", "Loss parameters", "Schedule parameters", "Optimizer hyperparameters",
+    "Study", "Output", "Plugins", "Loss parameters", "Schedule parameters",
+    "Optimizer hyperparameters",
 )  # fmt: skip
 # a command with fewer options than this lists them in one panel (its declared ones apart)
 GROUPED_FROM = 25
@@ -103,6 +110,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "compare": (
         "losslab compare iris --optimizer sgd,adam,lion --epochs 20 --out runs",
         "losslab compare diabetes --optimizer gd,adam --loss mse,huber --epochs 10",
+        "losslab compare --resume runs/*-compare-iris-*",
+    ),
+    "cache": (
+        "losslab cache --info --cache runs/.cache",
+        "losslab cache --clear --older-than 30d --cache runs/.cache",
     ),
     "plot": (
         "losslab plot runs/*-compare-iris-*",

@@ -30,6 +30,7 @@ from losslab.study.runner import (
     run_grid,
 )
 from losslab.study.stats import study_pairs
+from losslab.study.store import StudyStore, data_fingerprint, run_key, write_atomic
 from losslab.study.summary import (
     Study,
     ranked_by,
@@ -61,11 +62,14 @@ def compare(
     select: str = "val",
     seed: int = 0,
     stats: bool | None = None,
+    store: StudyStore | None = None,
 ) -> Study:
-    """Run the study and summarise it (no saving, no printing); Ctrl-C and ``executor`` as in
+    """Run the study and summarise it (no printing); Ctrl-C and ``executor`` as in
     ``run_grid``. ``tune``: each optimizer's trials first (:mod:`~losslab.study.tune`), chosen
     by ``select`` on seed ``seed``; ``stats`` (default: on with two seeds or more): the paired
-    statistics against the best (:mod:`~losslab.study.stats`, drawn from ``seed``)."""
+    statistics against the best (:mod:`~losslab.study.stats`, drawn from ``seed``). With a
+    ``store``, each finished run (trial or final) is kept at once and the runs it already holds
+    (this study's, or the run cache's) are taken instead of run."""
     from losslab.study.cluster import check_executor
 
     check_executor(executor, scheduler)
@@ -83,10 +87,33 @@ def compare(
     _use_problem(problem)
     runs, coincided = resolve_runs(runs)
     reference = reference_for(problem, base, grid.losses, grid.seeds)
+    model_name = "linear" if problem.score_models else problem.model.name
+    name = f"compare-{problem.table.label}-{model_name}"
+    counts = {"ran": 0}
 
     def run(todo: list[FitConfig], tick: Callable[[int, int], None] | None) -> tuple:
-        return run_grid(todo, base, problem, jobs=jobs, progress=tick, on_interrupt=on_interrupt,
-                        executor=executor, scheduler=scheduler)  # fmt: skip
+        """Run ``todo`` (records indexed by position in it), taking what the store holds."""
+        offset = len(store.keys) if store is not None else 0
+        found = _stored(store, problem, todo, name)
+        left = [i for i in range(len(todo)) if i not in found]
+
+        def keep(record: dict[str, Any]) -> dict[str, Any]:
+            i = left[record["index"]]
+            if store is None:
+                return {**record, "index": i}
+            return {**store.put(offset + i, record), "index": i}
+
+        records, stopped = [], False
+        if left:
+            shown = tick
+            if tick is not None and found:  # the bar counts the kept runs as done
+                shown = lambda d, _: tick(len(found) + d, len(todo))  # noqa: E731
+            records, stopped = run_grid([todo[i] for i in left], base, problem, jobs=jobs,
+                                        progress=shown, on_interrupt=on_interrupt,
+                                        executor=executor, scheduler=scheduler,
+                                        on_record=keep)  # fmt: skip
+        counts["ran"] += len(records)
+        return sorted([*found.values(), *records], key=lambda r: r["index"]), stopped
 
     tune = tune or Tune()
     tuning: dict[str, Any] = {}
@@ -105,7 +132,10 @@ def compare(
             tell = progress
             progress = lambda d, _: tell(done + d, total)  # noqa: E731
     records, interrupted = run(runs, progress)
+    ran = counts["ran"]
     if not records:
+        if store is not None:
+            store.abandon()
         raise KeyboardInterrupt("stopped before any run finished; nothing to report")
     # a study of a linear model may mix regression losses (R²) and margin losses (accuracy)
     metrics = list(dict.fromkeys(metric_name(_problem_for(run)) for run in runs))
@@ -124,7 +154,7 @@ def compare(
             "hiddens": grid.hiddens,
             "layers": grid.layers,
         },
-        "model": "linear" if problem.score_models else problem.model.name,
+        "model": model_name,
         **({"model_note": model_note} if model_note else {}),
         "jobs": jobs,
         "executor": executor,
@@ -182,7 +212,22 @@ def compare(
         seconds=time.perf_counter() - start,
         target_loss=target,
         curves=curves,
+        ran=ran,
+        reused=store.reused if store is not None else 0,
     )
+
+
+def _stored(
+    store: StudyStore | None, problem: Problem, runs: list[FitConfig], name: str
+) -> dict[int, dict[str, Any]]:
+    """The runs ``store`` already holds, by position; each run's key is the data's fingerprint,
+    its resolved settings and whether it runs on the one-score model."""
+    if store is None:
+        return {}
+    sha = data_fingerprint(problem.table)
+    extra = {"score_models": problem.score_models}
+    keys = [run_key(sha, run.to_dict(), extra) for run in runs]
+    return store.begin(name, sha, keys, source=problem.table.label)
 
 
 def _one_score_model(problem: Problem, base: FitConfig, grid: Grid) -> tuple[Problem, str]:
@@ -206,7 +251,9 @@ def _one_score_model(problem: Problem, base: FitConfig, grid: Grid) -> tuple[Pro
     return replace(problem, score_models=True), note
 
 
-def save_study(study: Study, out: str | None) -> str:
+def save_study(study: Study, out: str | None, directory: str | Path | None = None) -> str:
+    """Write the study under ``out`` (a new record), or into its ``directory`` (a study whose
+    runs were kept as they finished), each file by atomic rename, summary.json last."""
     from losslab.data.write import to_csv, to_json
     from losslab.study.records import plugins_used, versions, write_record
 
@@ -238,9 +285,34 @@ def save_study(study: Study, out: str | None) -> str:
         ),
         "summary.json": to_json(study.summary) + "\n",
     }
+    if directory is not None:
+        return str(_into(Path(directory), files, study.partial))
     src = study.config["data"]["source"]
     name = f"compare-{src}-{study.config['model']}" + ("-partial" if study.partial else "")
     return str(write_record(out, name, files))
+
+
+PARTIAL_SUFFIX = "-partial"
+
+
+def _into(directory: Path, files: dict[str, str], partial: bool) -> Path:
+    """The derived files into a study's own directory; a stopped study's name ends in
+    ``-partial``, a finished one's not (a resumed study is renamed back)."""
+    from losslab.errors import LossLabError
+
+    try:
+        for filename, text in sorted(files.items(), key=lambda kv: kv[0] == "summary.json"):
+            write_atomic(directory / filename, text, stage="derived")
+        named = directory.name.endswith(PARTIAL_SUFFIX)
+        if partial != named:
+            stem = directory.name[: -len(PARTIAL_SUFFIX)] if named else directory.name
+            target = directory.with_name(stem + (PARTIAL_SUFFIX if partial else ""))
+            if not target.exists():
+                os.rename(directory, target)
+                directory = target
+    except OSError as exc:
+        raise LossLabError(f"cannot save the study to {directory}: {exc.strerror or exc}") from None
+    return directory
 
 
 def load_study(directory: str | Path) -> Study:

@@ -231,6 +231,11 @@ def record_kind(record: str | Path) -> str:
         return "study"
     if history_file.is_file():
         return "run"
+    if (directory / "study.json").is_file():  # losslab.study.store.STUDY_META
+        raise DataError(
+            f"{record}: a study that did not finish (stopped or killed); "
+            f"losslab compare --resume {record} finishes it"
+        )
     raise DataError(f"{record}: holds neither summary.json (a study) nor history.csv (a run)")
 
 

@@ -254,6 +254,7 @@ def run_grid(
     on_interrupt: Callable[[], None] | None = None,
     executor: str = "local",
     scheduler: str | None = None,
+    on_record: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """(records in grid order, interrupted?), the same meaning for every ``jobs`` and executor.
 
@@ -264,6 +265,9 @@ def run_grid(
 
     ``executor="dask"``: every run is a task on the dask scheduler at ``scheduler``, else on a
     local cluster of ``jobs`` worker processes (:mod:`losslab.study.cluster`).
+
+    ``on_record(record)`` is called in this process with each run's record as soon as it is
+    back (to keep it on disk at once); what it returns is kept instead.
     """
     jobs = min(jobs, len(runs))
     dask = executor == "dask"
@@ -275,6 +279,7 @@ def run_grid(
         _Stop(flag),
         progress or (lambda done, total: None),
         on_interrupt or (lambda: None),
+        on_record or (lambda record: record),
     )
     with study.stop.installed():
         try:
@@ -299,12 +304,16 @@ class _Execution:
     stop: _Stop
     progress: Callable[[int, int], None]
     on_interrupt: Callable[[], None]
+    on_record: Callable[[dict[str, Any]], dict[str, Any]]
     done: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def take(self, record: dict[str, Any]) -> None:
+        self.done[record["index"]] = self.on_record(record)
 
     def here(self) -> None:
         _use_problem(self.problem)
         for i, config in enumerate(self.runs):
-            self.done[i] = run_one(i, config, self.stop)
+            self.take(run_one(i, config, self.stop))
             # read before reporting: once a run is reported, the next is under way (as a
             # worker's next run is, handed out before the report), so a Ctrl-C after it stops it
             stopping = self.stop.requested
@@ -340,7 +349,7 @@ class _Execution:
                 finished = 0
                 # the timeout only bounds how late on_interrupt is called
                 for worker, record in pool.results(timeout=0.1):
-                    self.done[record["index"]] = record
+                    self.take(record)
                     finished += 1
                     give(worker)
                 if finished:
@@ -392,7 +401,7 @@ class _Execution:
                     waiting -= 1
                     record = cluster.result(future)
                     if record is not None:
-                        self.done[record["index"]] = record
+                        self.take(record)
                         self.progress(len(self.done), len(self.runs))
                 if stop.requested and not announced:
                     announced = True

@@ -58,6 +58,8 @@ class Study:
     curves: list[dict[str, Any]] = field(default_factory=list)
     record: str | None = None
     metrics: list[str] = field(default_factory=list)  # all of them, when losses mix tasks
+    ran: int | None = None  # runs run by this command (None: a study loaded from disk)
+    reused: int = 0  # runs taken from the study's own run files or the run cache
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +76,8 @@ class Study:
             "record": self.record,
             # compare --tune and the paired statistics (study.tune, study.stats)
             **{k: self.config[k] for k in ("tuning", "pairs") if k in self.config},
+            "ran": self.ran,
+            "reused": self.reused,
         }
 
     def to_frame(self, table: str = "runs") -> Any:
