@@ -42,6 +42,7 @@ MINING = ("all", "semi-hard", "hard", "random")
 PAIR_LOSSES = ("contrastive", "triplet")  # the losses that take --mining
 TRIPLET_EPS = 1e-6  # torch.nn.functional.pairwise_distance's eps
 CHUNK = 1 << 21  # values per (anchors × rows × rows) block of the `all` triplets
+EXPLICIT_DIMS = 32  # embeddings up to this size get their distances by explicit differences
 
 TEMPERATURE = positive("temperature", 0.1, "SupCon temperature τ")
 SWAP = switch("swap", False, "Triplet: d(a, n) ← min(d(a, n), d(p, n)) (torch's swap)")
@@ -65,18 +66,24 @@ def _empty(E: np.ndarray, want_grad: bool) -> BatchLoss:
 
 
 def distances(E: np.ndarray, eps: float = 0.0, F: np.ndarray | None = None) -> np.ndarray:
-    """P_ij = ‖e_i − f_j + ε‖₂ (F defaults to E), by explicit differences in row chunks (exact
-    where a Gram matrix would cancel)."""
+    """P_ij = ‖e_i − f_j + ε‖₂ (F defaults to E): by explicit differences, one coordinate at a
+    time, up to :data:`EXPLICIT_DIMS` coordinates (exact where a Gram matrix would cancel);
+    beyond, from the Gram matrix ‖a‖² + ‖f‖² − 2a·f with a = e + ε, clipped at 0."""
     F = E if F is None else F
-    n, m, d = E.shape[0], F.shape[0], E.shape[1]
-    P = np.empty((n, m), dtype=E.dtype)
-    step = max(1, CHUNK // max(1, m * d))
-    for lo in range(0, n, step):
-        diff = E[lo : lo + step, None, :] - F[None, :, :]
+    if E.shape[1] > EXPLICIT_DIMS:
+        A = E + eps if eps else E
+        sq = np.einsum("ij,ij->i", A, A)[:, None] + np.einsum("ij,ij->i", F, F)[None, :]
+        sq -= 2.0 * (A @ F.T)
+        return np.sqrt(np.maximum(sq, 0.0, out=sq), out=sq)
+    sq = np.zeros((E.shape[0], F.shape[0]), dtype=np.result_type(E, F))
+    diff = np.empty_like(sq)
+    for k in range(E.shape[1]):
+        np.subtract(E[:, k, None], F[None, :, k], out=diff)
         if eps:
             diff += eps
-        np.sqrt(np.einsum("ijk,ijk->ij", diff, diff), out=P[lo : lo + step])
-    return P
+        diff *= diff
+        sq += diff
+    return np.sqrt(sq, out=sq)
 
 
 def _grad_from(V: np.ndarray, E: np.ndarray, eps: float) -> np.ndarray:
