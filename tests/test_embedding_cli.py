@@ -126,3 +126,26 @@ def test_bad_input_is_one_line(cli, write_csv, blobs, csv, args, message) -> Non
     data = blobs if csv is None else write_csv(csv, "bad.csv")
     error = cli.error("fit", data, "--model", "mlp", "--no-save", *args)
     assert message in error
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_eval_triplet_on_columns_equals_torch(cli, write_csv, swap) -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    M = rng.normal(size=(20, 6))
+    header = "a1,a2,p1,p2,n1,n2"
+    path = write_csv(header + "\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in M) + "\n")
+    args = ["eval", path, "--loss", "triplet", "--anchor", "a1,a2", "--positive", "p1,p2",
+            "--negative", "n1,n2", "--margin", "0.7"] + (["--swap"] if swap else [])  # fmt: skip
+    out = cli.json(*args)
+    t = torch.tensor(M)
+    ref = torch.nn.TripletMarginLoss(margin=0.7, swap=swap)(t[:, :2], t[:, 2:4], t[:, 4:])
+    assert out["value"] == pytest.approx(ref.item(), rel=1e-12)
+
+
+def test_eval_triplet_bad_columns_are_one_line(cli, write_csv) -> None:
+    path = write_csv("a,p,n,q\n1,2,3,4\n")
+    assert "as many columns" in cli.error(
+        "eval", path, "--loss", "triplet", "--anchor", "a", "--positive", "p", "--negative", "n,q"
+    )
+    assert "go together" in cli.error("eval", path, "--loss", "triplet", "--anchor", "a")
