@@ -102,8 +102,9 @@ def test_gradient_equals_finite_differences(name: str, mining: str) -> None:
     np.testing.assert_allclose(G, fd, atol=1e-6)
 
 
-def test_semi_hard_mining_equals_a_loop_reference() -> None:
-    E = RNG.normal(size=(16, 2))
+@pytest.mark.parametrize("ties", [False, True])
+def test_semi_hard_mining_equals_a_loop_reference(ties: bool) -> None:
+    E = RNG.integers(0, 3, size=(16, 2)).astype(float) if ties else RNG.normal(size=(16, 2))
     y = RNG.integers(0, 3, 16)
     P = distances(E, TRIPLET_EPS)
     a, p, q = mine(P, y, "semi-hard")
