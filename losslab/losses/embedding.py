@@ -116,7 +116,12 @@ def mine(
     valid = pos.any(axis=1) & neg.any(axis=1)  # anchors with a positive and a negative
     if mining == "semi-hard":
         a, p = np.nonzero(pos & valid[:, None])
-        return a, p, _semi_hard(P, neg, a, p)
+        Dan = P[a]
+        nega = neg[a]
+        farther = nega & (Dan > P[a, p][:, None])
+        semi = np.where(farther, Dan, np.inf).argmin(axis=1)
+        far = np.where(nega, Dan, -np.inf).argmax(axis=1)
+        return a, p, np.where(farther.any(axis=1), semi, far)
     a = np.flatnonzero(valid)
     if mining == "hard":
         p = np.where(pos[a], P[a], -np.inf).argmax(axis=1)
@@ -130,27 +135,6 @@ def mine(
         n = np.where(neg[a], u[1], -1.0).argmax(axis=1)
         return a, p, n
     raise ConfigError(f"--mining must be one of {', '.join(MINING)}; found {mining!r}")
-
-
-def _semi_hard(P: np.ndarray, neg: np.ndarray, a: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Per pair (a, p) the nearest negative of a farther than d(a, p) (the lowest row among
-    equals), else a's farthest negative; O(B² log B): each anchor's negatives sorted once, the
-    pairs found in them by one search over integer keys (ranks among all of P's values, offset
-    by anchor), exact where float keys would round."""
-    n = P.shape[0]
-    values = np.sort(P, axis=None)
-    top = values.size  # the rank of "no negative here" (past every value)
-    ranks = np.where(neg, np.searchsorted(values, P, side="left"), top)
-    order = np.argsort(ranks, axis=1, kind="stable")
-    span = np.int64(top + 1)
-    keys = np.take_along_axis(ranks, order, axis=1).astype(np.int64) + span * np.arange(n)[:, None]
-    wanted = np.searchsorted(values, P[a, p], side="right") + span * a  # first value > d(a, p)
-    at = np.searchsorted(keys.ravel(), wanted, side="left") - n * a
-    found = (at < n) & (np.take_along_axis(keys[a], np.minimum(at, n - 1)[:, None], axis=1)[:, 0]
-                        < span * a + top)  # fmt: skip
-    semi = order[a, np.minimum(at, n - 1)]
-    far = np.where(neg, P, -np.inf).argmax(axis=1)[a]
-    return np.where(found, semi, far)
 
 
 # --------------------------------------------------------------------------- the losses
