@@ -134,7 +134,9 @@ def test_eval_triplet_on_columns_equals_torch(cli, write_csv, swap) -> None:
     rng = np.random.default_rng(3)
     M = rng.normal(size=(20, 6))
     header = "a1,a2,p1,p2,n1,n2"
-    path = write_csv(header + "\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in M) + "\n")
+    path = write_csv(
+        header + "\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in M) + "\n"
+    )
     args = ["eval", path, "--loss", "triplet", "--anchor", "a1,a2", "--positive", "p1,p2",
             "--negative", "n1,n2", "--margin", "0.7"] + (["--swap"] if swap else [])  # fmt: skip
     out = cli.json(*args)
