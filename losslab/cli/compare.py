@@ -70,6 +70,7 @@ from losslab.cli.common import (
     schedule_help,
     schedule_options,
 )
+from losslab.cli.embedding import EmbedDim, Mining, Swap, Temperature
 from losslab.cli.settings import (
     data_settings,
     loss_settings,
@@ -174,6 +175,10 @@ def compare_cmd(
     activation: Activation = None,
     init: Init = None,
     init_from: InitFrom = None,
+    embed_dim: EmbedDim = None,
+    mining: Mining = None,
+    temperature: Temperature = None,
+    swap: Swap = False,
     test_size: TestSize = 0.2,
     val_size: ValSize = None,
     test_data: TestData = None,
@@ -289,9 +294,22 @@ def compare_cmd(
             categorical=categorical,
         ),
         **model_settings(
-            model=model, image=image, activation=activation, init=init, init_from=init_from
+            model=model,
+            image=image,
+            activation=activation,
+            init=init,
+            init_from=init_from,
+            embed_dim=embed_dim,
         ),
-        **loss_settings(loss_args=loss_args, class_weight=class_weight, l1=l1, l2=l2),
+        **loss_settings(
+            loss_args=loss_args,
+            class_weight=class_weight,
+            l1=l1,
+            l2=l2,
+            mining=mining,
+            temperature=temperature,
+            swap=swap,
+        ),
         **optimizer_settings(hyper=hyper, clip_norm=clip_norm, shuffle=shuffle, dtype=dtype),
         **schedule_settings(
             schedule=schedule,

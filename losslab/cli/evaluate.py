@@ -63,6 +63,20 @@ def eval_cmd(
             "prediction columns' names for string labels, else 0, 1, …)."
         ),
     ] = None,
+    anchor: Annotated[
+        str | None,
+        typer.Option(help="--loss triplet: the anchor's embedding columns (comma-separated)."),
+    ] = None,
+    positive: Annotated[
+        str | None, typer.Option(help="--loss triplet: the positive's embedding columns.")
+    ] = None,
+    negative: Annotated[
+        str | None, typer.Option(help="--loss triplet: the negative's embedding columns.")
+    ] = None,
+    swap: Annotated[
+        bool,
+        typer.Option("--swap", help="--loss triplet: torch's swap, d(a, n) ← min(…, d(p, n))."),
+    ] = False,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     loss_args: dict[str, Any] | None = None,
@@ -73,6 +87,9 @@ def eval_cmd(
     does. Also reports accuracy (classification) or R² (regression).
     """
     params = {k: v for k, v in (loss_args or {}).items() if v is not None}
+    if loss == ["triplet"] or any(v is not None for v in (anchor, positive, negative)):
+        _triplet(data, loss, anchor, positive, negative, params, swap, sep, fmt.value)
+        return
     if model is not None:
         from losslab.study.predict import evaluate_model
 
@@ -129,3 +146,37 @@ def eval_cmd(
         return out
 
     render.emit(fmt.value, obj=obj, csv_header=["name", "value"], csv_rows=rows, render=tables)
+
+
+def _triplet(
+    data: str,
+    loss: list[str] | None,
+    anchor: str | None,
+    positive: str | None,
+    negative: str | None,
+    params: dict[str, Any],
+    swap: bool,
+    sep: str | None,
+    fmt: str,
+) -> None:
+    """`eval --loss triplet --anchor … --positive … --negative …`."""
+    from losslab.errors import ConfigError
+    from losslab.study.embedding_eval import triplet_columns
+    from losslab.views import render
+
+    if loss != ["triplet"] or None in (anchor, positive, negative):
+        raise ConfigError("--anchor, --positive and --negative go together, with --loss triplet")
+    unknown = sorted(set(params) - {"margin"})
+    if unknown:
+        raise ConfigError(f"--{unknown[0].replace('_', '-')} is not used by the triplet loss")
+    result = triplet_columns(data, anchor, positive, negative,  # type: ignore[arg-type]
+                             margin=params.get("margin", 1.0), swap=swap, sep=sep)  # fmt: skip
+    rows = [("triplet", result["value"]), ("active share", result["active"])]
+
+    def tables() -> list[Any]:
+        where = (
+            f"{result['data']}: {result['rows']} triplets · anchor {', '.join(result['anchor'])}"
+        )
+        return [render.line(where), render.table(None, ["loss", "value"], rows, digits=8)]
+
+    render.emit(fmt, obj=result, csv_header=["name", "value"], csv_rows=rows, render=tables)

@@ -68,6 +68,7 @@ from losslab.cli.common import (
     schedule_help,
     schedule_options,
 )
+from losslab.cli.embedding import EmbedDim, Mining, Swap, Temperature
 from losslab.cli.settings import (
     data_settings,
     loss_settings,
@@ -113,6 +114,10 @@ def fit_cmd(
     activation: Activation = None,
     init: Init = None,
     init_from: InitFrom = None,
+    embed_dim: EmbedDim = None,
+    mining: Mining = None,
+    temperature: Temperature = None,
+    swap: Swap = False,
     seed: Seed = 0,
     test_size: TestSize = 0.2,
     val_size: ValSize = None,
@@ -201,8 +206,18 @@ def fit_cmd(
             activation=activation,
             init=init,
             init_from=init_from,
+            embed_dim=embed_dim,
         ),
-        **loss_settings(loss=loss, loss_args=loss_args, class_weight=class_weight, l1=l1, l2=l2),
+        **loss_settings(
+            loss=loss,
+            loss_args=loss_args,
+            class_weight=class_weight,
+            l1=l1,
+            l2=l2,
+            mining=mining,
+            temperature=temperature,
+            swap=swap,
+        ),
         **optimizer_settings(
             optimizer=optimizer,
             lr=lr,
@@ -258,6 +273,8 @@ def fit_cmd(
         drawn = _saved(lambda: plot_fit(result, plot, dpi=dpi, size=inches), failures)
         plot = None if drawn is None else plot
     _report_fit(result, fmt.value, plot)
+    if result.message and result.status in ("completed", "early_stopped"):
+        _note(result.message)  # an embedding loss's skipped batches
     if result.status == "diverged":
         failures.insert(0, result.message or "diverged")
     if result.status == "interrupted":

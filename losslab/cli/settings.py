@@ -81,9 +81,11 @@ def model_settings(
     hidden: str | None = NO_FLAG,
     layers: str | None = NO_FLAG,
     init_from: str | None = NO_FLAG,
+    embed_dim: int | None = NO_FLAG,
 ) -> dict[str, Any]:
     """The model, a network's layers and its initial weights."""
     return _present(
+        embed_dim=embed_dim,
         model=model,
         hidden=hidden,
         layers=layers,
@@ -101,9 +103,22 @@ def loss_settings(
     l2: float | None,
     loss: str | None = NO_FLAG,
     class_weight: str | None = NO_FLAG,
+    mining: str | None = NO_FLAG,
+    temperature: float | None = NO_FLAG,
+    swap: bool = NO_FLAG,
 ) -> dict[str, Any]:
-    """The loss, its declared parameters, the class weights and the penalties."""
-    return _present(loss=loss, loss_args=_given(loss_args), class_weight=class_weight, l1=l1, l2=l2)
+    """The loss, its declared parameters, the class weights and the penalties; the embedding
+    losses' mining, temperature and swap."""
+    return _present(
+        loss=loss,
+        loss_args=_given(loss_args),
+        class_weight=class_weight,
+        l1=l1,
+        l2=l2,
+        mining=mining,
+        temperature=temperature,
+        swap=swap,
+    )
 
 
 def optimizer_settings(

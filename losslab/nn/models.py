@@ -22,6 +22,9 @@ from losslab.nn.activations import sigmoid
 from losslab.registry import Registry
 
 MARGIN_LOSSES = ("hinge", "squared-hinge", "modified-huber", "perceptron", "soft-margin")
+# Batch losses of an embedding (losslab.losses.embedding): the model ends in --embed-dim outputs
+EMBEDDING_LOSSES = ("contrastive", "triplet", "supcon")
+EMBEDDING_MODELS = ("linear", "mlp", "cnn")
 
 
 @dataclass(frozen=True)
@@ -141,9 +144,19 @@ MODELS.add(
 )
 
 
+# The output of a model trained with an embedding loss: D coordinates, no head; the labels
+# only say which rows are similar (not registered: it is no model a user picks).
+EMBEDDING = ModelKind(
+    "embedding", EMBEDDING_LOSSES, "--embed-dim coordinates per row", multi_output=True
+)
+
+
 def head_of(model: ModelKind, loss: str) -> ModelKind:
     """The one-layer model whose output and target encoding ``model`` has with ``loss``: the
-    model itself, or for a network the first of softmax, logistic, linear that takes the loss."""
+    model itself, or for a network the first of softmax, logistic, linear that takes the loss
+    (an embedding loss: :data:`EMBEDDING`)."""
+    if loss in EMBEDDING_LOSSES and model.name in EMBEDDING_MODELS:
+        return EMBEDDING
     if not model.network:
         return model
     for name in ("softmax", "logistic", "linear"):
@@ -223,6 +236,8 @@ def model_for_loss(model: ModelKind, loss: str, *, score: bool = False) -> Model
 
 
 def check_loss(model: ModelKind, loss: str) -> None:
+    if loss in EMBEDDING_LOSSES and model.name in EMBEDDING_MODELS:
+        return
     if loss not in model.losses:
         raise ConfigError(
             f"loss {loss!r} does not fit a {model.name} model; compatible losses: "
@@ -241,17 +256,22 @@ def encode_target(
                 "(use --model logistic or softmax for labels)"
             )
         return labels.astype(np.float64), []
+    if model is EMBEDDING and np.unique(labels).size > 1 and choose_model(labels)[0] == "linear":
+        raise DataError(
+            f"{where}: {loss} learns which rows are similar from class labels; this target is "
+            f"a regression target ({choose_model(labels)[1].split(' →')[0]})"
+        )
     classes, y = np.unique(labels, return_inverse=True)
     if classes.size < 2:
         raise DataError(
             f"{where}: the target has a single class ({classes[0]!r}); need two or more"
         )
-    if model.name != "softmax" and classes.size != 2:
+    if model.name not in ("softmax", "embedding") and classes.size != 2:
         raise DataError(
             f"{where}: a {model.name} model needs a binary target; found {classes.size} classes "
             f"(use --model softmax)"
         )
-    if model.name == "softmax" and classes.size > 1000:
+    if model.multi_output and classes.size > 1000:
         raise DataError(f"{where}: {classes.size} classes is too many for a softmax model")
     return y.astype(np.float64), [plain(c) for c in classes]
 
@@ -286,6 +306,8 @@ def probabilities(model: ModelKind, S: np.ndarray) -> np.ndarray | None:
     """Class probabilities for logistic (P(class 1)) and softmax models; None for linear."""
     if model.name == "logistic":
         return sigmoid(S)
+    if model is EMBEDDING:
+        return None
     if model.multi_output:
         shifted = S - S.max(axis=1, keepdims=True)
         np.exp(shifted, out=shifted)

@@ -235,10 +235,10 @@ def _one_score_model(problem: Problem, base: FitConfig, grid: Grid) -> tuple[Pro
     losses do not all fit it but all fit the one-score model s = X·w + b (bce and hinge on a
     binary target), each loss runs on that score (logistic regression is bce with logits on it);
     else the problem as it is and no note."""
-    from losslab.losses import LOSSES
+    from losslab.losses.embedding import find_loss
     from losslab.nn.models import score_model_for
 
-    names = list(dict.fromkeys(LOSSES.resolve(n) if n else problem.loss.name for n in grid.losses))
+    names = list(dict.fromkeys(find_loss(n).name if n else problem.loss.name for n in grid.losses))
     if base.model is not None or all(name in problem.model.losses for name in names):
         return problem, ""
     if score_model_for(names) is None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from losslab.errors import ConfigError
-from losslab.losses import LOSSES
+from losslab.losses.embedding import find_loss
 from losslab.nn.models import check_loss, model_for_loss
 from losslab.optim.optimizers import OPTIMIZERS
 from losslab.study.problems import (
@@ -165,11 +165,11 @@ def validate_grid(grid: Grid, base: FitConfig, problem: Problem) -> None:
     for bs in grid.batch_sizes:
         if bs is not None and bs < 0:
             raise ConfigError(f"--batch-size must be >= 0 (0 = full batch), got {bs}")
-    names = [LOSSES.resolve(loss) if loss else problem.loss.name for loss in grid.losses]
+    names = [find_loss(loss).name if loss else problem.loss.name for loss in grid.losses]
     for name in names:
         check_loss(model_for_loss(problem.model, name, score=problem.score_models), name)
     for param in base.loss_params():
-        if not any(param in LOSSES.get(name).params for name in names):
+        if not any(param in find_loss(name).params for name in names):
             flag = "--" + param.replace("_", "-")
             raise ConfigError(f"{flag} is not used by {', '.join(names)}")
     for run in grid.configs(base)[: len(grid.optimizers)]:

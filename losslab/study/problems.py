@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from losslab.losses import LOSSES
+from losslab.losses.embedding import find_loss
 from losslab.train.loop import (
     FitConfig,
     Problem,
@@ -29,7 +29,7 @@ def _problem_for(config: FitConfig) -> Problem:
     """The shared problem with this run's loss (the model is fixed for a study)."""
     problems: dict[str, Problem] = _worker["problems"]
     problem: Problem = _worker["problem"]
-    key = LOSSES.resolve(config.loss) if config.loss else problem.loss.name
+    key = find_loss(config.loss).name if config.loss else problem.loss.name
     if key not in problems:
         problems[key] = with_loss(problem, key, config.loss_params())
     return problems[key]

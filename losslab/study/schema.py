@@ -285,10 +285,10 @@ def _target_scale(value: Any, classes: list, loss: str) -> dict[str, Any] | None
         raise _field("target_scale.kind", f"is {_what(kind)}; known: standard")
     if classes:
         raise _field("target_scale", "is given, but the model is a classifier (it has classes)")
-    from losslab.losses import LOSSES
+    from losslab.losses.embedding import find_loss
     from losslab.train.prepare import target_scalable
 
-    if not target_scalable(LOSSES.get(loss)):
+    if not target_scalable(find_loss(loss)):
         raise _field("target_scale", f"is given, but {loss} depends on the target's own scale")
     mean = _number(_get(obj, "mean", "target_scale."), "target_scale.mean")
     std = _number(_get(obj, "std", "target_scale."), "target_scale.std")
@@ -312,6 +312,8 @@ def _n_classes(classes: list, kind: str, allowed: Callable[[int], bool], need: s
 def _linear(raw: dict[str, Any], features: list[str], classes: list) -> dict[str, Any]:
     from losslab.nn.models import MARGIN_LOSSES
 
+    if raw.get("loss") in ("contrastive", "triplet", "supcon"):
+        return _affine(raw, features, "linear", _outputs(raw, classes))
     margin = raw.get("loss") in MARGIN_LOSSES
     need = "2 (its loss is a margin loss)" if margin else "none (it is a regression)"
     _n_classes(classes, "linear", (lambda k: k == 2) if margin else (lambda k: k == 0), need)
@@ -370,13 +372,24 @@ def _mlp(raw: dict[str, Any], features: list[str], classes: list) -> dict[str, A
         )
         out.append({"W": W, "b": b})
         width = W.shape[1]
-    from losslab.nn.models import MODELS, head_of
-
-    head = head_of(MODELS.get(raw["kind"]), raw["loss"])  # the output follows the loss
-    k = len(classes) if head.multi_output else 1
+    k = _outputs(raw, classes)
     if width != k:
         raise _field(f"layers[{len(layers) - 1}].W", f"gives {width} outputs; the model needs {k}")
     return {"layers": out, "activation": _text(_get(raw, "activation"), "activation")}
+
+
+def _outputs(raw: dict[str, Any], classes: list) -> int:
+    """The outputs the model's loss needs: one per class, one, or an embedding's
+    ``embed_dim``."""
+    from losslab.nn.models import EMBEDDING, MODELS, head_of
+
+    head = head_of(MODELS.get(raw["kind"]), raw["loss"])  # the output follows the loss
+    if head is EMBEDDING:
+        k = raw.get("embed_dim")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise _field("embed_dim", f"must be a positive integer, found {_what(k)}")
+        return k
+    return len(classes) if head.multi_output else 1
 
 
 def _cnn(raw: dict[str, Any], features: list[str], classes: list) -> dict[str, Any]:
@@ -386,7 +399,6 @@ def _cnn(raw: dict[str, Any], features: list[str], classes: list) -> dict[str, A
     from losslab.errors import LossLabError
     from losslab.nn.activations import ACTIVATIONS
     from losslab.nn.layers import build_stack, parse_layers
-    from losslab.nn.models import MODELS, head_of
 
     spec = _text(_get(raw, "spec"), "spec")
     image = _get(raw, "image")
@@ -401,8 +413,7 @@ def _cnn(raw: dict[str, Any], features: list[str], classes: list) -> dict[str, A
             "image", f"has {math.prod(image)} pixels; the model has {len(features)} features"
         )
     activation = _text(_get(raw, "activation"), "activation")
-    head = head_of(MODELS.get(raw["kind"]), raw["loss"])
-    k = len(classes) if head.multi_output else 1
+    k = _outputs(raw, classes)
     try:
         act = ACTIVATIONS.get(activation)
         stack = build_stack(parse_layers(spec), tuple(image), k, act, vector_output=False)
@@ -445,8 +456,8 @@ MODEL_KINDS: dict[str, Callable[[dict[str, Any], list[str], list], dict[str, Any
 
 def _model(raw: Any) -> dict[str, Any]:
     from losslab.errors import LossLabError
-    from losslab.losses import LOSSES
-    from losslab.nn.models import MODELS
+    from losslab.losses.embedding import find_loss
+    from losslab.nn.models import EMBEDDING_LOSSES, EMBEDDING_MODELS, MODELS
 
     obj = _object(raw, "(top level)")
     kind = _get(obj, "kind")
@@ -457,10 +468,11 @@ def _model(raw: Any) -> dict[str, Any]:
         loss = MODELS.get(kind).default_loss()
     _text(loss, "loss")
     try:
-        loss = LOSSES.resolve(loss)
+        loss = find_loss(loss).name
     except LossLabError:
         raise _field("loss", f"is {_what(loss)}, not a loss losslab knows") from None
-    if kind in MODELS.names() and loss not in MODELS.get(kind).losses:
+    embedding = loss in EMBEDDING_LOSSES and kind in EMBEDDING_MODELS
+    if kind in MODELS.names() and loss not in MODELS.get(kind).losses and not embedding:
         raise _field("loss", f"is {loss!r}, which does not fit a {kind} model")
     features = _texts(_get(obj, "features"), "features")
     classes = _classes(obj.get("classes"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from losslab.errors import ConfigError
-from losslab.losses import LOSSES
+from losslab.losses.embedding import find_loss
 from losslab.study.grid import (
     CONFIG_KEYS,
 )
@@ -266,7 +266,7 @@ def reference_for(
     coincide. The top level describes the first loss (``objective`` is seed 0's, ``per_seed`` all
     of them); ``by_loss`` holds the same for every loss of the study.
     """
-    names = list(dict.fromkeys(LOSSES.resolve(n) if n else problem.loss.name for n in losses))
+    names = list(dict.fromkeys(find_loss(n).name if n else problem.loss.name for n in losses))
     by_loss = {name: _reference_of(base, name, seeds) for name in names}
     return {**by_loss[names[0]], "by_loss": by_loss}
 

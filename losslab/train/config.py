@@ -51,6 +51,7 @@ class ModelSettings:
     activation: str | None = None  # of the hidden layers (mlp)
     init: str | None = None  # torch, he, xavier (networks); linear models start at zero
     init_from: str | None = None  # .npz of W1, b1, … or a saved run
+    embed_dim: int | None = None  # outputs of a model trained with an embedding loss (default 2)
 
 
 @dataclass
@@ -65,6 +66,11 @@ class LossSettings:
     class_weight: str | None = None  # "balanced" or "class=weight,…" (cross-entropy, bce)
     l1: float = 0.0
     l2: float = 0.0
+    # the embedding losses (losslab.losses.embedding): how pairs / triplets are mined from a
+    # batch (None: all), supcon's temperature τ (None: 0.1) and the triplet's distance swap
+    mining: str | None = None
+    temperature: float | None = None
+    swap: bool = False
 
 
 @dataclass
@@ -126,7 +132,14 @@ RECORD_ORDER = (
 )  # fmt: skip
 # Settings a record has only when given (records before them, and runs without them, are as
 # they were): their defaults.
-RECORD_WHEN_GIVEN = {"exclude": None, "target_scale": "none"}
+RECORD_WHEN_GIVEN = {
+    "exclude": None,
+    "target_scale": "none",
+    "embed_dim": None,
+    "mining": None,
+    "temperature": None,
+    "swap": False,
+}
 
 
 @dataclass
@@ -212,7 +225,7 @@ class FitConfig(
 
     def validate(self) -> None:
         """Settings that are wrong whatever the data; one clear line each."""
-        from losslab.losses import LOSSES
+        from losslab.losses.embedding import find_loss
         from losslab.nn.models import MODELS
         from losslab.optim.optimizers import OPTIMIZERS
         from losslab.optim.schedules import SCHEDULES, schedule_unit
@@ -222,7 +235,8 @@ class FitConfig(
         SCHEDULES.get(self.schedule).resolve(self.schedule_params)
         model = MODELS.get(self.model) if self.model is not None else None
         if self.loss is not None:
-            LOSSES.resolve(self.loss)
+            find_loss(self.loss)
+        self.validate_embedding()
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ConfigError(f"--lr must be > 0, got {self.lr:g}")
         if self.epochs < 1:
@@ -310,6 +324,33 @@ class FitConfig(
                     "--init applies to networks (--model mlp, cnn); linear models start at zero "
                     "(use --init-from to start elsewhere)"
                 )
+
+    def validate_embedding(self) -> None:
+        """--embed-dim, --mining, --temperature and --swap: each only with a loss that uses it."""
+        from losslab.losses.embedding import TEMPERATURE, check_mining, find_loss
+
+        name = find_loss(self.loss).name if self.loss is not None else None
+        embedding = name in ("contrastive", "triplet", "supcon")
+        if self.embed_dim is not None:
+            if self.embed_dim < 1:
+                raise ConfigError(f"--embed-dim must be >= 1, got {self.embed_dim}")
+            if not embedding:
+                raise ConfigError("--embed-dim applies to --loss contrastive, triplet or supcon")
+        if self.mining is not None:
+            if not embedding:
+                raise ConfigError("--mining applies to --loss contrastive or triplet")
+            check_mining(name, self.mining)  # type: ignore[arg-type]
+        if self.temperature is not None:
+            if name != "supcon":
+                raise ConfigError(f"--temperature is not used by the {name or 'chosen'} loss")
+            try:
+                TEMPERATURE.check(float(self.temperature))
+            except ConfigError:
+                raise ConfigError(
+                    f"--temperature must be {TEMPERATURE.range_words()}; found {self.temperature:g}"
+                ) from None
+        if self.swap and name != "triplet":
+            raise ConfigError(f"--swap is not used by the {name or 'chosen'} loss (triplet's)")
 
 
 def parse_columns(value: Any, flag: str) -> list[str] | None:

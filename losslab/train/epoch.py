@@ -165,6 +165,8 @@ class Minibatches:
                     value += net.penalty(l1, l2)  # θ before the step
             else:
                 objective.grad(Sb, yb, Gb, wb)
+            if objective.empty:  # a batch loss with nothing to score: no step (it is counted)
+                continue
             if lr_at is not None:
                 lr = lr_at(t)
                 t += 1

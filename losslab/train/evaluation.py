@@ -146,11 +146,11 @@ def final_metrics(
     if status == "diverged":
         val: dict[str, None] = {"val": None} if split.X_val is not None else {}
         return {"train": {"loss": None, key: None, "objective": None}, "test": None, **val}
-    score = Objective(problem, objective.loss_kw, objective.class_weight)
+    score = objective.unfused()
 
     def part(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> dict[str, float | None]:
         loss, metric = score.evaluate(net.scores(X), y, w=w)
-        return {"loss": loss, key: metric}
+        return {"loss": loss, key: metric, **score.extras()}
 
     train = part(split.X_train, split.y_train, split.w_train)
     train["objective"] = train["loss"] + net.penalty(*penalty)  # type: ignore[operator]

@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def metric_name(problem: Problem) -> str:
+    if problem.head.name == "embedding":
+        return "knn1"  # k-NN accuracy of the embeddings (losslab.train.embedding)
     return "accuracy" if problem.classifier else "r2"
 
 
@@ -74,6 +76,8 @@ class Objective:
     over memory and without temporaries.
     """
 
+    empty = False  # a batch-level objective's batch had nothing to score: no step on it
+
     def __init__(self, problem: Problem, loss_kw: dict[str, Any], class_weight: Any = None) -> None:
         self.problem, self.loss, self.loss_kw = problem, problem.loss, loss_kw
         self.logits = problem.head.logits
@@ -106,6 +110,14 @@ class Objective:
         by chunk; kept, they would grow with the file)."""
         self._buffers.clear()
         self._cache.clear()
+
+    def unfused(self) -> Objective:
+        """The registry's objective of the same loss (what the final metrics are taken with)."""
+        return Objective(self.problem, self.loss_kw, self.class_weight)
+
+    def extras(self) -> dict[str, float]:
+        """Metrics besides the main one from the last evaluation (none here)."""
+        return {}
 
     def _kw(self, w: np.ndarray | None) -> dict[str, Any]:
         return {

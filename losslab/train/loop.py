@@ -203,7 +203,8 @@ def build_network(problem: Problem, config: FitConfig, n_features: int, dtype: A
             n_layers=net.n_layers,
         )
         net.load(arrays, f"--init-from {config.init_from}")
-    elif problem.model.network:
+    elif problem.model.network or problem.head.name == "embedding":
+        # an embedding starts away from zero, where every row would sit on one point
         net.init(config.init or "torch", generator(config.seed, INIT))
     return net
 
@@ -440,7 +441,17 @@ class Run:
             lrs = schedule_for(config, lr0, steps_per_epoch=-(-n // batch))
         stepping, interrupt = Stepping(lrs, full_batch=batch == n), interrupt or Interrupt()
         weighted = any(w is not None for w in (data.w_train, data.w_test, data.w_val))
-        objective = objective_for(problem, loss_kw, class_weight=class_weight, weighted=weighted)
+        if problem.head.name == "embedding":
+            from losslab.train.embedding import EmbeddingObjective
+
+            objective: Objective = EmbeddingObjective(
+                problem, loss_kw, config, batch, data.y_train,
+                weighted=weighted, class_weight=class_weight,
+            )  # fmt: skip
+        else:
+            objective = objective_for(
+                problem, loss_kw, class_weight=class_weight, weighted=weighted
+            )
 
         dtype, tail = data.X_train.dtype, () if net.vector_output else (net.sizes[-1],)
         penalty, part = (config.l1, config.l2), (data.X_train, data.y_train, data.w_train)
@@ -502,8 +513,20 @@ class Run:
             model=model_dict(problem, split, final),
             diverged_at=ending.diverged_at,
             epoch_seconds=epoch_seconds,
-            message=ending.message,
+            message=ending.message or skipped_note(self.objective),
         )
+
+
+def skipped_note(objective: Objective) -> str | None:
+    """How many batches a batch loss skipped for want of a positive pair (None: none)."""
+    skipped = getattr(objective, "skipped", 0)
+    if not skipped:
+        return None
+    steps = getattr(objective, "steps", 0)
+    return (
+        f"{skipped} of {steps} batches had no positive pair (two rows of one class) and "
+        "were skipped; a larger --batch-size gives every batch one"
+    )
 
 
 def in_dtype(split: Split, dtype: np.dtype) -> Split:
@@ -582,6 +605,8 @@ def model_dict(problem: Problem, split: Split, net: Network) -> dict[str, Any]:
         W, b = net.W[0], net.b[0]
         out["coef"] = W.tolist()
         out["intercept"] = b.tolist() if problem.head.multi_output else float(b[0])
+    if problem.head.name == "embedding":
+        out["embed_dim"] = problem.n_outputs
     out["scaler"] = split.scaler.to_dict() if split.scaler is not None else None
     if split.target_scale is not None:
         out["target_scale"] = split.target_scale

@@ -19,8 +19,10 @@ import numpy as np
 from losslab.data.encoding import Encoder, is_categorical
 from losslab.data.read import Layout, Table, read_table
 from losslab.errors import ConfigError, DataError
-from losslab.losses import LOSSES, Loss
+from losslab.losses import Loss
+from losslab.losses.embedding import find_loss
 from losslab.nn.models import (
+    EMBEDDING,
     MODELS,
     ModelKind,
     check_loss,
@@ -62,6 +64,7 @@ class Problem:
     # a study of losses that need both one-score models (bce, hinge): each loss runs on the one
     # of linear and logistic that takes it (see :func:`losslab.nn.models.model_for_loss`)
     score_models: bool = False
+    embed_dim: int = 2  # the outputs of a model trained with an embedding loss (--embed-dim)
 
     @property
     def head(self) -> ModelKind:
@@ -74,6 +77,8 @@ class Problem:
 
     @property
     def n_outputs(self) -> int:
+        if self.head is EMBEDDING:
+            return self.embed_dim
         return len(self.classes) if self.head.multi_output else 1
 
 
@@ -132,7 +137,7 @@ def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
     else:
         name, how = choose_model(labels)
         model = MODELS.get(name)
-    loss = LOSSES.get(config.loss or default_loss(model, labels))
+    loss = find_loss(config.loss or default_loss(model, labels))
     y, classes = _encode(table, target, model, loss, labels, config.loss_params())
     X = table.matrix(features) if frame is None else np.empty((len(y), 0))
     choice = f"target {target!r} ({why}) · {how}"
@@ -151,6 +156,7 @@ def load_problem(config: FitConfig, table: Table | None = None) -> Problem:
         prep,
         weights,
         weight_column,
+        embed_dim=config.embed_dim or 2,
     )
 
 
@@ -317,7 +323,7 @@ def with_loss(problem: Problem, loss: str | None, params: dict[str, Any] | None 
     """The same data and model with another loss (None: the model's default), its target
     encoded exactly as :func:`load_problem` would encode it for that loss."""
     labels = problem.table.labels(problem.target)
-    spec = LOSSES.get(loss or default_loss(problem.model, labels))
+    spec = find_loss(loss or default_loss(problem.model, labels))
     if spec is problem.loss:
         return problem
     model = model_for_loss(problem.model, spec.name, score=problem.score_models)

@@ -753,6 +753,10 @@ def plot_record(
     output = check_plot_name(output, "--out") if output is not None else None
     found = records_of(result)
     target = output if output is not None else Path(result) / "curves.png"
+    if found.study is None and found.config.get("loss") in ("contrastive", "triplet", "supcon"):
+        from losslab.views.embedding_plot import plot_embedding_record
+
+        return plot_embedding_record(Path(result), target, dpi=dpi, size=size)
     try:
         return plot_study(found.runs, found.curves, target, optima=found.optima,
                           title=found.title, skip=found.skip, dpi=dpi, size=size)  # fmt: skip
@@ -764,6 +768,11 @@ def plot_fit(
     result: Any, output: str | Path, *, dpi: float = DPI, size: tuple[float, float] | None = None
 ) -> Path:
     """A fit's curves (a FitResult) to ``output``: what `losslab plot RUN` draws of its record."""
+    if result.config.get("loss") in ("contrastive", "triplet", "supcon"):
+        from losslab.views.embedding_plot import plot_embedding
+
+        return plot_embedding(result.config, result.model, result.history, output,
+                              metrics=result.metrics, dpi=dpi, size=size)  # fmt: skip
     found = run_drawable(result.config, result.history, result.status,
                          result.diverged_at or len(result.history))  # fmt: skip
     return plot_study(found.runs, found.curves, output, title=found.title, skip=found.skip,

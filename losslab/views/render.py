@@ -282,7 +282,8 @@ def fit_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
     status, epochs_run, seconds and the train, val, test losses and metric)."""
     train, test = metrics["train"], metrics.get("test")
     val = metrics.get("val")
-    key = "accuracy" if "accuracy" in train else "r2"
+    key = next((k for k in ("accuracy", "knn1") if k in train), "r2")
+    extra = ["knn5"] if key == "knn1" else []  # an embedding's k-NN accuracies
 
     def metric(value: float | None) -> Any:
         # a finished run has an R² unless its target is constant (evaluate.r2_score)
@@ -295,11 +296,14 @@ def fit_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
         ("epochs run", metrics["epochs_run"]),
         ("train loss", train["loss"]),
         (f"train {key}", metric(train[key])),
+        *((f"train {k}", train.get(k)) for k in extra),
     ]
     if val is not None:
         rows += [("val loss", val["loss"]), (f"val {key}", val[key])]
+        rows += [(f"val {k}", val.get(k)) for k in extra]
     if test is not None:
         rows += [("test loss", test["loss"]), (f"test {key}", metric(test[key]))]
+        rows += [(f"test {k}", test.get(k)) for k in extra]
     rows += [("seconds", metrics["seconds"])]
     return rows
 
