@@ -206,8 +206,20 @@ def test_every_option_of_compare_is_a_study_file_key():
             continue
         assert keys[param.name] is param
         for opt in param.opts:
-            if opt.startswith("--"):
+            if opt.startswith("--") and param.name != "more_data":  # --data: DATA's own key
                 assert keys[opt[2:].replace("-", "_")] is param
+
+
+def test_a_study_file_data_list_is_several_datasets(tmp_path):
+    """`data` takes a name or a list (the several-datasets form); --save-config writes DATA and
+    --data back as that one list."""
+    from losslab.cli.group import _Commands
+    from losslab.cli.studyfile import _checked, settable
+
+    param = settable(_Commands()["compare"])["data"]
+    assert _checked(tmp_path / "s.toml", "data", param, ["iris", "digits"]) == "iris,digits"
+    with pytest.raises(ConfigError, match="takes a dataset name"):
+        _checked(tmp_path / "s.toml", "data", param, ["iris", 3])
 
 
 @pytest.mark.parametrize(

@@ -135,16 +135,32 @@ def evaluate(
     weight_column: str | None = None,
     class_weight: str | None = None,
     sep: str | None = None,
+    anchor: Any = None,
+    positive: Any = None,
+    negative: Any = None,
+    swap: bool = False,
     **params: Any,
-) -> EvalResult:
+) -> Any:
     """Losses of prediction columns against target columns, as `losslab eval` computes them:
     ``data`` is a path, a bundled name or a DataFrame; ``loss`` one name or a list (``"all"``:
     every loss that applies); ``target``/``pred`` a column or a list; ``model`` scores a saved
     run (its directory, model.json or a FitResult) on ``data`` instead; ``params`` the losses'
-    parameters (``delta=0.5``)."""
+    parameters (``delta=0.5``). ``loss="triplet"`` with ``anchor``, ``positive`` and
+    ``negative`` (each a column or a list of the embedding's columns; ``swap`` as torch's) is
+    the triplet loss of those rows, as a dict (value, active share, rows)."""
     from losslab.train.prepare import table_of
 
     losses = [loss] if isinstance(loss, str) else list(loss or ["all"])
+    if losses == ["triplet"] or any(v is not None for v in (anchor, positive, negative)):
+        from losslab.study.embedding_eval import triplet_columns
+
+        if losses != ["triplet"] or anchor is None or positive is None or negative is None:
+            raise ConfigError("anchor, positive and negative go together, with loss='triplet'")
+        unknown = sorted(set(params) - {"margin"})
+        if unknown:
+            raise ConfigError(f"{unknown[0]!r} is not used by the triplet loss")
+        return triplet_columns(data, anchor, positive, negative,
+                               margin=params.get("margin", 1.0), swap=swap, sep=sep)  # fmt: skip
     targets = [target] if isinstance(target, str) else list(target or [])
     preds = [pred] if isinstance(pred, str) else list(pred or [])
     if model is not None:

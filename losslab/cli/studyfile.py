@@ -109,6 +109,12 @@ def _checked(path: Path, key: str, param: Any, value: Any) -> Any:
     """``value`` as the command line would give it, or one line naming the key and its type."""
     if isinstance(value, dict):
         raise ConfigError(f"{path}: key {key!r} takes {_takes(param)}, got a table")
+    if param.name == "data" and isinstance(value, list) and value:  # several datasets
+        if not all(isinstance(v, str) for v in value):
+            raise ConfigError(
+                f"{path}: key {key!r} takes a dataset name or path, or a list of them"
+            )
+        value = ",".join(value)
     if isinstance(value, list) and not param.multiple:
         raise ConfigError(f"{path}: key {key!r} takes {_takes(param)}, got a list")
     kind, fixed = _element(param), []
@@ -140,7 +146,12 @@ def study_toml(ctx: Any, where: Path) -> str:
     from losslab.study.config import dump_study_file
 
     names = [p.name for p in ctx.command.params if p.name and p.name not in META | OUTPUT]
-    return dump_study_file({name: ctx.params.get(name) for name in names}, where)
+    values = {name: ctx.params.get(name) for name in names}
+    more = values.pop("more_data", None) or []
+    if more:  # DATA and --data: the study file's one `data`, a list
+        given = [values["data"]] if values.get("data") is not None else []
+        values["data"] = [d for text in [*given, *more] for d in str(text).split(",") if d]
+    return dump_study_file(values, where)
 
 
 def write_study_toml(ctx: Any, path: Path) -> str:
