@@ -140,7 +140,7 @@ def evaluate(
     negative: Any = None,
     swap: bool = False,
     **params: Any,
-) -> Any:
+) -> EvalResult | dict[str, Any]:
     """Losses of prediction columns against target columns, as `losslab eval` computes them:
     ``data`` is a path, a bundled name or a DataFrame; ``loss`` one name or a list (``"all"``:
     every loss that applies); ``target``/``pred`` a column or a list; ``model`` scores a saved
