@@ -5,6 +5,7 @@ worked bins, the edges' assignment, the Brier score against scikit-learn, and ba
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ def reference_ece(conf, correct, n_bins, norm="l1"):
     edges = [i / n_bins for i in range(n_bins + 1)]
     n = len(conf)
     total, worst = 0.0, 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in pairwise(edges):
         members = [i for i in range(n) if lo < conf[i] <= hi]
         if not members:
             continue
