@@ -63,6 +63,13 @@ def eval_cmd(
             "prediction columns' names for string labels, else 0, 1, …)."
         ),
     ] = None,
+    bins: Annotated[
+        int | None,
+        typer.Option(
+            help="Bins of the calibration scores (ece, mce) of probability columns: equal-width "
+            "in confidence. Default 15; given, probabilities are required (one line if not)."
+        ),
+    ] = None,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     loss_args: dict[str, Any] | None = None,
@@ -70,7 +77,8 @@ def eval_cmd(
     """Compute losses of prediction columns against target columns in a CSV.
 
     Probabilities are clipped to [eps, 1 - eps], eps = float64 machine epsilon, as scikit-learn
-    does. Also reports accuracy (classification) or R² (regression).
+    does. Also reports accuracy (classification) or R² (regression), and for probability columns
+    the calibration: ece, mce (top label, --bins equal-width bins) and the Brier score.
     """
     params = {k: v for k, v in (loss_args or {}).items() if v is not None}
     if model is not None:
@@ -99,6 +107,7 @@ def eval_cmd(
             sep=sep,
             weight_column=weight_column,
             class_weight=class_weight,
+            bins=bins,
         )
     from losslab.views import render
 

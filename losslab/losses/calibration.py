@@ -150,3 +150,44 @@ def brier(y: Any, probs: Any) -> float:
     """Brier score: mean Σ_k (p_k − 1[k = y])²; (p − y)² for one column."""
     y, p = check_calibration(y, probs)
     return _brier(y, p, np.ones(y.shape[0]))
+
+
+def calibration_for(
+    y: np.ndarray,
+    out: np.ndarray,
+    *,
+    multi: bool,
+    logits: bool = False,
+    w: Any = None,
+    bins: int | None = None,
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """(ece, mce and brier, why any is undefined) where ``out`` holds probabilities of class
+    labels ``y``; nothing for regression targets or scores. ``bins`` given asks for them: a
+    ConfigError where they cannot apply and the DomainError of bad probabilities instead of
+    an undefined value."""
+    asked = bins is not None
+    n_bins = check_bins(bins) if asked else BINS
+    if logits:
+        if asked:
+            raise ConfigError("--bins: calibration reads probabilities, not logits (drop --logits)")
+        return {}, {}
+    labels = _is_index(y) if multi else bool(np.isin(y, (0.0, 1.0)).all())
+    if not labels or (not asked and not _unit(out)):
+        if asked and not labels:
+            what = "class indices" if multi else "0/1 labels"
+            raise ConfigError(f"--bins: calibration needs {what} as the target")
+        return {}, {}
+    try:
+        return reliability(y, out, bins=n_bins, w=w).scores(), {}
+    except DomainError as exc:
+        if asked:
+            raise
+        return dict.fromkeys(NAMES), dict.fromkeys(NAMES, str(exc))
+
+
+def _is_index(y: np.ndarray) -> bool:
+    return bool(np.isfinite(y).all() and (y >= 0).all() and (y == np.round(y)).all())
+
+
+def _unit(out: np.ndarray) -> bool:
+    return bool(np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0)

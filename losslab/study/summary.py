@@ -11,6 +11,7 @@ from typing import Any
 
 from losslab.errors import ConfigError
 from losslab.losses import LOSSES
+from losslab.losses.calibration import NAMES
 from losslab.study.grid import (
     CONFIG_KEYS,
 )
@@ -25,6 +26,7 @@ from losslab.train.loop import (
 
 # a study's interrupted runs and those that failed (raised) are listed, never averaged or drawn
 UNAVERAGED = ("interrupted", "failed")
+CALIBRATION = NAMES  # a classifier's ece, mce and brier, beside its metric
 
 
 def failures(runs: Sequence[dict[str, Any]]) -> list[str]:
@@ -170,6 +172,7 @@ def summarise(
                 "test_loss": rec["test_loss"],
                 "val_loss": rec.get("val_loss"),
                 **{m: rec.get(m) for m in metrics},
+                **{c: rec[c] for c in CALIBRATION if c in rec},
                 "objective": rec["objective"],
                 "epochs_run": rec["epochs_run"],
                 "epochs_to_target": _epochs_to(rec["curve"], run_target, use_objective),
@@ -180,6 +183,7 @@ def summarise(
                 **({"message": rec["message"]} if rec.get("message") else {}),  # a failed run's
             }
         )
+    calibrated = [c for c in CALIBRATION if any(c in run for run in runs)]
     groups: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
         if run["status"] not in UNAVERAGED:  # listed in runs, never averaged
@@ -193,6 +197,9 @@ def summarise(
         row["rose"] = sum(runs[i]["rose"] for i in ok)  # ended above their start, not diverged
         for name in ("train_loss", "objective", "test_loss", "val_loss", *metrics, "gap"):
             vals = [runs[i][name] for i in ok if runs[i][name] is not None]
+            row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
+        for name in calibrated:  # the classifiers' calibration (test part), where measured
+            vals = [runs[i][name] for i in ok if runs[i].get(name) is not None]
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
         reached = [
             runs[i]["epochs_to_target"] for i in ok if runs[i]["epochs_to_target"] is not None

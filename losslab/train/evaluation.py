@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from losslab.nn.activations import sigmoid
 from losslab.nn.network import Network
 from losslab.train.kernels import Objective, metric_name
 from losslab.train.prepare import Problem, Split
@@ -133,6 +134,27 @@ class Evaluation:
         return history_row(epoch, lr, train[2], self.key, train[:2], val, test)
 
 
+def calibration(
+    problem: Problem, S: np.ndarray, y: np.ndarray, w: np.ndarray | None
+) -> dict[str, float | None]:
+    """ece, mce and brier of a classifier whose loss reads its scores as logits (σ or softmax
+    gives its probabilities: bce, focal, cross-entropy); nothing for other models, whose scores
+    are not probabilities. Non-finite scores (a run that ended badly) leave them None."""
+    if not (problem.classifier and problem.loss.supports_logits and problem.head.logits):
+        return {}
+    from losslab.losses.calibration import NAMES, calibration_scores
+
+    if not np.isfinite(S).all():
+        return dict.fromkeys(NAMES)
+    S = np.asarray(S, dtype=np.float64)
+    if S.ndim == 2:
+        E = np.exp(S - S.max(axis=1, keepdims=True))
+        P = E / E.sum(axis=1, keepdims=True)
+    else:
+        P = sigmoid(S)
+    return calibration_scores(y, P, w=w)
+
+
 def final_metrics(
     problem: Problem,
     split: Split,
@@ -149,8 +171,9 @@ def final_metrics(
     score = Objective(problem, objective.loss_kw, objective.class_weight)
 
     def part(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> dict[str, float | None]:
-        loss, metric = score.evaluate(net.scores(X), y, w=w)
-        return {"loss": loss, key: metric}
+        S = net.scores(X)
+        loss, metric = score.evaluate(S, y, w=w)
+        return {"loss": loss, key: metric, **calibration(problem, S, y, w)}
 
     train = part(split.X_train, split.y_train, split.w_train)
     train["objective"] = train["loss"] + net.penalty(*penalty)  # type: ignore[operator]

@@ -300,6 +300,7 @@ def fit_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
         rows += [("val loss", val["loss"]), (f"val {key}", val[key])]
     if test is not None:
         rows += [("test loss", test["loss"]), (f"test {key}", metric(test[key]))]
+        rows += [(f"test {k}", test[k]) for k in ("ece", "mce", "brier") if k in test]
     rows += [("seconds", metrics["seconds"])]
     return rows
 
@@ -350,7 +351,7 @@ def study_title(study: Any) -> str:
 
 STUDY_COLUMNS = (
     "hidden", "layers", "optimizer", "lr", "loss", "batch", "train loss", "val loss", "test loss",
-    "metric", "gap", "epochs→target", "time s", "diverged", "train curve",
+    "metric", "ece", "brier", "gap", "epochs→target", "time s", "diverged", "train curve",
 )  # fmt: skip
 
 
@@ -373,6 +374,7 @@ def study_table(
 
     shown = {name: column(name) for name in ("train_loss", "val_loss", "test_loss")}
     shown.update({m: column(m, 3) for m in metrics})
+    shown.update({c: column(c, 3) for c in ("ece", "brier")})  # classifiers' calibration
     seconds = column_formatter([row.get("seconds_mean") for row in study.summary], 3)
 
     by_loss = ref.get("by_loss") or {}
@@ -404,6 +406,8 @@ def study_table(
                     (shown[m](row) for m in metrics if row.get(f"{m}_mean") is not None), None
                 )
                 or ("undefined (constant target)" if row["diverged"] < row["seeds"] else "—"),
+                "ece": shown["ece"](row),
+                "brier": shown["brier"](row),
                 "gap": gap(row),
                 "epochs→target": "—"
                 if ett is None
@@ -421,6 +425,8 @@ def study_table(
         dropped.add("layers")
     if not validated:
         dropped.add("val loss")
+    if not any(row.get("ece_mean") is not None for row in study.summary):
+        dropped.update(("ece", "brier"))
     hidden_notes = []
     if narrow:
         dropped.update(("time s", "train curve"))
