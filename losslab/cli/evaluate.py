@@ -81,6 +81,11 @@ def eval_cmd(
     the calibration: ece, mce (top label, --bins equal-width bins) and the Brier score.
     """
     params = {k: v for k, v in (loss_args or {}).items() if v is not None}
+    if model is not None and bins is not None:
+        from losslab.api import BINS_WITH_MODEL
+        from losslab.errors import ConfigError
+
+        raise ConfigError(BINS_WITH_MODEL)
     if model is not None:
         from losslab.study.predict import evaluate_model
 

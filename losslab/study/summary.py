@@ -147,6 +147,8 @@ def summarise(
         first = next(iter(known.values()))
         target = first[0] + 0.01 * abs(first[0])
     runs = []
+    # every run has the calibration columns when one has (None where not measured)
+    calibrated = [c for c in CALIBRATION if any(c in rec for rec in records)]
     for rec in records:
         cfg = rec["config"]
         finished = rec["status"] not in ("diverged", "failed")  # these have no final losses
@@ -172,7 +174,7 @@ def summarise(
                 "test_loss": rec["test_loss"],
                 "val_loss": rec.get("val_loss"),
                 **{m: rec.get(m) for m in metrics},
-                **{c: rec[c] for c in CALIBRATION if c in rec},
+                **{c: rec.get(c) for c in calibrated},
                 "objective": rec["objective"],
                 "epochs_run": rec["epochs_run"],
                 "epochs_to_target": _epochs_to(rec["curve"], run_target, use_objective),
@@ -183,7 +185,6 @@ def summarise(
                 **({"message": rec["message"]} if rec.get("message") else {}),  # a failed run's
             }
         )
-    calibrated = [c for c in CALIBRATION if any(c in run for run in runs)]
     groups: dict[tuple, list[int]] = {}
     for i, run in enumerate(runs):
         if run["status"] not in UNAVERAGED:  # listed in runs, never averaged
@@ -198,8 +199,8 @@ def summarise(
         for name in ("train_loss", "objective", "test_loss", "val_loss", *metrics, "gap"):
             vals = [runs[i][name] for i in ok if runs[i][name] is not None]
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
-        for name in calibrated:  # the classifiers' calibration (test part), where measured
-            vals = [runs[i][name] for i in ok if runs[i].get(name) is not None]
+        for name in calibrated:  # the classifiers' calibration (the metric's part)
+            vals = [runs[i][name] for i in ok if runs[i][name] is not None]
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
         reached = [
             runs[i]["epochs_to_target"] for i in ok if runs[i]["epochs_to_target"] is not None
