@@ -4,7 +4,8 @@
 the declared parameters and ``register_loss``); each family registers its entries in its own
 module, in the order of the listings: ``regression``, ``classification``, ``pair``, ``robust``
 (regression losses that bound an outlier's pull, listed apart). ``metrics``
-holds the scores reported beside a loss (accuracy, R²). This package imports only
+holds the scores reported beside a loss (accuracy, R²), ``calibration`` those of predicted
+probabilities (ECE, MCE, Brier). This package imports only
 ``losslab.errors``, ``losslab.registry``, ``losslab.hyper`` and σ from ``losslab.nn.activations``
 (one σ for losses, layers and the fused kernels).
 """

@@ -4,8 +4,9 @@
 table's numbers read), ``describe`` (a run's settings in words), ``plot`` (figures of a
 study or run, from the tidy records), ``landscape``, ``functions2d`` and ``landscape_plot``
 (optimizer paths on test functions and on a fit's objective), ``shapes`` (every loss on one
-axis), ``explain`` (what an entry is, measured on its code), ``gradcheck`` (analytic gradients
-against finite differences), ``report`` (one self-contained HTML page) and ``notebook`` (a
-result's table and figure as a notebook shows them). May import every layer below; matplotlib only
-inside the functions that draw.
+axis; ``robust_shapes``: the robust family's ρ and ψ), ``reliability`` (a classifier's
+reliability diagram), ``explain`` (what an entry is, measured on its code), ``gradcheck``
+(analytic gradients against finite differences), ``report`` (one self-contained HTML page) and
+``notebook`` (a result's table and figure as a notebook shows them). May import every layer
+below; matplotlib only inside the functions that draw.
 """
