@@ -223,7 +223,7 @@ def load_run(record: str | Path) -> FitResult:
         seconds=metrics.get("seconds"),
         config={k: v for k, v in config.items() if k not in ("data_file", "versions", "command")},
         history=history,
-        metrics={k: metrics[k] for k in ("train", "val", "test") if k in metrics},
+        metrics={k: metrics[k] for k in ("train", "val", "test", "reliability") if k in metrics},
         model=schema.read_json(model_file),
         record=str(directory),
         diverged_at=metrics.get("diverged_at"),
