@@ -119,3 +119,25 @@ def test_make_outliers_script_rebuilds_the_bundled_files(tmp_path):
     pd.testing.assert_frame_equal(train, pd.read_csv(root / "datasets/diabetes_outliers.csv"))
     pd.testing.assert_frame_equal(test, pd.read_csv(root / "datasets/diabetes_outliers_test.csv"))
     assert len(bad) == 18
+
+
+def test_alpha_minus_infinity_survives_the_record(cli, tmp_path):
+    """JSON has no −∞: records and JSON output hold the text "-inf", read back as −∞."""
+    out = tmp_path / "runs"
+    got = cli.json("fit", "diabetes", "--loss", "barron", "--robust-alpha", "-inf", "--epochs",
+                   "1", "--out", out, "--progress", "none")  # fmt: skip
+    assert got["config"]["robust_alpha"] == "-inf"
+    import losslab
+    from losslab.train.config import FitConfig
+
+    run = next(out.iterdir())
+    loaded = losslab.load(run)
+    assert FitConfig.from_dict({"loss": "barron", **{"robust_alpha": "-inf"}}).loss_params() == {
+        "robust_alpha": "-inf"
+    }
+    assert get_loss("barron").resolve_params(robust_alpha=loaded.config["robust_alpha"]) == {
+        "robust_c": 1.0,
+        "robust_alpha": -math.inf,
+    }
+    params = cli.json("eval", "diabetes-predictions", "--loss", "barron", "--robust-alpha", "-inf")
+    assert params["params"]["robust_alpha"] == "-inf"

@@ -14,6 +14,7 @@ from losslab.errors import ConfigError, DataError, DomainError
 from losslab.losses import LOSSES, Loss
 from losslab.losses.calibration import calibration_for
 from losslab.losses.metrics import _probabilities, metrics_for
+from losslab.train.config import json_safe
 
 TARGET_NAMES = ("y", "y_true", "target", "label", "truth", "actual", "true")
 
@@ -45,7 +46,7 @@ class EvalResult:
             "target": self.target,
             "pred": self.pred,
             "logits": self.logits,
-            "params": self.params,
+            "params": {k: json_safe(v) for k, v in self.params.items()},
             "losses": self.losses,
             "metrics": self.metrics,
             "undefined": self.undefined,
