@@ -440,7 +440,7 @@ def test_json_shape(cli):
     out = cli.json("fit", "iris", "--epochs", "3", "--no-save")
     assert out["status"] == "completed" and out["epochs_run"] == 3
     assert {"epoch", "train_loss", "test_loss", "lr", "accuracy"} <= set(out["history"][0])
-    assert set(out["metrics"]) == {"train", "test"}
+    assert set(out["metrics"]) == {"train", "test", "reliability"}  # a classifier's bins
     model = out["model"]
     assert model["kind"] == "softmax" and model["classes"] == ["setosa", "versicolor", "virginica"]
     assert np.array(model["coef"]).shape == (4, 3)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import robust_cases
 
 from losslab.errors import ConfigError, DomainError
 from losslab.losses import LOSSES, PROB_EPS, Loss, get_loss, loss_grad, loss_value
@@ -32,6 +33,7 @@ ALT_PARAMS = {
     "log_input": False,
     "full": True,
     "poisson_eps": 1e-3,
+    **robust_cases.ALT_PARAMS,
 }
 
 
@@ -196,6 +198,22 @@ WORKED = [
     ),
     ("contrastive", [1, 0, 0], [0.5, 0.3, 2], False, {}, (0.25 + 0.49 + 0) / 3),
     ("contrastive", [0], [0.5], False, {"margin": 2.0}, 2.25),
+    # robust losses (losses/robust.py): d = ŷ − y, scale c
+    ("cauchy", [0, 0], [1, 2], False, {}, (0.5 * math.log(2) + 0.5 * math.log(5)) / 2),
+    ("cauchy", [1], [3], False, {"robust_c": 2.0}, 2 * math.log(2)),
+    ("geman-mcclure", [0, 0], [0, 2], False, {}, 0.5),  # 2·4/(4 + 4) = 1
+    ("geman-mcclure", [0], [4], False, {"robust_c": 2.0}, 1.0),
+    ("welsch", [0], [2], False, {}, 1 - math.exp(-2)),
+    ("welsch", [0], [-2], False, {"robust_c": 2.0}, 1 - math.exp(-0.5)),
+    ("tukey", [0, 0], [0.5, 3], False, {}, ((1 - 0.75**3) / 6 + 1 / 6) / 2),
+    ("tukey", [0], [1], False, {"robust_c": 2.0}, 4 / 6 * (1 - 0.75**3)),
+    ("barron", [0], [1], False, {}, math.sqrt(2) - 1),  # α = 1: √(1 + d²) − 1
+    ("barron", [0], [1], False, {"robust_alpha": 0.0}, math.log(1.5)),
+    ("barron", [0], [3], False, {"robust_alpha": 2.0}, 4.5),
+    ("barron", [0], [2], False, {"robust_alpha": -2.0}, 1.0),  # (4/−2)·(½ − 1)
+    ("barron", [0], [2], False, {"robust_alpha": -math.inf}, 1 - math.exp(-2)),
+    ("barron", [0], [1], False, {"robust_alpha": 4.0}, 0.625),  # ½·((½ + 1)² − 1)
+    ("barron", [1], [3], False, {"robust_alpha": 1.0, "robust_c": 2.0}, math.sqrt(2) - 1),
 ]
 
 
@@ -383,6 +401,7 @@ REFERENCE = {
         qk * math.log(qk / _clip(pk)) for qk, pk in zip(q, p, strict=True) if qk > 0
     ),
     "contrastive": lambda y, d, lg, margin: y * d * d + (1 - y) * max(0.0, margin - d) ** 2,
+    **robust_cases.REFERENCE,
 }
 
 
@@ -540,6 +559,9 @@ def _torch_loss(name, torch, y, o, logits, kw):
         return F.kl_div(torch.log(o), y, reduction="batchmean")
     if name == "contrastive":
         return (y * o**2 + (1 - y) * torch.clamp(kw["margin"] - o, min=0) ** 2).mean()
+    robust = robust_cases.torch_loss(name, torch, y, o, kw)
+    if robust is not None:
+        return robust
     pytest.fail(f"add a torch expression for {name!r} to _torch_loss")
 
 
@@ -753,6 +775,7 @@ EXTREMES = {
         ),
     ],
     "contrastive": [([1, 0, 0], [BIG, BIG, 0], False, {}, [BIG**2, 0, 1])],
+    **robust_cases.EXTREMES,
 }
 
 
@@ -807,6 +830,7 @@ ALIASES = {
     "multi-margin": set(),
     "kl-div": {"kl"},
     "contrastive": set(),
+    **robust_cases.ALIASES,
 }
 
 
@@ -843,6 +867,7 @@ def test_known_parameters():
         "cross-entropy": {"label_smoothing": 0.0},
         "multi-margin": {"p": 1, "margin": 1.0},
         "contrastive": {"margin": 1.0},
+        **robust_cases.PARAMS,
     }
     assert PROB_EPS == np.finfo(np.float64).eps
 
@@ -882,6 +907,7 @@ BAD_PARAMS = [
     ("cross-entropy", {"label_smoothing": 1.5}, "label_smoothing must be in [0, 1]; found 1.5"),
     ("poisson", {"log_input": "yes"}, "log_input must be true or false; found 'yes'"),
     ("poisson", {"poisson_eps": 0.0}, "poisson_eps must be > 0; found 0"),
+    *robust_cases.BAD_PARAMS,
 ]
 
 

@@ -44,6 +44,10 @@ def test_every_loss_with_a_residual_or_margin_is_drawn():
     drawn = set().union(
         *(loss_shapes(k).values for k in ("regression", "positive", "classification"))
     )
+    # the robust family on its own chart (shapes --family robust), barron once per α
+    from losslab.views.robust_shapes import robust_shapes
+
+    drawn |= {label.split(" ")[0] for label in robust_shapes().values}
     for name, loss in LOSSES.items():
         if loss.task in ("regression", "positive", "binary", "margin", "multiclass"):
             assert name in drawn, name

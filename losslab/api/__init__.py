@@ -134,6 +134,7 @@ def evaluate(
     model: Any = None,
     weight_column: str | None = None,
     class_weight: str | None = None,
+    bins: int | None = None,
     sep: str | None = None,
     anchor: Any = None,
     positive: Any = None,
@@ -145,9 +146,10 @@ def evaluate(
     ``data`` is a path, a bundled name or a DataFrame; ``loss`` one name or a list (``"all"``:
     every loss that applies); ``target``/``pred`` a column or a list; ``model`` scores a saved
     run (its directory, model.json or a FitResult) on ``data`` instead; ``params`` the losses'
-    parameters (``delta=0.5``). ``loss="triplet"`` with ``anchor``, ``positive`` and
-    ``negative`` (each a column or a list of the embedding's columns; ``swap`` as torch's) is
-    the triplet loss of those rows, as a dict (value, active share, rows)."""
+    parameters (``delta=0.5``); ``bins`` the calibration's bins (probability columns).
+    ``loss="triplet"`` with ``anchor``, ``positive`` and ``negative`` (each a column or a list
+    of the embedding's columns; ``swap`` as torch's) is the triplet loss of those rows, as a
+    dict (value, active share, rows)."""
     from losslab.train.prepare import table_of
 
     losses = [loss] if isinstance(loss, str) else list(loss or ["all"])
@@ -166,6 +168,8 @@ def evaluate(
     if model is not None:
         from losslab.study.predict import evaluate_model
 
+        if bins is not None:
+            raise ConfigError(BINS_WITH_MODEL)
         return evaluate_model(
             _saved_model(model),
             table_of(data, sep=sep),
@@ -186,7 +190,11 @@ def evaluate(
         params=params,
         weight_column=weight_column,
         class_weight=class_weight,
+        bins=bins,
     )
+
+
+BINS_WITH_MODEL = "--bins applies to probability columns, not to a saved model's scores (--model)"
 
 
 def _grid_values(name: str, value: Any, kind: Any) -> list[Any]:

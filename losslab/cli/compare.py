@@ -483,6 +483,14 @@ def plot_cmd(
             help="A .png, .svg or .pdf file (default: RESULT/curves.png).",
         ),
     ] = None,
+    reliability: Annotated[
+        bool,
+        Opt(
+            "--reliability",
+            help="A run's reliability diagram instead (accuracy against confidence per bin, "
+            "the bin counts below; default RESULT/reliability.png).",
+        ),
+    ] = False,
     dpi: DpiOpt = FIGURE_DPI,
     size: SizeOpt = None,
 ) -> None:
@@ -493,5 +501,10 @@ def plot_cmd(
 
     note_plugins(result)
     _, dpi, inches = check_figure(output or "curves.png", dpi, size, "--out", drawing_now=True)
+    if reliability:
+        from losslab.views.reliability import plot_reliability
+
+        write(f"{plot_reliability(result, output, dpi=dpi, size=inches)}\n")
+        return
     path = plot_record(result, output, dpi=dpi, size=inches)
     write(f"{path}\n")

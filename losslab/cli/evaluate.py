@@ -77,6 +77,13 @@ def eval_cmd(
         bool,
         typer.Option("--swap", help="--loss triplet: torch's swap, d(a, n) ← min(…, d(p, n))."),
     ] = False,
+    bins: Annotated[
+        int | None,
+        typer.Option(
+            help="Bins of the calibration scores (ece, mce) of probability columns: equal-width "
+            "in confidence. Default 15; given, probabilities are required (one line if not)."
+        ),
+    ] = None,
     sep: SepOpt = None,
     fmt: FormatOpt = Format.table,
     loss_args: dict[str, Any] | None = None,
@@ -84,12 +91,18 @@ def eval_cmd(
     """Compute losses of prediction columns against target columns in a CSV.
 
     Probabilities are clipped to [eps, 1 - eps], eps = float64 machine epsilon, as scikit-learn
-    does. Also reports accuracy (classification) or R² (regression).
+    does. Also reports accuracy (classification) or R² (regression), and for probability columns
+    the calibration: ece, mce (top label, --bins equal-width bins) and the Brier score.
     """
     params = {k: v for k, v in (loss_args or {}).items() if v is not None}
     if loss == ["triplet"] or any(v is not None for v in (anchor, positive, negative)):
         _triplet(data, loss, anchor, positive, negative, params, swap, sep, fmt.value)
         return
+    if model is not None and bins is not None:
+        from losslab.api import BINS_WITH_MODEL
+        from losslab.errors import ConfigError
+
+        raise ConfigError(BINS_WITH_MODEL)
     if model is not None:
         from losslab.study.predict import evaluate_model
 
@@ -116,6 +129,7 @@ def eval_cmd(
             sep=sep,
             weight_column=weight_column,
             class_weight=class_weight,
+            bins=bins,
         )
     from losslab.views import render
 

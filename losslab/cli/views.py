@@ -61,6 +61,10 @@ from losslab.errors import LossLabError
 commands = Commands()
 
 
+class ShapeFamily(str, Enum):
+    robust = "robust"
+
+
 class ShapeKind(str, Enum):
     all = "all"
     regression = "regression"
@@ -78,6 +82,13 @@ def shapes_cmd(
         ),
     ] = ShapeKind.all,
     loss: Annotated[list[str] | None, Opt(help="Only these losses (LIST).")] = None,
+    family: Annotated[
+        ShapeFamily | None,
+        Opt(
+            help="robust: the robust losses' ρ and influence ψ side by side, with Barron's "
+            "α = 2, 1, 0, −2, −∞ (instead of --kind and --loss)."
+        ),
+    ] = None,
     gradients: Annotated[
         bool, Opt("--gradients", help="Also draw each loss's gradient (a second row).")
     ] = False,
@@ -120,13 +131,22 @@ def shapes_cmd(
     kinds = KINDS if kind is ShapeKind.all else (kind.value,)
     names = [x for x in _split_list(loss, str, "--loss") if x] if loss else None
     charts = []
+    if family is not None:
+        from losslab.views.robust_shapes import plot_robust, robust_shapes
+
+        if loss:
+            raise typer.BadParameter("--family draws its own losses; drop --loss")
+        charts.append(robust_shapes(lo=lo, hi=hi))
+        kinds = ()
     for k in kinds:
         try:
             charts.append(loss_shapes(k, losses=names, lo=lo, hi=hi))
         except LossLabError:
             if kind is not ShapeKind.all or (k == kinds[-1] and not charts):
                 raise
-    if plot is not None:
+    if plot is not None and family is not None:
+        path = plot_robust(charts[0], plot, dpi=dpi, size=inches)
+    elif plot is not None:
         path = plot_shapes(charts, plot, gradients=gradients, dpi=dpi, size=inches)
     if html is not None:
         from pathlib import Path

@@ -85,6 +85,20 @@ _dataset(
     "MNIST: the 10,000 official test images (use with --test-data)",
 )
 _dataset(
+    "diabetes-outliers",
+    "diabetes_outliers.csv",
+    "progression",
+    "regression",
+    "354 diabetes rows, 18 targets corrupted (+5 to 10 std; scripts/make_outliers.py, seed 26)",
+)
+_dataset(
+    "diabetes-outliers-test",
+    "diabetes_outliers_test.csv",
+    "progression",
+    "regression",
+    "the other 88 diabetes rows, clean: --test-data for diabetes-outliers",
+)
+_dataset(
     "diabetes-predictions",
     "examples/diabetes_predictions.csv",
     "progression",

@@ -2,8 +2,10 @@
 
 ``base`` holds the contract (:class:`Loss` and its link, reduction in one place, the input checks,
 the declared parameters and ``register_loss``); each family registers its entries in its own
-module, in the order of the listings: ``regression``, ``classification``, ``pair``. ``metrics``
-holds the scores reported beside a loss (accuracy, R²). This package imports only
+module, in the order of the listings: ``regression``, ``classification``, ``pair``, ``robust``
+(regression losses that bound an outlier's pull, listed apart). ``metrics``
+holds the scores reported beside a loss (accuracy, R²), ``calibration`` those of predicted
+probabilities (ECE, MCE, Brier). This package imports only
 ``losslab.errors``, ``losslab.registry``, ``losslab.hyper`` and σ from ``losslab.nn.activations``
 (one σ for losses, layers and the fused kernels).
 
@@ -28,7 +30,7 @@ from losslab.losses.base import (
 )
 
 # The families register their entries here, in the order of the listings.
-for _family in ("regression", "classification", "pair"):
+for _family in ("regression", "classification", "pair", "robust"):
     importlib.import_module(f"losslab.losses.{_family}")
 
 __all__ = [

@@ -63,6 +63,9 @@ class ModelKind:
         return [np.zeros(n_features), np.zeros(1)]
 
 
+# regression losses that bound an outlier's pull (losslab.losses.robust, by name: no import)
+ROBUST_LOSSES = ("cauchy", "geman-mcclure", "welsch", "tukey", "barron")
+
 MODELS: Registry[ModelKind] = Registry("model")
 MODELS.add(
     "linear",
@@ -82,6 +85,7 @@ MODELS.add(
             "gamma-deviance",
             "msle",
             *MARGIN_LOSSES,
+            *ROBUST_LOSSES,
         ),
         "score = X·w + b; regression (poisson, tweedie, gamma-deviance: prediction exp(score); "
         "msle: exp(score) − 1), or a linear SVM with a margin loss on a binary target",

@@ -12,7 +12,9 @@ import numpy as np
 from losslab.data.read import Table, read_table
 from losslab.errors import ConfigError, DataError, DomainError
 from losslab.losses import LOSSES, Loss
+from losslab.losses.calibration import calibration_for
 from losslab.losses.metrics import _probabilities, metrics_for
+from losslab.train.config import json_safe
 
 TARGET_NAMES = ("y", "y_true", "target", "label", "truth", "actual", "true")
 
@@ -44,7 +46,7 @@ class EvalResult:
             "target": self.target,
             "pred": self.pred,
             "logits": self.logits,
-            "params": self.params,
+            "params": {k: json_safe(v) for k, v in self.params.items()},
             "losses": self.losses,
             "metrics": self.metrics,
             "undefined": self.undefined,
@@ -190,6 +192,7 @@ def evaluate(
     sep: str | None = None,
     weight_column: str | None = None,
     class_weight: str | None = None,
+    bins: int | None = None,
 ) -> EvalResult:
     """Compute every requested loss (or ``all`` that apply) on a CSV's columns.
 
@@ -200,6 +203,8 @@ def evaluate(
     ``class_weight`` ('balanced', or CLASS=WEIGHT pairs) weighs cross-entropy's classes (torch's
     ``weight``) and bce's positive class (its ``pos_weight``) as `fit` does, 'balanced' from the
     rows evaluated; class names are the prediction columns (string labels) or the indices.
+    Probability columns of class labels add ece, mce and brier (``bins`` equal-width bins, 15
+    when None; given, it asks for them: :func:`losslab.losses.calibration.calibration_for`).
     """
     table = source if isinstance(source, Table) else read_table(source, sep=sep)
     chosen = _loss_list(losses)
@@ -299,6 +304,16 @@ def evaluate(
     if not multi_target:
         metrics, why = metrics_for(y, out, multi=len(pred_cols) > 1, logits=logits, w=weights)
         undefined.update(why)
+        try:
+            calibration, why = calibration_for(
+                y, out, multi=len(pred_cols) > 1, logits=logits, w=weights, bins=bins
+            )
+        except DomainError as exc:
+            raise _domain_error(table, exc, target_cols, pred_cols) from None
+        metrics.update(calibration)
+        undefined.update(why)
+    elif bins is not None:
+        raise ConfigError("--bins: calibration needs class labels, not target probabilities")
     return EvalResult(
         data=table.label,
         rows=table.n_rows,

@@ -266,7 +266,7 @@ def load_run(record: str | Path) -> FitResult:
             if k not in ("data_file", "versions", "blas", "command", "plugins")
         },
         history=history,
-        metrics={k: metrics[k] for k in ("train", "val", "test") if k in metrics},
+        metrics={k: metrics[k] for k in ("train", "val", "test", "reliability") if k in metrics},
         model=schema.read_json(model_file),
         record=str(directory),
         diverged_at=metrics.get("diverged_at"),

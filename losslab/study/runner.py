@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from losslab.losses.calibration import NAMES as CALIBRATION
 from losslab.optim.optimizers import OPTIMIZERS
 from losslab.study import shared, workers
 from losslab.study.problems import (
@@ -212,6 +213,8 @@ def _run_record(result: FitResult, problem: Problem) -> dict[str, Any]:
         "objective": train_m.get("objective"),
         "rose": result.rose,  # ended above its starting objective without diverging
         key: test_m.get(key, train_m.get(key)) if test_m else train_m.get(key),
+        # a classifier's calibration (train/evaluation.calibration), of the metric's part
+        **{k: v for k, v in (test_m or train_m).items() if k in CALIBRATION},
         # per epoch: (train, test, objective, metric, val, seconds); slots only ever appended
         "curve": [
             (h["train_loss"], h["test_loss"], h.get("objective"), h.get(key), h.get("val_loss"), t)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from losslab.errors import ConfigError
+from losslab.losses.calibration import NAMES
 from losslab.losses.embedding import find_loss
 from losslab.study.grid import (
     CONFIG_KEYS,
@@ -25,6 +26,7 @@ from losslab.train.loop import (
 
 # a study's interrupted runs and those that failed (raised) are listed, never averaged or drawn
 UNAVERAGED = ("interrupted", "failed")
+CALIBRATION = NAMES  # a classifier's ece, mce and brier, beside its metric
 
 
 def failures(runs: Sequence[dict[str, Any]]) -> list[str]:
@@ -151,6 +153,8 @@ def summarise(
         first = next(iter(known.values()))
         target = first[0] + 0.01 * abs(first[0])
     runs = []
+    # every run has the calibration columns when one has (None where not measured)
+    calibrated = [c for c in CALIBRATION if any(c in rec for rec in records)]
     for rec in records:
         cfg = rec["config"]
         finished = rec["status"] not in ("diverged", "failed")  # these have no final losses
@@ -176,6 +180,7 @@ def summarise(
                 "test_loss": rec["test_loss"],
                 "val_loss": rec.get("val_loss"),
                 **{m: rec.get(m) for m in metrics},
+                **{c: rec.get(c) for c in calibrated},
                 "objective": rec["objective"],
                 "epochs_run": rec["epochs_run"],
                 "epochs_to_target": _epochs_to(rec["curve"], run_target, use_objective),
@@ -198,6 +203,9 @@ def summarise(
         row["diverged"] = len(members) - len(ok)
         row["rose"] = sum(runs[i]["rose"] for i in ok)  # ended above their start, not diverged
         for name in ("train_loss", "objective", "test_loss", "val_loss", *metrics, "gap"):
+            vals = [runs[i][name] for i in ok if runs[i][name] is not None]
+            row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
+        for name in calibrated:  # the classifiers' calibration (the metric's part)
             vals = [runs[i][name] for i in ok if runs[i][name] is not None]
             row[f"{name}_mean"], row[f"{name}_std"] = _mean_std(vals)
         reached = [

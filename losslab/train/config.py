@@ -142,6 +142,11 @@ RECORD_WHEN_GIVEN = {
 }
 
 
+def json_safe(value: Any) -> Any:
+    """A setting as a record holds it: Barron's α = −∞ as the text "-inf" (JSON has no −∞)."""
+    return "-inf" if isinstance(value, float) and value == -math.inf else value
+
+
 @dataclass
 class FitConfig(
     RunSettings, ScheduleSettings, OptimizerSettings, LossSettings, ModelSettings, DataSettings
@@ -168,7 +173,8 @@ class FitConfig(
         out.update(out.pop("hyper"))
         out.update(out.pop("schedule_params"))
         given = out.pop("loss_args")
-        out.update({name: given.get(name) for name in LOSS_DECLARED})
+        # JSON has no −∞ (Barron's α = −∞, a valid setting): recorded as the text "-inf"
+        out.update({name: json_safe(given.get(name)) for name in LOSS_DECLARED})
         for key in ("data", "test_data"):
             value = getattr(self, key)
             out[key] = value if value is None or isinstance(value, str) else "<DataFrame>"

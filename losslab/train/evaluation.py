@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from losslab.nn.activations import sigmoid
 from losslab.nn.network import Network
 from losslab.train.kernels import Objective, metric_name
 from losslab.train.prepare import Problem, Split
@@ -133,6 +134,26 @@ class Evaluation:
         return history_row(epoch, lr, train[2], self.key, train[:2], val, test)
 
 
+def calibration(problem: Problem, S: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> Any:
+    """The reliability bins (:class:`losslab.losses.calibration.Reliability`: ece, mce, brier)
+    of a classifier whose loss reads its scores as logits (σ or softmax gives its
+    probabilities: bce, focal, cross-entropy); None for other models, whose scores are not
+    probabilities, and for non-finite scores (a run that ended badly)."""
+    if not (problem.classifier and problem.loss.supports_logits and problem.head.logits):
+        return None
+    if not np.isfinite(S).all():
+        return None
+    from losslab.losses.calibration import reliability
+
+    S = np.asarray(S, dtype=np.float64)
+    if S.ndim == 2:
+        E = np.exp(S - S.max(axis=1, keepdims=True))
+        P = E / E.sum(axis=1, keepdims=True)
+    else:
+        P = sigmoid(S)
+    return reliability(y, P, w=w)
+
+
 def final_metrics(
     problem: Problem,
     split: Split,
@@ -147,16 +168,30 @@ def final_metrics(
         val: dict[str, None] = {"val": None} if split.X_val is not None else {}
         return {"train": {"loss": None, key: None, "objective": None}, "test": None, **val}
     score = objective.unfused()
+    bins: dict[str, Any] = {}  # each part's reliability bins, of a classifier reading logits
 
     def part(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> dict[str, float | None]:
-        loss, metric = score.evaluate(net.scores(X), y, w=w)
-        return {"loss": loss, key: metric, **score.extras()}
+        S = net.scores(X)
+        loss, metric = score.evaluate(S, y, w=w)
+        scores: dict[str, float | None] = {"loss": loss, key: metric, **score.extras()}
+        reliability = calibration(problem, S, y, w)
+        if reliability is not None:
+            bins[name] = reliability
+            scores.update(reliability.scores())
+        return scores
 
+    name = "train"
     train = part(split.X_train, split.y_train, split.w_train)
     train["objective"] = train["loss"] + net.penalty(*penalty)  # type: ignore[operator]
     out: dict[str, dict[str, float | None] | None] = {"train": train, "test": None}
     if split.X_val is not None and split.y_val is not None:
+        name = "val"
         out["val"] = part(split.X_val, split.y_val, split.w_val)
     if split.X_test is not None and split.y_test is not None:
+        name = "test"
         out["test"] = part(split.X_test, split.y_test, split.w_test)
+    shown = "test" if "test" in bins else "train"
+    if shown in bins:  # the reliability diagram's bins (`losslab plot RUN --reliability`)
+        r = bins[shown].to_dict()
+        out["reliability"] = {"part": shown, "bins": len(r["counts"]), **r}  # type: ignore[dict-item]
     return out

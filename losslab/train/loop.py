@@ -28,6 +28,7 @@ from losslab.train.config import (  # noqa: F401  (re-exported: the settings liv
     SHUFFLES,
     STATUSES,
     FitConfig,
+    json_safe,
 )
 from losslab.train.epoch import (
     FullBatch,
@@ -268,7 +269,7 @@ def resolved_settings(
         scale=config.scaling,
         val_size=config.validation,
         **opt.hyperparameters,
-        **{k: loss_kw.get(k, v) for k, v in loss.params.items()},
+        **{k: json_safe(loss_kw.get(k, v)) for k, v in loss.params.items()},
     )
     if class_record is not None:
         resolved["class_weights"] = class_record

@@ -48,6 +48,11 @@ ADVICE: dict[str, dict[str, str]] = {
         "multi-margin": "a multiclass SVM (Weston–Watkins): every wrong class within the margin",
         "kl-div": "matching a target distribution (soft labels, distillation)",
         "contrastive": "learning distances: pull similar pairs together, push others past m",
+        "cauchy": "regression with heavy-tailed noise: ψ decays like c²/d, never quite to 0",
+        "geman-mcclure": "regression with gross outliers: ρ levels off at 2, ψ redescends",
+        "welsch": "regression with gross outliers: ρ levels off at 1, ψ falls like exp(−d²/2)",
+        "tukey": "the biweight M-estimator: rows beyond c get exactly zero pull",
+        "barron": "one loss for the family: tune α (2 square … −∞ welsch) and c for the data",
     },
     "optimizer": {
         "gd": "small problems and teaching: the exact gradient, one step per epoch",
@@ -222,6 +227,10 @@ def loss_properties(name: str) -> dict[str, Any]:
     g = far.gradients[name][[0, -1]]
     g = g[np.isfinite(g)]
     props["bounded gradient"] = bool(np.all(np.abs(g) <= 10.0)) if g.size else None
+    if kind == "regression" and props["bounded gradient"]:
+        # redescending: the pull ψ of an outlier at 10⁴ is under 1 % of the largest within ±4
+        peak = float(np.max(np.abs(chart.gradients[name][ok])))
+        props["redescending"] = bool(g.size and np.all(np.abs(g) <= 0.01 * peak))
     props["axis"] = chart.xlabel + (f" ({chart.notes[name]})" if name in chart.notes else "")
     return props
 
@@ -243,6 +252,8 @@ def _loss(name: str) -> Explanation:
             if props["bounded gradient"]
             else "outliers dominate (the gradient grows with the error)"
         )
+    if props.get("redescending"):
+        words.append("redescending (ψ = ρ′ → 0: far outliers lose their pull)")
     if props["margin-based"]:
         words.append("margin-based (a function of t·s)")
     sections = [

@@ -304,6 +304,7 @@ def fit_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
     if test is not None:
         rows += [("test loss", test["loss"]), (f"test {key}", metric(test[key]))]
         rows += [(f"test {k}", test.get(k)) for k in extra]
+        rows += [(f"test {k}", test[k]) for k in ("ece", "mce", "brier") if k in test]
     rows += [("seconds", metrics["seconds"])]
     return rows
 
@@ -356,7 +357,8 @@ def study_title(study: Any) -> str:
 
 STUDY_COLUMNS = (
     "hidden", "layers", "optimizer", "lr", "tuned", "loss", "batch", "train loss", "val loss",
-    "test loss", "metric", "vs best", "gap", "epochs→target", "time s", "diverged", "train curve",
+    "test loss", "metric", "ece", "brier", "vs best", "gap", "epochs→target", "time s",
+    "diverged", "train curve",
 )  # fmt: skip
 
 
@@ -379,6 +381,7 @@ def study_table(
 
     shown = {name: column(name) for name in ("train_loss", "val_loss", "test_loss")}
     shown.update({m: column(m, 3) for m in metrics})
+    shown.update({c: column(c, 3) for c in ("ece", "brier")})  # classifiers' calibration
     seconds = column_formatter([row.get("seconds_mean") for row in study.summary], 3)
 
     by_loss = ref.get("by_loss") or {}
@@ -410,6 +413,8 @@ def study_table(
                     (shown[m](row) for m in metrics if row.get(f"{m}_mean") is not None), None
                 )
                 or ("undefined (constant target)" if row["diverged"] < row["seeds"] else "—"),
+                "ece": shown["ece"](row),
+                "brier": shown["brier"](row),
                 "gap": gap(row),
                 "epochs→target": "—"
                 if ett is None
@@ -433,6 +438,8 @@ def study_table(
         dropped.add("tuned")
     if "pairs" not in study.config:
         dropped.add("vs best")
+    if not any(row.get("ece_mean") is not None for row in study.summary):
+        dropped.update(("ece", "brier"))
     hidden_notes = []
     if narrow:
         dropped.update(("time s", "train curve"))

@@ -259,6 +259,7 @@ def run_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
         rows = fit_rows(schema.run_metrics(metrics_file))
         results = _table(["", "value"], [list(r) for r in rows])
     figure, warnings = _figure_section(drawable, "Loss and metric by epoch of this run.")
+    calibration = _reliability_section(directory, warnings)
     data = config.get("data_file") or {}
     settings = {k: v for k, v in config.items() if k not in ("data_file", "versions", "command")}
     chosen = _pairs(run_settings(config))
@@ -270,12 +271,31 @@ def run_html(directory: Path, drawable: Any) -> tuple[str, list[str]]:
     sections = [
         ("Results", results or '<p class="muted">no metrics.json in the record</p>'),
         ("Figure", figure),
+        *calibration,
         ("Configuration", configuration),
         ("Data", _pairs(data_items)),
         ("Versions", _versions(config)),
     ]
     heading = f"losslab fit · {config.get('data', '')} · {config['model']}"
     return _page(heading, drawable.title, sections, directory), warnings
+
+
+def _reliability_section(directory: Path, warnings: list[str]) -> list[tuple[str, str]]:
+    """The Calibration section of a classifier's run that recorded reliability bins (none
+    otherwise): its reliability diagram (views/reliability.py)."""
+    from losslab.views.reliability import reliability_figure, reliability_of
+
+    try:
+        config, bins = reliability_of(directory)
+    except LossLabError:
+        return []
+    title = f"{config.get('data', '?')} · {config['model']} · {config['loss']}"
+    caption = "Reliability diagram: accuracy against confidence per bin, the bin counts below."
+    section, more = _figure_section(
+        None, caption, lambda: svg_of(reliability_figure(bins, title=title))
+    )
+    warnings.extend(more)
+    return [("Calibration", section)]
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -47,9 +47,11 @@ class Shapes:
 
     @property
     def xlabel(self) -> str:
-        return {"regression": "residual r = ŷ − y", "positive": "prediction ŷ (target y = 1)"}.get(
-            self.kind, "margin m = t·s"
-        )
+        return {
+            "regression": "residual r = ŷ − y",
+            "robust": "residual d = ŷ − y",
+            "positive": "prediction ŷ (target y = 1)",
+        }.get(self.kind, "margin m = t·s")
 
     def to_dict(self) -> dict[str, Any]:
         def listed(a: np.ndarray) -> list[float | None]:
@@ -168,7 +170,12 @@ def loss_shapes(
             f"the range [{lo:g}, {hi:g}] is too narrow for {points} distinct points in float64"
         )
     tasks = TASKS[kind]
-    names = [LOSSES.resolve(n) for n in losses] if losses else LOSSES.names()
+    if losses:
+        names = [LOSSES.resolve(n) for n in losses]
+    else:  # the robust family has its own chart (views/robust_shapes.py)
+        from losslab.losses.robust import ROBUST
+
+        names = [n for n in LOSSES.names() if n not in ROBUST]
     x = np.linspace(lo, hi, points)
     shapes = Shapes(kind, x)
     for name in names:
