@@ -451,6 +451,11 @@ def study_table(
         for empty in ("gap", "epochs→target"):  # explained by the notes below
             if all(cell[empty] in ("n/a", "—") for cell in cells):
                 dropped.add(empty)
+        if "vs best" not in dropped:  # the statistics need the width of a wide terminal
+            dropped.add("vs best")
+            hidden_notes.append(
+                "vs best (seed-paired tests against the best) in a wider terminal or --format json"
+            )
         hidden_notes.append(
             "means over seeds; ± std, times, curves and losses per run in --format json|csv"
         )
@@ -507,7 +512,7 @@ def study_table(
             "with a training objective above the one at the starting parameters, short of "
             "--divergence-factor: not converged, whatever the other columns say"
         )
-    notes += _fair_notes(study.config)
+    notes += _fair_notes(study.config, shown="vs best" in columns)
     notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
     if study.config.get("model_note"):
         notes.append(f"model: {study.config['model_note']}")
@@ -538,8 +543,8 @@ def _tuned_cell(settings: str) -> str:
     return " ".join(f"{SYMBOLS.get(k, k)}={v}" for k, v in parts) or "—"
 
 
-def _fair_notes(config: dict[str, Any]) -> list[str]:
-    """What --tune did and what the ``vs best`` column means."""
+def _fair_notes(config: dict[str, Any], *, shown: bool = True) -> list[str]:
+    """What --tune did and what the ``vs best`` column means (when ``shown``)."""
     notes = []
     tune = config.get("tune")
     if tune:
@@ -553,7 +558,7 @@ def _fair_notes(config: dict[str, Any]) -> list[str]:
                 f"optimizer) on seed {tune['seed']}, chosen by the {chooser}, then run on every "
                 "seed; the trials are in --format json|csv (phase tune)"
             )
-    if "pairs" in config:
+    if "pairs" in config and shown:
         notes.append(
             "vs best: seeds on which the best wins / seeds paired, and the Holm-adjusted p of an "
             "exact sign-flip test on the mean difference; tied: p ≥ 0.05"
