@@ -44,8 +44,8 @@ def test_declared_flags_and_listings(cli, my):
     assert losses["scaled-mse"]["formula"] == "3·(ŷ − y)²"
     row = next(r for r in cli.json("optimizers", "--plugin", my) if r["name"] == "shrunk-sgd")
     assert (row["lr"], row["hyperparameters"]) == (0.01, {"shrink": 0.5})
-    cauchy = EXAMPLES / "cauchy.py"
-    row = next(r for r in cli.json("losses", "--plugin", cauchy) if r["name"] == "cauchy")
+    charbonnier = EXAMPLES / "charbonnier.py"
+    row = next(r for r in cli.json("losses", "--plugin", charbonnier) if r["name"] == "charbonnier")
     assert row["inputs"].endswith("; numeric gradient")
 
 
@@ -72,7 +72,7 @@ def test_env_variable(cli, my, tmp_path, monkeypatch):
 
 def test_plugins_command_lists_every_check(cli):
     out = cli.json("plugins", *sorted(EXAMPLES.glob("*.py")))
-    assert [Path(p["path"]).name for p in out] == ["adopt.py", "cauchy.py", "inverse_sqrt.py"]
+    assert [Path(p["path"]).name for p in out] == ["adopt.py", "charbonnier.py", "inverse_sqrt.py"]
     checks = [c for p in out for c in p["checks"]]
     assert all(c["ok"] for c in checks) and len({p["sha256"] for p in out}) == 3
     assert {"quadratic", "determinism", "gradient", "lrs"} <= {c["what"] for c in checks}
@@ -101,9 +101,9 @@ def _runs(cli, *args):
 def test_the_same_numbers_on_one_process_two_and_dask(cli):
     pytest.importorskip("distributed")
     args = (
-        "--plugin", EXAMPLES / "adopt.py", "--plugin", EXAMPLES / "cauchy.py",
+        "--plugin", EXAMPLES / "adopt.py", "--plugin", EXAMPLES / "charbonnier.py",
         "--plugin", EXAMPLES / "inverse_sqrt.py", "--optimizer", "adopt,sgd", "--lr", "0.05",
-        "--loss", "cauchy,mse", "--schedule", "inverse-sqrt", "--tau", "3", "--target-scale",
+        "--loss", "charbonnier,mse", "--schedule", "inverse-sqrt", "--tau", "3", "--target-scale",
         "standard", "--epochs", "3", "--seeds", "2", "--no-save",
     )  # fmt: skip
     one = _runs(cli, *args, "--jobs", "1")

@@ -100,3 +100,18 @@ def test_a_table_too_narrow_for_its_names_shows_one_block_per_row():
     out = _printed(render.table("T", ["name", "formula", "x"], rows), width=40)
     assert long in out and "…" not in out
     assert all(cell_len(line.rstrip()) <= 40 for line in out.splitlines())
+
+
+def test_optional_columns_go_first_and_are_named_where_the_width_is_short():
+    header = ["optimizer", "train", "ece", "brier", "vs best"]
+    rows = [("adam", 0.123456, 0.0311, 0.0222, "best"), ("sgd", 0.2, 0.05, 0.03, "tied (p=1)")]
+    optional = ("ece", "brier", "vs best")
+    wide = _printed(render.table(None, header, rows, optional=optional, compact=True), width=120)
+    assert "left out" not in wide and "tied (p=1)" in wide and "0.0311" in wide
+    # room for all but the calibration: ece, then brier go, the statistics stay whole
+    out = _printed(render.table(None, header, rows, optional=optional, compact=True), width=38)
+    assert "tied (p=1)" in out and "0.0311" not in out and "0.0222" not in out
+    assert "ece, brier: left out at this terminal's width" in " ".join(out.split())
+    # too narrow for the statistics unsqueezed: the last optional column goes too
+    out = _printed(render.table(None, header, rows, optional=optional, compact=True), width=22)
+    assert "ece, brier, vs best: left out" in " ".join(out.split()) and "tied" not in out

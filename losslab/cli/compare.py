@@ -456,8 +456,9 @@ def _report_study(study: Any, fmt: str, plot: str | None) -> None:
     def tables() -> list[Any]:
         title, header, rows, notes = render.study_table(study, narrow=narrow, plot=plot)
         table = render.table(
-            None, header, rows, highlight_row=0, compact=narrow, names=("optimizer", "loss")
-        )
+            None, header, rows, highlight_row=0, compact=narrow, names=("optimizer", "loss"),
+            optional=("ece", "brier", "vs best"),  # the first to go where the width is short
+        )  # fmt: skip
         notes = [*reuse_note(study), *notes]
         return [render.line(title), table, *(render.line(n, None) for n in notes)]
 

@@ -70,6 +70,7 @@ def table(
     compact: bool = False,
     names: Sequence[str] | None = None,
     column_digits: dict[str, int] | None = None,
+    optional: Sequence[str] = (),
 ) -> Any:
     """A table for people: text left-aligned, numbers right-aligned, each number column in one
     notation with ``digits`` significant digits (:func:`losslab.views.numbers.column_formatter`;
@@ -78,7 +79,8 @@ def table(
     The first column (the row's name) and the numbers are never wrapped or cut; the columns
     ``names`` hold names a user types (aliases, a torch class): they wrap between names, never
     within one; the other columns wrap at spaces (a word longer than :data:`FOLD` may break).
-    A terminal too narrow even for that shows one block per row (:class:`FittedTable`).
+    A terminal too narrow even for that shows one block per row (:class:`FittedTable`), unless
+    leaving out the ``optional`` columns (by name, in that order) makes the table fit.
     ``compact``: rules under the header only, for narrow terminals."""
     rows = [list(r) for r in rows]
     count = len(header)
@@ -101,15 +103,17 @@ def table(
     return FittedTable(
         title, list(header), cells, numeric=numeric, whole=whole, words=words, caption=caption,
         highlight_row=highlight_row, compact=compact,
+        optional=[header.index(n) for n in optional if n in header],
     )  # fmt: skip
 
 
 class FittedTable:
     """A table laid out at print time for the width it gets: as is when it fits; else with its
     wrappable columns narrowed to their longest word (never below: a class name stays whole) and
-    the room left shared out; else compact (rules under the header only); else one block per row.
-    Columns in ``whole`` (the names of the rows, numbers) keep their full width in every layout,
-    those in ``words`` their longest word."""
+    the room left shared out; else compact (rules under the header only); else, leaving out the
+    ``optional`` columns one by one (a line under the table names them), the same again; else one
+    block per row. Columns in ``whole`` (the names of the rows, numbers) keep their full width in
+    every layout, those in ``words`` their longest word."""
 
     def __init__(
         self,
@@ -123,10 +127,22 @@ class FittedTable:
         caption: str | None = None,
         highlight_row: int | None = None,
         compact: bool = False,
+        optional: Sequence[int] = (),
     ) -> None:
         self.title, self.header, self.cells, self.caption = title, header, cells, caption
         self.numeric, self.whole, self.words = numeric, whole, words
         self.highlight_row, self.compact = highlight_row, compact
+        self.optional = list(optional)
+
+    def without(self, j: int) -> FittedTable:
+        """The same table without its column ``j``."""
+        drop = lambda xs: [x for i, x in enumerate(xs) if i != j]  # noqa: E731
+        return FittedTable(
+            self.title, drop(self.header), [drop(r) for r in self.cells],
+            numeric=drop(self.numeric), whole=drop(self.whole), words=drop(self.words),
+            caption=self.caption, highlight_row=self.highlight_row, compact=self.compact,
+            optional=[i - (i > j) for i in self.optional if i != j],
+        )  # fmt: skip
 
     def _texts(self, j: int) -> list[str]:
         return [self.header[j]] + [r[j] for r in self.cells if j < len(r)]
@@ -202,8 +218,9 @@ class FittedTable:
             out.append(Text(self.caption))
         return out
 
-    def __rich_console__(self, console: Any, options: Any) -> Any:
-        room = options.max_width
+    def _fitted(self, room: int, squeeze: bool) -> Any:
+        """The table laid out in ``room`` columns (``squeeze``: its wrappable columns narrowed),
+        or None when it does not fit."""
         widest, least = self._widths()
         for compact in (True,) if self.compact else (False, True):
             probe = self._build(None, compact)
@@ -211,12 +228,35 @@ class FittedTable:
                 probe._get_padding_width(j) for j in range(len(self.header))
             )
             if sum(widest) + chrome <= room:
-                yield probe
+                return probe
+            if squeeze and sum(least) + chrome <= room:
+                return self._build(_share(room - chrome, least, widest), compact)
+        return None
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        room = options.max_width
+        levels = [self]  # the table, then without each optional column in turn
+        for _ in self.optional:
+            levels.append(levels[-1].without(levels[-1].optional[0]))
+        # natural widths without all but the last optional column, then squeezed; the last
+        # optional column goes only when nothing else fits
+        n = len(self.optional)
+        order = [(k, False) for k in range(max(n, 1))] + [(k, True) for k in range(max(n, 1))]
+        order += [(n, False), (n, True)] if n else []
+        for k, squeeze in order:
+            fitted = levels[k]._fitted(room, squeeze)
+            if fitted is not None:
+                yield fitted
+                if k:
+                    left_out = [self.header[j].replace("\n", " ") for j in self.optional[:k]]
+                    yield Text(
+                        f"{', '.join(left_out)}: left out at this terminal's width "
+                        "(--format json|csv has every column)"
+                    )
                 return
-            if sum(least) + chrome <= room:
-                yield self._build(_share(room - chrome, least, widest), compact)
-                return
-        yield from self._blocks(room, least)
+        yield from self._blocks(room, self._widths()[1])
 
 
 def _share(room: int, least: list[int], widest: list[int]) -> list[int]:
@@ -436,7 +476,7 @@ def study_table(
         dropped.add("val loss")
     if not any(row.get("settings") for row in study.summary):  # compare --tune's columns
         dropped.add("tuned")
-    if "pairs" not in study.config:
+    if not study.config.get("pairs"):  # no statistics, or no cell with two configurations
         dropped.add("vs best")
     if not any(row.get("ece_mean") is not None for row in study.summary):
         dropped.update(("ece", "brier"))
@@ -451,11 +491,6 @@ def study_table(
         for empty in ("gap", "epochs→target"):  # explained by the notes below
             if all(cell[empty] in ("n/a", "—") for cell in cells):
                 dropped.add(empty)
-        if "vs best" not in dropped:  # the statistics need the width of a wide terminal
-            dropped.add("vs best")
-            hidden_notes.append(
-                "vs best (seed-paired tests against the best) in a wider terminal or --format json"
-            )
         hidden_notes.append(
             "means over seeds; ± std, times, curves and losses per run in --format json|csv"
         )
@@ -512,7 +547,7 @@ def study_table(
             "with a training objective above the one at the starting parameters, short of "
             "--divergence-factor: not converged, whatever the other columns say"
         )
-    notes += _fair_notes(study.config, shown="vs best" in columns)
+    notes += _fair_notes(study.config)
     notes += [f"grid: {note}" for note in study.config.get("coincided") or []]
     if study.config.get("model_note"):
         notes.append(f"model: {study.config['model_note']}")
@@ -543,8 +578,8 @@ def _tuned_cell(settings: str) -> str:
     return " ".join(f"{SYMBOLS.get(k, k)}={v}" for k, v in parts) or "—"
 
 
-def _fair_notes(config: dict[str, Any], *, shown: bool = True) -> list[str]:
-    """What --tune did and what the ``vs best`` column means (when ``shown``)."""
+def _fair_notes(config: dict[str, Any]) -> list[str]:
+    """What --tune did and what the ``vs best`` column means."""
     notes = []
     tune = config.get("tune")
     if tune:
@@ -558,7 +593,7 @@ def _fair_notes(config: dict[str, Any], *, shown: bool = True) -> list[str]:
                 f"optimizer) on seed {tune['seed']}, chosen by the {chooser}, then run on every "
                 "seed; the trials are in --format json|csv (phase tune)"
             )
-    if "pairs" in config and shown:
+    if config.get("pairs"):
         notes.append(
             "vs best: seeds on which the best wins / seeds paired, and the Holm-adjusted p of an "
             "exact sign-flip test on the mean difference; tied: p ≥ 0.05"
