@@ -37,6 +37,19 @@ def test_alpha_minus_infinity_is_welsch(cli):
     assert got["losses"]["barron"] == pytest.approx(welsch["losses"]["welsch"], rel=1e-15)
 
 
+def test_eval_takes_alpha_as_the_issue_names_it(cli):
+    """In `eval` (no optimizer flags) Barron's shape is also --alpha; in fit --alpha stays
+    RMSprop's smoothing constant."""
+    a = cli.json("eval", "diabetes-predictions", "--loss", "barron", "--alpha", "-2",
+                 "--robust-c", "40")  # fmt: skip
+    b = cli.json("eval", "diabetes-predictions", "--loss", "barron", "--robust-alpha", "-2",
+                 "--robust-c", "40")  # fmt: skip
+    assert a["losses"]["barron"] == b["losses"]["barron"] and a["params"]["robust_alpha"] == -2
+    assert "robust_alpha must be in" in cli.error(
+        "eval", "diabetes-predictions", "--loss", "barron", "--alpha", "nan"
+    )
+
+
 def test_eval_reads_the_scale(cli):
     from losslab.data.read import read_table
 

@@ -251,14 +251,18 @@ def _loss_names() -> str:
 # --------------------------------------------------------------------------- eval
 
 
-def declared_options(declared: dict[str, list[tuple[str, Any]]], into: str) -> Callable[[F], F]:
+def declared_options(
+    declared: dict[str, list[tuple[str, Any]]],
+    into: str,
+    aliases: dict[str, str] | None = None,
+) -> Callable[[F], F]:
     """Give a command one option per declared setting, gathered into its parameter ``into``.
 
     ``declared`` maps each name to its declarations ``(owner, Hyper)`` (an optimizer's
     hyperparameters, a schedule's parameters): registering an owner adds its flags here, with
     their types and help (:func:`losslab.hyper.declared_help`). A flag not given is None, "the
     owner's default"; booleans are ``--x/--no-x``; a list of integers is one comma-separated
-    string.
+    string. ``aliases``: a second flag for some names (where it is free in the command).
     """
     import inspect
 
@@ -289,9 +293,10 @@ def declared_options(declared: dict[str, list[tuple[str, Any]]], into: str) -> C
                     str | None, typer.Option(flag, help=help_of(name), rich_help_panel=panel)
                 ]
             else:
+                flags = [flag, *([aliases[name]] if aliases and name in aliases else [])]
                 annotation = Annotated[
                     h.kind | None,  # type: ignore[name-defined]
-                    typer.Option(flag, help=help_of(name), rich_help_panel=panel),
+                    typer.Option(*flags, help=help_of(name), rich_help_panel=panel),
                 ]
             params.append(
                 inspect.Parameter(
@@ -327,6 +332,15 @@ def loss_options(fn: F) -> F:
     from losslab.losses import DECLARED
 
     return declared_options(DECLARED, "loss_args")(fn)
+
+
+def eval_loss_options(fn: F) -> F:
+    """:func:`loss_options` for a command without optimizer flags (`eval`), where Barron's
+    shape ``--robust-alpha`` is also ``--alpha`` (in fit and compare, ``--alpha`` is RMSprop's
+    and ASGD's)."""
+    from losslab.losses import DECLARED
+
+    return declared_options(DECLARED, "loss_args", {"robust_alpha": "--alpha"})(fn)
 
 
 def schedule_options(fn: F) -> F:

@@ -12,13 +12,13 @@ from losslab.cli.common import (
     FormatOpt,
     SepOpt,
     _loss_names,
-    loss_options,
+    eval_loss_options,
 )
 
 commands = Commands()
 
 
-@commands.command("eval", declared=(loss_options,))
+@commands.command("eval", declared=(eval_loss_options,))
 def eval_cmd(
     data: Annotated[str, typer.Argument(help="CSV file or bundled dataset name.")],
     loss: Annotated[
