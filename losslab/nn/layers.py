@@ -205,7 +205,7 @@ class Dense(Layer):
         if self.activation is not None:
             self.activation.backward(D, buf["Z"][:n], buf["A"][:n])
         np.matmul(A_in.T, D, out=self.gW)
-        self.gb[...] = D.sum(axis=0)
+        np.add.reduce(D, axis=0, out=self.gb.reshape(D.shape[1:]))  # D.sum(axis=0), in place
         if not need_input:
             return None
         if "DX" not in buf:
@@ -289,7 +289,7 @@ class Conv2D(Layer):
         self.activation.backward(D2, buf["Z"][:m], buf["A"][:m])  # type: ignore[union-attr]
         cols = buf["cols"][:n].reshape(m, self.K)
         np.matmul(cols.T, D2, out=self.gW.reshape(self.K, c_out))
-        self.gb[...] = D2.sum(axis=0)
+        np.add.reduce(D2, axis=0, out=self.gb)
         if not need_input:
             return None
         if "dcols" not in buf:

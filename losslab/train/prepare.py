@@ -255,6 +255,10 @@ def row_id_columns(frame: Any, columns: list[str]) -> list[str]:
         values = frame[column].to_numpy()
         if values.dtype.kind not in "iuf":
             continue
+        # n distinct integers span at least n − 1: most columns (pixels 0..255 of 60,000
+        # rows) are ruled out by their range alone, before the sort or hash of np.unique
+        if not float(values.max()) - float(values.min()) >= n - 1:
+            continue
         if values.dtype.kind == "f" and not (
             np.isfinite(values).all() and (values == np.round(values)).all()
         ):
@@ -475,6 +479,12 @@ def load_test(problem: Problem, source: Any) -> TestData:
     return TestData(table, X, y, w)
 
 
+def _rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``X[rows]`` (the same row-major array) by ``np.take``: 2.4× faster than fancy indexing on
+    a column-major X of MNIST's size."""
+    return np.take(X, rows, axis=0)
+
+
 def make_split(
     problem: Problem,
     config: FitConfig,
@@ -525,12 +535,12 @@ def make_split(
             X_test = encoder.transform(frame.iloc[test_rows]) if test_rows.size else None
         y_test = test.y if test is not None else problem.y[test_rows] if test_rows.size else None
     else:
-        X_train = problem.X[train] if train.size < problem.y.shape[0] else problem.X
-        X_val = problem.X[val_rows] if val_rows.size else None
+        X_train = _rows(problem.X, train) if train.size < problem.y.shape[0] else problem.X
+        X_val = _rows(problem.X, val_rows) if val_rows.size else None
         if test is not None:
             X_test, y_test = test.X, test.y
         else:
-            X_test = problem.X[test_rows] if test_rows.size else None
+            X_test = _rows(problem.X, test_rows) if test_rows.size else None
             y_test = problem.y[test_rows] if test_rows.size else None
     y_train, y_val = problem.y[train], problem.y[val_rows] if val_rows.size else None
     target_scale = None
