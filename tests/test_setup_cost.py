@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from losslab.nn.network import Network
-from losslab.train.prepare import _rows, row_id_columns
+from losslab.train.prepare import row_id_columns
 
 
 def test_row_ids_are_ruled_out_by_their_range_before_np_unique(monkeypatch):
@@ -32,15 +32,6 @@ def test_row_ids_are_ruled_out_by_their_range_before_np_unique(monkeypatch):
 def test_row_ids_skip_non_finite_columns(values):
     frame = pd.DataFrame({"x": values[:25]})
     assert row_id_columns(frame, ["x"]) == []
-
-
-def test_rows_equal_fancy_indexing_in_values_and_memory_order():
-    X = np.asfortranarray(np.random.default_rng(1).standard_normal((300, 7)))
-    rows = np.random.default_rng(2).permutation(300)[:200]
-    got, want = _rows(X, rows), X[rows]
-    assert got.flags.c_contiguous == want.flags.c_contiguous
-    assert got.flags.f_contiguous == want.flags.f_contiguous
-    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize(("sizes", "vector"), [([5, 1], True), ([5, 4, 3], False)])

@@ -479,12 +479,6 @@ def load_test(problem: Problem, source: Any) -> TestData:
     return TestData(table, X, y, w)
 
 
-def _rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``X[rows]`` (the same row-major array) by ``np.take``: 2.4× faster than fancy indexing on
-    a column-major X of MNIST's size."""
-    return np.take(X, rows, axis=0)
-
-
 def make_split(
     problem: Problem,
     config: FitConfig,
@@ -535,12 +529,12 @@ def make_split(
             X_test = encoder.transform(frame.iloc[test_rows]) if test_rows.size else None
         y_test = test.y if test is not None else problem.y[test_rows] if test_rows.size else None
     else:
-        X_train = _rows(problem.X, train) if train.size < problem.y.shape[0] else problem.X
-        X_val = _rows(problem.X, val_rows) if val_rows.size else None
+        X_train = problem.X[train] if train.size < problem.y.shape[0] else problem.X
+        X_val = problem.X[val_rows] if val_rows.size else None
         if test is not None:
             X_test, y_test = test.X, test.y
         else:
-            X_test = _rows(problem.X, test_rows) if test_rows.size else None
+            X_test = problem.X[test_rows] if test_rows.size else None
             y_test = problem.y[test_rows] if test_rows.size else None
     y_train, y_val = problem.y[train], problem.y[val_rows] if val_rows.size else None
     target_scale = None
