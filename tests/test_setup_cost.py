@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 
+from losslab.nn import layers
+from losslab.nn.activations import ACTIVATIONS
+from losslab.nn.layers import Conv2D
 from losslab.nn.network import Network
 from losslab.train.prepare import row_id_columns
 
@@ -46,3 +50,24 @@ def test_bias_gradients_are_written_into_g_as_column_sums(sizes, vector):
     net.backward(G.copy())
     assert net.grad is grad  # the same vector, the biases' part written in place
     np.testing.assert_array_equal(net.gb[-1], np.atleast_1d(G.sum(axis=0)))
+
+
+@pytest.mark.parametrize(("c_in", "kernel"), [(1, 3), (8, 3), (9, 5), (32, 2)])
+def test_im2col_by_strided_view_equals_the_shifted_copies(monkeypatch, c_in, kernel):
+    # both forms copy the same values into the column matrix: the outputs are equal bit for bit
+    rng = np.random.default_rng(4)
+    layer = Conv2D((7, 6, c_in), 5, kernel, ACTIVATIONS.get("relu"))
+    layer.W = rng.standard_normal(layer.weight_shape).astype(np.float32)
+    layer.b = rng.standard_normal(5).astype(np.float32)
+    A = rng.standard_normal((4, 6, 7, c_in)).astype(np.float32).transpose(0, 2, 1, 3)  # a view
+    outs = []
+    for threshold in (1, 10**9):  # always the view, never the view
+        monkeypatch.setattr(layers, "PATCH_COPY_CHANNELS", threshold)
+        buf = layer.buffers(4, np.dtype(np.float32))
+        outs.append((layer.forward(A, buf, 4).copy(), buf["cols"].copy()))
+    (out_view, cols_view), (out_copies, cols_copies) = outs
+    np.testing.assert_array_equal(cols_view, cols_copies)
+    np.testing.assert_array_equal(out_view, out_copies)
+    ho, wo = 7 - kernel + 1, 6 - kernel + 1
+    want = sliding_window_view(A, (kernel, kernel), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)
+    np.testing.assert_array_equal(layers._patches(A, kernel, ho, wo), want)
