@@ -71,3 +71,21 @@ def test_im2col_by_strided_view_equals_the_shifted_copies(monkeypatch, c_in, ker
     ho, wo = 7 - kernel + 1, 6 - kernel + 1
     want = sliding_window_view(A, (kernel, kernel), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)
     np.testing.assert_array_equal(layers._patches(A, kernel, ho, wo), want)
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        ({"a": [1, 2], "b": [True, False], "c": np.array([3, 4], dtype=np.uint8)}, True),
+        ({"a": [1, 2], "f": [1.0, 2.0]}, False),  # a float column may hold NaN
+        ({"a": [1, 2], "n": pd.array([1, None], dtype="Int64")}, False),  # nullable integers
+        ({"a": [1, 2], "s": ["x", "y"]}, False),
+    ],
+)
+def test_integer_columns_need_no_missing_value_mask(columns, expected):
+    from losslab.train.prepare import _cannot_be_missing
+
+    frame = pd.DataFrame(columns)
+    assert _cannot_be_missing(frame, list(frame.columns)) is expected
+    twice = pd.concat([frame, frame], axis=1)  # repeated names: the mask decides
+    assert _cannot_be_missing(twice, list(frame.columns)) is False
