@@ -9,7 +9,8 @@ contiguous); the input rows and ``flatten`` use torch's (C, H, W) order.
 - ``dense``: Z = A·W + b, W of shape (fan_in, fan_out) (torch's ``nn.Linear.weight`` transposed).
 - ``conv2d``: valid padding, stride 1, a square k×k kernel: ``nn.Conv2d``. Forward is im2col —
   one copy per kernel offset (i, j) of the shifted input into a (rows·Ho·Wo, k·k·C_in) column
-  matrix — and one product with W; backward is two products and the reverse scatter-add. W is
+  matrix, or one copy of a strided view of every patch when there are channels enough — and one
+  product with W; backward is two products and the reverse scatter-add. W is
   stored in θ as (k, k, C_in, C_out), read and written in torch's (C_out, C_in, k, k) layout.
 - ``pool``: 2×2 max pooling with stride 2, ``nn.MaxPool2d(2)``: odd rows/columns at the bottom
   and right are dropped (floor), and the gradient goes to the first maximum of each window in
@@ -205,7 +206,7 @@ class Dense(Layer):
         if self.activation is not None:
             self.activation.backward(D, buf["Z"][:n], buf["A"][:n])
         np.matmul(A_in.T, D, out=self.gW)
-        self.gb[...] = D.sum(axis=0)
+        np.add.reduce(D, axis=0, out=self.gb.reshape(D.shape[1:]))  # D.sum(axis=0), in place
         if not need_input:
             return None
         if "DX" not in buf:
@@ -226,6 +227,22 @@ class Dense(Layer):
 
     def set_weight(self, value: np.ndarray) -> None:
         self.W[...] = value.reshape(self.W.shape)
+
+
+# im2col as one copy of a strided view of every k×k patch, from this many input channels on
+# (measured at batch 32, float32: 13×13×32 input 590 → 300 µs, 5×5×64 73 → 13 µs); below, the
+# k·k copies of shifted blocks win (28×28×1: 256 µs against 820 µs, the view's innermost run
+# being a single value)
+PATCH_COPY_CHANNELS = 8
+
+
+def _patches(A: np.ndarray, k: int, ho: int, wo: int) -> np.ndarray:
+    """The (rows, Ho, Wo, k, k, C) read-only view of every k×k patch of (rows, H, W, C) images:
+    ``view[r, y, x, i, j, c] == A[r, y + i, x + j, c]`` (``sliding_window_view``, without its
+    checks)."""
+    s0, s1, s2, s3 = A.strides
+    shape = (A.shape[0], ho, wo, k, k, A.shape[3])
+    return np.lib.stride_tricks.as_strided(A, shape, (s0, s1, s2, s1, s2, s3), writeable=False)
 
 
 class Conv2D(Layer):
@@ -270,9 +287,12 @@ class Conv2D(Layer):
     def forward(self, A: np.ndarray, buf: dict, n: int, output_bias: bool = True) -> np.ndarray:
         ho, wo, c_out = self.out_shape
         cols = buf["cols"][:n]
-        for i in range(self.k):
-            for j in range(self.k):
-                cols[:, :, :, i, j, :] = A[:, i : i + ho, j : j + wo, :]
+        if self.c_in >= PATCH_COPY_CHANNELS:
+            np.copyto(cols, _patches(A, self.k, ho, wo))
+        else:
+            for i in range(self.k):
+                for j in range(self.k):
+                    cols[:, :, :, i, j, :] = A[:, i : i + ho, j : j + wo, :]
         m = n * ho * wo
         Z, out = buf["Z"][:m], buf["A"][:m]
         np.matmul(cols.reshape(m, self.K), self._matrix(), out=Z)
@@ -289,7 +309,7 @@ class Conv2D(Layer):
         self.activation.backward(D2, buf["Z"][:m], buf["A"][:m])  # type: ignore[union-attr]
         cols = buf["cols"][:n].reshape(m, self.K)
         np.matmul(cols.T, D2, out=self.gW.reshape(self.K, c_out))
-        self.gb[...] = D2.sum(axis=0)
+        np.add.reduce(D2, axis=0, out=self.gb)
         if not need_input:
             return None
         if "dcols" not in buf:

@@ -214,8 +214,12 @@ def _incomplete_and_strings(
             f"{table.where(row, column)}: non-numeric value {frame[column].iloc[row]!r} "
             "(--categorical onehot encodes string columns)"
         )
-    isna = frame[[*features, target]].isna().to_numpy()
-    incomplete = isna.any(axis=1)
+    columns = [*features, target]
+    if _cannot_be_missing(frame, columns):
+        isna, incomplete = np.zeros((0, 0), dtype=bool), np.zeros(0, dtype=bool)
+    else:
+        isna = frame[columns].isna().to_numpy()
+        incomplete = isna.any(axis=1)
     prep: dict[str, Any] = {"missing": config.missing}
     ids = row_id_columns(frame, [c for c in features if c not in strings])
     if ids:
@@ -246,6 +250,15 @@ def _incomplete_and_strings(
     return table, (table.frame[features] if strings else None), prep
 
 
+def _cannot_be_missing(frame: Any, columns: list[str]) -> bool:
+    """Whether every column is of a NumPy integer or bool dtype, which holds no missing value
+    (checked from the dtypes alone: no (rows × columns) mask of MNIST's 47 million values)."""
+    if not frame.columns.is_unique:
+        return False
+    dtypes = frame.dtypes
+    return all(isinstance(dtypes[c], np.dtype) and dtypes[c].kind in "iub" for c in columns)
+
+
 ROW_ID_MIN_ROWS = 20  # fewer rows than this: distinct integers prove nothing
 
 
@@ -260,6 +273,10 @@ def row_id_columns(frame: Any, columns: list[str]) -> list[str]:
     for column in columns:
         values = frame[column].to_numpy()
         if values.dtype.kind not in "iuf":
+            continue
+        # n distinct integers span at least n − 1: most columns (pixels 0..255 of 60,000
+        # rows) are ruled out by their range alone, before the sort or hash of np.unique
+        if not float(values.max()) - float(values.min()) >= n - 1:
             continue
         if values.dtype.kind == "f" and not (
             np.isfinite(values).all() and (values == np.round(values)).all()
