@@ -404,3 +404,33 @@ def test_a_full_cache_is_warned_once_and_nothing_is_lost(cli, tmp_path, monkeypa
     assert "No space left on device" in warning and "nothing is lost" in warning
     (study,) = studies(tmp_path / "r")
     assert len(list((study / "runs").glob("*.json"))) == 4 and (study / "summary.json").is_file()
+
+
+def test_resume_names_the_plugins_of_a_study_and_runs_them_only_when_named_again(tmp_path):
+    """A study file names its plugins; --resume never loads them by itself (issue 24): without
+    --plugin it says which one to give, with it the study resumes."""
+    import subprocess
+    import sys
+
+    adopt = Path(__file__).resolve().parent.parent / "examples" / "plugins" / "adopt.py"
+    env = {**os.environ, "LOSSLAB_PLUGINS": ""}
+
+    def losslab(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "losslab", *map(str, args)],
+            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600,
+        )  # fmt: skip
+
+    first = losslab("compare", "breast-cancer", "--plugin", adopt, "--optimizer", "adam,adopt",
+                    "--epochs", "2", "--seeds", "1", "--out", "res", "--progress", "none")  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    (study,) = (tmp_path / "res").iterdir()
+    next((study / "runs").glob("*.json")).unlink()
+    refused = losslab("compare", "--resume", study, "--progress", "none")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"needs the plugin {adopt}" in refused.stderr
+    assert "plugins run only when named: --plugin" in refused.stderr
+    resumed = losslab("compare", "--resume", study, "--plugin", adopt, "--format", "json",
+                      "--progress", "none")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert (json.loads(resumed.stdout)["ran"], json.loads(resumed.stdout)["reused"]) == (1, 1)

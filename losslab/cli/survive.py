@@ -36,6 +36,9 @@ def _resume_given(ctx: typer.Context, param: typer.CallbackParam, value: str | N
         try:
             read_meta(Path(value))  # a study, its study.toml untouched
             use_study_file(ctx, Path(value) / STUDY_TOML)
+            # a study file names its plugins, but --resume never runs them unless named again
+            named = (ctx.default_map or {}).pop("plugin", None) or []
+            ctx.meta["study_plugins"] = [Path(p).resolve() for p in named]  # file-relative
         except LossLabError as exc:
             _fail_now(exc)
     return value
@@ -83,6 +86,21 @@ AllowChangedData = Annotated[
 ]
 
 
+def _check_plugins(resume: str, needed: list[Path]) -> None:
+    """A resumed study's plugins must be loaded by the user (--plugin, LOSSLAB_PLUGINS): the
+    study file names them, and --resume says so instead of running them by itself."""
+    from losslab.train.plugins import recorded
+
+    loaded = {Path(p["path"]).resolve() for p in recorded()}
+    missing = [p for p in needed if p not in loaded]
+    if missing:
+        flags = " ".join(f"--plugin {p}" for p in missing)
+        raise ConfigError(
+            f"{resume}: the study needs the plugin{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(map(str, missing))}; plugins run only when named: {flags}"
+        )
+
+
 def study_store(
     ctx: Any,
     out: str | None,
@@ -101,7 +119,7 @@ def study_store(
         given = [
             p.opts[0] if getattr(p, "opts", None) else p.name
             for p in ctx.command.params
-            if p.name not in META | OUTPUT | {"jobs", "executor", "scheduler"}
+            if p.name not in META | OUTPUT | {"jobs", "executor", "scheduler", "plugin"}
             and getattr(ctx.get_parameter_source(p.name or ""), "name", "") == "COMMANDLINE"
         ]
         if given:
@@ -110,6 +128,7 @@ def study_store(
                 f"{', '.join(given)} cannot change them (--config {Path(resume) / STUDY_TOML} "
                 "with changes is a new study, its finished runs taken from the cache)"
             )
+        _check_plugins(resume, ctx.meta.get("study_plugins") or [])
         if no_save:
             raise ConfigError("--resume and --no-save: a resumed study is saved where it is")
     if allow_changed_data and resume is None:
