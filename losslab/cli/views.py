@@ -169,7 +169,12 @@ class ExplainKind(str, Enum):
 
 @commands.command("explain")
 def explain_cmd(
-    name: Annotated[str, typer.Argument(help="A loss, optimizer or schedule name.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="A loss (the embedding losses triplet and supcon too), optimizer or schedule name."
+        ),
+    ],
     kind: Annotated[
         ExplainKind | None, Opt(help="Which registry, when a name is in several.")
     ] = None,
