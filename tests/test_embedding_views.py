@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from losslab.losses.embedding import BATCH_LOSSES
+from losslab.views import gradcheck as gc
 
 LOSSES3 = ("contrastive", "triplet", "supcon")
 
@@ -100,3 +101,55 @@ def test_explain_contrastive_says_how_it_trains_an_embedding(cli) -> None:
 def test_explain_a_misspelt_batch_loss_is_one_line(cli) -> None:
     assert "Did you mean 'triplet'" in cli.error("explain", "tripplet")
     assert "unknown loss 'adam'" in cli.error("explain", "adam", "--kind", "loss")
+
+
+# --------------------------------------------------------------------------- gradcheck
+
+
+@pytest.mark.parametrize("loss", ["triplet", "supcon"])
+def test_gradcheck_of_a_batch_loss_on_embeddings(loss) -> None:
+    check = gc.check_batch_loss(loss)
+    assert check.ok and check.max_error < 1e-6 and check.entries == 27
+
+
+@pytest.mark.parametrize(("model", "loss"), list(itertools.product(("linear", "mlp", "cnn"),
+                                                                   LOSSES3)))  # fmt: skip
+def test_gradcheck_through_the_embedding_network(model, loss) -> None:
+    check = gc.check_embedding(model, loss)
+    assert check.kind == "model" and check.name == model and loss in check.detail
+    assert check.ok and check.max_error < 1e-5
+
+
+def test_gradcheck_catches_a_wrong_batch_gradient(cli, monkeypatch) -> None:
+    """A gradient 1% too large fails through the network, and the command exits 1."""
+    from losslab.losses import embedding
+
+    right = embedding.batch_loss
+
+    def wrong(*args, **kwargs):
+        out = right(*args, **kwargs)
+        return out if out.grad is None else embedding.BatchLoss(out.value, 1.01 * out.grad, 1)
+
+    monkeypatch.setattr(embedding, "batch_loss", wrong)
+    assert not gc.check_embedding("mlp", "triplet").ok
+    message = cli.error("gradcheck", "--loss", "supcon", "--model", "linear")
+    assert "gradcheck: 2 of 2 failed" in message
+
+
+def test_gradcheck_cli_checks_the_embedding_losses_asked_for(cli) -> None:
+    rows = cli.json("gradcheck", "--loss", "contrastive", "--model", "mlp")
+    models = [r for r in rows if r["kind"] == "model"]
+    # before: the mlp's 22 per-row losses; now the contrastive embedding with every activation
+    assert len(models) == 5 and all("contrastive (embeddings, mining all)" in r["detail"]
+                                    for r in models)  # fmt: skip
+    assert {r["detail"].rsplit(", ", 1)[-1] for r in models} == {
+        "relu", "leaky-relu", "tanh", "sigmoid", "gelu"
+    }  # fmt: skip
+    assert all(r["ok"] for r in rows)
+    rows = cli.json("gradcheck", "--loss", "triplet,supcon")
+    assert [(r["kind"], r["name"]) for r in rows] == [("loss", "triplet"), ("loss", "supcon")]
+
+
+def test_gradcheck_refuses_an_embedding_loss_on_another_model(cli) -> None:
+    message = cli.error("gradcheck", "--loss", "triplet", "--model", "softmax")
+    assert "triplet trains an embedding with a linear, mlp, cnn model; not softmax" in message

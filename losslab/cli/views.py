@@ -222,7 +222,12 @@ def explain_cmd(
 @commands.command("gradcheck")
 def gradcheck_cmd(
     loss: Annotated[
-        list[str] | None, Opt(help="Losses to check (LIST; default: every loss and model).")
+        list[str] | None,
+        Opt(
+            help="Losses to check (LIST; default: every per-row loss and model). triplet and "
+            "supcon are checked on embeddings; with --model linear, mlp or cnn, contrastive, "
+            "triplet and supcon are checked through the model's embedding network."
+        ),
     ] = None,
     model: Annotated[
         list[str] | None,
@@ -239,7 +244,9 @@ def gradcheck_cmd(
 
     For a loss, the gradient of the mean loss with respect to the model output; for a model
     (its layers included: an mlp 4-5-4-out, a cnn conv3,pool,conv2k2,flatten,dense4 on 6×6×2
-    images), the gradient of the objective (with an l2 penalty) with respect to every parameter.
+    images), the gradient of the objective (with an l2 penalty) with respect to every parameter;
+    for an embedding loss with a model (`--loss triplet --model mlp`), the batch loss over every
+    pair / triplet / anchor of a 9-row, 3-class batch through a network ending in 3 coordinates.
     The error is max |a − n| / max(|a|, |n|, 1e-4·max|g|); exit 1 when a pair exceeds --tol.
     """
     from losslab.views import render
