@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import losslab
 from losslab.losses.embedding import BATCH_LOSSES
 from losslab.views import gradcheck as gc
 
@@ -153,3 +154,60 @@ def test_gradcheck_cli_checks_the_embedding_losses_asked_for(cli) -> None:
 def test_gradcheck_refuses_an_embedding_loss_on_another_model(cli) -> None:
     message = cli.error("gradcheck", "--loss", "triplet", "--model", "softmax")
     assert "triplet trains an embedding with a linear, mlp, cnn model; not softmax" in message
+
+
+# --------------------------------------------------------------------------- landscape
+
+
+@pytest.mark.parametrize("loss", LOSSES3)
+def test_landscape_objective_is_the_full_batch_loss(blobs, loss) -> None:
+    """Full batch: the value of each path's final θ is the batch loss of the training rows'
+    embeddings, and it equals the train loss `fit` reports for the same run."""
+    settings = dict(
+        model="mlp", hidden="5", activation="tanh", loss=loss, batch_size="full",
+        test_size=0.0, embed_dim=2, lr=0.05,
+    )  # fmt: skip
+    land = losslab.landscape(str(blobs), optimizer="sgd", epochs=3, grid=5, **settings)
+    (path,) = land.paths
+    objective = land.plane["objective"]
+    net = objective.net.copy()
+    net.theta[...] = path.thetas[-1]
+    E = net.scores(objective.X)
+    assert path.values[-1] == pytest.approx(reference_loss(loss, E, objective.y), rel=1e-10)
+    fit = losslab.fit(str(blobs), optimizer="sgd", epochs=3, save=False, **settings)
+    assert path.values[-1] == pytest.approx(fit.metrics["train"]["loss"], rel=1e-10)
+    assert land.values.shape == (5, 5) and np.isfinite(land.values).all()
+    assert "batches of 30" in land.info["objective"]
+
+
+def test_landscape_objective_with_minibatches_is_what_fit_reports(blobs, cli) -> None:
+    args = (
+        "--model", "linear", "--loss", "triplet", "--mining", "semi-hard", "--batch-size", "8",
+        "--test-size", "0", "--epochs", "2", "--optimizer", "adam",
+    )  # fmt: skip
+    land = cli.json("landscape", str(blobs), *args, "--grid", "3")
+    fit = cli.json("fit", str(blobs), *args, "--no-save")
+    assert land["paths"][0]["values"][-1] == pytest.approx(fit["metrics"]["train"]["loss"],
+                                                           rel=1e-12)  # fmt: skip
+    assert "batches of 8 (mining semi-hard)" in land["objective"]
+    assert land["plane"]["directions"] == "pca" and land["minimum"] is None
+    assert "objective: the triplet batch loss" in cli("landscape", str(blobs), *args,
+                                                      "--grid", "3").stdout  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--loss", "triplet", "--model", "softmax"), "does not fit a softmax model"),
+        (("--loss", "supcon", "--mining", "hard"), "supcon has none to mine"),
+        (("--loss", "supcon", "--temperature", "0"), "--temperature must be > 0"),
+        (("--loss", "triplet", "--embed-dim", "0"), "--embed-dim must be >= 1"),
+        (("--embed-dim", "3"), "--embed-dim applies to"),
+    ],
+)
+def test_landscape_bad_embedding_input_is_one_line(cli, blobs, args, message) -> None:
+    assert message in cli.error("landscape", str(blobs), "--epochs", "1", "--grid", "3", *args)
+
+
+def test_landscape_embedding_flags_on_a_test_function_are_one_line(cli) -> None:
+    assert "--mining applies to data" in cli.error("landscape", "rosenbrock", "--mining", "all")

@@ -56,6 +56,7 @@ from losslab.cli.common import (
     schedule_help,
     schedule_options,
 )
+from losslab.cli.embedding import EmbedDim, Mining, Swap, Temperature
 from losslab.errors import LossLabError
 
 commands = Commands()
@@ -413,8 +414,16 @@ def landscape_cmd(
     exclude: Exclude = None,
     model: Model = None,
     loss: Annotated[
-        str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
+        str | None,
+        Opt(
+            help="Loss (default: mse, bce or cross-entropy by model); contrastive, triplet or "
+            "supcon draw an embedding network's batch loss."
+        ),
     ] = None,
+    embed_dim: EmbedDim = None,
+    mining: Mining = None,
+    temperature: Temperature = None,
+    swap: Swap = False,
     batch_size: Annotated[
         str | None,
         Opt(help="Rows per step; 0 or 'full' = full batch (default: gd full, others 32)."),
@@ -455,6 +464,8 @@ def landscape_cmd(
     drawn on the plane through the exact optimum (or the best final point) spanned by the paths'
     top two principal directions (random filter-normalised ones for networks), with every path
     projected onto it and the 1-D interpolation from the initial to the final parameters.
+    With --loss contrastive, triplet or supcon the objective is the embedding network's batch
+    loss on the training rows, in batches of the run's size, as `fit` reports it.
     """
     import inspect
 
@@ -466,6 +477,10 @@ def landscape_cmd(
         "exclude": exclude,
         "model": model,
         "loss": loss,
+        "embed_dim": embed_dim,
+        "mining": mining,
+        "temperature": temperature,
+        "swap": swap,
         "batch_size": batch_size,
         "hidden": hidden,
         "layers": layers,
@@ -571,6 +586,8 @@ def _report_landscape(land: Any, fmt: str, plot: str | None, html: str | None = 
         )
         if land.kind == "data":
             out.append(render.line(f"plane: spanned by {land.info['plane']['spanned_by']}", None))
+        if "objective" in land.info:
+            out.append(render.line(f"objective: {land.info['objective']}", None))
         for skip in land.skipped:
             out.append(render.line(f"skipped {skip['optimizer']}: {skip['reason']}", None))
         if plot:
