@@ -17,22 +17,14 @@ from losslab.views import gradcheck as gc
 
 LOSSES3 = ("contrastive", "triplet", "supcon")
 
-BLOBS = "\n".join(
-    ["a,b,c,label"]
-    + [
-        f"{x:.4f},{y:.4f},{z:.4f},{k}"
-        for k, (x, y, z) in zip(
-            np.repeat(np.arange(3), 10),
-            np.random.default_rng(3).normal(size=(30, 3)) + np.repeat(np.eye(3) * 2, 10, axis=0),
-            strict=True,
-        )
-    ]
-)
-
 
 @pytest.fixture
 def blobs(write_csv) -> Path:
-    return write_csv(BLOBS + "\n")
+    """Three Gaussian blobs of 10 rows in 3-D, 2 apart (columns a, b, c and label)."""
+    y = np.repeat(np.arange(3), 10)
+    X = np.random.default_rng(3).normal(size=(30, 3)) + 2.0 * np.eye(3)[y]
+    rows = [",".join(f"{v:.4f}" for v in x) + f",{k}" for x, k in zip(X, y, strict=True)]
+    return write_csv("\n".join(["a,b,c,label", *rows]) + "\n")
 
 
 # --------------------------------------------------------------------------- references
