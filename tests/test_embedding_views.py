@@ -203,3 +203,11 @@ def test_landscape_bad_embedding_input_is_one_line(cli, blobs, args, message) ->
 
 def test_landscape_embedding_flags_on_a_test_function_are_one_line(cli) -> None:
     assert "--mining applies to data" in cli.error("landscape", "rosenbrock", "--mining", "all")
+
+
+def test_gradcheck_default_keeps_its_checks() -> None:
+    """With no loss and no model asked for, contrastive is the per-row loss of a distance: no
+    embedding network is checked (the default's rows are those of every per-row loss)."""
+    checks = gc.gradcheck(None, None)
+    assert not any("embeddings" in c.detail for c in checks)
+    assert sum(c.kind == "loss" and c.name == "contrastive" for c in checks) == 1

@@ -250,13 +250,15 @@ def gradcheck(
     """Every requested loss (default: every per-row loss, with logits too where a loss takes
     them; triplet and supcon on embeddings) and every requested model with each loss it takes
     (networks also with every activation). A batch loss of an embedding (contrastive, triplet,
-    supcon) asked for with a model is checked through that model's embedding network."""
+    supcon) asked for with a model is checked through that model's embedding network (not by
+    default, where contrastive is the per-row loss of a distance)."""
     from losslab.losses import LOSSES
     from losslab.losses.embedding import BATCH_LOSSES, find_loss, is_embedding
     from losslab.nn.activations import ACTIVATIONS
     from losslab.nn.models import EMBEDDING_MODELS, MODELS
 
-    if losses is None and models is None:
+    everything = losses is None and models is None
+    if everything:
         losses, models = LOSSES.names(), MODELS.names()
     loss_names = [find_loss(name).name for name in (losses or [])]
     model_names = [MODELS.resolve(name) for name in (models or [])]
@@ -268,7 +270,8 @@ def gradcheck(
         loss = LOSSES.get(name)
         for logits in (False, True) if loss.supports_logits else (False,):
             checks.append(check_loss(loss, logits=logits, seed=seed, tol=tol))
-    embedded = [ln for ln in loss_names if is_embedding(ln)]
+    # the embedding networks when asked for (the default checks contrastive on a distance)
+    embedded = [] if everything else [ln for ln in loss_names if is_embedding(ln)]
     for name in model_names:
         model = MODELS.get(name)
         wanted = [ln for ln in model.losses if ln in loss_names] if loss_names else model.losses
