@@ -169,7 +169,9 @@ def test_landscape_objective_is_the_full_batch_loss(blobs, loss) -> None:
     fit = losslab.fit(str(blobs), optimizer="sgd", epochs=3, save=False, **settings)
     assert path.values[-1] == pytest.approx(fit.metrics["train"]["loss"], rel=1e-10)
     assert land.values.shape == (5, 5) and np.isfinite(land.values).all()
-    assert "batches of 30" in land.info["objective"]
+    assert land.info["objective"].endswith(
+        "in batches of 30" + (" (mining all)" if loss != "supcon" else "") + ", as fit reports it"
+    )
 
 
 def test_landscape_objective_with_minibatches_is_what_fit_reports(blobs, cli) -> None:

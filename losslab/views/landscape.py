@@ -768,9 +768,10 @@ def data_landscape(
         },
     }
     if embedding is not None:
+        mined = f" (mining {embedding.mining})" if problem.loss.name != "supcon" else ""
         info["objective"] = (
             f"the {problem.loss.name} batch loss of the training rows in batches of "
-            f"{embedding.batch} (mining {embedding.mining}), as fit reports it"
+            f"{embedding.batch}{mined}, as fit reports it"
         )
     return _finish(
         Landscape(
