@@ -37,7 +37,7 @@ LANDSCAPE_FIT_OPTIONS = (
     "activation", "init", "seed", "test_size", "standardize", "scale",
     "target_scale", "l1", "l2", "schedule",
     "schedule_unit", "warmup", "clip_norm", "missing", "categorical", "divergence_factor",
-    "shuffle", "sep",
+    "shuffle", "sep", "embed_dim", "mining", "temperature", "swap",
 )  # fmt: skip
 
 

@@ -56,6 +56,7 @@ from losslab.cli.common import (
     schedule_help,
     schedule_options,
 )
+from losslab.cli.embedding import EmbedDim, Mining, Swap, Temperature
 from losslab.errors import LossLabError
 
 commands = Commands()
@@ -189,7 +190,12 @@ class ExplainKind(str, Enum):
 
 @commands.command("explain")
 def explain_cmd(
-    name: Annotated[str, typer.Argument(help="A loss, optimizer or schedule name.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="A loss (the embedding losses triplet and supcon too), optimizer or schedule name."
+        ),
+    ],
     kind: Annotated[
         ExplainKind | None, Opt(help="Which registry, when a name is in several.")
     ] = None,
@@ -237,7 +243,12 @@ def explain_cmd(
 @commands.command("gradcheck")
 def gradcheck_cmd(
     loss: Annotated[
-        list[str] | None, Opt(help="Losses to check (LIST; default: every loss and model).")
+        list[str] | None,
+        Opt(
+            help="Losses to check (LIST; default: every per-row loss and model). triplet and "
+            "supcon are checked on embeddings; with --model linear, mlp or cnn, contrastive, "
+            "triplet and supcon are checked through the model's embedding network."
+        ),
     ] = None,
     model: Annotated[
         list[str] | None,
@@ -254,7 +265,9 @@ def gradcheck_cmd(
 
     For a loss, the gradient of the mean loss with respect to the model output; for a model
     (its layers included: an mlp 4-5-4-out, a cnn conv3,pool,conv2k2,flatten,dense4 on 6×6×2
-    images), the gradient of the objective (with an l2 penalty) with respect to every parameter.
+    images), the gradient of the objective (with an l2 penalty) with respect to every parameter;
+    for an embedding loss with a model (`--loss triplet --model mlp`), the batch loss over every
+    pair / triplet / anchor of a 9-row, 3-class batch through a network ending in 3 coordinates.
     The error is max |a − n| / max(|a|, |n|, 1e-4·max|g|); exit 1 when a pair exceeds --tol.
     """
     from losslab.views import render
@@ -421,8 +434,16 @@ def landscape_cmd(
     exclude: Exclude = None,
     model: Model = None,
     loss: Annotated[
-        str | None, Opt(help="Loss (default: mse, bce or cross-entropy by model).")
+        str | None,
+        Opt(
+            help="Loss (default: mse, bce or cross-entropy by model); contrastive, triplet or "
+            "supcon draw an embedding network's batch loss."
+        ),
     ] = None,
+    embed_dim: EmbedDim = None,
+    mining: Mining = None,
+    temperature: Temperature = None,
+    swap: Swap = False,
     batch_size: Annotated[
         str | None,
         Opt(help="Rows per step; 0 or 'full' = full batch (default: gd full, others 32)."),
@@ -463,6 +484,8 @@ def landscape_cmd(
     drawn on the plane through the exact optimum (or the best final point) spanned by the paths'
     top two principal directions (random filter-normalised ones for networks), with every path
     projected onto it and the 1-D interpolation from the initial to the final parameters.
+    With --loss contrastive, triplet or supcon the objective is the embedding network's batch
+    loss on the training rows, in batches of the run's size, as `fit` reports it.
     """
     import inspect
 
@@ -474,6 +497,10 @@ def landscape_cmd(
         "exclude": exclude,
         "model": model,
         "loss": loss,
+        "embed_dim": embed_dim,
+        "mining": mining,
+        "temperature": temperature,
+        "swap": swap,
         "batch_size": batch_size,
         "hidden": hidden,
         "layers": layers,
@@ -579,6 +606,8 @@ def _report_landscape(land: Any, fmt: str, plot: str | None, html: str | None = 
         )
         if land.kind == "data":
             out.append(render.line(f"plane: spanned by {land.info['plane']['spanned_by']}", None))
+        if "objective" in land.info:
+            out.append(render.line(f"objective: {land.info['objective']}", None))
         for skip in land.skipped:
             out.append(render.line(f"skipped {skip['optimizer']}: {skip['reason']}", None))
         if plot:

@@ -101,6 +101,30 @@ ADVICE: dict[str, dict[str, str]] = {
 
 KINDS = ("loss", "optimizer", "schedule")
 
+# The losses that train an embedding (losslab.losses.embedding): what their gradient does to the
+# embeddings, and, for the batch losses kept out of LOSSES, when to use them.
+EMBEDDING: dict[str, dict[str, str]] = {
+    "contrastive": {
+        "gradient": "a similar pair pulls e_i and e_j together with force 2d along e_i − e_j; "
+        "a dissimilar pair closer than m pushes them apart with force 2(m − d); a dissimilar "
+        "pair beyond m, and a pair at d = 0, gives nothing",
+    },
+    "triplet": {
+        "gradient": "only triplets with d(a, p) − d(a, n) + m > 0 count; each pulls the anchor "
+        "toward the positive and pushes it from the negative along unit vectors (the positive "
+        "and the negative get the opposite pulls), so easy triplets stop contributing",
+        "when to use": "learning distances from relative judgements: an anchor nearer its "
+        "positive than its negative by m (FaceNet); mining decides which triplets teach",
+    },
+    "supcon": {
+        "gradient": "on z_i = e_i/‖e_i‖: (Σ_a softmax_a·z_a − mean of the positives' z_p)/τ "
+        "(and the same as a positive or a negative of other anchors), projected orthogonally to "
+        "z_i and divided by ‖e_i‖; hard negatives (large z_i·z_a) get the largest weight",
+        "when to use": "supervised representation learning with several positives per anchor: "
+        "a softmax over the batch, no margin, no mining (Khosla et al. 2020)",
+    },
+}
+
 
 @dataclass
 class Explanation:
@@ -138,7 +162,7 @@ _CROSS_REFERENCE = re.compile(r" ?\((?:see )?:[a-z]+:`[^`]+`\)")
 _INTERNAL = re.compile(r" ?\(``[a-z_]+\.[a-z_.]+``\)")
 _ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
 _LITERAL = re.compile(r"``([^`]+)``")
-_PRIVATE = re.compile(r"(?<![\w.])_+(?=[A-Za-z])")
+_PRIVATE = re.compile(r"(?<![\w.)}\]])_+(?=[A-Za-z])")
 _EMPHASIS = re.compile(r"(?<![\w*])\*([A-Za-z][^*\n]*?[\w.])\*(?![\w*])")
 
 
@@ -157,12 +181,32 @@ def _doc(obj: Any, paragraphs: int = 1) -> str:
     return plain(" ".join(" ".join(text.split("\n\n")[:paragraphs]).split()))
 
 
+class _Losses:
+    """The per-row losses (LOSSES) and the batch losses of an embedding, as one registry."""
+
+    def __init__(self) -> None:
+        from losslab.losses import LOSSES
+        from losslab.losses.embedding import BATCH_LOSSES
+
+        self.parts = (LOSSES, BATCH_LOSSES)
+
+    def __contains__(self, name: str) -> bool:
+        return any(name in reg for reg in self.parts)
+
+    def resolve(self, name: str) -> str:
+        from losslab.losses.embedding import find_loss
+
+        return find_loss(name).name
+
+    def names(self) -> list[str]:
+        return [n for reg in self.parts for n in reg.names()]
+
+
 def _registries() -> dict[str, Any]:
-    from losslab.losses import LOSSES
     from losslab.optim.optimizers import OPTIMIZERS
     from losslab.optim.schedules import SCHEDULES
 
-    return {"loss": LOSSES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+    return {"loss": _Losses(), "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 
 
 def find(name: str) -> list[tuple[str, str]]:
@@ -201,10 +245,10 @@ def loss_properties(name: str) -> dict[str, Any]:
     (classification) axis of :mod:`losslab.views.shapes`: convex where every second difference of
     the per-row value is ≥ 0 (up to rounding); gradient bounded where |∂ℓ| stays below 10 at 10⁴
     from the target (an outlier's pull is bounded), else growing."""
-    from losslab.losses import LOSSES
+    from losslab.losses.embedding import find_loss
     from losslab.views.shapes import loss_shapes
 
-    loss = LOSSES.get(name)
+    loss = find_loss(name)
     props: dict[str, Any] = {
         "task": loss.task,
         "inputs": loss.inputs + (" (or logits with --logits)" if loss.supports_logits else ""),
@@ -236,6 +280,10 @@ def loss_properties(name: str) -> dict[str, Any]:
 
 
 def _loss(name: str) -> Explanation:
+    from losslab.losses.embedding import BATCH_LOSSES
+
+    if name in BATCH_LOSSES:
+        return _batch_loss(name)
     from losslab.losses import LOSSES
 
     loss = LOSSES.get(name)
@@ -264,7 +312,69 @@ def _loss(name: str) -> Explanation:
         ("properties", "; ".join(words) or "—"),
         ("when to use", ADVICE["loss"].get(name, "")),
     ]
+    if name in EMBEDDING:
+        sections[-1:-1] = _embedding_sections(name)
     return Explanation("loss", name, f"{name} ({loss.task} loss)", sections,
+                       _parameter_rows(loss.hypers), props)  # fmt: skip
+
+
+def _embedding_sections(name: str) -> list[tuple[str, str]]:
+    """Training an embedding with ``name``: the batch loss's definition (its function's
+    docstring), what its gradient does, and how the pairs or triplets are mined (the module's
+    own paragraph; supcon takes every anchor with a positive)."""
+    from losslab.losses import embedding as emb
+
+    batch = {"contrastive": emb.contrastive_batch, "triplet": emb.triplet_batch}
+    if name == "supcon":
+        mining = (
+            "none: every anchor with at least one positive, against every other row of the "
+            "batch (--mining is refused)"
+        )
+    else:
+        mining = (
+            "--mining picks triplets (a, p, n) from each minibatch: all (default) every one "
+            "with a ≠ p, label(p) = label(a), label(n) ≠ label(a), O(B³) per batch in chunks of "
+            "anchors; semi-hard per anchor–positive pair the nearest negative farther than the "
+            "positive (FaceNet); hard per anchor its farthest positive and nearest negative "
+            "(batch-hard); random one positive and one negative per anchor, from --seed"
+        )
+        if name == "contrastive":
+            mining += "; contrastive takes every pair i < j with all, else the mined (a, p), (a, n)"
+    mining += "; a batch without a positive pair is skipped and counted"
+    training = (
+        f"fit DATA --loss {name} trains an embedding network: the model (linear, mlp or cnn) "
+        "ends in --embed-dim outputs (default 2) with no head; the labels only say which rows "
+        "of each minibatch are similar. Metrics: k-NN accuracy knn1, knn5"
+    )
+    return [
+        ("training", training),
+        ("batch loss", _doc(batch.get(name, emb.supcon_batch))),
+        ("embedding gradient", EMBEDDING[name]["gradient"]),
+        ("mining", mining),
+    ]
+
+
+def _batch_loss(name: str) -> Explanation:
+    """A batch loss of an embedding: its formula, how it trains, its gradient and mining."""
+    from losslab.losses.embedding import PAIR_LOSSES, find_loss
+
+    loss = find_loss(name)
+    props: dict[str, Any] = {
+        "task": loss.task,
+        "inputs": loss.inputs,
+        "margin-based": False,
+        "batch loss": True,
+        "mining": name in PAIR_LOSSES,
+        "convex": None,
+        "bounded gradient": None,
+    }
+    sections = [
+        ("formula", loss.formula),
+        *_embedding_sections(name),
+        ("inputs", loss.inputs),
+        ("when to use", EMBEDDING[name]["when to use"]),
+    ]
+    return Explanation("loss", name, f"{name} ({loss.task} batch loss)", sections,
                        _parameter_rows(loss.hypers), props)  # fmt: skip
 
 

@@ -511,7 +511,9 @@ class ObjectiveAt:
 
     One-layer models go through one batched product for a block of θ (``S = X·W_θ + b_θ`` for
     every θ of the block at once); networks take one forward pass per θ. The loss is the
-    registry's ``per_row`` on the stacked scores, reduced per θ as :meth:`Loss.value` does.
+    registry's ``per_row`` on the stacked scores, reduced per θ as :meth:`Loss.value` does; an
+    embedding's batch loss (contrastive, triplet, supcon) is ``embedding``'s loss of the
+    training rows, the mean over batches of the run's size that `fit` reports as training loss.
     """
 
     def __init__(
@@ -525,9 +527,11 @@ class ObjectiveAt:
         loss_kw: dict[str, float],
         l1: float = 0.0,
         l2: float = 0.0,
+        embedding: Any = None,
     ) -> None:
         self.net = net.copy(np.float64)
         self.loss, self.logits = loss, logits
+        self.embedding = embedding
         self.kw = loss.resolve_params(**loss_kw)
         self.X, self.y = X, y
         self.l1, self.l2 = l1, l2
@@ -536,8 +540,11 @@ class ObjectiveAt:
         self.out = 1 if net.vector_output else net.sizes[-1]
 
     def _mean_loss(self, S: np.ndarray) -> np.ndarray:
-        """Per-θ mean of the per-row losses; S is (θs, rows[, K])."""
+        """Per-θ mean of the per-row losses (an embedding's: its batch loss); S is (θs, rows[,
+        K])."""
         g, n = S.shape[:2]
+        if self.embedding is not None:
+            return np.array([self.embedding.part_loss(S[i], self.y) for i in range(g)])
         y = np.broadcast_to(self.y, (g, *self.y.shape)).reshape(g * n, *self.y.shape[1:])
         rows = self.loss.per_row(y, S.reshape(g * n, *S.shape[2:]), logits=self.logits, **self.kw)
         mean = np.mean(np.asarray(rows, dtype=np.float64).reshape(g, n), axis=1)
@@ -611,6 +618,18 @@ def direction_seed(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed).spawn(4)[3])
 
 
+def embedding_objective(problem: Any, config: FitConfig, y: np.ndarray) -> Any:
+    """The training objective of an embedding loss as `fit` evaluates it: the batch loss over
+    consecutive batches of the run's batch size in the seed's fixed order of the training rows
+    (:class:`~losslab.train.embedding.EmbeddingObjective`)."""
+    from losslab.train.embedding import EmbeddingObjective
+    from losslab.train.loop import batch_rows, run_settings
+
+    opt, _, batch, loss_kw = run_settings(problem, config)
+    batch = batch_rows(opt.name, opt.rule, batch, y.shape[0])
+    return EmbeddingObjective(problem, loss_kw, config, batch, y)
+
+
 def data_landscape(
     config: FitConfig,
     optimizers: Sequence[str] | None = None,
@@ -627,6 +646,8 @@ def data_landscape(
     ``directions``: ``pca`` (the top two principal directions of the stacked trajectories) or
     ``random`` (filter-normalised); default pca for one-layer models, random for networks.
     ``tune``: each optimizer's lr picked from that log grid by the final training objective.
+    With an embedding loss the objective is the batch loss of the training rows in batches of
+    the first optimizer's batch size (:func:`embedding_objective`).
     """
     from losslab.train.loop import build_network, train
     from losslab.train.prepare import prepare
@@ -640,6 +661,11 @@ def data_landscape(
     X, y = split.X_train, split.y_train
     net = build_network(problem, config, X.shape[1], np.float64)
     network = problem.model.name in NETWORKS
+    embedding = (
+        embedding_objective(problem, replace(config, optimizer=names[0]), y)
+        if problem.head.name == "embedding"
+        else None
+    )
     directions = directions or ("random" if network else "pca")
     if directions not in DIRECTIONS:
         raise ConfigError(
@@ -654,6 +680,7 @@ def data_landscape(
         loss_kw=config.loss_params(),
         l1=config.l1,
         l2=config.l2,
+        embedding=embedding,
     )
     total, done = len(names) * (len(lrs) if lrs is not None else 1), 0
 
@@ -679,7 +706,7 @@ def data_landscape(
     paths, skipped = run_all(names, run, config.lr, lrs, "train this model")
 
     ref = None
-    if not network:
+    if not network and embedding is None:
         ref = reference_optimum(
             problem.model.name,
             problem.loss.name,
@@ -740,6 +767,12 @@ def data_landscape(
             "parameters": int(center.size),
         },
     }
+    if embedding is not None:
+        mined = f" (mining {embedding.mining})" if problem.loss.name != "supcon" else ""
+        info["objective"] = (
+            f"the {problem.loss.name} batch loss of the training rows in batches of "
+            f"{embedding.batch}{mined}, as fit reports it"
+        )
     return _finish(
         Landscape(
             "data",
