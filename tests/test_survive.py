@@ -421,8 +421,10 @@ def test_resume_names_the_plugins_of_a_study_and_runs_them_only_when_named_again
             capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600,
         )  # fmt: skip
 
-    first = losslab("compare", "breast-cancer", "--plugin", adopt, "--optimizer", "adam,adopt",
-                    "--epochs", "2", "--seeds", "1", "--out", "res", "--progress", "none")  # fmt: skip
+    first = losslab(
+        "compare", "breast-cancer", "--plugin", adopt, "--optimizer", "adam,adopt",
+        "--epochs", "2", "--seeds", "1", "--out", "res", "--progress", "none",
+    )  # fmt: skip
     assert first.returncode == 0, first.stderr
     (study,) = (tmp_path / "res").iterdir()
     next((study / "runs").glob("*.json")).unlink()
