@@ -76,6 +76,7 @@ def test_shapes_family_robust_json(cli):
 
 
 def test_shapes_family_robust_figure_and_text(cli, tmp_path):
+    pytest.importorskip("matplotlib")  # the figure is the point
     png = tmp_path / "robust.png"
     assert "wrote" in cli("shapes", "--family", "robust", "--plot", png).stdout
     assert png.stat().st_size > 0
