@@ -102,8 +102,16 @@ def test_gradient_equals_finite_differences(name: str, mining: str) -> None:
     np.testing.assert_allclose(G, fd, atol=1e-6)
 
 
+@pytest.mark.parametrize("sorted_rows", [False, True])
 @pytest.mark.parametrize("ties", [False, True])
-def test_semi_hard_mining_equals_a_loop_reference(ties: bool) -> None:
+def test_semi_hard_mining_equals_a_loop_reference(
+    ties: bool, sorted_rows: bool, monkeypatch
+) -> None:
+    """Both forms of semi-hard mining (the masked argmin of small batches, the sorted rows of
+    large ones: forced here on 16 rows) pick what the loop written here picks."""
+    import losslab.losses.embedding as embedding
+
+    monkeypatch.setattr(embedding, "SORTED_FROM", 0 if sorted_rows else 10**9)
     E = RNG.integers(0, 3, size=(16, 2)).astype(float) if ties else RNG.normal(size=(16, 2))
     y = RNG.integers(0, 3, 16)
     P = distances(E, TRIPLET_EPS)
@@ -213,3 +221,19 @@ def test_knn_tie_goes_to_the_nearer_class() -> None:
     # k = 4 would tie 2–2; with k = 5 capped at 4 rows the nearest (class 1 at 1.0) wins
     assert knn_accuracy(R, yr, np.array([[0.9]]), np.array([1]), (5,))[5] == 1.0
     assert knn_accuracy(R, yr, np.array([[0.9]]), np.array([0]), (5,))[5] == 0.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_semi_hard_sorted_rows_equal_the_masked_argmin_on_large_batches(seed, monkeypatch):
+    import losslab.losses.embedding as embedding
+
+    rng = np.random.default_rng(seed)
+    E = rng.normal(size=(300, 2)).round(1 if seed % 2 else 8)  # odd seeds: many equal distances
+    y = rng.integers(0, 10, 300)
+    P = distances(E, TRIPLET_EPS)
+    monkeypatch.setattr(embedding, "SORTED_FROM", 10**9)
+    masked = mine(P, y, "semi-hard")
+    monkeypatch.setattr(embedding, "SORTED_FROM", 0)
+    sorted_rows = mine(P, y, "semi-hard")
+    for u, v in zip(masked, sorted_rows, strict=True):
+        np.testing.assert_array_equal(u, v)
