@@ -115,3 +115,20 @@ def test_optional_columns_go_first_and_are_named_where_the_width_is_short():
     # too narrow for the statistics unsqueezed: the last optional column goes too
     out = _printed(render.table(None, header, rows, optional=optional, compact=True), width=22)
     assert "ece, brier, vs best: left out" in " ".join(out.split()) and "tied" not in out
+
+
+def test_how_long_a_run_took_never_changes_how_its_losses_print():
+    """The seconds row is a wall time: it is shown to the millisecond and takes no part in the
+    value column's notation (a 0.02 s run printed its losses with one more decimal before)."""
+
+    def shown(seconds: float) -> list[str]:
+        metrics = {
+            "status": "completed", "epochs_run": 5, "seconds": seconds,
+            "train": {"loss": 0.5129975, "accuracy": 0.8425926},
+            "test": {"loss": 0.5797718, "accuracy": 0.7666667},
+        }  # fmt: skip
+        out = _printed(render.table(None, ["", "value"], render.fit_rows(metrics)), width=60)
+        return [line for line in out.splitlines() if "seconds" not in line]
+
+    assert shown(0.0213) == shown(5.4)
+    assert "0.51300" in "\n".join(shown(0.0213))

@@ -23,6 +23,11 @@ def _magnitudes(values: Iterable[Any]) -> list[float]:
     ]
 
 
+class Elapsed(float):
+    """A wall time in a column of other numbers: shown with millisecond decimals and left out
+    of the column's notation, so that how long a run took never changes how its losses print."""
+
+
 def notation(values: Iterable[Any], digits: int = 5) -> tuple[bool, int]:
     """(scientific, decimals) of a column of ``values`` (integers aside): scientific when any
     value is outside [10⁻³, 10⁵); else the decimals that give the smallest ``digits``
@@ -40,11 +45,13 @@ def column_formatter(values: Iterable[Any], digits: int = 5) -> Callable[[Any], 
     ``digits`` significant digits in scientific notation on every row when any value needs it.
     Integers stay integers; None is "—", NaN "nan", booleans yes/no, text as it is."""
     values = list(values)
-    scientific, decimals = notation(values, digits)
+    scientific, decimals = notation([v for v in values if not isinstance(v, Elapsed)], digits)
 
     def show(value: Any) -> str:
         if value is None:
             return "—"
+        if isinstance(value, Elapsed):
+            return f"{value:.3f}"
         if isinstance(value, bool):
             return "yes" if value else "no"
         if isinstance(value, int):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from losslab.data.write import to_csv, to_json, write
-from losslab.views.numbers import column_formatter, plural, spread_formatter
+from losslab.views.numbers import Elapsed, column_formatter, plural, spread_formatter
 
 FOLD = 16  # a column of text may break a word longer than this (not a name's)
 
@@ -345,7 +345,8 @@ def fit_rows(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
         rows += [("test loss", test["loss"]), (f"test {key}", metric(test[key]))]
         rows += [(f"test {k}", test.get(k)) for k in extra]
         rows += [(f"test {k}", test[k]) for k in ("ece", "mce", "brier") if k in test]
-    rows += [("seconds", metrics["seconds"])]
+    seconds = metrics["seconds"]
+    rows += [("seconds", None if seconds is None else Elapsed(seconds))]
     return rows
 
 
