@@ -96,8 +96,9 @@ def test_run_report_and_out(cli, run, tmp_path):
     text = html.unescape(page)
     assert "<svg" in page and "validation loss" in text  # --val-size: its own panel
     # the value column: five significant digits for its smallest number, or all scientific
+    # (the seconds row, a wall time, takes no part: it would make the digits depend on timing)
     numbers = [metrics[s][k] for s in ("train", "val", "test") for k in ("loss", "accuracy")]
-    numbers.append(metrics["seconds"])
+    numbers += [metrics["test"][k] for k in ("ece", "mce", "brier") if k in metrics["test"]]
     low, high = min(map(abs, numbers)), max(map(abs, numbers))
     loss = metrics["train"]["loss"]
     if low < 1e-3 or high >= 1e5:
