@@ -334,7 +334,8 @@ def compare_cmd(
     _, dpi, inches = check_figure(plot, dpi, size)
     datasets = ([data] if data is not None else []) + list(more_data or [])
     store = study_store(ctx, out, no_save, resume, cache, no_cache, allow_changed_data, save_config)
-    if _several(datasets):  # each dataset's study keeps its own runs, in the same cache
+    several = _several(datasets)
+    if several:  # each dataset's study keeps its own runs, in the same cache
         kept = {"cache": None if store is None or store.cache is None else str(store.cache)}
     else:
         kept = {"store": store}
@@ -354,7 +355,7 @@ def compare_cmd(
             seed=seed,
             stats=stats,
             profile_by=profile_by,
-            **({"plot": plot, "dpi": dpi, "size": size} if _several(datasets) else {}),
+            **({"plot": plot, "dpi": dpi, "size": size} if several else {}),
             **kept,
             **settings,
         )

@@ -18,6 +18,7 @@ z/b overflows; α = 0, 2 and −∞ are its exact limits. The reference implemen
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +39,17 @@ ROBUST_ALPHA = Hyper(
 ROBUST = ("cauchy", "geman-mcclure", "welsch", "tukey", "barron")
 
 REAL = "y, ŷ real; scale c > 0"
+
+
+def _robust(
+    name: str, formula: str, grad: Any, *, aliases: tuple[str, ...] = (), **more: Any
+) -> Any:
+    """register_loss with what the family shares: regression, real inputs, the scale c."""
+    spec = {"params": (ROBUST_C,), "inputs": REAL, **more}
+    return register_loss(
+        name, aliases=aliases, grad=grad, check=check_real, task="regression", formula=formula,
+        **spec,
+    )  # fmt: skip
 
 
 def _r(y: np.ndarray, out: np.ndarray, c: float) -> np.ndarray:
@@ -76,16 +88,7 @@ def cauchy_grad(
     return np.where(far, robust_c / (s + 1.0 / s), near * robust_c / (1.0 + near * near))
 
 
-@register_loss(
-    "cauchy",
-    aliases=("lorentzian",),
-    params=(ROBUST_C,),
-    grad=cauchy_grad,
-    check=check_real,
-    task="regression",
-    inputs=REAL,
-    formula="½c²·log(1 + (d/c)²)",
-)
+@_robust("cauchy", "½c²·log(1 + (d/c)²)", cauchy_grad, aliases=("lorentzian",))
 def cauchy(
     y: np.ndarray, out: np.ndarray, *, logits: bool = False, robust_c: float = 1.0
 ) -> np.ndarray:
@@ -102,15 +105,7 @@ def geman_mcclure_grad(
     return 16.0 * r / robust_c / q / q
 
 
-@register_loss(
-    "geman-mcclure",
-    params=(ROBUST_C,),
-    grad=geman_mcclure_grad,
-    check=check_real,
-    task="regression",
-    inputs=REAL,
-    formula="2(d/c)² / ((d/c)² + 4)",
-)
+@_robust("geman-mcclure", "2(d/c)² / ((d/c)² + 4)", geman_mcclure_grad)
 def geman_mcclure(
     y: np.ndarray, out: np.ndarray, *, logits: bool = False, robust_c: float = 1.0
 ) -> np.ndarray:
@@ -127,16 +122,7 @@ def welsch_grad(
     return _r(y, out, robust_c) / robust_c * np.exp(-0.5 * _z(y, out, robust_c))
 
 
-@register_loss(
-    "welsch",
-    aliases=("leclerc",),
-    params=(ROBUST_C,),
-    grad=welsch_grad,
-    check=check_real,
-    task="regression",
-    inputs=REAL,
-    formula="1 − exp(−½(d/c)²)",
-)
+@_robust("welsch", "1 − exp(−½(d/c)²)", welsch_grad, aliases=("leclerc",))
 def welsch(
     y: np.ndarray, out: np.ndarray, *, logits: bool = False, robust_c: float = 1.0
 ) -> np.ndarray:
@@ -152,15 +138,11 @@ def tukey_grad(
     return (out - y) * t * t
 
 
-@register_loss(
+@_robust(
     "tukey",
+    "c²/6·(1 − (1 − (d/c)²)³) if |d| ≤ c else c²/6",
+    tukey_grad,
     aliases=("biweight", "bisquare"),
-    params=(ROBUST_C,),
-    grad=tukey_grad,
-    check=check_real,
-    task="regression",
-    inputs=REAL,
-    formula="c²/6·(1 − (1 − (d/c)²)³) if |d| ≤ c else c²/6",
 )
 def tukey(
     y: np.ndarray, out: np.ndarray, *, logits: bool = False, robust_c: float = 1.0
@@ -195,15 +177,13 @@ def barron_grad(
     return r / c * np.exp(0.5 * (a - 2.0) * _log1p_z(r, abs(a - 2.0)))
 
 
-@register_loss(
+@_robust(
     "barron",
+    "|α − 2|/α·(((d/c)²/|α − 2| + 1)^(α/2) − 1)",
+    barron_grad,
     aliases=("general-robust", "adaptive-robust"),
     params=(ROBUST_C, ROBUST_ALPHA),
-    grad=barron_grad,
-    check=check_real,
-    task="regression",
     inputs="y, ŷ real; scale c > 0; shape α real or -inf",
-    formula="|α − 2|/α·(((d/c)²/|α − 2| + 1)^(α/2) − 1)",
 )
 def barron(
     y: np.ndarray,
