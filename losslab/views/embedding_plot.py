@@ -112,9 +112,11 @@ def embedding_figure(
     test = (metrics or {}).get("test") or {}
     knn = "" if test.get("knn1") is None else f" · test knn1 {test['knn1']:.3f}"
     batch = "full batch" if not config.get("batch_size") else f"batch {config['batch_size']}"
+    mining = config.get("mining")
+    loss = config.get("loss") + (f" ({mining} mining)" if mining and mining != "all" else "")
     fig.suptitle(
         f"{config.get('data')} · {config.get('model')} → {config.get('embed_dim') or 2}-D · "
-        f"{config.get('loss')} · {config.get('optimizer')} lr {config.get('lr'):g} · {batch}{knn}",
+        f"{loss} · {config.get('optimizer')} lr {config.get('lr'):g} · {batch}{knn}",
         fontsize=12,
     )
     return fig
